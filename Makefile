@@ -1,0 +1,33 @@
+# The README's two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-sqlite bench serve install clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/plads demo
+
+# Runs the whole suite on SQLite and on a real PostgreSQL (see scripts/with-postgres).
+test: $(STAMP)
+	scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@if [ -d bench ] && ls bench/*.py >/dev/null 2>&1; then \
+	  scripts/with-postgres $(BIN)/python bench/run.py; \
+	else echo "no benchmarks yet (see the benchmarks issue)"; fi
+
+serve: $(STAMP)
+	$(BIN)/plads serve
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis plads.db plads.db-*

@@ -1,0 +1,510 @@
+"""The aggregates: consistency boundaries of the write side.
+
+Each command method is a decorated event (eventsourcing): the method body is the
+state change, run when the event is triggered and again on every replay, so it
+must only assign state; decisions are made in the handlers before calling it.
+
+Every event carries `meta`: actor, channel, reason, rule set and the effective
+date (valid time). Its `timestamp` is the recorded time, from the command's clock.
+
+State is kept in JSON-friendly shapes (dicts, lists, str, int, date) because
+snapshots serialise the aggregate's __dict__.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.clock import recorded_now
+from ledger.seats import Schedule
+
+NS = uuid5(NAMESPACE_URL, "https://plads.invalid/ledger")
+ONE_DAY = timedelta(days=1)
+Meta = dict[str, Any]
+
+
+class LedgerAggregate(Aggregate):
+    class Event(Aggregate.Event):
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return recorded_now()
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+
+# -- rule sets ---------------------------------------------------------------------------
+
+
+class RuleBook(LedgerAggregate):
+    """Which rule set is in force from which date (one per ledger)."""
+
+    @staticmethod
+    def create_id() -> UUID:
+        return uuid5(NS, "rulebook")
+
+    @event("Opened")
+    def __init__(self) -> None:
+        self.activations: list[list[Any]] = []  # [effective_from, rule_set_id], sorted
+
+    @event("RuleSetActivated")
+    def activate(self, rule_set_id: str, effective_from: date, meta: Meta) -> None:
+        self.activations = sorted(
+            [a for a in self.activations if a[0] != effective_from]
+            + [[effective_from, rule_set_id]],
+            key=lambda a: a[0],
+        )
+
+    def in_force(self, day: date) -> str | None:
+        current = None
+        for effective_from, rule_set_id in self.activations:
+            if effective_from <= day:
+                current = rule_set_id
+        return current
+
+
+# -- institutions --------------------------------------------------------------------------
+
+
+class Institution(LedgerAggregate):
+    """A daycare institution, its capacity over time and the seats reserved in it.
+
+    The aggregate's version is the lock for invariant 1: two bookings that read
+    the same version cannot both be saved.
+    """
+
+    @event("InstitutionRegistered")
+    def __init__(
+        self,
+        name: str,
+        district: str,
+        kind: str,
+        ownership: str,
+        municipality_code: str,
+        location: dict[str, float] | None,
+        meta: Meta,
+    ) -> None:
+        self.name = name
+        self.district = district
+        self.kind = kind
+        self.ownership = ownership
+        self.municipality_code = municipality_code
+        self.location = location
+        self.capacity: dict[str, list[list[Any]]] = {}  # "age_group/pool" -> [[from, seats]]
+        # booking_id -> {"child_id", "pool", "channel", "segments": [[age_group, first, last]]}
+        self.reservations: dict[str, dict[str, Any]] = {}
+
+    @event("CapacityChanged")
+    def change_capacity(
+        self, age_group: str, pool: str, seats: int, effective_from: date, meta: Meta
+    ) -> None:
+        key = f"{age_group}/{pool}"
+        entries = [e for e in self.capacity.get(key, []) if e[0] != effective_from]
+        entries.append([effective_from, seats])
+        self.capacity[key] = sorted(entries, key=lambda e: e[0])
+
+    @event("SeatsReserved")
+    def reserve(
+        self,
+        booking_id: str,
+        child_id: str,
+        pool: str,
+        segments: list[list[Any]],
+        meta: Meta,
+    ) -> None:
+        self.reservations[booking_id] = {
+            "child_id": child_id,
+            "pool": pool,
+            "channel": meta.get("channel"),
+            "segments": segments,
+        }
+
+    @event("SeatsReleased")
+    def release(self, booking_id: str, from_date: date, meta: Meta) -> None:
+        """The booking no longer uses seats from `from_date` on."""
+        held = self.reservations[booking_id]
+        kept = []
+        for age_group, first, last in held["segments"]:
+            if first >= from_date:
+                continue
+            kept.append([age_group, first, min(last, from_date - ONE_DAY)])
+        held["segments"] = kept
+
+    @event("CapacityOverridden")
+    def record_override(
+        self,
+        booking_id: str,
+        age_group: str,
+        pool: str,
+        short_days: list[list[date]],
+        meta: Meta,
+    ) -> None:
+        """A caseworker booked beyond capacity on purpose; kept for audits."""
+
+    def schedule(self, age_group: str, pool: str) -> Schedule:
+        return [(e[0], e[1]) for e in self.capacity.get(f"{age_group}/{pool}", [])]
+
+    def seats_held(self, age_group: str, pool: str) -> list[tuple[date, date]]:
+        out = []
+        for r in self.reservations.values():
+            if r["pool"] != pool:
+                continue
+            for g, first, last in r["segments"]:
+                if g == age_group:
+                    out.append((first, last))
+        return out
+
+
+# -- households ----------------------------------------------------------------------------
+
+
+class Household(LedgerAggregate):
+    """The payer and the facts that set the parent payment."""
+
+    @event("HouseholdRegistered")
+    def __init__(
+        self,
+        municipality_code: str,
+        district: str,
+        single_parent: bool,
+        children_under_18: int,
+        location: dict[str, float] | None,
+        meta: Meta,
+    ) -> None:
+        self.municipality_code = municipality_code
+        self.district = district
+        self.single_parent = single_parent
+        self.children_under_18 = children_under_18
+        self.location = location
+        self.incomes: list[list[Any]] = []  # [effective_from, annual_income_ore]
+        self.friplads: list[list[Any]] = []  # [effective_from, pay_share_percent]
+        self.adjustments: list[dict[str, Any]] = []
+        self.erased = False
+
+    @event("HouseholdFactsChanged")
+    def change_facts(
+        self,
+        single_parent: bool,
+        children_under_18: int,
+        municipality_code: str,
+        district: str,
+        meta: Meta,
+    ) -> None:
+        self.single_parent = single_parent
+        self.children_under_18 = children_under_18
+        self.municipality_code = municipality_code
+        self.district = district
+
+    @event("IncomeDeclared")
+    def declare_income(self, annual_income_ore: int, effective_from: date, meta: Meta) -> None:
+        self.incomes = _dated_upsert(self.incomes, effective_from, annual_income_ore)
+
+    @event("FripladsDecided")
+    def decide_friplads(
+        self,
+        pay_share_percent: int,
+        effective_from: date,
+        annual_income_ore: int,
+        scale: dict[str, Any],
+        meta: Meta,
+    ) -> None:
+        self.friplads = _dated_upsert(self.friplads, effective_from, pay_share_percent)
+
+    @event("PaymentAdjusted")
+    def adjust_payment(
+        self,
+        adjustment_id: str,
+        kind: str,
+        from_month: str,
+        to_month: str | None,
+        amount_ore: int | None,
+        pay_share_percent: int | None,
+        child_id: str | None,
+        meta: Meta,
+    ) -> None:
+        self.adjustments.append(
+            {
+                "id": adjustment_id,
+                "kind": kind,
+                "from_month": from_month,
+                "to_month": to_month,
+                "amount_ore": amount_ore,
+                "pay_share_percent": pay_share_percent,
+                "child_id": child_id,
+            }
+        )
+
+    @event("PersonErased")
+    def erase(self, person_id: str, meta: Meta) -> None:
+        self.erased = True
+
+    def income_on(self, day: date) -> int | None:
+        return _dated_lookup(self.incomes, day)
+
+    def pay_share_on(self, day: date) -> int:
+        share = _dated_lookup(self.friplads, day)
+        return 100 if share is None else share
+
+
+# -- children ------------------------------------------------------------------------------
+
+
+class Child(LedgerAggregate):
+    """A child (pseudonymous id), its registrations, offers and placements.
+
+    The version is the lock for invariant 2 (one booking on any day).
+    """
+
+    @event("ChildRegistered")
+    def __init__(
+        self,
+        household_id: str,
+        birth_date: date,
+        district: str,
+        municipality_code: str,
+        support_needs: list[str],
+        meta: Meta,
+    ) -> None:
+        self.household_id = household_id
+        self.birth_date = birth_date
+        self.district = district
+        self.municipality_code = municipality_code
+        self.support_needs = support_needs
+        # age_group -> {"wishes", "need_date", "registered_on", "channel", "newcomer", "active"}
+        self.registrations: dict[str, dict[str, Any]] = {}
+        self.offers: dict[str, dict[str, Any]] = {}
+        self.placements: dict[str, list[Any]] = {}  # booking_id -> [institution_id, first, last]
+        self.erased = False
+
+    @event("Opskrevet")
+    def register(
+        self,
+        age_group: str,
+        wishes: list[str],
+        need_date: date,
+        registered_on: date,
+        newcomer: bool,
+        meta: Meta,
+    ) -> None:
+        self.registrations[age_group] = {
+            "wishes": wishes,
+            "need_date": need_date,
+            "registered_on": registered_on,
+            "channel": meta.get("channel"),
+            "newcomer": newcomer,
+            "active": True,
+        }
+
+    @event("WishesChanged")
+    def change_wishes(self, age_group: str, wishes: list[str], need_date: date, meta: Meta) -> None:
+        self.registrations[age_group]["wishes"] = wishes
+        self.registrations[age_group]["need_date"] = need_date
+
+    @event("PlaceOffered")
+    def offer(
+        self,
+        offer_id: str,
+        institution_id: str,
+        age_group: str,
+        pool: str,
+        start_date: date,
+        expires_on: date,
+        rank: int,
+        priority_basis: str,
+        seed: int,
+        meta: Meta,
+    ) -> None:
+        self.offers[offer_id] = {
+            "institution_id": institution_id,
+            "age_group": age_group,
+            "pool": pool,
+            "start_date": start_date,
+            "expires_on": expires_on,
+            "state": "open",
+        }
+
+    @event("OfferAccepted")
+    def accept_offer(self, offer_id: str, booking_id: str, meta: Meta) -> None:
+        self.offers[offer_id]["state"] = "accepted"
+
+    @event("OfferDeclined")
+    def decline_offer(self, offer_id: str, need_date: date, meta: Meta) -> None:
+        self.offers[offer_id]["state"] = "declined"
+        registration = self.registrations.get(self.offers[offer_id]["age_group"])
+        if registration is not None:
+            registration["need_date"] = need_date
+
+    @event("OfferExpired")
+    def expire_offer(self, offer_id: str, meta: Meta) -> None:
+        self.offers[offer_id]["state"] = "expired"
+
+    @event("Placed")
+    def place(self, booking_id: str, institution_id: str, first: date, last: date, meta: Meta) -> None:
+        self.placements[booking_id] = [institution_id, first, last]
+        for registration in self.registrations.values():
+            if institution_id in registration["wishes"]:
+                registration["active"] = False
+
+    @event("PlacementEnded")
+    def end_placement(self, booking_id: str, last: date, meta: Meta) -> None:
+        """The placement's last day moved earlier (cancellation or transfer)."""
+        self.placements[booking_id][2] = last
+
+    @event("PersonErased")
+    def erase(self, person_id: str, meta: Meta) -> None:
+        self.erased = True
+
+    def overlapping_placement(
+        self, first: date, last: date, ending: dict[str, date] | None = None
+    ) -> str | None:
+        """The booking that holds the child on a day of [first, last], if any.
+
+        `ending` gives placements that the same command ends earlier (a transfer).
+        """
+        for booking_id, (_, p_first, p_last) in self.placements.items():
+            if ending and booking_id in ending:
+                p_last = min(p_last, ending[booking_id])
+            if p_first <= last and first <= p_last:
+                return booking_id
+        return None
+
+
+# -- bookings ------------------------------------------------------------------------------
+
+
+class Booking(LedgerAggregate):
+    """One booking of a seat: the fact billing and occupancy follow."""
+
+    @event("PlaceBooked")
+    def __init__(
+        self,
+        child_id: str,
+        household_id: str,
+        institution_id: str,
+        pool: str,
+        age_group: str,
+        start_date: date,
+        end_date: date,
+        segments: list[list[Any]],
+        lunch: bool,
+        basis: dict[str, Any],
+        meta: Meta,
+    ) -> None:
+        self.child_id = child_id
+        self.household_id = household_id
+        self.institution_id = institution_id
+        self.pool = pool
+        self.age_group = age_group
+        self.start_date = start_date
+        self.end_date = end_date
+        self.lunch = lunch
+        self.status = "booked"
+
+    @event("BookingCancelled")
+    def cancel(self, effective_date: date, meta: Meta) -> None:
+        self.end_date = min(self.end_date, effective_date - ONE_DAY)
+        self.status = "cancelled"
+
+    @event("ChildTransferred")
+    def transfer(
+        self,
+        effective_date: date,
+        kind: str,
+        to_institution_id: str,
+        to_booking_id: str,
+        meta: Meta,
+    ) -> None:
+        self.end_date = min(self.end_date, effective_date - ONE_DAY)
+        self.status = "transferred"
+
+    @property
+    def last_day(self) -> date:
+        return self.end_date
+
+
+# -- billing -------------------------------------------------------------------------------
+
+
+class BillingRun(LedgerAggregate):
+    """The issue of one month's statements; one per month, never changed."""
+
+    @staticmethod
+    def create_id(month: str, **_: Any) -> UUID:
+        return uuid5(NS, f"billing-run/{month}")
+
+    @event("BillingRunIssued")
+    def __init__(self, month: str, statements: int, total_ore: int, meta: Meta) -> None:
+        self.month = month
+        self.statements = statements
+        self.total_ore = total_ore
+
+
+class Statement(LedgerAggregate):
+    """A household's statement for a month, immutable once issued (invariant 4)."""
+
+    @staticmethod
+    def create_id(household_id: str, month: str, **_: Any) -> UUID:
+        return uuid5(NS, f"statement/{household_id}/{month}")
+
+    @event("StatementIssued")
+    def __init__(
+        self, household_id: str, month: str, lines: list[dict[str, Any]], total_ore: int, meta: Meta
+    ) -> None:
+        self.household_id = household_id
+        self.month = month
+        self.lines = lines
+        self.total_ore = total_ore
+
+
+# -- idempotency ---------------------------------------------------------------------------
+
+
+class CommandReceipt(LedgerAggregate):
+    """The first outcome of a command sent with an idempotency key.
+
+    Saved in the command's own transaction, so a retry either finds the receipt
+    (and gets the same outcome) or the command never happened.
+    """
+
+    @staticmethod
+    def create_id(key: str, **_: Any) -> UUID:
+        return uuid5(NS, f"idempotency/{key}")
+
+    @event("CommandAccepted")
+    def __init__(
+        self, key: str, command: str, request_hash: str, outcome: dict[str, Any], meta: Meta
+    ) -> None:
+        self.key = key
+        self.command = command
+        self.request_hash = request_hash
+        self.outcome = outcome
+
+
+def statement_id(household_id: str, month: str) -> UUID:
+    return Statement.create_id(household_id=household_id, month=month)
+
+
+def billing_run_id(month: str) -> UUID:
+    return BillingRun.create_id(month=month)
+
+
+def receipt_id(key: str) -> UUID:
+    return CommandReceipt.create_id(key=key)
+
+
+def _dated_upsert(entries: list[list[Any]], effective_from: date, value: Any) -> list[list[Any]]:
+    kept = [e for e in entries if e[0] != effective_from]
+    kept.append([effective_from, value])
+    return sorted(kept, key=lambda e: e[0])
+
+
+def _dated_lookup(entries: list[list[Any]], day: date) -> Any:
+    current = None
+    for effective_from, value in entries:
+        if effective_from <= day:
+            current = value
+    return current

@@ -1,0 +1,296 @@
+"""The Ledger application: commands in, events out, one transaction per command.
+
+    with Ledger("sqlite:///plads.db") as ledger:
+        ledger.execute(RegisterInstitution(...), actor="anna", channel="caseworker")
+
+Storage comes from `PLADS_DATABASE_URL` (see ledger.storage). Each command runs
+its handler on a fresh unit of work and saves every aggregate it changed in one
+transaction; a concurrent change to one of them (optimistic concurrency) is
+retried on fresh state, so the command either succeeds once or is refused with
+a domain error — never lost, never doubled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable, Iterator
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    PersistenceError,
+    Transcoding,
+)
+from pydantic import BaseModel
+
+from ledger import commands as c
+from ledger.aggregates import Child, CommandReceipt, Household, Institution, receipt_id
+from ledger.clock import Clock, SystemClock, using_clock
+from ledger.errors import IdempotencyKeyReused, InvalidCommand, LedgerError, StaleState, StoreUnavailable
+from ledger.handlers import HANDLERS, Context
+from ledger.registry import PersonRegistry
+from ledger.storage import StoreConfig, parse_database_url
+from ledger.unit_of_work import UnitOfWork
+
+CHANNELS = ("self_service", "caseworker", "system", "import")
+MAX_ATTEMPTS = 20
+
+
+class DateAsISO(Transcoding):
+    """`date` is not among eventsourcing's default transcodings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass
+class Outcome:
+    """What a command did: its result and the log position of its last event."""
+
+    result: dict[str, Any]
+    position: int | None = None
+    replayed: bool = False  # True when an idempotent retry returned the first outcome
+
+
+class Ledger(Application):
+    name = "ledger"
+    # Institutions live for decades and Households/Children collect many events:
+    # snapshots keep command latency flat as history grows.
+    snapshotting_intervals = {Institution: 50, Household: 50, Child: 50}  # noqa: RUF012
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        clock: Clock | None = None,
+        cipher_key: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.store: StoreConfig = parse_database_url(database_url, cipher_key)
+        self.clock: Clock = clock or SystemClock()
+        self.after_commit: list[Callable[["Ledger", list[Any]], None]] = []
+        try:
+            if self.store.kind == "postgres" and self.store.schema:
+                _create_schema(self.store)
+            super().__init__(env={**self.store.env, **(env or {})})
+            self.registry = PersonRegistry(self.store)
+        except PersistenceError as e:
+            raise StoreUnavailable(f"cannot open the ledger at {self.store.kind}: {e}") from None
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def close(self) -> None:
+        registry = getattr(self, "registry", None)
+        if registry is not None:
+            registry.close()
+        super().close()
+
+    # -- commands ----------------------------------------------------------------------
+
+    def execute(
+        self,
+        command: c.Command,
+        *,
+        actor: str,
+        channel: str,
+        idempotency_key: str | None = None,
+    ) -> Outcome:
+        """Run one command in its own transaction (retrying on a concurrent change)."""
+        handler = _handler_for(command)
+        _check_channel(channel)
+        request_hash = _request_hash(command, actor, channel) if idempotency_key else ""
+        for attempt in range(MAX_ATTEMPTS):
+            uow = UnitOfWork(self)
+            ctx = Context(actor=actor, channel=channel, today=self._today(), registry=self.registry)
+            try:
+                with using_clock(self.clock):
+                    if idempotency_key:
+                        earlier = self._earlier_outcome(uow, idempotency_key, request_hash)
+                        if earlier is not None:
+                            return earlier
+                    result = handler(uow, command, ctx)
+                    if idempotency_key:
+                        uow.add(
+                            CommandReceipt(
+                                key=idempotency_key,
+                                command=type(command).__name__,
+                                request_hash=request_hash,
+                                outcome=result,
+                                meta=ctx.meta(uow, None),
+                            )
+                        )
+                    for step in ctx.before_commit:
+                        step()
+                    recordings = self.save(*uow.changed())
+            except IntegrityError:
+                # Someone saved one of our aggregates first: re-run on fresh state.
+                time.sleep(min(0.001 * 2**attempt, 0.05) * (0.5 + (hash((actor, attempt)) % 100) / 100))
+                continue
+            except LedgerError:
+                raise
+            except PersistenceError as e:
+                raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
+            for step in ctx.after_commit:
+                step()
+            position = max((r.notification.id for r in recordings), default=None)
+            self._notify_after_commit(recordings)
+            return Outcome(result, position)
+        raise StaleState(
+            f"{type(command).__name__} met concurrent changes {MAX_ATTEMPTS} times; try again"
+        )
+
+    def _earlier_outcome(self, uow: UnitOfWork, key: str, request_hash: str) -> Outcome | None:
+        receipt = uow.find(CommandReceipt, receipt_id(key))
+        if receipt is None:
+            return None
+        if receipt.request_hash != request_hash:
+            raise IdempotencyKeyReused(
+                f"idempotency key {key!r} was first used for another request ({receipt.command})"
+            )
+        return Outcome(receipt.outcome, None, replayed=True)
+
+    def _today(self) -> date:
+        # The decision day is the recorded day; reading it does not tick a simulated clock.
+        today = getattr(self.clock, "today", None)
+        return today() if callable(today) else self.clock.now().date()
+
+    def _notify_after_commit(self, recordings: list[Any]) -> None:
+        for listener in self.after_commit:
+            listener(self, recordings)
+
+    # -- the bulk path (import, simulation) ------------------------------------------------
+
+    @contextmanager
+    def bulk(self, *, actor: str, channel: str, batch_size: int = 500) -> Iterator["Bulk"]:
+        """Many commands per transaction, with the same handlers and validation.
+
+        A refused command is reported (Bulk.rejected) and leaves no trace; the
+        others are saved batch by batch. Leaving the block saves the last batch.
+        """
+        _check_channel(channel)
+        batch = Bulk(self, actor, channel, batch_size)
+        try:
+            yield batch
+            batch.flush()
+        finally:
+            batch.uow = UnitOfWork(self)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, cls, aggregate_id):
+        """An aggregate by id and type (NotFound otherwise); for queries and tests."""
+        return UnitOfWork(self).get(cls, aggregate_id)
+
+    def max_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+
+@dataclass
+class Bulk:
+    ledger: Ledger
+    actor: str
+    channel: str
+    batch_size: int
+    uow: UnitOfWork = field(init=False)
+    pending: int = 0
+    accepted: int = 0
+    rejected: list[tuple[int, c.Command, LedgerError]] = field(default_factory=list)
+    _count: int = 0
+    _before: list[Callable[[], None]] = field(default_factory=list)
+    _after: list[Callable[[], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.uow = UnitOfWork(self.ledger)
+
+    def execute(self, command: c.Command) -> dict[str, Any] | None:
+        """Run a command into the current batch; None (and a rejection) if refused."""
+        handler = _handler_for(command)
+        self._count += 1
+        ctx = Context(self.actor, self.channel, self.ledger._today(), self.ledger.registry)  # noqa: SLF001
+        before = self.uow.pending_counts()
+        try:
+            with using_clock(self.ledger.clock):
+                result = handler(self.uow, command, ctx)
+        except LedgerError as e:
+            if self.uow.pending_counts() != before:
+                raise RuntimeError(f"{type(command).__name__} changed state before refusing") from e
+            self.rejected.append((self._count, command, e))
+            return None
+        self._before.extend(ctx.before_commit)
+        self._after.extend(ctx.after_commit)
+        self.pending += 1
+        self.accepted += 1
+        if self.pending >= self.batch_size:
+            self.flush()
+        return result
+
+    def flush(self) -> int | None:
+        if not self.pending:
+            return None
+        for step in self._before:
+            step()
+        try:
+            recordings = self.ledger.save(*self.uow.changed())
+        except IntegrityError as e:
+            raise StaleState(
+                "another writer changed the ledger during a bulk batch; nothing of this batch was saved"
+            ) from e
+        except PersistenceError as e:
+            raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
+        for step in self._after:
+            step()
+        self._before.clear()
+        self._after.clear()
+        self.pending = 0
+        if len(self.uow.seen) > 20_000:
+            # Keep the long-lived aggregates; drop children and bookings already saved.
+            self.uow.seen = {
+                k: a for k, a in self.uow.seen.items() if type(a).__name__ in ("Institution", "RuleBook", "Household")
+            }
+        self.ledger._notify_after_commit(recordings)  # noqa: SLF001
+        return max((r.notification.id for r in recordings), default=None)
+
+
+def _create_schema(store: StoreConfig) -> None:
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with psycopg.connect(store.postgres_conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema)))
+    except psycopg.Error as e:
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {e}".strip()) from None
+
+
+def _handler_for(command: c.Command):
+    try:
+        return HANDLERS[type(command)]
+    except KeyError:
+        raise InvalidCommand(f"unknown command {type(command).__name__}") from None
+
+
+def _check_channel(channel: str) -> None:
+    if channel not in CHANNELS:
+        raise InvalidCommand(f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
+
+
+def _request_hash(command: BaseModel, actor: str, channel: str) -> str:
+    body = json.dumps(
+        {"command": type(command).__name__, "body": command.model_dump(mode="json"), "actor": actor},
+        sort_keys=True,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()

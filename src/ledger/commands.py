@@ -1,0 +1,272 @@
+"""Commands: small, validated requests to change the ledger.
+
+Each is a frozen pydantic model; field names are the API's. Validation here is
+about shape (types, ranges, lengths); rules that need the ledger's state are
+checked by the handlers.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+AgeGroup = Literal["nursery", "kindergarten"]
+Pool = Literal["general", "basis", "special"]
+Channel = Literal["self_service", "caseworker", "system", "import"]
+InstitutionKind = Literal["vuggestue", "boernehave", "integreret", "dagpleje"]
+Ownership = Literal["kommunal", "selvejende", "privat"]
+TransferKind = Literal["parent_request", "age_roll", "caseworker"]
+AdjustmentKind = Literal[
+    "sibling", "socialpaedagogisk_friplads", "behandlingsmaessig_friplads", "manual_correction"
+]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+MunicipalityCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
+Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+# Dates a daycare ledger can meaningfully hold; keeps hostile input (year 1 or 9999) out.
+SaneDate = Annotated[date, Field(ge=date(1990, 1, 1), le=date(2100, 12, 31))]
+Ore = Annotated[int, Field(ge=-10**12, le=10**12)]
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class PersonIdentifiers(BaseModel):
+    """Identifiers kept only in the encrypted person registry, never in events."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    cpr: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}-?[0-9]{4}$")] | None = None
+    name: Name | None = None
+    address: Annotated[str, StringConstraints(max_length=300)] | None = None
+
+
+# -- administration -----------------------------------------------------------------
+
+
+class ActivateRuleSet(Command):
+    rule_set_id: Annotated[str, StringConstraints(max_length=100)]
+    effective_from: SaneDate
+    reason: Reason | None = None
+
+
+class RegisterInstitution(Command):
+    name: Name
+    district: Name
+    kind: InstitutionKind
+    ownership: Ownership = "kommunal"
+    municipality_code: MunicipalityCode = "101"
+    location: Location | None = None
+    institution_id: UUID | None = None  # for imports that keep their own ids
+
+
+class ChangeCapacity(Command):
+    institution_id: UUID
+    age_group: AgeGroup
+    pool: Pool = "general"
+    seats: int = Field(ge=0, le=10_000)
+    effective_from: SaneDate
+    reason: Reason | None = None
+
+
+# -- households -----------------------------------------------------------------------
+
+
+class RegisterHousehold(Command):
+    municipality_code: MunicipalityCode = "101"
+    district: Name
+    single_parent: bool = False
+    children_under_18: int = Field(default=1, ge=0, le=30)
+    location: Location | None = None
+    payer: PersonIdentifiers | None = None
+    household_id: UUID | None = None
+
+
+class ChangeHouseholdFacts(Command):
+    household_id: UUID
+    effective_from: SaneDate
+    single_parent: bool | None = None
+    children_under_18: int | None = Field(default=None, ge=0, le=30)
+    municipality_code: MunicipalityCode | None = None
+    district: Name | None = None
+    reason: Reason | None = None
+
+
+class DeclareIncome(Command):
+    household_id: UUID
+    annual_income_ore: int = Field(ge=0, le=10**13)
+    effective_from: SaneDate
+
+
+class AdjustPayment(Command):
+    """A discretionary or corrective change to what a household pays.
+
+    Either an amount per month (øre; negative reduces the bill) or a pay share
+    (percent of the fee the household still pays), for a period of months.
+    """
+
+    household_id: UUID
+    kind: AdjustmentKind
+    from_month: Month
+    to_month: Month | None = None
+    amount_ore: Ore | None = None
+    pay_share_percent: int | None = Field(default=None, ge=0, le=100)
+    child_id: UUID | None = None
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _amount_or_share(self) -> "AdjustPayment":
+        if (self.amount_ore is None) == (self.pay_share_percent is None):
+            raise ValueError("give exactly one of amount_ore and pay_share_percent")
+        if self.to_month is not None and self.to_month < self.from_month:
+            raise ValueError("to_month is before from_month")
+        return self
+
+
+# -- children, registrations, offers ------------------------------------------------------
+
+
+class RegisterChild(Command):
+    household_id: UUID
+    birth_date: SaneDate
+    district: Name | None = None  # defaults to the household's
+    municipality_code: MunicipalityCode | None = None
+    support_needs: list[Annotated[str, StringConstraints(max_length=100)]] = Field(
+        default_factory=list, max_length=20
+    )
+    identifiers: PersonIdentifiers | None = None
+    child_id: UUID | None = None
+
+
+class Register(Command):
+    """Opskrivning: put the child on the waiting lists of its wished institutions."""
+
+    child_id: UUID
+    age_group: AgeGroup
+    wishes: list[UUID] = Field(min_length=1, max_length=10)
+    need_date: SaneDate
+    newcomer: bool = False
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "Register":
+        if len(set(self.wishes)) != len(self.wishes):
+            raise ValueError("an institution appears twice among the wishes")
+        return self
+
+
+class ChangeWishes(Command):
+    child_id: UUID
+    age_group: AgeGroup
+    wishes: list[UUID] = Field(min_length=1, max_length=10)
+    need_date: SaneDate | None = None
+
+
+class OfferPlace(Command):
+    child_id: UUID
+    institution_id: UUID
+    age_group: AgeGroup
+    start_date: SaneDate
+    pool: Pool = "general"
+    expires_on: SaneDate
+    rank: int = Field(ge=1)
+    priority_basis: Annotated[str, StringConstraints(max_length=200)]
+    seed: int = 0
+
+
+class AcceptOffer(Command):
+    child_id: UUID
+    offer_id: UUID
+    lunch: bool = True
+
+
+class DeclineOffer(Command):
+    child_id: UUID
+    offer_id: UUID
+    reason: Reason | None = None
+
+
+class ExpireOffer(Command):
+    child_id: UUID
+    offer_id: UUID
+
+
+# -- bookings ---------------------------------------------------------------------------
+
+
+class BookPlace(Command):
+    child_id: UUID
+    institution_id: UUID
+    start_date: SaneDate
+    pool: Pool = "general"
+    lunch: bool = True
+    override: bool = False  # caseworker books beyond capacity; needs a reason
+    reason: Reason | None = None
+    booking_id: UUID | None = None
+
+    @model_validator(mode="after")
+    def _override_needs_reason(self) -> "BookPlace":
+        if self.override and not self.reason:
+            raise ValueError("a capacity override needs a reason")
+        return self
+
+
+class CancelBooking(Command):
+    booking_id: UUID
+    effective_date: SaneDate  # first day without the place
+    reason: Reason
+
+
+class TransferChild(Command):
+    booking_id: UUID
+    institution_id: UUID
+    effective_date: SaneDate  # first day in the new institution
+    reason: Reason
+    kind: TransferKind = "parent_request"
+    pool: Pool | None = None  # default: the pool of the current booking
+    lunch: bool | None = None
+
+
+# -- billing and erasure --------------------------------------------------------------------
+
+
+class StatementLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Annotated[str, StringConstraints(max_length=40)]
+    amount_ore: Ore
+    child_id: UUID | None = None
+    booking_id: UUID | None = None
+    month: Month | None = None  # the month a correction line corrects
+    detail: Annotated[str, StringConstraints(max_length=300)] = ""
+
+
+class HouseholdStatement(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    household_id: UUID
+    lines: list[StatementLine]
+    total_ore: Ore
+
+    @model_validator(mode="after")
+    def _total_adds_up(self) -> "HouseholdStatement":
+        if sum(line.amount_ore for line in self.lines) != self.total_ore:
+            raise ValueError("total_ore is not the sum of the lines")
+        return self
+
+
+class IssueStatements(Command):
+    month: Month
+    statements: list[HouseholdStatement]
+
+
+class ErasePerson(Command):
+    person_id: UUID
+    reason: Reason

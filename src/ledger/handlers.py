@@ -1,0 +1,713 @@
+"""Command handlers: plain functions (uow, command, ctx) -> outcome.
+
+Each handler checks everything first and changes aggregates only at its end, so
+a refused command leaves no trace in the unit of work (the bulk path relies on
+this). Outcomes are small JSON-able dicts (ids, dates, decisions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Callable
+from uuid import UUID, uuid4
+
+import rules
+from ledger import commands as c
+from ledger.aggregates import (
+    BillingRun,
+    Booking,
+    Child,
+    Household,
+    Institution,
+    RuleBook,
+    Statement,
+    billing_run_id,
+    statement_id,
+)
+from ledger.errors import (
+    AlreadyIssued,
+    ChildAlreadyBooked,
+    Conflict,
+    InvalidCommand,
+    NoRuleSetInForce,
+    NoSeat,
+    NotFound,
+)
+from ledger.registry import PersonRegistry
+from ledger.seats import month_starts, shortfall_days
+from ledger.unit_of_work import UnitOfWork
+
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass
+class Context:
+    """Who asks, through which channel, and on which day (recorded time)."""
+
+    actor: str
+    channel: str
+    today: date
+    registry: PersonRegistry | None = None
+    before_commit: list[Callable[[], None]] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    _rule_set: Any = None
+
+    def rule_set(self, uow: UnitOfWork, required: bool = True) -> Any:
+        if self._rule_set is None:
+            book = uow.find(RuleBook, RuleBook.create_id())
+            rule_set_id = book.in_force(self.today) if book else None
+            if rule_set_id is None:
+                if not required:
+                    return None
+                raise NoRuleSetInForce(
+                    f"no rule set is in force on {self.today}; activate one first "
+                    "(plads rules activate NAME@VERSION --from DATE)"
+                )
+            self._rule_set = rules.load_rule_set(rule_set_id)
+        return self._rule_set
+
+    def meta(
+        self, uow: UnitOfWork, effective_date: date | None, reason: str | None = None
+    ) -> dict[str, Any]:
+        rule_set = self.rule_set(uow, required=False)
+        return {
+            "actor": self.actor,
+            "channel": self.channel,
+            "reason": reason,
+            "rule_set": rule_set.id if rule_set else None,
+            "effective_date": effective_date or self.today,
+        }
+
+
+def _rule_error(e: rules.RuleError) -> InvalidCommand:
+    return InvalidCommand(str(e))
+
+
+# -- administration -------------------------------------------------------------------------
+
+
+def activate_rule_set(uow: UnitOfWork, cmd: c.ActivateRuleSet, ctx: Context) -> dict:
+    try:
+        rule_set = rules.load_rule_set(cmd.rule_set_id)
+    except rules.RuleError as e:
+        raise _rule_error(e) from None
+    book = uow.find(RuleBook, RuleBook.create_id())
+    meta = ctx.meta(uow, cmd.effective_from, cmd.reason) | {"rule_set": rule_set.id}
+    if book is None:
+        book = RuleBook()
+        uow.add(book)
+    book.activate(rule_set_id=rule_set.id, effective_from=cmd.effective_from, meta=meta)
+    return {"rule_set_id": rule_set.id, "effective_from": cmd.effective_from.isoformat()}
+
+
+def register_institution(uow: UnitOfWork, cmd: c.RegisterInstitution, ctx: Context) -> dict:
+    if cmd.institution_id and uow.find(Institution, cmd.institution_id):
+        raise Conflict(f"institution {cmd.institution_id} is already registered")
+    inst = Institution(
+        name=cmd.name,
+        district=cmd.district,
+        kind=cmd.kind,
+        ownership=cmd.ownership,
+        municipality_code=cmd.municipality_code,
+        location=cmd.location.model_dump() if cmd.location else None,
+        meta=ctx.meta(uow, None),
+        **({"id": cmd.institution_id} if cmd.institution_id else {}),
+    )
+    uow.add(inst)
+    return {"id": str(inst.id)}
+
+
+def change_capacity(uow: UnitOfWork, cmd: c.ChangeCapacity, ctx: Context) -> dict:
+    inst = uow.get(Institution, cmd.institution_id)
+    if cmd.age_group not in rules.age_groups_for_kind(inst.kind):
+        raise InvalidCommand(f"a {inst.kind} has no {cmd.age_group} seats")
+    inst.change_capacity(
+        age_group=cmd.age_group,
+        pool=cmd.pool,
+        seats=cmd.seats,
+        effective_from=cmd.effective_from,
+        meta=ctx.meta(uow, cmd.effective_from, cmd.reason),
+    )
+    return {"id": str(inst.id), "age_group": cmd.age_group, "pool": cmd.pool, "seats": cmd.seats}
+
+
+# -- households -------------------------------------------------------------------------------
+
+
+def register_household(uow: UnitOfWork, cmd: c.RegisterHousehold, ctx: Context) -> dict:
+    if cmd.household_id and uow.find(Household, cmd.household_id):
+        raise Conflict(f"household {cmd.household_id} is already registered")
+    household = Household(
+        municipality_code=cmd.municipality_code,
+        district=cmd.district,
+        single_parent=cmd.single_parent,
+        children_under_18=cmd.children_under_18,
+        location=cmd.location.model_dump() if cmd.location else None,
+        meta=ctx.meta(uow, None),
+        **({"id": cmd.household_id} if cmd.household_id else {}),
+    )
+    uow.add(household)
+    if cmd.payer and ctx.registry is not None:
+        _keep_identifiers(ctx, household.id, cmd.payer)
+    return {"id": str(household.id)}
+
+
+def change_household_facts(uow: UnitOfWork, cmd: c.ChangeHouseholdFacts, ctx: Context) -> dict:
+    household = uow.get(Household, cmd.household_id)
+    decision = None
+    single = household.single_parent if cmd.single_parent is None else cmd.single_parent
+    children = household.children_under_18 if cmd.children_under_18 is None else cmd.children_under_18
+    income = household.income_on(cmd.effective_from)
+    if income is not None:
+        decision = _friplads_decision(uow, ctx, income, children, single, cmd.effective_from)
+    meta = ctx.meta(uow, cmd.effective_from, cmd.reason)
+    household.change_facts(
+        single_parent=single,
+        children_under_18=children,
+        municipality_code=cmd.municipality_code or household.municipality_code,
+        district=cmd.district or household.district,
+        meta=meta,
+    )
+    if decision:
+        household.decide_friplads(effective_from=cmd.effective_from, meta=meta, **decision)
+    return {"id": str(household.id), "pay_share_percent": decision["pay_share_percent"] if decision else None}
+
+
+def declare_income(uow: UnitOfWork, cmd: c.DeclareIncome, ctx: Context) -> dict:
+    household = uow.get(Household, cmd.household_id)
+    decision = _friplads_decision(
+        uow, ctx, cmd.annual_income_ore, household.children_under_18, household.single_parent,
+        cmd.effective_from,
+    )
+    meta = ctx.meta(uow, cmd.effective_from)
+    household.declare_income(
+        annual_income_ore=cmd.annual_income_ore, effective_from=cmd.effective_from, meta=meta
+    )
+    household.decide_friplads(effective_from=cmd.effective_from, meta=meta, **decision)
+    return {
+        "household_id": str(household.id),
+        "effective_from": cmd.effective_from.isoformat(),
+        "pay_share_percent": decision["pay_share_percent"],
+        "scale": decision["scale"],
+    }
+
+
+def _friplads_decision(
+    uow: UnitOfWork, ctx: Context, income_ore: int, children: int, single: bool, on: date
+) -> dict[str, Any]:
+    rule_set = ctx.rule_set(uow)
+    try:
+        share = rules.friplads_pay_share_percent(income_ore, children, single, on, rule_set)
+        scale = rules.friplads_scale_on(on, rule_set)
+    except rules.RuleError as e:
+        raise _rule_error(e) from None
+    return {
+        "pay_share_percent": share,
+        "annual_income_ore": income_ore,
+        "scale": {
+            "effective_from": scale.effective_from.isoformat(),
+            "lower_ore": scale.lower_ore,
+            "upper_ore": scale.upper_ore,
+            "step_ore": scale.step_ore,
+            "single_parent_addition_ore": scale.single_parent_addition_ore,
+            "per_child_addition_ore": scale.per_child_addition_ore,
+            "children_under_18": children,
+            "single_parent": single,
+        },
+    }
+
+
+def adjust_payment(uow: UnitOfWork, cmd: c.AdjustPayment, ctx: Context) -> dict:
+    household = uow.get(Household, cmd.household_id)
+    if cmd.child_id is not None:
+        child = uow.get(Child, cmd.child_id)
+        if child.household_id != str(household.id):
+            raise InvalidCommand(f"child {cmd.child_id} does not belong to household {household.id}")
+    if cmd.kind in ("socialpaedagogisk_friplads", "manual_correction") and ctx.channel == "self_service":
+        raise InvalidCommand(f"a {cmd.kind} is decided by a caseworker")
+    adjustment_id = str(uuid4())
+    first_day = date.fromisoformat(cmd.from_month + "-01")
+    household.adjust_payment(
+        adjustment_id=adjustment_id,
+        kind=cmd.kind,
+        from_month=cmd.from_month,
+        to_month=cmd.to_month,
+        amount_ore=cmd.amount_ore,
+        pay_share_percent=cmd.pay_share_percent,
+        child_id=str(cmd.child_id) if cmd.child_id else None,
+        meta=ctx.meta(uow, first_day, cmd.reason),
+    )
+    return {"id": adjustment_id, "household_id": str(household.id)}
+
+
+# -- children ---------------------------------------------------------------------------------
+
+
+def register_child(uow: UnitOfWork, cmd: c.RegisterChild, ctx: Context) -> dict:
+    household = uow.get(Household, cmd.household_id)
+    if cmd.child_id and uow.find(Child, cmd.child_id):
+        raise Conflict(f"child {cmd.child_id} is already registered")
+    if cmd.birth_date > ctx.today + timedelta(days=300):
+        raise InvalidCommand(f"birth date {cmd.birth_date} is too far in the future")
+    child = Child(
+        household_id=str(household.id),
+        birth_date=cmd.birth_date,
+        district=cmd.district or household.district,
+        municipality_code=cmd.municipality_code or household.municipality_code,
+        support_needs=list(cmd.support_needs),
+        meta=ctx.meta(uow, cmd.birth_date),
+        **({"id": cmd.child_id} if cmd.child_id else {}),
+    )
+    uow.add(child)
+    if cmd.identifiers and ctx.registry is not None:
+        _keep_identifiers(ctx, child.id, cmd.identifiers)
+    return {"id": str(child.id), "household_id": str(household.id)}
+
+
+def _keep_identifiers(ctx: Context, person_id: UUID, identifiers: c.PersonIdentifiers) -> None:
+    data = identifiers.model_dump(exclude_none=True)
+    if data:
+        registry = ctx.registry
+        # Stored before the event is saved: if the save fails we keep an unused
+        # registry row (no identifier is ever lost); a retry overwrites it.
+        ctx.before_commit.append(lambda: registry.put(person_id, data))
+
+
+def register(uow: UnitOfWork, cmd: c.Register, ctx: Context) -> dict:
+    child = uow.get(Child, cmd.child_id)
+    rule_set = ctx.rule_set(uow)
+    current = child.registrations.get(cmd.age_group)
+    if current and current["active"]:
+        raise Conflict(
+            f"child {child.id} is already registered for {cmd.age_group}; change the wishes instead"
+        )
+    _check_wishes(uow, child, cmd.age_group, cmd.wishes, cmd.need_date, rule_set)
+    child.register(
+        age_group=cmd.age_group,
+        wishes=[str(w) for w in cmd.wishes],
+        need_date=cmd.need_date,
+        registered_on=ctx.today,
+        newcomer=cmd.newcomer,
+        meta=ctx.meta(uow, ctx.today),
+    )
+    return _registration_outcome(child, cmd.age_group, rule_set)
+
+
+def change_wishes(uow: UnitOfWork, cmd: c.ChangeWishes, ctx: Context) -> dict:
+    child = uow.get(Child, cmd.child_id)
+    rule_set = ctx.rule_set(uow)
+    current = child.registrations.get(cmd.age_group)
+    if not current or not current["active"]:
+        raise Conflict(f"child {child.id} is not on a {cmd.age_group} waiting list")
+    need_date = cmd.need_date or current["need_date"]
+    _check_wishes(uow, child, cmd.age_group, cmd.wishes, need_date, rule_set)
+    child.change_wishes(
+        age_group=cmd.age_group,
+        wishes=[str(w) for w in cmd.wishes],
+        need_date=need_date,
+        meta=ctx.meta(uow, ctx.today),
+    )
+    return _registration_outcome(child, cmd.age_group, rule_set)
+
+
+def _check_wishes(uow, child, age_group, wishes, need_date, rule_set) -> None:
+    most = rules.max_wishes(age_group, rule_set)
+    if len(wishes) > most:
+        raise InvalidCommand(f"at most {most} wishes for {age_group} under {rule_set.id}")
+    for wish in wishes:
+        inst = uow.get(Institution, wish)
+        if age_group not in rules.age_groups_for_kind(inst.kind):
+            raise InvalidCommand(f"institution {wish} ({inst.kind}) takes no {age_group} children")
+    try:
+        school = rules.school_start(child.birth_date, rule_set)
+    except rules.RuleError as e:
+        raise _rule_error(e) from None
+    if need_date >= school:
+        raise InvalidCommand(f"need date {need_date} is on or after school start {school}")
+    if age_group == "nursery" and need_date >= rules.kindergarten_from(child.birth_date, rule_set):
+        raise InvalidCommand(f"need date {need_date} is past the nursery age; register for kindergarten")
+
+
+def _registration_outcome(child: Child, age_group: str, rule_set) -> dict:
+    reg = child.registrations[age_group]
+    try:
+        seniority = rules.seniority_date(child.birth_date, reg["registered_on"], age_group, rule_set)
+        guarantee = rules.guarantee_date(
+            child.birth_date, reg["registered_on"], reg["need_date"], rule_set
+        )
+    except rules.RuleError as e:
+        raise _rule_error(e) from None
+    return {
+        "child_id": str(child.id),
+        "age_group": age_group,
+        "wishes": reg["wishes"],
+        "need_date": reg["need_date"].isoformat(),
+        "registered_on": reg["registered_on"].isoformat(),
+        "seniority_date": seniority.isoformat(),
+        "guarantee_date": guarantee.isoformat(),
+    }
+
+
+# -- offers -------------------------------------------------------------------------------------
+
+
+def offer_place(uow: UnitOfWork, cmd: c.OfferPlace, ctx: Context) -> dict:
+    child = uow.get(Child, cmd.child_id)
+    inst = uow.get(Institution, cmd.institution_id)
+    ctx.rule_set(uow)
+    if cmd.age_group not in child.registrations or not child.registrations[cmd.age_group]["active"]:
+        raise Conflict(f"child {child.id} is not waiting for a {cmd.age_group} place")
+    if cmd.expires_on < ctx.today:
+        raise InvalidCommand("the offer would expire before it is made")
+    if not rules.pool_allowed(cmd.pool, ctx.channel, ctx.rule_set(uow)):
+        raise InvalidCommand(f"{cmd.pool} seats are assigned only by caseworkers")
+    offer_id = str(uuid4())
+    child.offer(
+        offer_id=offer_id,
+        institution_id=str(inst.id),
+        age_group=cmd.age_group,
+        pool=cmd.pool,
+        start_date=cmd.start_date,
+        expires_on=cmd.expires_on,
+        rank=cmd.rank,
+        priority_basis=cmd.priority_basis,
+        seed=cmd.seed,
+        meta=ctx.meta(uow, cmd.start_date),
+    )
+    return {"id": offer_id, "child_id": str(child.id), "institution_id": str(inst.id)}
+
+
+def _open_offer(child: Child, offer_id: UUID) -> dict:
+    offer = child.offers.get(str(offer_id))
+    if offer is None:
+        raise NotFound(f"child {child.id} has no offer {offer_id}")
+    if offer["state"] != "open":
+        raise Conflict(f"offer {offer_id} is already {offer['state']}")
+    return offer
+
+
+def accept_offer(uow: UnitOfWork, cmd: c.AcceptOffer, ctx: Context) -> dict:
+    child = uow.get(Child, cmd.child_id)
+    offer = _open_offer(child, cmd.offer_id)
+    if ctx.today > offer["expires_on"]:
+        raise Conflict(f"offer {cmd.offer_id} expired on {offer['expires_on']}")
+    booking_id = uuid4()
+    outcome = _book(
+        uow,
+        ctx,
+        child=child,
+        inst=uow.get(Institution, offer["institution_id"]),
+        start=offer["start_date"],
+        pool=offer["pool"],
+        lunch=cmd.lunch,
+        booking_id=booking_id,
+        basis={"source": "offer", "offer_id": str(cmd.offer_id)},
+        mutate_first=lambda: child.accept_offer(
+            offer_id=str(cmd.offer_id), booking_id=str(booking_id), meta=ctx.meta(uow, offer["start_date"])
+        ),
+    )
+    return outcome
+
+
+def decline_offer(uow: UnitOfWork, cmd: c.DeclineOffer, ctx: Context) -> dict:
+    child = uow.get(Child, cmd.child_id)
+    offer = _open_offer(child, cmd.offer_id)
+    rule_set = ctx.rule_set(uow)
+    registration = child.registrations.get(offer["age_group"])
+    need_date = registration["need_date"] if registration else offer["start_date"]
+    new_need = rules.decline_need_date(need_date, rule_set)
+    child.decline_offer(
+        offer_id=str(cmd.offer_id), need_date=new_need, meta=ctx.meta(uow, ctx.today, cmd.reason)
+    )
+    return {"offer_id": str(cmd.offer_id), "need_date": new_need.isoformat()}
+
+
+def expire_offer(uow: UnitOfWork, cmd: c.ExpireOffer, ctx: Context) -> dict:
+    child = uow.get(Child, cmd.child_id)
+    offer = _open_offer(child, cmd.offer_id)
+    if ctx.today <= offer["expires_on"]:
+        raise Conflict(f"offer {cmd.offer_id} is open until {offer['expires_on']}")
+    child.expire_offer(offer_id=str(cmd.offer_id), meta=ctx.meta(uow, offer["expires_on"]))
+    return {"offer_id": str(cmd.offer_id), "state": "expired"}
+
+
+# -- bookings -----------------------------------------------------------------------------------
+
+
+def book_place(uow: UnitOfWork, cmd: c.BookPlace, ctx: Context) -> dict:
+    if cmd.booking_id and uow.find(Booking, cmd.booking_id):
+        raise Conflict(f"booking {cmd.booking_id} already exists")
+    return _book(
+        uow,
+        ctx,
+        child=uow.get(Child, cmd.child_id),
+        inst=uow.get(Institution, cmd.institution_id),
+        start=cmd.start_date,
+        pool=cmd.pool,
+        lunch=cmd.lunch,
+        booking_id=cmd.booking_id or uuid4(),
+        basis={"source": "booking"},
+        override=cmd.override,
+        reason=cmd.reason,
+    )
+
+
+def _book(
+    uow: UnitOfWork,
+    ctx: Context,
+    *,
+    child: Child,
+    inst: Institution,
+    start: date,
+    pool: str,
+    lunch: bool,
+    booking_id: UUID,
+    basis: dict[str, Any],
+    override: bool = False,
+    reason: str | None = None,
+    mutate_first: Callable[[], None] | None = None,
+    ending: dict[str, date] | None = None,
+) -> dict:
+    """Check invariants 1 and 2 for a new booking, then record it."""
+    rule_set = ctx.rule_set(uow)
+    if child.erased:
+        raise Conflict(f"child {child.id} was erased")
+    household = uow.get(Household, child.household_id)
+    if ctx.channel == "self_service" and not rules.self_service_allowed(rule_set):
+        raise Conflict(f"self-service booking is not offered under {rule_set.id}; ask a caseworker")
+    if not rules.pool_allowed(pool, ctx.channel, rule_set):
+        raise InvalidCommand(f"{pool} seats are assigned only by caseworkers")
+    if override and ctx.channel != "caseworker":
+        raise InvalidCommand("only a caseworker can book beyond capacity")
+    try:
+        end = rules.booking_end(child.birth_date, start, inst.kind, rule_set)
+        segments = rules.seat_segments(child.birth_date, start, end, inst.kind, rule_set)
+    except rules.RuleError as e:
+        raise _rule_error(e) from None
+    clash = child.overlapping_placement(start, end, ending=ending)
+    if clash is not None:
+        _, first, last = child.placements[clash]
+        raise ChildAlreadyBooked(
+            f"child {child.id} already holds booking {clash} from {first} to {last}"
+        )
+
+    self_service = ctx.channel == "self_service" and pool == "general"
+    today = ctx.today
+
+    def limit(day: date, capacity: int) -> int:
+        if self_service:
+            return rules.self_service_capacity(capacity, day, today, rule_set)
+        return capacity
+
+    shortages = []
+    for age_group, first, last in segments:
+        short = shortfall_days(
+            first,
+            last,
+            inst.schedule(age_group, pool),
+            inst.seats_held(age_group, pool),
+            limit=limit,
+            extra_breaks=month_starts(first, last) if self_service else (),
+        )
+        if short:
+            shortages.append((age_group, short))
+    if shortages and not override:
+        age_group, short = shortages[0]
+        share = " in the self-service share" if self_service else ""
+        raise NoSeat(
+            f"{inst.name} has no free {age_group} seat in the {pool} pool{share} "
+            f"from {short[0][0]} to {short[0][1]}"
+        )
+
+    # -- all checks passed: record the facts --------------------------------------------------
+    if mutate_first is not None:
+        mutate_first()
+    start_group = segments[0][0]
+    meta = ctx.meta(uow, start, reason)
+    registration = child.registrations.get(start_group)
+    if registration is None:
+        # A booking made without an earlier registration records the registration with it.
+        child.register(
+            age_group=start_group,
+            wishes=[str(inst.id)],
+            need_date=start,
+            registered_on=today,
+            newcomer=False,
+            meta=meta,
+        )
+    seg_data = [[g, a, b] for g, a, b in segments]
+    booking = Booking(
+        id=booking_id,
+        child_id=str(child.id),
+        household_id=str(household.id),
+        institution_id=str(inst.id),
+        pool=pool,
+        age_group=start_group,
+        start_date=start,
+        end_date=end,
+        segments=seg_data,
+        lunch=lunch,
+        basis={
+            **basis,
+            "rule_set": rule_set.id,
+            "policy": rule_set.policy,
+            "channel": ctx.channel,
+            "override": bool(shortages),
+        },
+        meta=meta,
+    )
+    uow.add(booking)
+    for age_group, short in shortages:
+        inst.record_override(
+            booking_id=str(booking_id),
+            age_group=age_group,
+            pool=pool,
+            short_days=[[a, b] for a, b in short],
+            meta=meta,
+        )
+    inst.reserve(
+        booking_id=str(booking_id), child_id=str(child.id), pool=pool, segments=seg_data, meta=meta
+    )
+    child.place(booking_id=str(booking_id), institution_id=str(inst.id), first=start, last=end, meta=meta)
+    return {
+        "id": str(booking_id),
+        "child_id": str(child.id),
+        "institution_id": str(inst.id),
+        "pool": pool,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "override": bool(shortages),
+    }
+
+
+def _active_booking(uow: UnitOfWork, booking_id: UUID) -> Booking:
+    booking = uow.get(Booking, booking_id)
+    if booking.status != "booked":
+        raise Conflict(f"booking {booking_id} is already {booking.status}")
+    return booking
+
+
+def cancel_booking(uow: UnitOfWork, cmd: c.CancelBooking, ctx: Context) -> dict:
+    booking = _active_booking(uow, cmd.booking_id)
+    if cmd.effective_date > booking.end_date:
+        raise InvalidCommand(f"booking {booking.id} already ends on {booking.end_date}")
+    inst = uow.get(Institution, booking.institution_id)
+    child = uow.get(Child, booking.child_id)
+    effective = max(cmd.effective_date, booking.start_date)
+    meta = ctx.meta(uow, effective, cmd.reason)
+    booking.cancel(effective_date=effective, meta=meta)
+    inst.release(booking_id=str(booking.id), from_date=effective, meta=meta)
+    child.end_placement(booking_id=str(booking.id), last=effective - ONE_DAY, meta=meta)
+    return {
+        "id": str(booking.id),
+        "effective_date": effective.isoformat(),
+        "last_day": (effective - ONE_DAY).isoformat(),
+    }
+
+
+def transfer_child(uow: UnitOfWork, cmd: c.TransferChild, ctx: Context) -> dict:
+    booking = _active_booking(uow, cmd.booking_id)
+    if str(cmd.institution_id) == booking.institution_id:
+        raise InvalidCommand("the child is already in that institution")
+    if not booking.start_date < cmd.effective_date <= booking.end_date:
+        raise InvalidCommand(
+            f"a transfer must take effect after the booking starts ({booking.start_date}) "
+            f"and by its last day ({booking.end_date})"
+        )
+    old_inst = uow.get(Institution, booking.institution_id)
+    new_inst = uow.get(Institution, cmd.institution_id)
+    child = uow.get(Child, booking.child_id)
+    new_id = uuid4()
+    meta = ctx.meta(uow, cmd.effective_date, cmd.reason)
+
+    def end_old_booking() -> None:
+        booking.transfer(
+            effective_date=cmd.effective_date,
+            kind=cmd.kind,
+            to_institution_id=str(new_inst.id),
+            to_booking_id=str(new_id),
+            meta=meta,
+        )
+        old_inst.release(booking_id=str(booking.id), from_date=cmd.effective_date, meta=meta)
+        child.end_placement(booking_id=str(booking.id), last=cmd.effective_date - ONE_DAY, meta=meta)
+
+    outcome = _book(
+        uow,
+        ctx,
+        child=child,
+        inst=new_inst,
+        start=cmd.effective_date,
+        pool=cmd.pool or booking.pool,
+        lunch=booking.lunch if cmd.lunch is None else cmd.lunch,
+        booking_id=new_id,
+        basis={"source": "transfer", "from_booking_id": str(booking.id), "kind": cmd.kind},
+        reason=cmd.reason,
+        mutate_first=end_old_booking,
+        # The old booking's days from the transfer on must not clash with the new one.
+        ending={str(booking.id): cmd.effective_date - ONE_DAY},
+    )
+    return outcome | {"from_booking_id": str(booking.id)}
+
+
+# -- billing and erasure ------------------------------------------------------------------------
+
+
+def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> dict:
+    if uow.find(BillingRun, billing_run_id(cmd.month)):
+        raise AlreadyIssued(f"the statements for {cmd.month} were already issued")
+    seen = set()
+    for s in cmd.statements:
+        if s.household_id in seen:
+            raise InvalidCommand(f"household {s.household_id} has two statements for {cmd.month}")
+        seen.add(s.household_id)
+        uow.get(Household, s.household_id)
+        if uow.find(Statement, statement_id(str(s.household_id), cmd.month)):
+            raise AlreadyIssued(f"household {s.household_id} already has a statement for {cmd.month}")
+    meta = ctx.meta(uow, date.fromisoformat(cmd.month + "-01"))
+    total = 0
+    for s in cmd.statements:
+        lines = [line.model_dump(mode="json") for line in s.lines]
+        uow.add(
+            Statement(
+                household_id=str(s.household_id), month=cmd.month, lines=lines, total_ore=s.total_ore, meta=meta
+            )
+        )
+        total += s.total_ore
+    uow.add(BillingRun(month=cmd.month, statements=len(cmd.statements), total_ore=total, meta=meta))
+    return {"month": cmd.month, "statements": len(cmd.statements), "total_ore": total}
+
+
+def erase_person(uow: UnitOfWork, cmd: c.ErasePerson, ctx: Context) -> dict:
+    person = uow.find(Child, cmd.person_id) or uow.find(Household, cmd.person_id)
+    if person is None:
+        raise NotFound(f"no child or household with id {cmd.person_id}")
+    if not person.erased:
+        person.erase(person_id=str(cmd.person_id), meta=ctx.meta(uow, ctx.today, cmd.reason))
+    if ctx.registry is not None:
+        registry = ctx.registry
+        ctx.after_commit.append(lambda: registry.erase(cmd.person_id))
+    return {"person_id": str(cmd.person_id), "erased": True}
+
+
+HANDLERS: dict[type, Callable[[UnitOfWork, Any, Context], dict]] = {
+    c.ActivateRuleSet: activate_rule_set,
+    c.RegisterInstitution: register_institution,
+    c.ChangeCapacity: change_capacity,
+    c.RegisterHousehold: register_household,
+    c.ChangeHouseholdFacts: change_household_facts,
+    c.DeclareIncome: declare_income,
+    c.AdjustPayment: adjust_payment,
+    c.RegisterChild: register_child,
+    c.Register: register,
+    c.ChangeWishes: change_wishes,
+    c.OfferPlace: offer_place,
+    c.AcceptOffer: accept_offer,
+    c.DeclineOffer: decline_offer,
+    c.ExpireOffer: expire_offer,
+    c.BookPlace: book_place,
+    c.CancelBooking: cancel_booking,
+    c.TransferChild: transfer_child,
+    c.IssueStatements: issue_statements,
+    c.ErasePerson: erase_person,
+}

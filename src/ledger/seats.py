@@ -1,0 +1,80 @@
+"""Seat arithmetic for invariant 1: seats in use <= capacity on every day.
+
+Pure functions over plain data so the Institution aggregate stays small and the
+logic can be tested directly. Dates are inclusive ranges.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from datetime import date, timedelta
+from typing import Callable, Iterable
+
+ONE_DAY = timedelta(days=1)
+
+# A capacity schedule: sorted [(effective_from, seats)]; before its first entry a pool has 0 seats.
+Schedule = list[tuple[date, int]]
+
+
+def seats_in_force(schedule: Schedule, day: date) -> int:
+    i = bisect_right([d for d, _ in schedule], day)
+    return schedule[i - 1][1] if i else 0
+
+
+def shortfall_days(
+    first: date,
+    last: date,
+    schedule: Schedule,
+    in_use: Iterable[tuple[date, date]],
+    limit: Callable[[date, int], int] = lambda day, capacity: capacity,
+    extra_breaks: Iterable[date] = (),
+) -> list[tuple[date, date]]:
+    """Ranges of days in [first, last] where one more seat would exceed the limit.
+
+    `in_use` are the (first, last) days of the reservations already held in the
+    pool; `limit(day, capacity)` turns the capacity in force into the seats this
+    booking may use (e.g. the self-service share). The limit and the count are
+    constant between breakpoints, so we sweep breakpoints rather than days.
+    """
+    deltas: dict[date, int] = {}
+    active = 0
+    for start, end in in_use:
+        if end < first or start > last:
+            continue
+        if start <= first:
+            active += 1
+        else:
+            deltas[start] = deltas.get(start, 0) + 1
+        after = end + ONE_DAY
+        if after <= last:
+            deltas[after] = deltas.get(after, 0) - 1
+    breaks = {first}
+    breaks.update(deltas)
+    breaks.update(d for d, _ in schedule if first < d <= last)
+    breaks.update(d for d in extra_breaks if first < d <= last)
+    ordered = sorted(breaks)
+    short: list[tuple[date, date]] = []
+    for i, day in enumerate(ordered):
+        active += deltas.get(day, 0) if day != first else 0
+        allowed = limit(day, seats_in_force(schedule, day))
+        if active + 1 > allowed:
+            until = ordered[i + 1] - ONE_DAY if i + 1 < len(ordered) else last
+            if short and short[-1][1] + ONE_DAY == day:
+                short[-1] = (short[-1][0], until)
+            else:
+                short.append((day, until))
+    return short
+
+
+def month_starts(first: date, last: date) -> list[date]:
+    """The 1st of every month that begins inside (first, last]."""
+    out = []
+    y, m = first.year, first.month
+    while True:
+        m += 1
+        if m == 13:
+            y, m = y + 1, 1
+        d = date(y, m, 1)
+        if d > last:
+            return out
+        out.append(d)

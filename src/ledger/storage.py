@@ -1,0 +1,101 @@
+"""Where the ledger lives: one URL, `PLADS_DATABASE_URL`.
+
+    sqlite:///relative/or/absolute/path.db   (default: sqlite:///plads.db in the working directory)
+    sqlite:///:memory:                        (tests)
+    postgresql://user:password@host:5432/dbname?schema=plads
+
+The URL is turned into eventsourcing's environment variables. Options we never
+set: POSTGRES_ENABLE_DB_FUNCTIONS (it skips the insert lock; see docs/storage.md).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ledger.errors import InvalidCommand
+
+DEFAULT_URL = "sqlite:///plads.db"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str
+    kind: str  # "sqlite" | "postgres"
+    env: dict[str, str]
+    sqlite_path: str | None = None
+    postgres_conninfo: str | None = None
+    schema: str | None = None
+
+
+def database_url(url: str | None = None) -> str:
+    return url or os.environ.get("PLADS_DATABASE_URL") or DEFAULT_URL
+
+
+def parse_database_url(url: str | None = None, cipher_key: str | None = None) -> StoreConfig:
+    url = database_url(url)
+    parts = urlsplit(url)
+    env: dict[str, str] = {"CREATE_TABLE": "y"}
+    key = cipher_key if cipher_key is not None else os.environ.get("CIPHER_KEY")
+    if key:
+        env["CIPHER_KEY"] = key
+        env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
+    if parts.scheme == "sqlite":
+        path = unquote(url[len("sqlite:///"):]) if url.startswith("sqlite:///") else ""
+        if not path:
+            raise InvalidCommand(f"cannot use database URL {url!r}: write sqlite:///path/to/file.db")
+        if path == ":memory:":
+            # A shared in-memory database, so every connection of the app sees it.
+            path = f"file:plads-{id(env)}?mode=memory&cache=shared"
+        env.update({"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path})
+        return StoreConfig(url, "sqlite", env, sqlite_path=path)
+    if parts.scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        query = parse_qs(parts.query)
+        schema = (query.get("schema") or [""])[0]
+        dbname = (parts.path or "/").lstrip("/")
+        if not dbname or not parts.hostname:
+            raise InvalidCommand(
+                f"cannot use database URL {_redact(url)!r}: write postgresql://user:pw@host:5432/dbname"
+            )
+        env.update(
+            {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": dbname,
+                "POSTGRES_HOST": parts.hostname,
+                "POSTGRES_PORT": str(parts.port or 5432),
+                "POSTGRES_USER": unquote(parts.username or "postgres"),
+                "POSTGRES_PASSWORD": unquote(parts.password or ""),
+                "POSTGRES_CONNECT_TIMEOUT": (query.get("connect_timeout") or ["5"])[0],
+                "POSTGRES_POOL_SIZE": (query.get("pool_size") or ["5"])[0],
+                "POSTGRES_MAX_OVERFLOW": (query.get("max_overflow") or ["10"])[0],
+                "POSTGRES_PRE_PING": "y",
+            }
+        )
+        if schema:
+            env["POSTGRES_SCHEMA"] = schema
+        conninfo = _conninfo(parts, dbname)
+        return StoreConfig(url, "postgres", env, postgres_conninfo=conninfo, schema=schema or None)
+    raise InvalidCommand(
+        f"cannot use database URL {_redact(url)!r}: it must start with sqlite:/// or postgresql://"
+    )
+
+
+def _conninfo(parts, dbname: str) -> str:
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(
+        dbname=dbname,
+        host=parts.hostname,
+        port=str(parts.port or 5432),
+        user=unquote(parts.username or "postgres"),
+        password=unquote(parts.password or "") or None,
+        connect_timeout="5",
+    )
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
