@@ -164,3 +164,10 @@ def new_city(store):
     yield make
     for ledger in ledgers:
         ledger.close()
+
+
+@pytest.fixture
+def pg_city(pg_store):
+    ledger = pg_store.ledger()
+    yield City(ledger)
+    ledger.close()

@@ -35,7 +35,7 @@ from ledger.errors import (
     NotFound,
 )
 from ledger.registry import PersonRegistry
-from ledger.seats import month_starts, shortfall_days
+from ledger.seats import month_starts, most_in_use, shortfall_days
 from ledger.unit_of_work import UnitOfWork
 
 ONE_DAY = timedelta(days=1)
@@ -122,6 +122,16 @@ def change_capacity(uow: UnitOfWork, cmd: c.ChangeCapacity, ctx: Context) -> dic
     inst = uow.get(Institution, cmd.institution_id)
     if cmd.age_group not in rules.age_groups_for_kind(inst.kind):
         raise InvalidCommand(f"a {inst.kind} has no {cmd.age_group} seats")
+    # Invariant 1 holds for capacity cuts too: seats already booked stay covered
+    # until the next capacity change, or the cut waits for the bookings to end.
+    later = [d for d, _ in inst.schedule(cmd.age_group, cmd.pool) if d > cmd.effective_from]
+    until = min(later) - ONE_DAY if later else date.max - ONE_DAY
+    booked, day = most_in_use(cmd.effective_from, until, inst.seats_held(cmd.age_group, cmd.pool))
+    if booked > cmd.seats:
+        raise Conflict(
+            f"{inst.name} has {booked} {cmd.age_group} seats booked in the {cmd.pool} pool on {day}; "
+            f"capacity cannot drop to {cmd.seats} from {cmd.effective_from}"
+        )
     inst.change_capacity(
         age_group=cmd.age_group,
         pool=cmd.pool,

@@ -78,3 +78,21 @@ def month_starts(first: date, last: date) -> list[date]:
         if d > last:
             return out
         out.append(d)
+
+
+def most_in_use(first: date, last: date, in_use: Iterable[tuple[date, date]]) -> tuple[int, date | None]:
+    """The most reservations held on one day of [first, last], and the first such day."""
+    deltas: dict[date, int] = {}
+    for start, end in in_use:
+        if end < first or start > last:
+            continue
+        s = max(start, first)
+        deltas[s] = deltas.get(s, 0) + 1
+        after = end + ONE_DAY
+        deltas[after] = deltas.get(after, 0) - 1
+    best, best_day, active = 0, None, 0
+    for day in sorted(deltas):
+        active += deltas[day]
+        if day <= last and active > best:
+            best, best_day = active, day
+    return best, best_day

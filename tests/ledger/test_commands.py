@@ -289,3 +289,14 @@ def test_the_bulk_path_validates_like_single_commands_and_saves_in_batches(city)
     assert event_names(ledger).count("PlaceBooked") == 2
     assert ledger.get(Institution, inst).seats_held("nursery", "general") == [
         (D(2025, 2, 1), D(2026, 12, 31))] * 2
+
+
+def test_capacity_cannot_drop_below_the_seats_already_booked(city):
+    inst = city.institution(kind="vuggestue", nursery=2, kindergarten=None)
+    a, b = city.child(city.household()), city.child(city.household())
+    city.book(a, inst, D(2025, 2, 1))
+    booked = city.book(b, inst, D(2025, 2, 1))
+    with pytest.raises(Conflict, match="2 nursery seats booked"):
+        city.run(c.ChangeCapacity(institution_id=inst, age_group="nursery", seats=1, effective_from=D(2025, 6, 1)))
+    city.run(c.CancelBooking(booking_id=booked["id"], effective_date=D(2025, 6, 1), reason="moved"))
+    city.run(c.ChangeCapacity(institution_id=inst, age_group="nursery", seats=1, effective_from=D(2025, 6, 1)))

@@ -69,3 +69,11 @@ def test_shortfall_agrees_with_counting_day_by_day(capacity, held, first, length
     for s, e in short:
         got.update(D.fromordinal(o) for o in range(s.toordinal(), e.toordinal() + 1))
     assert got == expected
+
+
+def test_most_in_use():
+    from ledger.seats import most_in_use
+
+    held = [(D(2025, 1, 1), D(2025, 1, 31)), (D(2025, 1, 15), D(2025, 2, 28)), (D(2025, 2, 1), D(2025, 3, 1))]
+    assert most_in_use(D(2025, 1, 1), D(2025, 12, 31), held) == (2, D(2025, 1, 15))
+    assert most_in_use(D(2025, 3, 2), D(2025, 12, 31), held) == (0, None)

@@ -1,0 +1,158 @@
+"""A small scripted scenario, run through the real commands on a fresh ledger.
+
+Two institutions in Nørrebro, four households, bookings through self-service
+and by a caseworker, a refusal when the self-service share is full, a
+cancellation mid-month, an income-based friplads, and March's statements
+computed from the rules and issued (immutable from then on).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import date, timedelta
+
+from rich.console import Console
+from rich.table import Table
+
+import rules
+from ledger import Ledger, LedgerError, SimulatedClock
+from ledger import commands as c
+from ledger.aggregates import Booking, Child, Household, Institution
+
+MONTH = "2025-03"
+
+
+def run_demo(database_url: str) -> None:
+    console = Console()
+    if database_url.startswith("sqlite:///"):
+        path = database_url[len("sqlite:///"):]
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
+    clock = SimulatedClock(date(2025, 1, 6))
+    with Ledger(database_url, clock=clock) as ledger:
+        def run(command, channel="caseworker", actor="pladsanviser-anna"):
+            return ledger.execute(command, actor=actor, channel=channel).result
+
+        console.rule("[bold]plads demo: a small scripted scenario")
+        run(c.ActivateRuleSet(rule_set_id="copenhagen-book-en-plads@1", effective_from=date(2025, 1, 1)),
+            channel="system", actor="admin")
+        solsikken = run(c.RegisterInstitution(name="Solsikken", district="Nørrebro", kind="integreret"),
+                        channel="system", actor="admin")["id"]
+        maelkeboetten = run(c.RegisterInstitution(name="Mælkebøtten", district="Nørrebro", kind="vuggestue"),
+                            channel="system", actor="admin")["id"]
+        for inst, group, seats in ((solsikken, "nursery", 12), (solsikken, "kindergarten", 20),
+                                   (maelkeboetten, "nursery", 5)):
+            run(c.ChangeCapacity(institution_id=inst, age_group=group, seats=seats, effective_from=date(2025, 1, 1)),
+                channel="system", actor="admin")
+        console.print("Institutions: Solsikken (integrated, 12 nursery + 20 kindergarten seats), "
+                      "Mælkebøtten (nursery, 5 seats; 20 % held for caseworkers = 1 seat)")
+
+        families = {
+            "A": dict(income=300_000, children_under_18=2, single=False, births=[date(2022, 5, 10), date(2024, 4, 2)]),
+            "B": dict(income=180_000, children_under_18=1, single=True, births=[date(2024, 6, 20)]),
+            "C": dict(income=700_000, children_under_18=1, single=False, births=[date(2024, 2, 1)]),
+            "D": dict(income=450_000, children_under_18=1, single=False, births=[date(2024, 5, 5)]),
+        }
+        households, children = {}, {}
+        for name, f in families.items():
+            hh = run(c.RegisterHousehold(district="Nørrebro", single_parent=f["single"],
+                                         children_under_18=f["children_under_18"]))["id"]
+            households[name] = hh
+            decision = run(c.DeclareIncome(household_id=hh, annual_income_ore=f["income"] * 100,
+                                           effective_from=date(2025, 1, 1)))
+            console.print(f"Household {name}: income {f['income']:,} kr/year → parents pay "
+                          f"{decision['pay_share_percent']} % of the fee (økonomisk friplads scale 2025)")
+            for i, birth in enumerate(f["births"]):
+                children[f"{name}{i + 1}"] = run(c.RegisterChild(household_id=hh, birth_date=birth))["id"]
+
+        bookings = {}
+        plan = [("A1", solsikken, date(2025, 3, 1), "self_service"),
+                ("A2", solsikken, date(2025, 2, 1), "self_service"),
+                ("B1", maelkeboetten, date(2025, 2, 1), "caseworker"),
+                ("C1", maelkeboetten, date(2025, 2, 1), "self_service"),
+                ("D1", maelkeboetten, date(2025, 2, 1), "self_service")]
+        for child, inst, start, channel in plan:
+            b = run(c.BookPlace(child_id=children[child], institution_id=inst, start_date=start), channel=channel,
+                    actor="parent" if channel == "self_service" else "pladsanviser-anna")
+            bookings[child] = b["id"]
+            console.print(f"Booked {child} ({channel}) from {b['start_date']} to {b['end_date']}")
+
+        # Mælkebøtten: 3 of 5 seats taken. Two more self-service bookings try; the last
+        # seat is held for caseworkers (the fairness principle).
+        extra_hh = run(c.RegisterHousehold(district="Nørrebro"))["id"]
+        for n in range(2):
+            kid = run(c.RegisterChild(household_id=extra_hh, birth_date=date(2024, 7, 1 + n)))["id"]
+            try:
+                run(c.BookPlace(child_id=kid, institution_id=maelkeboetten, start_date=date(2025, 2, 1)),
+                    channel="self_service", actor="parent")
+                console.print("Booked a 4th seat at Mælkebøtten through self-service")
+            except LedgerError as e:
+                console.print(f"[yellow]Refused (HTTP {e.status}):[/] {e.detail}")
+
+        clock.set(date(2025, 3, 3))
+        cancel = run(c.CancelBooking(booking_id=bookings["C1"], effective_date=date(2025, 3, 15),
+                                     reason="family moves to Aarhus"))
+        console.print(f"Cancelled C1's booking: last day {cancel['last_day']}")
+
+        clock.set(date(2025, 3, 25))
+        statements = _march_statements(ledger, households, children, bookings)
+        issued = run(c.IssueStatements(month=MONTH, statements=statements), channel="system", actor="billing")
+        _print_statements(console, statements, families)
+        console.print(f"Issued {issued['statements']} statements for {MONTH}: total "
+                      f"{issued['total_ore'] / 100:,.2f} kr")
+        try:
+            run(c.IssueStatements(month=MONTH, statements=statements), channel="system", actor="billing")
+        except LedgerError as e:
+            console.print(f"[yellow]Issuing {MONTH} again is refused (HTTP {e.status}):[/] {e.detail}")
+
+        counts = Counter(n.topic.rsplit(".", 1)[-1] for n in ledger.recorder.select_notifications(1, 10**6))
+        table = Table(title=f"The ledger: {sum(counts.values())} immutable events")
+        table.add_column("event")
+        table.add_column("count", justify="right")
+        for name, count in sorted(counts.items()):
+            table.add_row(name, str(count))
+        console.print(table)
+        console.print(f"Ledger written to {database_url}.")
+        console.print("Start the API on it: [bold]PLADS_DATABASE_URL=" + database_url + " plads serve[/]")
+
+
+def _march_statements(ledger, households, children, bookings) -> list[c.HouseholdStatement]:
+    first = date.fromisoformat(MONTH + "-01")
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    rule_set = rules.load_rule_set("copenhagen-book-en-plads@1")
+    statements = []
+    for name, hh in households.items():
+        places = []
+        for child_key, booking_id in bookings.items():
+            if not child_key.startswith(name):
+                continue
+            b = ledger.get(Booking, booking_id)
+            a, z = max(b.start_date, first), min(b.end_date, last)
+            if a > z:
+                continue
+            inst = ledger.get(Institution, b.institution_id)
+            child = ledger.get(Child, b.child_id)
+            places.append(rules.PlaceMonth(place_id=str(b.id), kind=inst.kind, birth=child.birth_date,
+                                           first=a, last=z, lunch=b.lunch))
+        share = ledger.get(Household, hh).pay_share_on(first)
+        lines = rules.household_month_charges(places, share, first, rule_set)
+        statement_lines = [c.StatementLine(kind=line.kind, amount_ore=line.amount_ore,
+                                           booking_id=line.place_id, detail=line.detail) for line in lines]
+        statements.append(c.HouseholdStatement(household_id=hh, lines=statement_lines,
+                                               total_ore=sum(line.amount_ore for line in lines)))
+    return statements
+
+
+def _print_statements(console, statements, families) -> None:
+    table = Table(title=f"Statements for {MONTH} (kr)")
+    table.add_column("household")
+    table.add_column("line")
+    table.add_column("detail")
+    table.add_column("amount", justify="right")
+    for name, s in zip(families, statements):
+        for line in s.lines:
+            table.add_row(name, line.kind, line.detail, f"{line.amount_ore / 100:,.2f}")
+        table.add_row(name, "[bold]total", "", f"[bold]{s.total_ore / 100:,.2f}")
+    console.print(table)
