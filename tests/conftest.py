@@ -171,3 +171,8 @@ def pg_city(pg_store):
     ledger = pg_store.ledger()
     yield City(ledger)
     ledger.close()
+
+
+@pytest.fixture
+def city_class():
+    return City
