@@ -80,6 +80,7 @@ class Institution(LedgerAggregate):
     @event("InstitutionRegistered")
     def __init__(
         self,
+        id: UUID,  # noqa: A002 - the aggregate's id, chosen by the handler (imports keep theirs)
         name: str,
         district: str,
         kind: str,
@@ -168,6 +169,7 @@ class Household(LedgerAggregate):
     @event("HouseholdRegistered")
     def __init__(
         self,
+        id: UUID,  # noqa: A002 - the aggregate's id, chosen by the handler (imports keep theirs)
         municipality_code: str,
         district: str,
         single_parent: bool,
@@ -262,6 +264,7 @@ class Child(LedgerAggregate):
     @event("ChildRegistered")
     def __init__(
         self,
+        id: UUID,  # noqa: A002 - the aggregate's id, chosen by the handler (imports keep theirs)
         household_id: str,
         birth_date: date,
         district: str,
@@ -382,6 +385,7 @@ class Booking(LedgerAggregate):
     @event("PlaceBooked")
     def __init__(
         self,
+        id: UUID,  # noqa: A002 - the aggregate's id, chosen by the handler (imports keep theirs)
         child_id: str,
         household_id: str,
         institution_id: str,

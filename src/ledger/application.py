@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterator
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
@@ -92,6 +92,21 @@ class Ledger(Application):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
+        """Save aggregates in one transaction, their events in recorded-time order.
+
+        A command's events interleave across aggregates (the child's registration,
+        then the booking, then the seat); sorting by timestamp (stable, so each
+        aggregate keeps its version order) makes log order follow recorded time.
+        """
+        processing_event: ProcessingEvent = ProcessingEvent()
+        processing_event.collect_events(*objs, **kwargs)
+        processing_event.events.sort(key=lambda e: e.timestamp)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        return recordings
 
     def close(self) -> None:
         registry = getattr(self, "registry", None)

@@ -112,7 +112,7 @@ def register_institution(uow: UnitOfWork, cmd: c.RegisterInstitution, ctx: Conte
         municipality_code=cmd.municipality_code,
         location=cmd.location.model_dump() if cmd.location else None,
         meta=ctx.meta(uow, None),
-        **({"id": cmd.institution_id} if cmd.institution_id else {}),
+        id=cmd.institution_id or uuid4(),
     )
     uow.add(inst)
     return {"id": str(inst.id)}
@@ -155,7 +155,7 @@ def register_household(uow: UnitOfWork, cmd: c.RegisterHousehold, ctx: Context) 
         children_under_18=cmd.children_under_18,
         location=cmd.location.model_dump() if cmd.location else None,
         meta=ctx.meta(uow, None),
-        **({"id": cmd.household_id} if cmd.household_id else {}),
+        id=cmd.household_id or uuid4(),
     )
     uow.add(household)
     if cmd.payer and ctx.registry is not None:
@@ -267,7 +267,7 @@ def register_child(uow: UnitOfWork, cmd: c.RegisterChild, ctx: Context) -> dict:
         municipality_code=cmd.municipality_code or household.municipality_code,
         support_needs=list(cmd.support_needs),
         meta=ctx.meta(uow, cmd.birth_date),
-        **({"id": cmd.child_id} if cmd.child_id else {}),
+        id=cmd.child_id or uuid4(),
     )
     uow.add(child)
     if cmd.identifiers and ctx.registry is not None:
@@ -292,7 +292,7 @@ def register(uow: UnitOfWork, cmd: c.Register, ctx: Context) -> dict:
         raise Conflict(
             f"child {child.id} is already registered for {cmd.age_group}; change the wishes instead"
         )
-    _check_wishes(uow, child, cmd.age_group, cmd.wishes, cmd.need_date, rule_set)
+    _check_wishes(uow, child, cmd.age_group, cmd.wishes, cmd.need_date, rule_set, ctx.today)
     child.register(
         age_group=cmd.age_group,
         wishes=[str(w) for w in cmd.wishes],
@@ -311,7 +311,7 @@ def change_wishes(uow: UnitOfWork, cmd: c.ChangeWishes, ctx: Context) -> dict:
     if not current or not current["active"]:
         raise Conflict(f"child {child.id} is not on a {cmd.age_group} waiting list")
     need_date = cmd.need_date or current["need_date"]
-    _check_wishes(uow, child, cmd.age_group, cmd.wishes, need_date, rule_set)
+    _check_wishes(uow, child, cmd.age_group, cmd.wishes, need_date, rule_set, ctx.today)
     child.change_wishes(
         age_group=cmd.age_group,
         wishes=[str(w) for w in cmd.wishes],
@@ -321,8 +321,11 @@ def change_wishes(uow: UnitOfWork, cmd: c.ChangeWishes, ctx: Context) -> dict:
     return _registration_outcome(child, cmd.age_group, rule_set)
 
 
-def _check_wishes(uow, child, age_group, wishes, need_date, rule_set) -> None:
-    most = rules.max_wishes(age_group, rule_set)
+def _check_wishes(uow, child, age_group, wishes, need_date, rule_set, today) -> None:
+    try:
+        most = rules.max_wishes(age_group, rule_set, today)
+    except rules.RuleError as e:
+        raise _rule_error(e) from None
     if len(wishes) > most:
         raise InvalidCommand(f"at most {most} wishes for {age_group} under {rule_set.id}")
     for wish in wishes:
@@ -426,7 +429,7 @@ def decline_offer(uow: UnitOfWork, cmd: c.DeclineOffer, ctx: Context) -> dict:
     rule_set = ctx.rule_set(uow)
     registration = child.registrations.get(offer["age_group"])
     need_date = registration["need_date"] if registration else offer["start_date"]
-    new_need = rules.decline_need_date(need_date, rule_set)
+    new_need = rules.decline_need_date(need_date, rule_set, ctx.today)
     child.decline_offer(
         offer_id=str(cmd.offer_id), need_date=new_need, meta=ctx.meta(uow, ctx.today, cmd.reason)
     )
@@ -481,10 +484,11 @@ def _book(
 ) -> dict:
     """Check invariants 1 and 2 for a new booking, then record it."""
     rule_set = ctx.rule_set(uow)
+    today = ctx.today
     if child.erased:
         raise Conflict(f"child {child.id} was erased")
     household = uow.get(Household, child.household_id)
-    if ctx.channel == "self_service" and not rules.self_service_allowed(rule_set):
+    if ctx.channel == "self_service" and not rules.self_service_allowed(rule_set, today):
         raise Conflict(f"self-service booking is not offered under {rule_set.id}; ask a caseworker")
     if not rules.pool_allowed(pool, ctx.channel, rule_set):
         raise InvalidCommand(f"{pool} seats are assigned only by caseworkers")
@@ -503,7 +507,6 @@ def _book(
         )
 
     self_service = ctx.channel == "self_service" and pool == "general"
-    today = ctx.today
 
     def limit(day: date, capacity: int) -> int:
         if self_service:
