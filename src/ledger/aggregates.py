@@ -371,6 +371,8 @@ class Child(LedgerAggregate):
         for booking_id, (_, p_first, p_last) in self.placements.items():
             if ending and booking_id in ending:
                 p_last = min(p_last, ending[booking_id])
+            if p_last < p_first:
+                continue  # cancelled before it began: holds no day
             if p_first <= last and first <= p_last:
                 return booking_id
         return None

@@ -429,7 +429,7 @@ def decline_offer(uow: UnitOfWork, cmd: c.DeclineOffer, ctx: Context) -> dict:
     rule_set = ctx.rule_set(uow)
     registration = child.registrations.get(offer["age_group"])
     need_date = registration["need_date"] if registration else offer["start_date"]
-    new_need = rules.decline_need_date(need_date, rule_set, ctx.today)
+    new_need = rules.decline_need_date(need_date, rule_set, ctx.today, offered_start=offer["start_date"])
     child.decline_offer(
         offer_id=str(cmd.offer_id), need_date=new_need, meta=ctx.meta(uow, ctx.today, cmd.reason)
     )

@@ -1,204 +1,272 @@
-"""Rule-set data: pydantic models over the TOML files in rules/data.
+"""Pydantic models of the rule data: a RuleSet is a frozen bundle of effective-dated sections.
 
-A rule set is named and versioned (`copenhagen-book-en-plads@1`). Every value is
-a list of effective-dated entries: the entry in force on a day is the latest with
-`effective_from <= day`, and it stays in force until a later one replaces it.
+Every section is a tuple of entries, each with `effective_from` and `source`. The entry in force
+on a day is the latest one with effective_from <= day; it stays in force until a later entry of
+the same section replaces it (so the 2025 tariffs still apply in 2027). Before a section's
+first entry there is no rule: RuleError.
 """
 
 from __future__ import annotations
 
-import tomllib
+from collections.abc import Iterator, Sequence
 from datetime import date
-from functools import lru_cache
-from importlib import resources
-from typing import Literal, Sequence, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
-Policy = Literal["waitinglist", "book-en-plads"]
+from .errors import RuleError
+from .money import round_half_up
+from .types import POOLS, SUBSIDY_ORDER, Policy, Pool
+
+# Money, counts and percentages are integers in the data; strict, so 3996.0 or "3996" never
+# slip in as money.
+Ore = Annotated[StrictInt, Field(ge=0)]
+Percent = Annotated[StrictInt, Field(ge=0, le=100)]
+Count = Annotated[StrictInt, Field(ge=0)]
+Months = Annotated[StrictInt, Field(ge=0, le=240)]
+Weeks = Annotated[StrictInt, Field(ge=0, le=104)]
 
 
-class RuleError(ValueError):
-    """A rule cannot answer: unknown rule set, no value in force, a date outside the rules."""
-
-
-class Dated(BaseModel):
+class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Dated(_Frozen):
+    """One entry of a section: in force from effective_from until the next entry."""
+
     effective_from: date
-    source: str = Field(min_length=1)
+    source: Annotated[str, Field(min_length=3)]
 
 
 class AgeRules(Dated):
-    earliest_start_weeks: int = 26
-    kindergarten_from_months: int = 34  # 2 y 10 m
-    kindergarten_rate_from_months: int = 37  # 3 y 1 m
-    school_start_age_years: int = 6
-    school_start_month: int = 8
-    school_start_day: int = 1
+    earliest_start_weeks: Weeks
+    kindergarten_from_months: Months
+    kindergarten_rate_from_months: Months
+    school_start_age_years: Annotated[StrictInt, Field(ge=3, le=8)]
+    school_start_month: Annotated[StrictInt, Field(ge=1, le=12)]
+    school_start_day: Annotated[StrictInt, Field(ge=1, le=31)]
+
+    @model_validator(mode="after")
+    def _sensible(self) -> AgeRules:
+        try:
+            date(2001, self.school_start_month, self.school_start_day)  # a day of every year
+        except ValueError:
+            raise ValueError("school_start_month/day is not a day of every year") from None
+        if not self.earliest_start_weeks * 7 < self.kindergarten_from_months * 28:
+            raise ValueError("the earliest start must come before the kindergarten age")
+        if self.kindergarten_from_months >= 12 * self.school_start_age_years:
+            raise ValueError("kindergarten_from_months must come before school start")
+        return self
 
 
 class GuaranteeRules(Dated):
-    months_after_registration: int = 3
-    weeks_after_26_weeks: int = 4
-    guarantee_list_months: int = 2
+    months_after_application: Months
+    weeks_after_26_weeks: Weeks
+    guarantee_list_months: Months
 
 
 class WaitingListRules(Dated):
-    max_wishes_nursery: int = 2
-    max_wishes_kindergarten: int = 3
-    nursery_seniority_months: int = 4
-    kindergarten_seniority_months: int = 24
-    kindergarten_sibling_priority_months: int = 30
-    decline_moves_need_date_months: int = 2
-    newcomer_positions_per_year: int = 6
-    distance_fallback_km: int = 4
+    nursery_max_wishes: Annotated[StrictInt, Field(ge=1, le=20)]
+    kindergarten_max_wishes: Annotated[StrictInt, Field(ge=1, le=20)]
+    nursery_seniority_from_months: Months
+    kindergarten_seniority_from_months: Months
+    kindergarten_sibling_priority_from_months: Months
+    kindergarten_oldest_first: StrictBool
+    decline_moves_need_date_months: Months
+    newcomer_positions_per_year: Count
+    newcomer_position_valid_months: Months
+    distance_km_fallback: Count
 
 
 class SeatRules(Dated):
-    self_service: bool
-    caseworker_share_percent: int = Field(default=20, ge=0, le=100)
-    release_weeks_before_month: int = Field(default=4, ge=0)
+    self_service: StrictBool
+    caseworker_share_percent: Percent | None = None
+    release_weeks_before_month: Weeks | None = None
+    caseworker_only_pools: tuple[Pool, ...]
+    basis_seats_min_per_institution: Count | None = None
+
+    @model_validator(mode="after")
+    def _self_service_needs_its_parameters(self) -> SeatRules:
+        if self.self_service and (self.caseworker_share_percent is None or self.release_weeks_before_month is None):
+            raise ValueError("self_service needs caseworker_share_percent and release_weeks_before_month")
+        if "general" in self.caseworker_only_pools:
+            raise ValueError("the general pool cannot be caseworker-only")
+        unknown = set(self.caseworker_only_pools) - set(POOLS)
+        if unknown:
+            raise ValueError(f"unknown pools {sorted(unknown)}")
+        return self
+
+
+class TariffBand(_Frozen):
+    """A monthly rate in øre. without_lunch_ore is absent where lunch is part of the place."""
+
+    without_lunch_ore: Ore | None = None
+    with_lunch_ore: Ore
+    gross_cost_ore: Ore | None = None  # budget parameter; absent: derived (see tariffs.py)
+
+    @model_validator(mode="after")
+    def _lunch_costs_extra(self) -> TariffBand:
+        if self.without_lunch_ore is not None and self.without_lunch_ore > self.with_lunch_ore:
+            raise ValueError("with_lunch_ore must be at least without_lunch_ore")
+        return self
+
+
+class KindTariff(_Frozen):
+    lunch_included: StrictBool = False
+    under_rate_age: TariffBand
+    from_rate_age: TariffBand
+
+    @model_validator(mode="after")
+    def _one_price_when_lunch_is_included(self) -> KindTariff:
+        for band in (self.under_rate_age, self.from_rate_age):
+            if self.lunch_included and band.without_lunch_ore is not None:
+                raise ValueError("lunch is included: give only with_lunch_ore")
+            if not self.lunch_included and band.without_lunch_ore is None:
+                raise ValueError("lunch is optional: give without_lunch_ore too")
+        return self
 
 
 class TariffRules(Dated):
-    """Monthly parent payment in whole kroner, paid 12 months a year."""
+    parent_max_share_percent: Annotated[StrictInt, Field(ge=1, le=100)]
+    daginstitution: KindTariff  # vuggestue, boernehave, integreret
+    dagpleje: KindTariff
 
-    under_rate_age_kr: int
-    under_rate_age_with_lunch_kr: int
-    over_rate_age_kr: int
-    over_rate_age_with_lunch_kr: int
-    dagpleje_kr: int
-    dagpleje_lunch_included: bool = True
-    parent_share_of_gross_cost_percent: int = 25
+
+def derived_step_ore(lower_ore: int, upper_ore: int, steps: int = 95) -> int:
+    """(U - L) / steps rounded half up to whole kroner, in øre."""
+    return round_half_up(upper_ore - lower_ore, steps * 100) * 100
 
 
 class FripladsScale(Dated):
-    """Økonomisk friplads: income limits for one year, in whole kroner."""
+    """The income-based free place scale of one year (økonomisk friplads, DTL § 43 stk. 1 nr. 1).
 
-    lower_kr: int
-    upper_kr: int
-    step_kr: int
-    single_parent_addition_kr: int | None = None  # None: not published in our sources
-    per_child_addition_kr: int = 7_000
+    step_ore absent in the data: not published, derived as (U - L) / 95 rounded to whole kroner
+    (step_published is then False).
+    """
 
-    @property
-    def lower_ore(self) -> int:
-        return self.lower_kr * 100
+    lower_ore: Ore
+    upper_ore: Ore
+    step_ore: Ore
+    step_published: StrictBool
+    single_parent_addition_ore: Ore
+    per_child_addition_ore: Ore
+    first_share_percent: Percent = 5
+    steps: Annotated[StrictInt, Field(ge=1, le=1000)] = 95
 
-    @property
-    def upper_ore(self) -> int:
-        return self.upper_kr * 100
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_unpublished_step(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "step_published" in data:
+            return data
+        if "step_ore" in data:
+            return {**data, "step_published": True}
+        lower, upper, steps = data.get("lower_ore"), data.get("upper_ore"), data.get("steps", 95)
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in (lower, upper, steps)) and upper > lower:
+            return {**data, "step_ore": derived_step_ore(lower, upper, steps), "step_published": False}
+        return data
 
-    @property
-    def step_ore(self) -> int:
-        return self.step_kr * 100
-
-    @property
-    def single_parent_addition_ore(self) -> int | None:
-        return None if self.single_parent_addition_kr is None else self.single_parent_addition_kr * 100
-
-    @property
-    def per_child_addition_ore(self) -> int:
-        return self.per_child_addition_kr * 100
+    @model_validator(mode="after")
+    def _limits_make_sense(self) -> FripladsScale:
+        if self.upper_ore <= self.lower_ore:
+            raise ValueError("upper_ore must exceed lower_ore")
+        if self.step_ore <= 0:
+            raise ValueError("step_ore must be positive")
+        # A published step agrees with (U - L) / 95 to the krone; a typo in a limit shows here.
+        if abs(self.step_ore - derived_step_ore(self.lower_ore, self.upper_ore, self.steps)) > 100:
+            raise ValueError("step_ore differs from (upper - lower) / steps by more than 1 kr")
+        return self
 
 
 class SiblingRules(Dated):
-    other_places_pay_percent: int = 50
+    other_places_pay_percent: Percent  # the most expensive place pays in full
 
 
-class RuleSet(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str
-    version: int
-    title: str
-    policy: Policy
-    subsidy_order: tuple[str, ...]
-    rounding: Literal["half_up"] = "half_up"
-    ages: tuple[AgeRules, ...]
-    guarantee: tuple[GuaranteeRules, ...]
-    waitinglist: tuple[WaitingListRules, ...]
-    seats: tuple[SeatRules, ...]
-    tariffs: tuple[TariffRules, ...]
-    friplads: tuple[FripladsScale, ...]
-    sibling: tuple[SiblingRules, ...]
+class SubsidyRules(Dated):
+    order: tuple[str, ...]
+    lunch_subsidised: StrictBool  # friplads and sibling subsidy cover the lunch payment too
 
-    @property
-    def id(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    @field_validator("ages", "guarantee", "waitinglist", "seats", "tariffs", "friplads", "sibling")
+    @field_validator("order")
     @classmethod
-    def _sorted_and_distinct(cls, entries: tuple[Dated, ...]) -> tuple[Dated, ...]:
-        if not entries:
-            raise ValueError("needs at least one effective-dated entry")
-        ordered = tuple(sorted(entries, key=lambda e: e.effective_from))
-        dates = [e.effective_from for e in ordered]
-        if len(set(dates)) != len(dates):
-            raise ValueError("two entries take effect on the same day")
-        return ordered
+    def _order_is_the_law(cls, order: tuple[str, ...]) -> tuple[str, ...]:
+        if tuple(order) != SUBSIDY_ORDER:
+            raise ValueError(f"the subsidy order must be {SUBSIDY_ORDER} (bek. nr. 2058 § 2)")
+        return order
 
+
+class RoundingRules(Dated):
+    mode: Literal["half_up"]
+
+
+SECTIONS = ("ages", "guarantee", "waiting_list", "seats", "tariffs", "friplads", "sibling", "subsidies", "rounding")
 
 D = TypeVar("D", bound=Dated)
 
 
 def in_force(entries: Sequence[D], on: date, what: str = "rule") -> D:
-    """The entry in force on a day: the latest that took effect on or before it."""
-    current = None
+    """The entry in force on a day: the latest with effective_from <= day (entries sorted)."""
+    chosen = None
     for entry in entries:
-        if entry.effective_from <= on:
-            current = entry
-        else:
+        if entry.effective_from > on:
             break
-    if current is None:
-        raise RuleError(f"no {what} in force on {on} (the first takes effect {entries[0].effective_from})")
-    return current
+        chosen = entry
+    if chosen is None:
+        first = entries[0].effective_from.isoformat() if entries else "never"
+        raise RuleError(f"no {what} in force on {on.isoformat()} (the first takes effect {first})")
+    return chosen
 
 
-def _data_files() -> dict[str, str]:
-    folder = resources.files("rules") / "data"
-    return {f.name[: -len(".toml")]: f.read_text(encoding="utf-8")
-            for f in folder.iterdir() if f.name.endswith(".toml")}
+class RuleSet(_Frozen):
+    """A named, versioned rule set: metadata plus effective-dated sections."""
 
+    id: str
+    name: str
+    version: Annotated[StrictInt, Field(ge=1)]
+    policy: Policy
+    title: str
+    extends: str | None = None
 
-def _merge(base: dict, override: dict) -> dict:
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+    ages: tuple[AgeRules, ...]
+    guarantee: tuple[GuaranteeRules, ...]
+    waiting_list: tuple[WaitingListRules, ...]
+    seats: tuple[SeatRules, ...]
+    tariffs: tuple[TariffRules, ...]
+    friplads: tuple[FripladsScale, ...]
+    sibling: tuple[SiblingRules, ...]
+    subsidies: tuple[SubsidyRules, ...]
+    rounding: tuple[RoundingRules, ...]
 
+    @field_validator(*SECTIONS)
+    @classmethod
+    def _dated_in_order(cls, entries: tuple[Dated, ...]) -> tuple[Dated, ...]:
+        if not entries:
+            raise ValueError("a section needs at least one effective-dated entry")
+        ordered = tuple(sorted(entries, key=lambda e: e.effective_from))
+        for a, b in zip(ordered, ordered[1:]):
+            if a.effective_from == b.effective_from:
+                raise ValueError(f"two entries take effect on {a.effective_from.isoformat()}")
+        return ordered
 
-def _resolve(rule_set_id: str, files: dict[str, str], seen: tuple[str, ...] = ()) -> dict:
-    if rule_set_id not in files:
-        raise RuleError(f"unknown rule set {rule_set_id!r}; known: {', '.join(sorted(files))}")
-    if rule_set_id in seen:
-        raise RuleError(f"rule set {rule_set_id} includes itself")
-    data = tomllib.loads(files[rule_set_id])
-    merged: dict = {}
-    for included in data.pop("include", []):
-        base = _resolve(included, files, seen + (rule_set_id,))
-        base.pop("abstract", None)  # abstract-ness is not inherited
-        merged = _merge(merged, base)
-    return _merge(merged, data)
+    @model_validator(mode="after")
+    def _id_is_name_at_version(self) -> RuleSet:
+        if self.id != f"{self.name}@{self.version}":
+            raise ValueError(f"id {self.id!r} is not name@version ({self.name}@{self.version})")
+        return self
 
+    def in_force(self, section: str, day: date) -> Any:
+        """The entry of `section` in force on `day`; RuleError before the first entry."""
+        return in_force(self._section(section), day, f"{section} rule of {self.id}")
 
-@lru_cache(maxsize=None)
-def load_rule_set(rule_set_id: str) -> RuleSet:
-    """A named, versioned rule set ("copenhagen-book-en-plads@1"), validated."""
-    files = _data_files()
-    data = _resolve(rule_set_id, files)
-    if data.get("abstract"):
-        raise RuleError(f"{rule_set_id} is a shared base, not a rule set to activate")
-    data.pop("abstract", None)
-    try:
-        rule_set = RuleSet.model_validate(data)
-    except ValidationError as e:
-        raise RuleError(f"rule set {rule_set_id} is invalid: {e.errors()[0]['msg']} at "
-                        f"{'.'.join(str(p) for p in e.errors()[0]['loc'])}") from None
-    if rule_set.id != rule_set_id:
-        raise RuleError(f"file {rule_set_id}.toml declares {rule_set.id}")
-    return rule_set
+    def latest(self, section: str) -> Any:
+        """The newest entry of a section: for parameters asked without a date."""
+        return self._section(section)[-1]
 
+    def periods(self, section: str) -> Iterator[tuple[Any, date | None]]:
+        """Each entry with the day its successor takes over (None for the last)."""
+        entries = self._section(section)
+        for i, entry in enumerate(entries):
+            yield entry, entries[i + 1].effective_from if i + 1 < len(entries) else None
 
-def list_rule_sets() -> list[str]:
-    files = _data_files()
-    return sorted(k for k, text in files.items() if not tomllib.loads(text).get("abstract"))
+    def _section(self, section: str) -> tuple[Any, ...]:
+        if section not in SECTIONS:
+            raise RuleError(f"unknown rule section {section!r}")
+        return getattr(self, section)

@@ -1,44 +1,83 @@
-"""The seat shares of copenhagen-book-en-plads: the caseworkers' share and its release."""
+"""Seats: who may book which pool, and the caseworkers' held share (copenhagen-book-en-plads).
+
+Under the waiting-list policy there is no self-service booking at all: every seat is
+allocated by the placement office, so its held share is the whole capacity.
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
 
-from rules.model import RuleSet, SeatRules, in_force
-
-Pool = Literal["general", "basis", "special"]
-Channel = Literal["self_service", "caseworker", "system", "import"]
-
-
-def _seats(rs: RuleSet, on: date) -> SeatRules:
-    return in_force(rs.seats, on, "seat rules")
+from .dates import first_of_month
+from .errors import RuleError
+from .model import RuleSet, SeatRules
+from .types import CHANNELS, POOLS, Channel, Pool
 
 
-def self_service_allowed(rs: RuleSet, on: date) -> bool:
-    return _seats(rs, on).self_service
+def _rules(rs: RuleSet, on: date | None) -> SeatRules:
+    return rs.latest("seats") if on is None else rs.in_force("seats", on)
 
 
-def caseworker_held_seats(capacity: int, rs: RuleSet, on: date) -> int:
-    """Seats of the general pool held for caseworkers: the share, rounded down."""
-    return capacity * _seats(rs, on).caseworker_share_percent // 100
+def _check_capacity(capacity: int) -> None:
+    if not isinstance(capacity, int) or capacity < 0:
+        raise RuleError(f"capacity must be a non-negative integer, not {capacity!r}")
+
+
+def self_service_allowed(rs: RuleSet, on: date | None = None) -> bool:
+    """Can parents book by themselves? Yes under book-en-plads, no under the waiting list."""
+    return _rules(rs, on).self_service
+
+
+def caseworker_held_seats(capacity: int, rs: RuleSet, on: date | None = None) -> int:
+    """Seats of a general pool held for caseworkers: floor(capacity * share / 100).
+
+    The share (20 % by default) keeps seats for families who register late or are less
+    digital. Without self-service every seat is the caseworkers'.
+    """
+    _check_capacity(capacity)
+    rules = _rules(rs, on)
+    if not rules.self_service:
+        return capacity
+    return capacity * rules.caseworker_share_percent // 100
+
+
+def held_seats_released(day: date, decided_on: date, rs: RuleSet) -> bool:
+    """Unused held seats of day's month are released `release_weeks` weeks before the month."""
+    rules = _rules(rs, decided_on)
+    if not rules.self_service:
+        return False
+    return decided_on >= first_of_month(day) - timedelta(weeks=rules.release_weeks_before_month)
 
 
 def self_service_capacity(capacity: int, day: date, decided_on: date, rs: RuleSet) -> int:
-    """General seats a self-service booking may use on `day`, decided on `decided_on`.
+    """The general seats a self-service booking decided on `decided_on` may use on `day`.
 
-    The caseworkers' share is released to self-service a number of weeks before
-    the month begins; until then self-service sees capacity minus the share.
+    Capacity minus the held seats, unless the held seats are released for day's month:
+    decided_on >= (1st of day's month) - release_weeks weeks. Zero without self-service.
     """
-    rules = _seats(rs, decided_on)
-    month_start = day.replace(day=1)
-    if decided_on >= month_start - timedelta(weeks=rules.release_weeks_before_month):
+    _check_capacity(capacity)
+    if not self_service_allowed(rs, decided_on):
+        return 0
+    if held_seats_released(day, decided_on, rs):
         return capacity
     return capacity - caseworker_held_seats(capacity, rs, decided_on)
 
 
-def pool_allowed(pool: str, channel: str, rs: RuleSet) -> bool:
-    """`basis` and `special` seats are assigned only by caseworkers (or system/import on their behalf)."""
-    if pool == "general":
-        return True
-    return channel in ("caseworker", "system", "import")
+def pool_allowed(pool: Pool, channel: Channel, rs: RuleSet, on: date | None = None) -> bool:
+    """May this channel assign a seat of this pool? basis/special: caseworkers only.
+
+    `system` and `import` act on a caseworker's decision (allocation runs, legacy history),
+    so they may too; the general pool is open to every channel.
+    """
+    if pool not in POOLS:
+        raise RuleError(f"unknown pool {pool!r}; known: {', '.join(POOLS)}")
+    if channel not in CHANNELS:
+        raise RuleError(f"unknown channel {channel!r}; known: {', '.join(CHANNELS)}")
+    if pool in _rules(rs, on).caseworker_only_pools:
+        return channel != "self_service"
+    return True
+
+
+def basis_seats_min_per_institution(rs: RuleSet, on: date | None = None) -> int | None:
+    """The least number of basis seats a basis institution has (6 in Copenhagen's model)."""
+    return _rules(rs, on).basis_seats_min_per_institution

@@ -1,72 +1,82 @@
-"""Place guarantee and the waiting-list order (copenhagen-2025-waitinglist)."""
+"""Registrations and the waiting-list order (Copenhagen practice, kk.dk / international.kk.dk).
+
+Parameters asked without a date (max_wishes, newcomer_positions_per_year, ...) take an optional
+`on`; without it they answer with the newest entry of the rule set.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-from rules.ages import AgeGroup, add_months, earliest_start
-from rules.model import RuleSet, WaitingListRules, in_force
-
-
-def guarantee_date(birth: date, registered_on: date, need_date: date, rs: RuleSet) -> date:
-    """The day the place guarantee (pasningsgaranti) falls due.
-
-    Our reading of DTL § 23 stk. 3 and bek. 2058 § 3 stk. 3: a place is due at the
-    latest 3 months after registration, never before the need date nor before 26
-    weeks. When the parents asked for a start at the 26-week date, the municipality
-    has 4 weeks more than the 26-week date, but still at least the 3 months after
-    registration.
-    """
-    g = in_force(rs.guarantee, registered_on, "guarantee rules")
-    after_registration = add_months(registered_on, g.months_after_registration)
-    at_26_weeks = earliest_start(birth, rs)
-    if need_date <= at_26_weeks:
-        return max(after_registration, at_26_weeks + timedelta(weeks=g.weeks_after_26_weeks))
-    return max(after_registration, need_date)
+from .dates import add_months, first_of_month
+from .errors import RuleError
+from .model import RuleSet, WaitingListRules
+from .types import AGE_GROUPS, AgeGroup
 
 
-def guarantee_list_date(registered_on: date, need_date: date, rs: RuleSet) -> date:
-    """Copenhagen's guarantee list: a place within 2 months of the later of registration and need date."""
-    g = in_force(rs.guarantee, registered_on, "guarantee rules")
-    return add_months(max(registered_on, need_date), g.guarantee_list_months)
+def _rules(rs: RuleSet, on: date | None) -> WaitingListRules:
+    return rs.latest("waiting_list") if on is None else rs.in_force("waiting_list", on)
 
 
-def _wl(rs: RuleSet, on: date) -> WaitingListRules:
-    return in_force(rs.waitinglist, on, "waiting-list rules")
+def _check(age_group: str) -> None:
+    if age_group not in AGE_GROUPS:
+        raise RuleError(f"unknown age group {age_group!r}; known: {', '.join(AGE_GROUPS)}")
 
 
-def max_wishes(age_group: AgeGroup, rs: RuleSet, on: date) -> int:
-    w = _wl(rs, on)
-    return w.max_wishes_nursery if age_group == "nursery" else w.max_wishes_kindergarten
+def max_wishes(age_group: AgeGroup, rs: RuleSet, on: date | None = None) -> int:
+    """How many institutions a registration may wish: nursery 2, kindergarten 3."""
+    _check(age_group)
+    rules = _rules(rs, on)
+    return rules.nursery_max_wishes if age_group == "nursery" else rules.kindergarten_max_wishes
 
 
 def seniority_date(birth: date, registered_on: date, age_group: AgeGroup, rs: RuleSet) -> date:
-    """Nursery: the 4-month birthday however early registered; kindergarten: the 2nd birthday.
+    """The date the child's place on the list counts from.
 
-    A later registration counts from the registration day.
+    Nursery: the 4-month birthday however early the child was registered (a later registration
+    counts from its own day). Kindergarten: the 2nd birthday, or the registration day if later.
     """
-    w = _wl(rs, registered_on)
-    months = w.nursery_seniority_months if age_group == "nursery" else w.kindergarten_seniority_months
+    _check(age_group)
+    rules = _rules(rs, registered_on)
+    months = (
+        rules.nursery_seniority_from_months if age_group == "nursery" else rules.kindergarten_seniority_from_months
+    )
     return max(add_months(birth, months), registered_on)
 
 
-def decline_need_date(need_date: date, rs: RuleSet, on: date) -> date:
-    """Declining an offer keeps the position but moves the need date."""
-    return add_months(need_date, _wl(rs, on).decline_moves_need_date_months)
+def decline_need_date(
+    need_date: date, rs: RuleSet, on: date | None = None, *, offered_start: date | None = None
+) -> date:
+    """Declining an offer keeps the position; the need date may move 2 months.
+
+    Counted from the offered start when given (Pladsanvisningen moves the need date "two months
+    ahead from the starting date" of the declined offer), else from the need date; never earlier
+    than the need date. `on` (the day of the decline) picks the rule in force.
+    """
+    rules = _rules(rs, on if on is not None else need_date)
+    moved = add_months(offered_start or need_date, rules.decline_moves_need_date_months)
+    return max(moved, need_date)
 
 
-def newcomer_positions_per_year(rs: RuleSet, on: date) -> int:
-    return _wl(rs, on).newcomer_positions_per_year
+def newcomer_positions_per_year(rs: RuleSet, on: date | None = None) -> int:
+    """Positions per institution and year reserved for newcomers (tilflyttere)."""
+    return _rules(rs, on).newcomer_positions_per_year
 
 
-def distance_fallback_km(rs: RuleSet, on: date) -> int:
-    return _wl(rs, on).distance_fallback_km
+def distance_km_fallback(rs: RuleSet, on: date | None = None) -> int:
+    """Without a wished place, a kindergarten place within this many km of home."""
+    return _rules(rs, on).distance_km_fallback
+
+
+distance_fallback_km = distance_km_fallback  # the name the first sketch of this package used
 
 
 @dataclass(frozen=True)
 class WaitingEntry:
+    """One child on one institution's list, as the allocation sees it."""
+
     child_id: str
     birth: date
     registered_on: date
@@ -77,35 +87,48 @@ class WaitingEntry:
     newcomer: bool = False
 
 
+def sibling_priority_from(birth: date, rs: RuleSet, on: date | None = None) -> date:
+    """Kindergarten sibling priority: from the 1st of the month the child turns 2 y 6 m."""
+    return first_of_month(add_months(birth, _rules(rs, on).kindergarten_sibling_priority_from_months))
+
+
 def _sibling_counts(entry: WaitingEntry, rs: RuleSet, on: date) -> bool:
     if not entry.sibling_in_institution:
         return False
-    if entry.age_group == "nursery":
-        return True
-    return on >= add_months(entry.birth, _wl(rs, on).kindergarten_sibling_priority_months)
+    return entry.age_group == "nursery" or on >= sibling_priority_from(entry.birth, rs, on)
 
 
-def tie_break(seed: int, child_id: str) -> str:
-    """A deterministic, recordable tie-break: the same seed and child give the same order."""
-    return hashlib.sha256(f"{seed}:{child_id}".encode()).hexdigest()
+def tie_break(seed: int, child_id: str) -> int:
+    """A deterministic, recordable tie-break: sha256 of (seed, child id) as a 64-bit number."""
+    digest = hashlib.sha256(f"{seed}:{child_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
 
 
-def priority_key(entry: WaitingEntry, rs: RuleSet, seed: int, on: date) -> tuple:
-    """Sort key, ascending = offered first.
+def priority_key(entry: WaitingEntry, rs: RuleSet, seed: int, on: date | None = None) -> tuple:
+    """Sort key; ascending = offered first. `on` is the offer day (default: the need date).
 
-    Nursery: siblings already in the institution, then seniority, then need date.
-    Kindergarten: siblings (from 2 y 6 m), then oldest first, then seniority, then need date.
-    Ties: a hash of the recorded seed and the child id.
+    Nursery: siblings already in the institution first, then seniority, then need date.
+    Kindergarten: siblings (only from 2 y 6 m on the offer day), then the oldest child first
+    (birth date), then seniority, then need date. Ties: tie_break(seed, child_id), then the id.
+    Every key has the same shape, so keys of both age groups compare without error.
     """
+    _check(entry.age_group)
+    on = on or entry.need_date
     sibling = 0 if _sibling_counts(entry, rs, on) else 1
-    if entry.age_group == "nursery":
-        return (sibling, entry.seniority, entry.need_date, tie_break(seed, entry.child_id))
-    return (sibling, entry.birth, entry.seniority, entry.need_date, tie_break(seed, entry.child_id))
+    oldest_first = entry.age_group == "kindergarten" and _rules(rs, on).kindergarten_oldest_first
+    age = entry.birth if oldest_first else date.min
+    return (sibling, age, entry.seniority, entry.need_date, tie_break(seed, entry.child_id), entry.child_id)
 
 
-def priority_basis(entry: WaitingEntry, rs: RuleSet, on: date) -> str:
+def priority_basis(entry: WaitingEntry, rs: RuleSet, on: date | None = None) -> str:
+    """The human-readable basis of an offer, recorded with it."""
+    _check(entry.age_group)
+    on = on or entry.need_date
+    parts = ["newcomer"] if entry.newcomer else []
     if _sibling_counts(entry, rs, on):
-        return "sibling in the institution"
-    if entry.age_group == "kindergarten":
-        return f"age (born {entry.birth.isoformat()}), seniority {entry.seniority.isoformat()}"
-    return f"seniority {entry.seniority.isoformat()}, need date {entry.need_date.isoformat()}"
+        parts.append("sibling")
+    if entry.age_group == "kindergarten" and _rules(rs, on).kindergarten_oldest_first:
+        parts.append(f"oldest first (born {entry.birth.isoformat()})")
+    parts.append(f"seniority {entry.seniority.isoformat()}")
+    parts.append(f"need date {entry.need_date.isoformat()}")
+    return ", ".join(parts)

@@ -300,3 +300,12 @@ def test_capacity_cannot_drop_below_the_seats_already_booked(city):
         city.run(c.ChangeCapacity(institution_id=inst, age_group="nursery", seats=1, effective_from=D(2025, 6, 1)))
     city.run(c.CancelBooking(booking_id=booked["id"], effective_date=D(2025, 6, 1), reason="moved"))
     city.run(c.ChangeCapacity(institution_id=inst, age_group="nursery", seats=1, effective_from=D(2025, 6, 1)))
+
+
+def test_a_booking_cancelled_before_it_began_holds_no_day(city):
+    """Found by the stateful test: an empty placement blocked later bookings."""
+    inst = city.institution()
+    child = city.child(city.household())
+    booking = city.book(child, inst, D(2025, 2, 1))
+    city.run(c.CancelBooking(booking_id=booking["id"], effective_date=D(2025, 1, 1), reason="changed plans"))
+    assert city.book(child, inst, D(2025, 1, 1))["start_date"] == "2025-01-01"

@@ -1,0 +1,50 @@
+"""The place guarantee (pasningsgaranti) and Copenhagen's guarantee list."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from .ages import earliest_start
+from .dates import add_months
+from .model import GuaranteeRules, RuleSet
+
+
+def _guarantee(rs: RuleSet, on: date) -> GuaranteeRules:
+    return rs.in_force("guarantee", on)
+
+
+def guarantee_date(birth: date, registered_on: date, need_date: date, rs: RuleSet) -> date:
+    """The day by which the municipality must offer a place (the garantidato).
+
+    Our reading of the law:
+    - DTL § 23 stk. 3 and bek. nr. 2058 af 15/11/2021 § 3 stk. 1: a place from 26 weeks of age
+      until school start, so never before the 26-week date.
+    - Bek. § 3 stk. 3: a place at the latest 3 months after the parents applied (registration).
+    - A later start at the parents' wish moves the date to the need date; the guarantee is not
+      broken when the deadline moves at the parents' request (the ministry's guidance on the
+      pasningsgaranti).
+    - DTL § 23 stk. 3, 2nd sentence: parents who want the place in direct continuation of the
+      26 weeks (need_date <= the 26-week date) give the municipality 4 more weeks: due 26 weeks
+      + 4 weeks. It is still not put before registration + 3 months: bek. § 3 stk. 2 lets the
+      municipality extend the period for parents who applied too late for a 26-week start, and
+      the 3 months of stk. 3 is the period that always holds.
+
+    So: max(registered_on + 3 months, 26 weeks + 4 weeks) for a 26-week start, else
+    max(registered_on + 3 months, need_date). The rule in force on the registration day applies.
+    """
+    rules = _guarantee(rs, registered_on)
+    after_application = add_months(registered_on, rules.months_after_application)
+    at_26_weeks = earliest_start(birth, rs)
+    if need_date <= at_26_weeks:
+        return max(after_application, at_26_weeks + timedelta(weeks=rules.weeks_after_26_weeks))
+    return max(after_application, need_date)
+
+
+def guarantee_list_due(birth: date, listed_on: date, need_date: date, rs: RuleSet) -> date:
+    """Copenhagen's guarantee list: a place within 2 months of signing up on it.
+
+    Never before the need date nor before the 26-week date (international.kk.dk,
+    "Childminding guarantee"). A missed date is an audit finding, not an error.
+    """
+    rules = _guarantee(rs, listed_on)
+    return max(add_months(listed_on, rules.guarantee_list_months), need_date, earliest_start(birth, rs))

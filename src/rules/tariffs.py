@@ -1,0 +1,63 @@
+"""Monthly parent payments (takster) and the gross cost per place used by budgets."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from .ages import age_groups_for_kind, kindergarten_rate_from
+from .dates import first_of_month
+from .model import KindTariff, RuleSet, TariffBand, TariffRules
+from .money import round_half_up
+from .types import InstitutionKind
+
+
+def _tariff(kind: str, birth: date, month_first_day: date, rs: RuleSet) -> tuple[TariffRules, KindTariff, TariffBand]:
+    age_groups_for_kind(kind)  # RuleError for an unknown kind
+    month = first_of_month(month_first_day)
+    rules: TariffRules = rs.in_force("tariffs", month)
+    kind_tariff = rules.dagpleje if kind == "dagpleje" else rules.daginstitution
+    # The rate band follows the child's age, not the institution: the kindergarten rate from the
+    # 1st of the month of the rate age (3 y 1 m since 2025), even in a nursery.
+    band = kind_tariff.from_rate_age if month >= kindergarten_rate_from(birth, rs) else kind_tariff.under_rate_age
+    return rules, kind_tariff, band
+
+
+def monthly_tariff_ore(
+    kind: InstitutionKind | str, birth: date, month_first_day: date, lunch: bool, rs: RuleSet
+) -> int:
+    """The full-month parent payment for a place, before any subsidy (paid 12 months a year).
+
+    Vuggestue, børnehave and integrated institutions share Copenhagen's daginstitution rates,
+    with or without the lunch scheme. Dagpleje has one price that includes lunch (3,987 kr
+    under 3 y 1 m, 3,120 kr from then, 2025), so `lunch` does not change it. The tariff in force
+    on the 1st of the month applies; any day of the month may be given.
+    """
+    _, kind_tariff, band = _tariff(kind, birth, month_first_day, rs)
+    if kind_tariff.lunch_included or lunch:
+        return band.with_lunch_ore
+    assert band.without_lunch_ore is not None  # the model guarantees it when lunch is optional
+    return band.without_lunch_ore
+
+
+def lunch_part_ore(kind: InstitutionKind | str, birth: date, month_first_day: date, rs: RuleSet) -> int:
+    """The monthly price of the lunch scheme: with lunch minus without (0 where included)."""
+    _, kind_tariff, band = _tariff(kind, birth, month_first_day, rs)
+    if kind_tariff.lunch_included:
+        return 0
+    assert band.without_lunch_ore is not None
+    return band.with_lunch_ore - band.without_lunch_ore
+
+
+def gross_cost_per_place_ore(kind: InstitutionKind | str, birth: date, month_first_day: date, rs: RuleSet) -> int:
+    """Budgeted gross operating cost of a place-month, for budgets and intermunicipal settlement.
+
+    A parameter per kind and age band (gross_cost_ore in the data); where the data gives none,
+    the tariff without lunch * 100 / 25: parents pay at most 25 % of the budgeted gross
+    operating cost, so the rate at that cap implies the cost. For dagpleje, whose price
+    includes lunch, that price is used.
+    """
+    rules, _, band = _tariff(kind, birth, month_first_day, rs)
+    if band.gross_cost_ore is not None:
+        return band.gross_cost_ore
+    base = band.without_lunch_ore if band.without_lunch_ore is not None else band.with_lunch_ore
+    return round_half_up(base * 100, rules.parent_max_share_percent)
