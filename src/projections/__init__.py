@@ -1,0 +1,14 @@
+"""The read side: the projection engine and its views (SQL tables analysts can query)."""
+
+from projections.engine import Envelope, Projector, View, attach_inline, open_store, rebuild, verify
+from projections.occupancy import Occupancy
+from projections.timeline import ChildTimeline
+
+
+def all_views() -> list[View]:
+    """A fresh instance of every view, in a fixed order."""
+    return [Occupancy(), ChildTimeline()]
+
+
+__all__ = ["ChildTimeline", "Envelope", "Occupancy", "Projector", "View", "all_views", "attach_inline",
+           "open_store", "rebuild", "verify"]

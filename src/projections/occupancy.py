@@ -1,0 +1,174 @@
+"""Occupancy: institution × age group × pool × month — capacity, booked, free, seat-days.
+
+`booked` is the most seats in use on any day of the month (invariant 1 holds per
+day, so a seat can pass from one child to the next mid-month); `capacity` the
+fewest seats in force on any day of the month; `seat_days` and `capacity_days`
+sum over the month's days. Months run from the first capacity or booking to the
+last booked day, and at least 12 months from the first capacity (a forecast
+horizon that follows from the events alone, so rebuilds are reproducible).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+import rules
+
+from projections.engine import Envelope, View
+from projections.tables import DATE, INT, TEXT, Table
+
+ONE_DAY = timedelta(days=1)
+
+INSTITUTIONS = Table(
+    "institutions",
+    (("institution_id", TEXT), ("name", TEXT), ("district", TEXT), ("kind", TEXT), ("ownership", TEXT),
+     ("municipality_code", TEXT), ("registered_on", DATE)),
+    key=("institution_id",),
+    doc="Every institution: name, district, kind, ownership, municipality.",
+)
+CAPACITY = Table(
+    "institution_capacity",
+    (("institution_id", TEXT), ("age_group", TEXT), ("pool", TEXT), ("effective_from", DATE), ("seats", INT)),
+    key=("institution_id", "age_group", "pool", "effective_from"),
+    doc="Capacity changes as decided (effective-dated).",
+)
+SPANS = Table(
+    "seat_spans",
+    (("booking_id", TEXT), ("segment", INT), ("institution_id", TEXT), ("age_group", TEXT), ("pool", TEXT),
+     ("child_id", TEXT), ("first_day", DATE), ("last_day", DATE)),
+    key=("booking_id", "segment"),
+    indexes=(("institution_id", "age_group", "pool"),),
+    doc="The seats each booking holds: one row per age-group segment; last_day moves on release.",
+)
+OCCUPANCY = Table(
+    "occupancy",
+    (("institution_id", TEXT), ("age_group", TEXT), ("pool", TEXT), ("month", TEXT), ("district", TEXT),
+     ("capacity", INT), ("booked", INT), ("free", INT), ("seat_days", INT), ("capacity_days", INT)),
+    key=("institution_id", "age_group", "pool", "month"),
+    indexes=(("district", "month"), ("month",)),
+    doc="Per institution, age group, pool and month: capacity (fewest seats in force on a day), booked "
+        "(most seats in use on a day), free = capacity - booked (negative only under a recorded override), "
+        "seat-days and capacity-days.",
+)
+
+
+def _month(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+class Occupancy(View):
+    name = "occupancy"
+    tables = (INSTITUTIONS, CAPACITY, SPANS, OCCUPANCY)
+    handles = frozenset({
+        "Institution.InstitutionRegistered", "Institution.CapacityChanged",
+        "Institution.SeatsReserved", "Institution.SeatsReleased",
+    })
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._dirty: set[tuple[str, str, str]] = set()
+        self._months: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        self._spans_by_key: dict[tuple[str, str, str], set[tuple]] = defaultdict(set)
+        self._caps_by_key: dict[tuple[str, str, str], dict[date, int]] = defaultdict(dict)
+
+    def start(self, store, prefix: str = "") -> None:
+        super().start(store, prefix)
+        for (inst, group, pool, month) in self.t["occupancy"].rows:
+            self._months[(inst, group, pool)].add(month)
+        for row in self.t["institution_capacity"].values():
+            key = (row["institution_id"], row["age_group"], row["pool"])
+            self._caps_by_key[key][row["effective_from"]] = row["seats"]
+        for key, row in self.t["seat_spans"].rows.items():
+            self._spans_by_key[(row["institution_id"], row["age_group"], row["pool"])].add(key)
+
+    def apply(self, e: Envelope) -> None:
+        d, inst = e.data, e.originator_id
+        if e.name == "InstitutionRegistered":
+            self.t["institutions"].put({
+                "institution_id": inst, "name": d["name"], "district": d["district"], "kind": d["kind"],
+                "ownership": d["ownership"], "municipality_code": d["municipality_code"],
+                "registered_on": e.recorded_at.date(),
+            })
+        elif e.name == "CapacityChanged":
+            self.t["institution_capacity"].put({
+                "institution_id": inst, "age_group": d["age_group"], "pool": d["pool"],
+                "effective_from": d["effective_from"], "seats": d["seats"]})
+            key = (inst, d["age_group"], d["pool"])
+            self._caps_by_key[key][d["effective_from"]] = d["seats"]
+            self._dirty.add(key)
+        elif e.name == "SeatsReserved":
+            for i, (group, first, last) in enumerate(d["segments"]):
+                row = {"booking_id": d["booking_id"], "segment": i, "institution_id": inst, "age_group": group,
+                       "pool": d["pool"], "child_id": d["child_id"], "first_day": first, "last_day": last}
+                self.t["seat_spans"].put(row)
+                key = (inst, group, d["pool"])
+                self._spans_by_key[key].add((d["booking_id"], i))
+                self._dirty.add(key)
+        elif e.name == "SeatsReleased":
+            spans = self.t["seat_spans"]
+            i = 0
+            while (row := spans.get(d["booking_id"], i)) is not None:
+                if row["first_day"] >= d["from_date"]:
+                    row["last_day"] = row["first_day"] - ONE_DAY  # holds no day any more
+                else:
+                    row["last_day"] = min(row["last_day"], d["from_date"] - ONE_DAY)
+                spans.touch(row)
+                self._dirty.add((row["institution_id"], row["age_group"], row["pool"]))
+                i += 1
+
+    def finish_page(self, final: bool = True) -> None:
+        if not final:
+            return
+        for key in sorted(self._dirty):
+            self._recompute(key)
+        self._dirty.clear()
+
+    def _recompute(self, key: tuple[str, str, str]) -> None:
+        inst, group, pool = key
+        schedule = sorted(self._caps_by_key.get(key, {}).items())
+        spans = [self.t["seat_spans"].get(*k) for k in self._spans_by_key.get(key, ())]
+        spans = [(r["first_day"], r["last_day"]) for r in spans if r and r["first_day"] <= r["last_day"]]
+        starts = [d for d, _ in schedule] + [a for a, _ in spans]
+        old_months = self._months.pop(key, set())
+        new_rows = {}
+        if starts:
+            first = min(starts).replace(day=1)
+            last = max([z for _, z in spans] + ([rules.add_months(schedule[0][0], 12) - ONE_DAY] if schedule else []))
+            delta: dict[date, int] = defaultdict(int)
+            for a, z in spans:
+                delta[a] += 1
+                delta[z + ONE_DAY] -= 1
+            caps = dict(schedule)
+            inst_row = self.t["institutions"].get(inst)
+            district = inst_row["district"] if inst_row else None
+            in_use, capacity = 0, 0
+            month_start = first
+            while month_start <= last:
+                nxt = _next_month(month_start)
+                most, fewest, seat_days, capacity_days = 0, None, 0, 0
+                day = month_start
+                while day < nxt:
+                    in_use += delta.get(day, 0)
+                    capacity = caps.get(day, capacity)
+                    most = max(most, in_use)
+                    fewest = capacity if fewest is None else min(fewest, capacity)
+                    seat_days += in_use
+                    capacity_days += capacity
+                    day += ONE_DAY
+                month = _month(month_start)
+                new_rows[month] = {"institution_id": inst, "age_group": group, "pool": pool, "month": month,
+                                   "district": district, "capacity": fewest, "booked": most,
+                                   "free": fewest - most, "seat_days": seat_days, "capacity_days": capacity_days}
+                month_start = nxt
+        table = self.t["occupancy"]
+        for month in old_months - set(new_rows):
+            table.delete(inst, group, pool, month)
+        for month, row in new_rows.items():
+            if table.get(inst, group, pool, month) != row:
+                table.put(row)
+        self._months[key] = set(new_rows)

@@ -1,0 +1,292 @@
+"""Where views live: the ledger's own database (SQLite file or PostgreSQL schema).
+
+A store creates view tables, loads them, and commits one page of view changes
+together with the projection's position in a single transaction — the basis of
+exactly-once projection. Scratch tables (prefix) serve rebuild and verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from abc import ABC, abstractmethod
+from datetime import date, datetime
+from typing import Any, Iterable, Iterator, Mapping
+
+from projections.tables import BOOL, DATE, INT, TEXT, TIMESTAMP, Changes, Row, Table
+
+POSITIONS = "projection_positions"
+
+
+class ViewStore(ABC):
+    dialect: str
+
+    @abstractmethod
+    def ensure(self, tables: Iterable[Table], prefix: str = "") -> None: ...
+
+    @abstractmethod
+    def drop(self, tables: Iterable[Table], prefix: str) -> None: ...
+
+    @abstractmethod
+    def load(self, table: Table, prefix: str = "") -> Iterator[Row]: ...
+
+    @abstractmethod
+    def position(self, name: str) -> int: ...
+
+    @abstractmethod
+    def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None: ...
+
+    @abstractmethod
+    def bulk_insert(self, table: Table, rows: Iterable[Row], prefix: str) -> None:
+        """Insert rows into a fresh (prefixed) table, in bulk; used by rebuild and verify."""
+
+    @abstractmethod
+    def swap_in(self, tables: Iterable[Table], prefix: str, name: str, position: int) -> None:
+        """Replace the live tables by the prefixed ones and set the position, atomically."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def checksums(self, table: Table, prefix: str = "") -> dict[tuple, str]:
+        """Row-level checksums: key -> sha1 of the row's canonical text."""
+        out = {}
+        for row in self.load(table, prefix):
+            text = "\x1f".join(_canonical(row[c]) for c in table.column_names)
+            out[table.key_of(row)] = hashlib.sha1(text.encode()).hexdigest()
+        return out
+
+
+def _canonical(value: Any) -> str:
+    if value is None:
+        return "\x00"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+# -- SQLite ----------------------------------------------------------------------------------
+
+_SQLITE_TYPES = {TEXT: "TEXT", INT: "INTEGER", DATE: "TEXT", BOOL: "INTEGER", TIMESTAMP: "TEXT"}
+
+
+class SQLiteViewStore(ViewStore):
+    dialect = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self.conn = sqlite3.connect(path, uri=path.startswith("file:"), isolation_level=None,
+                                    check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
+
+    def ensure(self, tables: Iterable[Table], prefix: str = "") -> None:
+        for t in tables:
+            cols = ", ".join(f'"{c}" {_SQLITE_TYPES[ty]}' for c, ty in t.columns)
+            pk = f", PRIMARY KEY ({', '.join(t.key)})" if t.key else ""
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {prefix}{t.name} ({cols}{pk})")
+            for i, idx in enumerate(t.indexes):
+                self.conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {prefix}{t.name}_i{i} ON {prefix}{t.name} ({', '.join(idx)})")
+
+    def drop(self, tables: Iterable[Table], prefix: str) -> None:
+        for t in tables:
+            self.conn.execute(f"DROP TABLE IF EXISTS {prefix}{t.name}")
+
+    def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
+        names = table.column_names
+        cur = self.conn.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name}")
+        decoders = [_sqlite_decoder(ty) for _, ty in table.columns]
+        for rec in cur:
+            yield {n: (d(v) if v is not None else None) for n, d, v in zip(names, decoders, rec)}
+
+    def position(self, name: str) -> int:
+        row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else 0
+
+    def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None:
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            # Exactly once: the position moves forward in the same transaction, or not at all.
+            current = self.position(name)
+            if position <= current:
+                raise RuntimeError(f"projection {name} is already at {current}; refusing to apply up to {position}")
+            for table, ch in changes.items():
+                self._write(table, ch, prefix)
+            c.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?) "
+                      f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def _write(self, table: Table, ch: Changes, prefix: str) -> None:
+        names = table.column_names
+        encode = [_sqlite_encoder(ty) for _, ty in table.columns]
+        placeholders = ", ".join("?" for _ in names)
+        if ch.deletes:
+            where = " AND ".join(f"{k} = ?" for k in table.key)
+            self.conn.executemany(f"DELETE FROM {prefix}{table.name} WHERE {where}",
+                                  [tuple(_sqlite_value(v) for v in key) for key in ch.deletes])
+        rows = ch.upserts + ch.appends
+        if rows:
+            verb = "INSERT" if table.append_only and not ch.upserts else "INSERT OR REPLACE"
+            self.conn.executemany(
+                f"{verb} INTO {prefix}{table.name} ({', '.join(names)}) VALUES ({placeholders})",
+                [tuple(e(r.get(n)) for n, e in zip(names, encode)) for r in rows])
+
+    def bulk_insert(self, table: Table, rows: Iterable[Row], prefix: str) -> None:
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            self._write(table, Changes(appends=list(rows)), prefix)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def swap_in(self, tables: Iterable[Table], prefix: str, name: str, position: int) -> None:
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            for t in tables:
+                c.execute(f"DROP TABLE IF EXISTS {t.name}")
+                c.execute(f"ALTER TABLE {prefix}{t.name} RENAME TO {t.name}")
+                for i, _ in enumerate(t.indexes):
+                    # SQLite keeps index names on rename; recreate them under the live names.
+                    c.execute(f"DROP INDEX IF EXISTS {prefix}{t.name}_i{i}")
+            self.ensure(tables)
+            c.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?) "
+                      f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _sqlite_value(v: Any) -> Any:
+    if isinstance(v, (date, datetime)):
+        return v.isoformat()
+    if isinstance(v, bool):
+        return int(v)
+    return v
+
+
+def _sqlite_encoder(ty: str):
+    return _sqlite_value
+
+
+def _sqlite_decoder(ty: str):
+    if ty == DATE:
+        return date.fromisoformat
+    if ty == TIMESTAMP:
+        return datetime.fromisoformat
+    if ty == BOOL:
+        return bool
+    return lambda v: v
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+
+_PG_TYPES = {TEXT: "text", INT: "bigint", DATE: "date", BOOL: "boolean", TIMESTAMP: "timestamptz"}
+
+
+class PostgresViewStore(ViewStore):
+    dialect = "postgres"
+
+    def __init__(self, conninfo: str, schema: str | None) -> None:
+        import psycopg
+
+        self.schema = schema or "public"
+        self.conn = psycopg.connect(conninfo, autocommit=True)
+        self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+        self.conn.execute(f'SET search_path TO "{self.schema}"')
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name text PRIMARY KEY, position bigint NOT NULL)")
+
+    def ensure(self, tables: Iterable[Table], prefix: str = "") -> None:
+        for t in tables:
+            cols = ", ".join(f'"{c}" {_PG_TYPES[ty]}' for c, ty in t.columns)
+            pk = f", PRIMARY KEY ({', '.join(t.key)})" if t.key else ""
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {prefix}{t.name} ({cols}{pk})")
+            for i, idx in enumerate(t.indexes):
+                self.conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {prefix}{t.name}_i{i} ON {prefix}{t.name} ({', '.join(idx)})")
+
+    def drop(self, tables: Iterable[Table], prefix: str) -> None:
+        for t in tables:
+            self.conn.execute(f"DROP TABLE IF EXISTS {prefix}{t.name}")
+
+    def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
+        names = table.column_names
+        with self.conn.cursor(name=None) as cur:
+            cur.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name}")
+            for rec in cur:
+                yield dict(zip(names, rec))
+
+    def position(self, name: str) -> int:
+        row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = %s", (name,)).fetchone()
+        return row[0] if row else 0
+
+    def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None:
+        with self.conn.transaction():
+            # Row lock on the position: a second projector of the same name waits, then sees it moved.
+            row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = %s FOR UPDATE", (name,)).fetchone()
+            current = row[0] if row else 0
+            if position <= current:
+                raise RuntimeError(f"projection {name} is already at {current}; refusing to apply up to {position}")
+            for table, ch in changes.items():
+                self._write(table, ch, prefix)
+            self.conn.execute(
+                f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, %s) "
+                f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
+
+    def _write(self, table: Table, ch: Changes, prefix: str) -> None:
+        names = table.column_names
+        full = f"{prefix}{table.name}"
+        with self.conn.cursor() as cur:
+            if ch.deletes:
+                where = " AND ".join(f"{k} = %s" for k in table.key)
+                cur.executemany(f"DELETE FROM {full} WHERE {where}", ch.deletes)
+            if ch.upserts:
+                cols = ", ".join(names)
+                vals = ", ".join("%s" for _ in names)
+                update = ", ".join(f"{n} = excluded.{n}" for n in names if n not in table.key)
+                conflict = f"ON CONFLICT ({', '.join(table.key)}) DO " + (f"UPDATE SET {update}" if update else "NOTHING")
+                cur.executemany(f"INSERT INTO {full} ({cols}) VALUES ({vals}) {conflict}",
+                                [tuple(r.get(n) for n in names) for r in ch.upserts])
+            if ch.appends:
+                with cur.copy(f"COPY {full} ({', '.join(names)}) FROM STDIN") as copy:
+                    for r in ch.appends:
+                        copy.write_row(tuple(r.get(n) for n in names))
+
+    def bulk_insert(self, table: Table, rows: Iterable[Row], prefix: str) -> None:
+        """COPY rows into a fresh (scratch) table; used by rebuild."""
+        names = table.column_names
+        with self.conn.cursor() as cur, cur.copy(
+                f"COPY {prefix}{table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row(tuple(r.get(n) for n in names))
+
+    def swap_in(self, tables: Iterable[Table], prefix: str, name: str, position: int) -> None:
+        tables = list(tables)
+        with self.conn.transaction():
+            for t in tables:
+                self.conn.execute(f"DROP TABLE IF EXISTS {t.name}")
+                self.conn.execute(f"ALTER TABLE {prefix}{t.name} RENAME TO {t.name}")
+                for i, _ in enumerate(t.indexes):
+                    self.conn.execute(f"ALTER INDEX IF EXISTS {prefix}{t.name}_i{i} RENAME TO {t.name}_i{i}")
+                if t.key:
+                    self.conn.execute(f"ALTER TABLE {t.name} RENAME CONSTRAINT {prefix}{t.name}_pkey TO {t.name}_pkey")
+            self.conn.execute(
+                f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, %s) "
+                f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
+
+    def close(self) -> None:
+        self.conn.close()
