@@ -78,6 +78,110 @@ def serve(
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port)
 
 
+@app.command()
+def project(
+    follow: bool = typer.Option(False, "--follow", help="keep following the ledger (poll + LISTEN/NOTIFY on PostgreSQL)"),
+    poll: float = typer.Option(1.0, help="seconds between polls when following"),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Bring the views up to date with the ledger (once, or following it)."""
+    import signal
+    import threading
+
+    from ledger import Ledger
+    from projections import Projector, all_views
+
+    with Ledger(database) as ledger:
+        projector = Projector(ledger, all_views())
+        try:
+            if not follow:
+                n = projector.catch_up()
+                typer.echo(f"applied {n} notifications; views at position {projector.position}")
+                return
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            typer.echo(f"following the ledger from position {projector.position} (Ctrl-C stops)")
+            projector.follow(stop, poll_seconds=poll)
+        finally:
+            projector.close()
+
+
+@app.command()
+def rebuild(
+    database: Optional[str] = DatabaseOpt,
+    page_size: int = typer.Option(20_000, help="notifications read per page"),
+) -> None:
+    """Rebuild every view from position 0 into fresh tables and swap them in."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from ledger import Ledger
+    from projections import all_views
+    from projections import rebuild as run_rebuild
+
+    with Ledger(database) as ledger, Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("rebuilding views", total=ledger.max_position())
+        import time
+
+        started = time.perf_counter()
+        position = run_rebuild(ledger, all_views(), page_size=page_size,
+                               progress=lambda done, total: bar.update(task, completed=done, total=total))
+        seconds = time.perf_counter() - started
+    rate = position / seconds if seconds > 0 else 0
+    typer.echo(f"rebuilt all views to position {position} in {seconds:.1f} s ({rate:,.0f} events/s)")
+
+
+@app.command()
+def verify(database: Optional[str] = DatabaseOpt) -> None:
+    """Rebuild into scratch tables and compare with the live views, row by row."""
+    from ledger import Ledger
+    from projections import all_views
+    from projections import verify as run_verify
+
+    with Ledger(database) as ledger:
+        drifts = run_verify(ledger, all_views())
+    if not drifts:
+        typer.echo("no drift: the live views equal a fresh rebuild")
+        return
+    for d in drifts:
+        typer.echo(f"drift in {d.table}: {len(d.missing)} rows missing, {len(d.extra)} extra, "
+                   f"{len(d.different)} different; first: {(d.missing + d.extra + d.different)[0]}")
+    raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    view: str = typer.Argument(..., help="a view table, e.g. occupancy, child_timeline, institutions"),
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv or parquet"),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="file to write (default: VIEW.FORMAT)"),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Export a view table to CSV or Parquet (brings the views up to date first)."""
+    from pathlib import Path
+
+    from ledger import Ledger
+    from projections import Projector, all_views
+    from projections.export import export_table, exportable
+
+    tables = exportable(all_views())
+    if view not in tables:
+        _fail(f"unknown view {view!r}; one of: {', '.join(sorted(tables))}", 2)
+    if fmt not in ("csv", "parquet"):
+        _fail(f"unknown format {fmt!r}; csv or parquet", 2)
+    path = Path(output or f"{view}.{fmt}")
+    with Ledger(database) as ledger:
+        projector = Projector(ledger, all_views())
+        try:
+            projector.catch_up()
+            n = export_table(projector.store, tables[view], fmt, path)
+        finally:
+            projector.close()
+    typer.echo(f"wrote {n} rows of {view} to {path}")
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)

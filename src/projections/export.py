@@ -1,0 +1,40 @@
+"""Export a view's tables to CSV or Parquet for analysts."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Sequence
+
+from projections.engine import View
+from projections.stores import ViewStore
+from projections.tables import BOOL, DATE, INT, TIMESTAMP, Table
+
+# Tables that hold working state only, not for analysts.
+INTERNAL = {"timeline_booking_child"}
+
+
+def exportable(views: Sequence[View]) -> dict[str, Table]:
+    return {t.name: t for v in views for t in v.tables if t.name not in INTERNAL}
+
+
+def export_table(store: ViewStore, table: Table, fmt: str, output: Path) -> int:
+    rows = sorted(store.load(table), key=lambda r: tuple("" if v is None else str(v) for v in table.key_of(r)))
+    if fmt == "csv":
+        with output.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(table.column_names)
+            for r in rows:
+                writer.writerow(["" if r[c] is None else (r[c].isoformat() if hasattr(r[c], "isoformat") else r[c])
+                                 for c in table.column_names])
+        return len(rows)
+    if fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        types = {INT: pa.int64(), DATE: pa.date32(), BOOL: pa.bool_(), TIMESTAMP: pa.timestamp("us", tz="UTC")}
+        schema = pa.schema([(c, types.get(ty, pa.string())) for c, ty in table.columns])
+        columns = {c: [r[c] for r in rows] for c in table.column_names}
+        pq.write_table(pa.table(columns, schema=schema), output)
+        return len(rows)
+    raise ValueError(f"unknown format {fmt!r}: csv or parquet")
