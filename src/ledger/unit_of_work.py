@@ -62,7 +62,8 @@ class UnitOfWork:
         self._missing.discard(aggregate.id)
 
     def pending_counts(self) -> dict[UUID, int]:
-        return {k: len(a._pending_events) for k, a in self.seen.items()}  # noqa: SLF001
+        """Pending events per changed aggregate (aggregates only read are left out)."""
+        return {k: n for k, a in self.seen.items() if (n := len(a._pending_events))}  # noqa: SLF001
 
     def changed(self) -> list[LedgerAggregate]:
         return [a for a in self.seen.values() if a._pending_events]  # noqa: SLF001

@@ -309,3 +309,13 @@ def test_a_booking_cancelled_before_it_began_holds_no_day(city):
     booking = city.book(child, inst, D(2025, 2, 1))
     city.run(c.CancelBooking(booking_id=booking["id"], effective_date=D(2025, 1, 1), reason="changed plans"))
     assert city.book(child, inst, D(2025, 1, 1))["start_date"] == "2025-01-01"
+
+
+def test_the_bulk_path_reports_a_refusal_after_loading_fresh_aggregates(city):
+    """A refused command that only read aggregates is a rejection, not a bug."""
+    vuggestue = city.institution(kind="vuggestue", kindergarten=None)
+    with city.ledger.bulk(actor="import", channel="import") as bulk:
+        hh = bulk.execute(c.RegisterHousehold(district="Valby"))["id"]
+        child = bulk.execute(c.RegisterChild(household_id=hh, birth_date=D(2022, 5, 15)))["id"]
+        assert bulk.execute(c.BookPlace(child_id=child, institution_id=vuggestue, start_date=D(2025, 4, 1))) is None
+    assert isinstance(bulk.rejected[0][2], InvalidCommand)
