@@ -82,6 +82,7 @@ def serve(
 def project(
     follow: bool = typer.Option(False, "--follow", help="keep following the ledger (poll + LISTEN/NOTIFY on PostgreSQL)"),
     poll: float = typer.Option(1.0, help="seconds between polls when following"),
+    page_size: int = typer.Option(5_000, help="notifications per page (one transaction each)"),
     database: Optional[str] = DatabaseOpt,
 ) -> None:
     """Bring the views up to date with the ledger (once, or following it)."""
@@ -92,7 +93,7 @@ def project(
     from projections import Projector, all_views
 
     with Ledger(database) as ledger:
-        projector = Projector(ledger, all_views())
+        projector = Projector(ledger, all_views(), page_size=page_size)
         try:
             if not follow:
                 n = projector.catch_up()

@@ -1,0 +1,79 @@
+"""The follower on PostgreSQL: keeps up while commands run; survives kill -9."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+
+import pytest
+
+from ledger import commands as c
+from projections import Projector, all_views, verify
+
+pytestmark = pytest.mark.postgres
+
+
+def wait_for(predicate, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_follower_keeps_up_while_commands_run(pg_city):
+    city = pg_city
+    inst = city.institution(kind="integreret", nursery=200, kindergarten=200)
+    follower = Projector(city.ledger, all_views(), page_size=50)
+    stop = threading.Event()
+    thread = threading.Thread(target=follower.follow, args=(stop,), kwargs={"poll_seconds": 5.0})
+    thread.start()
+    try:
+        for i in range(40):
+            child = city.child(city.household(), birth=date(2024, 1 + i % 8, 1))
+            city.book(child, inst, date(2025, 3, 1))
+        # NOTIFY wakes the follower long before its 5 s poll.
+        assert wait_for(lambda: follower.position == city.ledger.max_position(), 30)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        follower.close()
+    assert verify(city.ledger, all_views()) == []
+
+
+def test_a_follower_killed_with_sigkill_resumes_without_loss_or_doubles(pg_store, city_class, tmp_path):
+    import sys as _sys
+
+    _sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
+    from history import build_history  # noqa: PLC0415
+
+    ledger = build_history(pg_store.url, children=600, institutions=12)
+    try:
+        env = dict(os.environ, PLADS_DATABASE_URL=pg_store.url)
+        positions = []
+        for attempt in range(12):
+            if sum(0 < p < ledger.max_position() for p in positions) >= 2:
+                break
+            pause = 1.0 + 0.35 * attempt
+            proc = subprocess.Popen([sys.executable, "-m", "replay.cli", "project", "--follow", "--poll", "0.2",
+                                     "--page-size", "97"],
+                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(pause)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            probe = Projector(ledger, [], name="views")
+            positions.append(probe.store.position("views"))
+            probe.close()
+        # Killed part-way at least once (otherwise this test proves nothing).
+        assert any(0 < p < ledger.max_position() for p in positions), positions
+        projector = Projector(ledger, all_views())
+        projector.catch_up()
+        assert projector.position == ledger.max_position()
+        projector.close()
+        assert verify(ledger, all_views()) == []
+    finally:
+        ledger.close()
