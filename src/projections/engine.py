@@ -140,7 +140,9 @@ class Projector:
         self.store = store or open_store(ledger)
         self.reader = LogReader(ledger, set().union(*(v.handles for v in self.views)) if self.views else ())
         self._lock = threading.Lock()
-        self.store.ensure(t for v in self.views for t in v.tables)
+        self.store.ensure(self.tables)
+        if isinstance(self.store, PostgresViewStore):
+            self.store.grant_analyst(self.tables)
         self._start()
 
     def _start(self) -> None:

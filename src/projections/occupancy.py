@@ -26,12 +26,14 @@ INSTITUTIONS = Table(
      ("municipality_code", TEXT), ("registered_on", DATE)),
     key=("institution_id",),
     doc="Every institution: name, district, kind, ownership, municipality.",
+    analyst=True,
 )
 CAPACITY = Table(
     "institution_capacity",
     (("institution_id", TEXT), ("age_group", TEXT), ("pool", TEXT), ("effective_from", DATE), ("seats", INT)),
     key=("institution_id", "age_group", "pool", "effective_from"),
     doc="Capacity changes as decided (effective-dated).",
+    analyst=True,
 )
 SPANS = Table(
     "seat_spans",
@@ -50,6 +52,7 @@ OCCUPANCY = Table(
     doc="Per institution, age group, pool and month: capacity (fewest seats in force on a day), booked "
         "(most seats in use on a day), free = capacity - booked (negative only under a recorded override), "
         "seat-days and capacity-days.",
+    analyst=True,
 )
 
 

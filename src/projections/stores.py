@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from projections.tables import BOOL, DATE, INT, TEXT, TIMESTAMP, Changes, Row, Table
 
 POSITIONS = "projection_positions"
+ANALYST_ROLE = "plads_analyst"
 
 
 class ViewStore(ABC):
@@ -223,6 +224,19 @@ class PostgresViewStore(ViewStore):
         for t in tables:
             self.conn.execute(f"DROP TABLE IF EXISTS {prefix}{t.name}")
 
+    def grant_analyst(self, tables: Iterable[Table]) -> None:
+        """The analysts' read-only role sees the aggregate views, never person-level rows or events."""
+        import psycopg
+
+        try:
+            self.conn.execute(f"CREATE ROLE {ANALYST_ROLE} NOLOGIN")
+        except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+            pass  # created earlier (or by a concurrent projector)
+        self.conn.execute(f'GRANT USAGE ON SCHEMA "{self.schema}" TO {ANALYST_ROLE}')
+        for t in tables:
+            if t.analyst:
+                self.conn.execute(f"GRANT SELECT ON {t.name} TO {ANALYST_ROLE}")
+
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
         names = table.column_names
         with self.conn.cursor(name=None) as cur:
@@ -287,6 +301,7 @@ class PostgresViewStore(ViewStore):
             self.conn.execute(
                 f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, %s) "
                 f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
+        self.grant_analyst(tables)  # the swapped-in tables are new: grant again
 
     def close(self) -> None:
         self.conn.close()

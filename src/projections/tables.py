@@ -23,6 +23,7 @@ class Table:
     append_only: bool = False  # rows are only inserted (a log): never loaded back into memory
     indexes: tuple[tuple[str, ...], ...] = ()
     doc: str = ""
+    analyst: bool = False  # readable by the analysts' read-only role (no person-level rows)
 
     @property
     def column_names(self) -> tuple[str, ...]:

@@ -86,3 +86,21 @@ def test_a_follower_killed_with_sigkill_resumes_without_loss_or_doubles(pg_store
         assert verify(ledger, all_views()) == []
     finally:
         ledger.close()
+
+
+def test_the_analyst_role_reads_aggregates_but_no_person_level_rows(pg_city):
+    import psycopg
+
+    inst = pg_city.institution()
+    pg_city.book(pg_city.child(pg_city.household()), inst, date(2025, 3, 1))
+    projector = Projector(pg_city.ledger, all_views())
+    projector.catch_up()
+    schema = projector.store.schema
+    projector.close()
+    with psycopg.connect(os.environ["PLADS_TEST_DATABASE_URL"], autocommit=True) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute("SET ROLE plads_analyst")
+        assert conn.execute("SELECT count(*) FROM occupancy").fetchone()[0] > 0
+        for forbidden in ("child_timeline", "seat_spans", "ledger_events", "plads_persons"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"SELECT * FROM {forbidden}")
