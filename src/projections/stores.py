@@ -48,6 +48,13 @@ class ViewStore(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    @abstractmethod
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run a read-only query (used by projections.queries)."""
+
+    def decode_row(self, table: Table, record: tuple) -> Row:
+        return dict(zip(table.column_names, record))
+
     def checksums(self, table: Table, prefix: str = "") -> dict[tuple, str]:
         """Row-level checksums: key -> sha1 of the row's canonical text."""
         out = {}
@@ -107,6 +114,13 @@ class SQLiteViewStore(ViewStore):
     def position(self, name: str) -> int:
         row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = ?", (name,)).fetchone()
         return row[0] if row else 0
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def decode_row(self, table: Table, record: tuple) -> Row:
+        return {n: (_sqlite_decoder(ty)(v) if v is not None else None)
+                for (n, ty), v in zip(table.columns, record)}
 
     def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None:
         c = self.conn
@@ -247,6 +261,9 @@ class PostgresViewStore(ViewStore):
     def position(self, name: str) -> int:
         row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = %s", (name,)).fetchone()
         return row[0] if row else 0
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        return self.conn.execute(sql, params).fetchall()
 
     def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None:
         with self.conn.transaction():

@@ -174,3 +174,20 @@ def histories(store, city_class):
     with store.ledger() as ledger:
         small_history(city_class(ledger))
         yield ledger
+
+
+def test_queries_filter_and_roll_up_by_district(city):
+    from projections import queries
+
+    a, b, _ = small_history(city)
+    projector = Projector(city.ledger, all_views())
+    projector.catch_up()
+    store = projector.store
+    only_a = queries.occupancy(store, institution_id=a, month="2025-04")
+    assert only_a and all(r["institution_id"] == a and r["month"] == "2025-04" for r in only_a)
+    valby = [r for r in queries.occupancy_by_district(store, month="2025-04") if r["district"] == "Valby"]
+    assert sum(r["booked"] for r in valby) == sum(r["booked"] for r in only_a)
+    assert queries.institution(store, a)["name"] == "A"
+    child = next(iter(queries.child_history(store, r["child_id"]) for r in store.load(TIMELINE)))
+    assert child[0]["event"] == "ChildRegistered" and isinstance(child[0]["effective_date"], date)
+    projector.close()
