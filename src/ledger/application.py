@@ -236,12 +236,12 @@ class Bulk:
         handler = _handler_for(command)
         self._count += 1
         ctx = Context(self.actor, self.channel, self.ledger._today(), self.ledger.registry)  # noqa: SLF001
-        before = self.uow.pending_counts()
+        self.uow.begin()
         try:
             with using_clock(self.ledger.clock):
                 result = handler(self.uow, command, ctx)
         except LedgerError as e:
-            if self.uow.pending_counts() != before:
+            if not self.uow.unchanged_since_begin():
                 raise RuntimeError(f"{type(command).__name__} changed state before refusing") from e
             self.rejected.append((self._count, command, e))
             return None

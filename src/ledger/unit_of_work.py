@@ -33,6 +33,21 @@ class UnitOfWork:
         self.app = app
         self.seen: dict[UUID, LedgerAggregate] = {}
         self._missing: set[UUID] = set()
+        # Pending-event counts of the aggregates the current command touched, taken at
+        # first touch: a refused command must leave them as they were (see unchanged_since_begin).
+        self._touched: dict[UUID, int] = {}
+
+    def begin(self) -> None:
+        """Start a new command within this unit of work."""
+        self._touched = {}
+
+    def _touch(self, agg: LedgerAggregate) -> None:
+        if agg.id not in self._touched:
+            self._touched[agg.id] = len(agg._pending_events)  # noqa: SLF001
+
+    def unchanged_since_begin(self) -> bool:
+        return all(len(self.seen[k]._pending_events) == n  # noqa: SLF001
+                   for k, n in self._touched.items() if k in self.seen)
 
     def get(self, cls: type[A], aggregate_id: UUID | str) -> A:
         found = self.find(cls, aggregate_id)
@@ -55,15 +70,15 @@ class UnitOfWork:
                 self._missing.add(key)
                 return None
             self.seen[key] = agg
-        return agg if isinstance(agg, cls) else None
+        if not isinstance(agg, cls):
+            return None
+        self._touch(agg)
+        return agg
 
     def add(self, aggregate: LedgerAggregate) -> None:
         self.seen[aggregate.id] = aggregate
         self._missing.discard(aggregate.id)
-
-    def pending_counts(self) -> dict[UUID, int]:
-        """Pending events per changed aggregate (aggregates only read are left out)."""
-        return {k: n for k, a in self.seen.items() if (n := len(a._pending_events))}  # noqa: SLF001
+        self._touched.setdefault(aggregate.id, 0)
 
     def changed(self) -> list[LedgerAggregate]:
         return [a for a in self.seen.values() if a._pending_events]  # noqa: SLF001

@@ -48,6 +48,15 @@ class ViewStore(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def reset(self, name: str, tables: Iterable[Table]) -> None:
+        """Forget a projection: drop its tables and its position (it will start from 0)."""
+        self.drop(tables, "")
+        ph = "?" if self.dialect == "sqlite" else "%s"
+        self.query_write(f"DELETE FROM {POSITIONS} WHERE name = {ph}", (name,))
+
+    @abstractmethod
+    def query_write(self, sql: str, params: tuple = ()) -> None: ...
+
     @abstractmethod
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Run a read-only query (used by projections.queries)."""
@@ -117,6 +126,9 @@ class SQLiteViewStore(ViewStore):
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         return self.conn.execute(sql, params).fetchall()
+
+    def query_write(self, sql: str, params: tuple = ()) -> None:
+        self.conn.execute(sql, params)
 
     def decode_row(self, table: Table, record: tuple) -> Row:
         return {n: (_sqlite_decoder(ty)(v) if v is not None else None)
@@ -264,6 +276,9 @@ class PostgresViewStore(ViewStore):
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         return self.conn.execute(sql, params).fetchall()
+
+    def query_write(self, sql: str, params: tuple = ()) -> None:
+        self.conn.execute(sql, params)
 
     def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None:
         with self.conn.transaction():

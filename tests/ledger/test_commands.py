@@ -319,3 +319,19 @@ def test_the_bulk_path_reports_a_refusal_after_loading_fresh_aggregates(city):
         child = bulk.execute(c.RegisterChild(household_id=hh, birth_date=D(2022, 5, 15)))["id"]
         assert bulk.execute(c.BookPlace(child_id=child, institution_id=vuggestue, start_date=D(2025, 4, 1))) is None
     assert isinstance(bulk.rejected[0][2], InvalidCommand)
+
+
+def test_the_bulk_path_refuses_a_handler_that_changes_state_before_refusing(city, monkeypatch):
+    from ledger import handlers
+
+    hh = city.household()
+
+    def sloppy(uow, cmd, ctx):
+        uow.get(Household, cmd.household_id).declare_income(
+            annual_income_ore=1, effective_from=D(2025, 1, 1), meta=ctx.meta(uow, None))
+        raise InvalidCommand("refused after a change")
+
+    monkeypatch.setitem(handlers.HANDLERS, c.DeclareIncome, sloppy)
+    with pytest.raises(RuntimeError, match="changed state before refusing"):
+        with city.ledger.bulk(actor="import", channel="import") as bulk:
+            bulk.execute(c.DeclareIncome(household_id=hh, annual_income_ore=1, effective_from=D(2025, 1, 1)))
