@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ from ledger.handlers import HANDLERS, Context
 from ledger.registry import PersonRegistry
 from ledger.storage import StoreConfig, parse_database_url
 from ledger.unit_of_work import UnitOfWork
+
+logger = logging.getLogger("plads.ledger")
 
 CHANNELS = ("self_service", "caseworker", "system", "import")
 MAX_ATTEMPTS = 20
@@ -184,8 +187,14 @@ class Ledger(Application):
         return today() if callable(today) else self.clock.now().date()
 
     def _notify_after_commit(self, recordings: list[Any]) -> None:
+        # The command is committed whatever a listener does: a failing listener (an inline
+        # projection, say) is logged and catches up on its next run; it never turns an
+        # accepted command into an apparent failure.
         for listener in self.after_commit:
-            listener(self, recordings)
+            try:
+                listener(self, recordings)
+            except Exception:  # noqa: BLE001
+                logger.exception("a listener failed after a committed command; it will catch up later")
 
     # -- the bulk path (import, simulation) ------------------------------------------------
 

@@ -335,3 +335,14 @@ def test_the_bulk_path_refuses_a_handler_that_changes_state_before_refusing(city
     with pytest.raises(RuntimeError, match="changed state before refusing"):
         with city.ledger.bulk(actor="import", channel="import") as bulk:
             bulk.execute(c.DeclareIncome(household_id=hh, annual_income_ore=1, effective_from=D(2025, 1, 1)))
+
+
+def test_a_failing_listener_does_not_turn_a_committed_command_into_a_failure(city, caplog):
+    def broken(ledger, recordings):
+        raise RuntimeError("view store is down")
+
+    city.ledger.after_commit.append(broken)
+    hh = city.household()
+    city.ledger.after_commit.clear()
+    assert city.ledger.get(Household, hh)
+    assert "listener failed" in caplog.text
