@@ -21,12 +21,22 @@ ANALYST_ROLE = "plads_analyst"
 
 class ViewStore(ABC):
     dialect: str
+    types: dict[str, str]  # column type -> SQL type
+    conn: Any
 
-    @abstractmethod
-    def ensure(self, tables: Iterable[Table], prefix: str = "") -> None: ...
+    def ensure(self, tables: Iterable[Table], prefix: str = "") -> None:
+        """Create the tables (and their indexes) if they do not exist."""
+        for t in tables:
+            cols = ", ".join(f'"{c}" {self.types[ty]}' for c, ty in t.columns)
+            pk = f", PRIMARY KEY ({', '.join(t.key)})" if t.key else ""
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {prefix}{t.name} ({cols}{pk})")
+            for i, idx in enumerate(t.indexes):
+                self.conn.execute(
+                    f"CREATE INDEX IF NOT EXISTS {prefix}{t.name}_i{i} ON {prefix}{t.name} ({', '.join(idx)})")
 
-    @abstractmethod
-    def drop(self, tables: Iterable[Table], prefix: str) -> None: ...
+    def drop(self, tables: Iterable[Table], prefix: str) -> None:
+        for t in tables:
+            self.conn.execute(f"DROP TABLE IF EXISTS {prefix}{t.name}")
 
     @abstractmethod
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]: ...
@@ -92,6 +102,7 @@ _SQLITE_TYPES = {TEXT: "TEXT", INT: "INTEGER", DATE: "TEXT", BOOL: "INTEGER", TI
 
 class SQLiteViewStore(ViewStore):
     dialect = "sqlite"
+    types = _SQLITE_TYPES
 
     def __init__(self, path: str) -> None:
         self.conn = sqlite3.connect(path, uri=path.startswith("file:"), isolation_level=None,
@@ -99,19 +110,6 @@ class SQLiteViewStore(ViewStore):
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
-
-    def ensure(self, tables: Iterable[Table], prefix: str = "") -> None:
-        for t in tables:
-            cols = ", ".join(f'"{c}" {_SQLITE_TYPES[ty]}' for c, ty in t.columns)
-            pk = f", PRIMARY KEY ({', '.join(t.key)})" if t.key else ""
-            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {prefix}{t.name} ({cols}{pk})")
-            for i, idx in enumerate(t.indexes):
-                self.conn.execute(
-                    f"CREATE INDEX IF NOT EXISTS {prefix}{t.name}_i{i} ON {prefix}{t.name} ({', '.join(idx)})")
-
-    def drop(self, tables: Iterable[Table], prefix: str) -> None:
-        for t in tables:
-            self.conn.execute(f"DROP TABLE IF EXISTS {prefix}{t.name}")
 
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
         names = table.column_names
@@ -227,6 +225,7 @@ _PG_TYPES = {TEXT: "text", INT: "bigint", DATE: "date", BOOL: "boolean", TIMESTA
 
 class PostgresViewStore(ViewStore):
     dialect = "postgres"
+    types = _PG_TYPES
 
     def __init__(self, conninfo: str, schema: str | None) -> None:
         import psycopg
@@ -236,19 +235,6 @@ class PostgresViewStore(ViewStore):
         self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
         self.conn.execute(f'SET search_path TO "{self.schema}"')
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name text PRIMARY KEY, position bigint NOT NULL)")
-
-    def ensure(self, tables: Iterable[Table], prefix: str = "") -> None:
-        for t in tables:
-            cols = ", ".join(f'"{c}" {_PG_TYPES[ty]}' for c, ty in t.columns)
-            pk = f", PRIMARY KEY ({', '.join(t.key)})" if t.key else ""
-            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {prefix}{t.name} ({cols}{pk})")
-            for i, idx in enumerate(t.indexes):
-                self.conn.execute(
-                    f"CREATE INDEX IF NOT EXISTS {prefix}{t.name}_i{i} ON {prefix}{t.name} ({', '.join(idx)})")
-
-    def drop(self, tables: Iterable[Table], prefix: str) -> None:
-        for t in tables:
-            self.conn.execute(f"DROP TABLE IF EXISTS {prefix}{t.name}")
 
     def grant_analyst(self, tables: Iterable[Table]) -> None:
         """The analysts' read-only role sees the aggregate views, never person-level rows or events."""

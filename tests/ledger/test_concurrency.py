@@ -15,6 +15,29 @@ RACERS = 16
 TRIALS = 50
 
 
+def race(attempt, arguments, expected_error):
+    """Start one thread per argument at the same instant; collect results and expected errors."""
+    barrier = threading.Barrier(len(arguments))
+    outcomes, unexpected = [], []
+
+    def run(arg):
+        barrier.wait()
+        try:
+            outcomes.append(attempt(arg))
+        except expected_error as e:
+            outcomes.append(e)
+        except Exception as e:  # noqa: BLE001 - anything else is a failure we report
+            unexpected.append(repr(e))
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in arguments]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert unexpected == []
+    return outcomes
+
+
 def test_sixteen_threads_race_for_the_last_seat(pg_city):
     city = pg_city
     ledger = city.ledger
@@ -23,24 +46,9 @@ def test_sixteen_threads_race_for_the_last_seat(pg_city):
     for trial in range(TRIALS):
         inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name=f"Trial {trial}")
         kids = [city.child(h) for h in households]
-        barrier = threading.Barrier(RACERS)
-        winners, losers, other = [], [], []
-
-        def race(child):
-            barrier.wait()
-            try:
-                winners.append(city.book(child, inst, date(2025, 2, 1)))
-            except NoSeat as e:
-                losers.append(e)
-            except Exception as e:  # noqa: BLE001 - anything else is a failure we report
-                other.append(repr(e))
-
-        threads = [threading.Thread(target=race, args=(k,)) for k in kids]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        assert other == []
+        outcomes = race(lambda child: city.book(child, inst, date(2025, 2, 1)), kids, NoSeat)
+        winners = [o for o in outcomes if isinstance(o, dict)]
+        losers = [o for o in outcomes if isinstance(o, NoSeat)]
         assert len(winners) == 1, f"trial {trial}: {len(winners)} bookings for one seat"
         assert len(losers) == RACERS - 1
         held = ledger.get(Institution, inst).seats_held("nursery", "general")
@@ -52,24 +60,9 @@ def test_sixteen_threads_race_for_the_last_seat(pg_city):
 
 def test_one_child_raced_into_two_institutions_gets_one_booking(pg_city):
     city = pg_city
-    ledger = city.ledger
     insts = [city.institution(name=f"I{i}") for i in range(8)]
     for trial in range(10):
         child = city.child(city.household())
-        barrier = threading.Barrier(len(insts))
-        outcomes = []
-
-        def race(inst):
-            barrier.wait()
-            try:
-                outcomes.append(city.book(child, inst, date(2025, 2, 1)))
-            except ChildAlreadyBooked as e:
-                outcomes.append(e)
-
-        threads = [threading.Thread(target=race, args=(i,)) for i in insts]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        outcomes = race(lambda inst: city.book(child, inst, date(2025, 2, 1)), insts, ChildAlreadyBooked)
         assert sum(isinstance(o, dict) for o in outcomes) == 1
         assert sum(isinstance(o, ChildAlreadyBooked) for o in outcomes) == len(insts) - 1
