@@ -1,5 +1,6 @@
 """The read side: the projection engine and its views (SQL tables analysts can query)."""
 
+from projections.billing import Billing, Budget
 from projections.engine import Envelope, Projector, View, attach_inline, open_store, rebuild, verify
 from projections.occupancy import Occupancy
 from projections.timeline import ChildTimeline
@@ -7,8 +8,8 @@ from projections.timeline import ChildTimeline
 
 def all_views() -> list[View]:
     """A fresh instance of every view, in a fixed order."""
-    return [Occupancy(), ChildTimeline()]
+    return [Occupancy(), ChildTimeline(), Billing(), Budget()]
 
 
-__all__ = ["ChildTimeline", "Envelope", "Occupancy", "Projector", "View", "all_views", "attach_inline",
-           "open_store", "rebuild", "verify"]
+__all__ = ["Billing", "Budget", "ChildTimeline", "Envelope", "Occupancy", "Projector", "View", "all_views",
+           "attach_inline", "open_store", "rebuild", "verify"]

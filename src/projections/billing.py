@@ -1,0 +1,838 @@
+"""Billing and budget: statements per household and month, intermunicipal settlement, budget.
+
+Both views fold the same facts (bookings, children, institutions, households, friplads
+decisions, payment adjustments, issued statements, billing runs) into working state kept in a
+`*_state` table, and derive their rows in `finish_page(final=True)` for the households (and,
+for the budget, institutions) whose facts changed. All money comes from `rules`:
+`household_month_charges` for the lines, `gross_cost_per_place_ore` and `prorate_ore` for
+costs, `round_half_up` for every division. Integer øre throughout.
+
+Horizon: months run up to and including the month after the month of the latest recorded
+time the view has seen (so a rebuild reproduces the rows exactly).
+
+Issued months never change (invariant 4): their lines are the issued ones; what a recomputation
+of an issued month gives beyond what was billed for it shows as `correction` lines on the
+household's next statement (the month after the latest issued month).
+
+See docs/views-billing.md for the tables.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Callable, Iterable
+
+import rules
+
+from projections.engine import Envelope, View
+from projections.tables import BOOL, INT, TEXT, Keyed, Row, Table
+
+DEFAULT_RULE_SET = "copenhagen-book-en-plads@1"
+ONE_DAY = timedelta(days=1)
+DETAIL_MAX = 300  # what an issued statement line can carry (ledger.commands.StatementLine)
+_UNSET = object()
+
+HANDLES = frozenset({
+    "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred",
+    "Child.ChildRegistered",
+    "Institution.InstitutionRegistered", "Institution.CapacityChanged",
+    "Household.HouseholdRegistered", "Household.HouseholdFactsChanged",
+    "Household.FripladsDecided", "Household.PaymentAdjusted",
+    "Statement.StatementIssued", "BillingRun.BillingRunIssued",
+})
+
+
+def _state_table(name: str) -> Table:
+    return Table(
+        name, (("entity", TEXT), ("id", TEXT), ("data", TEXT)), key=("entity", "id"),
+        doc="Working state (JSON per fact): bookings, children, institutions, households, friplads "
+            "decisions, adjustments, issued statements, billing runs, basis capacity, the horizon.",
+    )
+
+
+BILLING_STATE = _state_table("billing_state")
+BUDGET_STATE = _state_table("budget_state")
+
+STATEMENT_LINES = Table(
+    "statement_lines",
+    (("household_id", TEXT), ("month", TEXT), ("line_no", INT), ("kind", TEXT), ("amount_ore", INT),
+     ("child_id", TEXT), ("booking_id", TEXT), ("corrects_month", TEXT), ("detail", TEXT), ("events", TEXT),
+     ("issued", BOOL)),
+    key=("household_id", "month", "line_no"),
+    indexes=(("month",),),
+    doc="A household's statement lines per month: fee, lunch, friplads, sibling, adjustment, correction "
+        "(of corrects_month). events: the notification positions behind the line. Issued months show "
+        "exactly the issued lines.",
+)
+STATEMENTS = Table(
+    "statements",
+    (("household_id", TEXT), ("month", TEXT), ("total_ore", INT), ("issued", BOOL)),
+    key=("household_id", "month"),
+    indexes=(("month",),),
+    doc="A household's statement total per month; issued = the issued (immutable) statement.",
+)
+SETTLEMENT_PARTS = Table(
+    "billing_settlement_parts",
+    (("household_id", TEXT), ("month", TEXT), ("payer_municipality", TEXT), ("institution_municipality", TEXT),
+     ("children", INT), ("place_days", INT), ("gross_cost_ore", INT), ("parent_payment_ore", INT)),
+    key=("household_id", "month", "payer_municipality", "institution_municipality"),
+    doc="Working rows: each household's share of the intermunicipal settlement.",
+)
+SETTLEMENT = Table(
+    "intermunicipal_settlement",
+    (("month", TEXT), ("payer_municipality", TEXT), ("institution_municipality", TEXT), ("children", INT),
+     ("place_days", INT), ("gross_cost_ore", INT), ("parent_payment_ore", INT), ("subsidy_ore", INT)),
+    key=("month", "payer_municipality", "institution_municipality"),
+    doc="Per month and pair of municipalities: children from payer_municipality placed in institutions of "
+        "institution_municipality; subsidy = gross cost - parent payment, owed by the payer.",
+    analyst=True,
+)
+BUDGET_PARTS = Table(
+    "budget_parts",
+    (("owner", TEXT), ("month", TEXT), ("district", TEXT), ("seat_days", INT), ("gross_cost_ore", INT),
+     ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT), ("friplads_ore", INT), ("sibling_ore", INT)),
+    key=("owner", "month", "district"),
+    doc="Working rows: each household's (owner household/ID) or institution's (institution/ID, empty basis "
+        "seats) share of the budget.",
+)
+BUDGET = Table(
+    "budget",
+    (("month", TEXT), ("district", TEXT), ("seat_days", INT), ("place_months_milli", INT),
+     ("gross_cost_ore", INT), ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT),
+     ("friplads_cost_ore", INT), ("sibling_cost_ore", INT), ("net_municipal_cost_ore", INT)),
+    key=("month", "district"),
+    doc="Per month and district (of the institution): place-months (thousandths), gross operating cost "
+        "(booked places plus empty basis seats), parent payments, friplads and sibling cost, net municipal cost.",
+    analyst=True,
+)
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _month(d: date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+def _first(month: str) -> date:
+    return date(int(month[:4]), int(month[5:7]), 1)
+
+
+def _next_month(month: str) -> str:
+    return _month(rules.add_months(_first(month), 1))
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _d(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _events_text(positions: Iterable[int]) -> str:
+    return ",".join(str(p) for p in sorted(set(positions)))
+
+
+_rule_sets: dict[str | None, rules.RuleSet] = {}
+
+
+def _rule_set(rule_set_id: str | None) -> rules.RuleSet:
+    """The rule set an event was decided under; the default when absent or not packaged."""
+    rs = _rule_sets.get(rule_set_id)
+    if rs is None:
+        try:
+            rs = rules.load_rule_set(rule_set_id or DEFAULT_RULE_SET)
+        except rules.RuleError:
+            rs = rules.load_rule_set(DEFAULT_RULE_SET)
+        _rule_sets[rule_set_id] = rs
+    return rs
+
+
+@dataclass
+class _Span:
+    """The days a booking holds in one month."""
+
+    booking_id: str
+    child_id: str
+    institution_id: str
+    kind: str
+    birth: date
+    first: date
+    last: date
+    lunch: bool
+    gross_ore: int
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+@dataclass
+class _Place:
+    """A child's place in a month for the charge rules: contiguous bookings of one price class merged."""
+
+    spans: list[_Span]
+
+    @property
+    def place_id(self) -> str:
+        return self.spans[0].booking_id
+
+    @property
+    def first(self) -> date:
+        return self.spans[0].first
+
+    @property
+    def last(self) -> date:
+        return self.spans[-1].last
+
+
+@dataclass
+class _Due:
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    spans: list[_Span] = field(default_factory=list)
+    place_of: dict[str, _Place] = field(default_factory=dict)
+
+
+@dataclass
+class _Result:
+    shown: dict[str, tuple[list[dict[str, Any]], bool, int | None]] = field(default_factory=dict)
+    settlement: dict[tuple[str, str, str], list] = field(default_factory=dict)
+    budget: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+
+# -- the shared fold ---------------------------------------------------------------------------
+
+
+class _BillingFacts(View):
+    """Folds the facts both views need and tells which households/institutions changed."""
+
+    state: Table
+    handles = HANDLES
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bookings: dict[str, dict[str, Any]] = {}
+        self.children: dict[str, dict[str, Any]] = {}
+        self.institutions: dict[str, dict[str, Any]] = {}
+        self.households: dict[str, dict[str, Any]] = {}
+        self.friplads: dict[str, list[list[Any]]] = {}  # household -> [[effective_from, share, position]]
+        self.adjustments: dict[str, list[dict[str, Any]]] = {}
+        self.issued: dict[str, dict[str, dict[str, Any]]] = {}  # household -> month -> statement
+        self.runs: dict[str, int] = {}  # month -> position
+        self.capacity: dict[str, dict[str, list[list[Any]]]] = {}  # basis: inst -> group -> entries
+        self.last_month: str | None = None
+        self._by_household: dict[str, set[str]] = defaultdict(set)
+        self._by_institution: dict[str, set[str]] = defaultdict(set)
+        self._dirty_h: set[str] = set()
+        self._dirty_i: set[str] = set()
+        self._all_households = False
+        self._old_horizon: Any = _UNSET
+
+    # -- state persistence ----------------------------------------------------------------
+
+    def _save(self, entity: str, key: str, data: Any) -> None:
+        self.t[self.state.name].put({"entity": entity, "id": key,
+                                     "data": json.dumps(data, sort_keys=True, separators=(",", ":"))})
+
+    def start(self, store, prefix: str = "") -> None:
+        super().start(store, prefix)
+        for row in self.t[self.state.name].values():
+            entity, key, data = row["entity"], row["id"], json.loads(row["data"])
+            if entity == "booking":
+                self._index_booking(key, data)
+            elif entity == "child":
+                self.children[key] = data
+            elif entity == "institution":
+                self.institutions[key] = data
+            elif entity == "household":
+                self.households[key] = data
+            elif entity == "friplads":
+                self.friplads[key] = data
+            elif entity == "adjustments":
+                self.adjustments[key] = data
+            elif entity == "issued":
+                household, month = key.split("/", 1)
+                self.issued.setdefault(household, {})[month] = data
+            elif entity == "run":
+                self.runs[key] = data
+            elif entity == "capacity":
+                self.capacity[key] = data
+            elif entity == "clock":
+                self.last_month = data
+
+    def _index_booking(self, booking_id: str, b: dict[str, Any]) -> None:
+        self.bookings[booking_id] = b
+        self._by_household[b["household"]].add(booking_id)
+        self._by_institution[b["institution"]].add(booking_id)
+
+    # -- folding ----------------------------------------------------------------------------
+
+    def horizon(self) -> str | None:
+        return _next_month(self.last_month) if self.last_month else None
+
+    def apply(self, e: Envelope) -> None:
+        seen = _month(e.recorded_at.date())
+        if self.last_month is None or seen > self.last_month:
+            if self._old_horizon is _UNSET:
+                self._old_horizon = self.horizon()
+            self.last_month = seen
+            self._save("clock", "last_month", seen)
+        d, oid, pos, meta = e.data, e.originator_id, e.position, e.meta
+        kind = e.kind
+        if kind == "Booking.PlaceBooked":
+            b = {"child": d["child_id"], "household": d["household_id"], "institution": d["institution_id"],
+                 "pool": d["pool"], "start": _iso(d["start_date"]), "end": _iso(d["end_date"]),
+                 "lunch": bool(d["lunch"]), "segments": [[g, _iso(a), _iso(z)] for g, a, z in d["segments"]],
+                 "rule_set": meta.get("rule_set") or (d.get("basis") or {}).get("rule_set"), "events": [pos]}
+            self._index_booking(oid, b)
+            self._save("booking", oid, b)
+            self._booking_changed(b)
+        elif kind in ("Booking.BookingCancelled", "Booking.ChildTransferred"):
+            b = self.bookings.get(oid)
+            if b is None:
+                return
+            b["end"] = min(b["end"], _iso(_d(d["effective_date"]) - ONE_DAY))
+            b["events"].append(pos)
+            self._save("booking", oid, b)
+            self._booking_changed(b)
+        elif kind == "Child.ChildRegistered":
+            self.children[oid] = {"household": d["household_id"], "birth": _iso(d["birth_date"]),
+                                  "municipality": d["municipality_code"], "position": pos}
+            self._save("child", oid, self.children[oid])
+            self._dirty_h.add(d["household_id"])
+        elif kind == "Institution.InstitutionRegistered":
+            self.institutions[oid] = {"kind": d["kind"], "municipality": d["municipality_code"],
+                                      "district": d["district"]}
+            self._save("institution", oid, self.institutions[oid])
+            self._dirty_i.add(oid)
+            self._dirty_h.update(self.bookings[b]["household"] for b in self._by_institution.get(oid, ()))
+        elif kind == "Institution.CapacityChanged":
+            if d["pool"] != "basis":
+                return
+            groups = self.capacity.setdefault(oid, {})
+            effective = _iso(d["effective_from"])
+            entries = [x for x in groups.get(d["age_group"], []) if x[0] != effective]
+            entries.append([effective, d["seats"], meta.get("rule_set")])
+            groups[d["age_group"]] = sorted(entries, key=lambda x: x[0])
+            self._save("capacity", oid, groups)
+            self._dirty_i.add(oid)
+        elif kind == "Household.HouseholdRegistered":
+            self.households[oid] = {"municipality": d["municipality_code"], "district": d["district"], "facts": []}
+            self._save("household", oid, self.households[oid])
+            self._dirty_h.add(oid)
+        elif kind == "Household.HouseholdFactsChanged":
+            h = self.households.setdefault(oid, {"municipality": d["municipality_code"], "district": d["district"],
+                                                 "facts": []})
+            effective = _iso(meta.get("effective_date") or e.recorded_at.date())
+            h["facts"] = sorted(h["facts"] + [[effective, d["municipality_code"], d["district"], pos]],
+                                key=lambda x: (x[0], x[3]))
+            h["municipality"], h["district"] = d["municipality_code"], d["district"]
+            self._save("household", oid, h)
+            self._dirty_h.add(oid)
+        elif kind == "Household.FripladsDecided":
+            effective = _iso(d["effective_from"])
+            entries = [x for x in self.friplads.get(oid, []) if x[0] != effective]
+            entries.append([effective, d["pay_share_percent"], pos])
+            self.friplads[oid] = sorted(entries, key=lambda x: x[0])
+            self._save("friplads", oid, self.friplads[oid])
+            self._dirty_h.add(oid)
+        elif kind == "Household.PaymentAdjusted":
+            self.adjustments.setdefault(oid, []).append({
+                "id": d["adjustment_id"], "kind": d["kind"], "from_month": d["from_month"],
+                "to_month": d["to_month"], "amount_ore": d["amount_ore"],
+                "pay_share_percent": d["pay_share_percent"], "child_id": d["child_id"],
+                "reason": meta.get("reason"), "position": pos})
+            self._save("adjustments", oid, self.adjustments[oid])
+            self._dirty_h.add(oid)
+        elif kind == "Statement.StatementIssued":
+            household, month = d["household_id"], d["month"]
+            statement = {"total": d["total_ore"], "lines": d["lines"], "position": pos}
+            self.issued.setdefault(household, {})[month] = statement
+            self._save("issued", f"{household}/{month}", statement)
+            self._dirty_h.add(household)
+        elif kind == "BillingRun.BillingRunIssued":
+            self.runs[d["month"]] = pos
+            self._save("run", d["month"], pos)
+            self._all_households = True  # the next statement moved for everyone
+
+    def _booking_changed(self, b: dict[str, Any]) -> None:
+        self._dirty_h.add(b["household"])
+        if b["pool"] == "basis":
+            self._dirty_i.add(b["institution"])
+
+    def finish_page(self, final: bool = True) -> None:
+        if not final:
+            return  # a rebuild derives once, at the end
+        horizon = self.horizon()
+        if self._old_horizon is not _UNSET and self._old_horizon != horizon:
+            self._horizon_moved(self._old_horizon, horizon)
+        self._old_horizon = _UNSET
+        if self._all_households:
+            self._dirty_h.update(self.households, self._by_household, self.issued)
+            self._all_households = False
+        households, institutions = sorted(self._dirty_h), sorted(self._dirty_i)
+        self._dirty_h, self._dirty_i = set(), set()
+        self.derive(households, institutions)
+
+    def _horizon_moved(self, old: str | None, new: str | None) -> None:
+        """Months (old, new] joined the horizon: what holds days in them is dirty."""
+        self._dirty_i.update(self.capacity)
+        if new is None:
+            return
+        lo = _iso(_first(_next_month(old))) if old else "0000-00-00"
+        hi = _iso(rules.last_of_month(_first(new)))
+        for b in self.bookings.values():
+            if b["start"] <= hi and b["end"] >= lo and b["end"] >= b["start"]:
+                self._booking_changed(b)
+
+    def derive(self, households: list[str], institutions: list[str]) -> None:
+        raise NotImplementedError
+
+    # -- one household's months ------------------------------------------------------------
+
+    def household_result(self, household: str) -> _Result:
+        res = _Result()
+        horizon = self.horizon()
+        if horizon is None:
+            return res
+        statements = self.issued.get(household, {})
+        issued_months = set(self.runs) | set(statements)
+        latest = max(issued_months) if issued_months else None
+        until = max(horizon, latest) if latest else horizon
+
+        raw: dict[str, list[tuple[str, date, date]]] = defaultdict(list)
+        for booking_id in sorted(self._by_household.get(household, ())):
+            b = self.bookings[booking_id]
+            first, last = _d(b["start"]), _d(b["end"])
+            if last < first:
+                continue  # cancelled before it began: holds no day
+            m = first.replace(day=1)
+            while m <= last and _month(m) <= until:
+                raw[_month(m)].append((booking_id, max(first, m), min(last, rules.last_of_month(m))))
+                m = rules.add_months(m, 1)
+
+        corrected: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for statement in statements.values():
+            for line in statement["lines"]:
+                if line.get("kind") == "correction" and line.get("month"):
+                    corrected[line["month"]].append(line)
+
+        months = sorted(set(raw) | set(statements) | (set(corrected) & issued_months))
+        due = {m: self._due(household, m, raw.get(m, [])) for m in months}
+        corrections: list[dict[str, Any]] = []
+        for m in months:
+            if m in issued_months:
+                statement = statements.get(m)
+                corrections += self._corrections(m, statement, corrected.get(m, []), due[m])
+                if statement is not None:
+                    lines = [{"kind": line.get("kind"), "amount_ore": line.get("amount_ore", 0),
+                              "child_id": line.get("child_id"), "booking_id": line.get("booking_id"),
+                              "corrects_month": line.get("month"), "detail": line.get("detail") or "",
+                              "events": {statement["position"]}} for line in statement["lines"]]
+                    res.shown[m] = (lines, True, statement["total"])
+            elif m <= horizon:
+                res.shown[m] = (list(due[m].lines), False, None)
+        if corrections:
+            target = _next_month(latest)
+            lines, _, _ = res.shown.get(target, ([], False, None))
+            res.shown[target] = (lines + corrections, False, None)
+
+        # Settlement and budget shares of this household: months within the horizon.
+        for m, dm in due.items():
+            if m > horizon:
+                continue
+            children: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+            for s in dm.spans:
+                inst = self.institutions.get(s.institution_id, {})
+                district = inst.get("district") or self._household_district(household)
+                part = res.budget.setdefault((m, district), [0] * 6)
+                part[0] += s.days
+                part[1] += s.gross_ore
+                home, there = self._home_municipality(s.child_id, m), inst.get("municipality")
+                if home and there and home != there:
+                    key = (m, home, there)
+                    children[key].add(s.child_id)
+                    settle = res.settlement.setdefault(key, [0, 0, 0, 0])
+                    settle[1] += s.days
+                    settle[2] += s.gross_ore
+            for line in dm.lines:
+                place = dm.place_of.get(line["booking_id"] or "")
+                if place is None or line["child_id"] is None:
+                    continue
+                inst = self.institutions.get(place.spans[0].institution_id, {})
+                home, there = self._home_municipality(line["child_id"], m), inst.get("municipality")
+                if home and there and home != there:
+                    res.settlement.setdefault((m, home, there), [0, 0, 0, 0])[3] += line["amount_ore"]
+            for key, kids in children.items():
+                res.settlement[key][0] = len(kids)
+        for m, (lines, _, _) in res.shown.items():
+            dm = due.get(m)
+            for line in lines:
+                part = res.budget.setdefault((m, self._line_district(household, line, dm)), [0] * 6)
+                part[3] += line["amount_ore"]
+                if line["kind"] == "friplads":
+                    part[4] += line["amount_ore"]
+                elif line["kind"] == "sibling":
+                    part[5] += line["amount_ore"]
+        return res
+
+    def _corrections(self, month: str, statement: dict[str, Any] | None, corrections_of_month: list[dict],
+                     due: _Due) -> list[dict[str, Any]]:
+        """due - billed for an issued month, per (child, booking); billed = the month's issued lines
+        plus the corrections of it already issued on later statements."""
+        billed: dict[tuple, int] = defaultdict(int)
+        billed_kind: dict[tuple, int] = defaultdict(int)
+        issued_lines = [x for x in (statement or {}).get("lines", []) if x.get("kind") != "correction"]
+        for line in issued_lines + corrections_of_month:
+            key = (line.get("child_id"), line.get("booking_id"))
+            billed[key] += line.get("amount_ore", 0)
+            billed_kind[key + (line.get("kind"),)] += line.get("amount_ore", 0)
+        owed: dict[tuple, int] = defaultdict(int)
+        owed_kind: dict[tuple, int] = defaultdict(int)
+        events: dict[tuple, set[int]] = defaultdict(set)
+        for line in due.lines:
+            key = (line["child_id"], line["booking_id"])
+            owed[key] += line["amount_ore"]
+            owed_kind[key + (line["kind"],)] += line["amount_ore"]
+            events[key] |= line["events"]
+        out = []
+        for key in sorted(set(billed) | set(owed), key=lambda k: (k[0] or "", k[1] or "")):
+            diff = owed[key] - billed[key]
+            if not diff:
+                continue
+            kinds = sorted({k[2] for k in list(billed_kind) + list(owed_kind) if k[:2] == key})
+            changes = ", ".join(f"{kind} {owed_kind[key + (kind,)] - billed_kind[key + (kind,)]:+d}"
+                                for kind in kinds if owed_kind[key + (kind,)] != billed_kind[key + (kind,)])
+            detail = (f"correction of {month}: billed {billed[key]} øre, due now {owed[key]} øre "
+                      f"({changes})")
+            positions = set(events[key])
+            if statement is not None:
+                positions.add(statement["position"])
+            out.append({"kind": "correction", "amount_ore": diff, "child_id": key[0], "booking_id": key[1],
+                        "corrects_month": month, "detail": detail, "events": positions})
+        return out
+
+    def _due(self, household: str, month: str, raw: list[tuple[str, date, date]]) -> _Due:
+        """What the month costs the household by today's knowledge (rules.household_month_charges)."""
+        out = _Due()
+        m_first = _first(month)
+        for booking_id, first, last in raw:
+            b = self.bookings[booking_id]
+            child, inst = self.children.get(b["child"]), self.institutions.get(b["institution"])
+            if child is None or inst is None:
+                continue
+            birth = _d(child["birth"])
+            try:
+                gross = rules.prorate_ore(
+                    rules.gross_cost_per_place_ore(inst["kind"], birth, m_first, _rule_set(b["rule_set"])),
+                    first, last)
+            except rules.RuleError:
+                gross = 0  # no tariff in force (before 2023): not costed
+            out.spans.append(_Span(booking_id, b["child"], b["institution"], inst["kind"], birth, first, last,
+                                   b["lunch"], gross))
+        if not out.spans:
+            return out
+
+        # One place per child and price class: a mid-month transfer continues the same place.
+        places: list[_Place] = []
+        for child_id in sorted({s.child_id for s in out.spans}):
+            current: _Place | None = None
+            for s in sorted((s for s in out.spans if s.child_id == child_id), key=lambda s: s.first):
+                prev = current.spans[-1] if current else None
+                if (prev is not None and prev.last + ONE_DAY == s.first and prev.lunch == s.lunch
+                        and (prev.kind == "dagpleje") == (s.kind == "dagpleje")):
+                    current.spans.append(s)
+                else:
+                    current = _Place([s])
+                    places.append(current)
+        out.place_of = {p.place_id: p for p in places}
+        place_events = {p.place_id: {pos for s in p.spans for pos in self.bookings[s.booking_id]["events"]}
+                        for p in places}
+        all_events = set().union(*place_events.values())
+
+        newest = max(out.spans, key=lambda s: self.bookings[s.booking_id]["events"][0])
+        rs = _rule_set(self.bookings[newest.booking_id]["rule_set"])
+        share, share_position = 100, None
+        for effective, pct, position in self.friplads.get(household, []):
+            if effective <= _iso(m_first):
+                share, share_position = pct, position
+
+        adjustments, adjustment_events = [], {}
+        for a in self.adjustments.get(household, []):
+            if not (a["from_month"] <= month and (a["to_month"] is None or month <= a["to_month"])):
+                continue
+            place_id = None
+            if a["child_id"]:
+                mine = [p for p in places if p.spans[0].child_id == a["child_id"]]
+                if not mine:
+                    continue  # the child holds no place this month
+                place_id = mine[0].place_id
+            how = f"{a['amount_ore']} øre" if a["amount_ore"] is not None else f"pays {a['pay_share_percent']} %"
+            detail = f"{how}; {a['reason'] or 'no reason given'} [{a['id'][:8]}]"
+            adjustments.append(rules.Adjustment(kind=a["kind"], amount_ore=a["amount_ore"],
+                                                pay_share_percent=a["pay_share_percent"], place_id=place_id,
+                                                detail=detail))
+            adjustment_events[f"{a['kind']}: {detail}"] = {a["position"]} | place_events.get(place_id, set())
+
+        try:
+            charges = rules.household_month_charges(
+                [rules.PlaceMonth(p.place_id, p.spans[0].kind, p.spans[0].birth, p.first, p.last, p.spans[0].lunch)
+                 for p in places],
+                share, m_first, rs, adjustments)
+        except rules.RuleError:
+            return out  # no tariff in force that month: nothing can be billed
+        for c in charges:
+            place = out.place_of.get(c.place_id) if c.place_id else None
+            if c.kind in ("fee", "lunch"):
+                events = place_events[c.place_id]
+            elif c.kind == "friplads":
+                events = place_events[c.place_id] | ({share_position} if share_position else set())
+            elif c.kind == "sibling":
+                events = all_events | ({share_position} if share_position else set())
+            else:
+                events = adjustment_events.get(c.detail) or all_events
+            detail = c.detail
+            if place is not None and len(place.spans) > 1:
+                detail += f" (continued in booking {', '.join(s.booking_id for s in place.spans[1:])})"
+            out.lines.append({"kind": c.kind, "amount_ore": c.amount_ore,
+                              "child_id": place.spans[0].child_id if place else None,
+                              "booking_id": c.place_id, "corrects_month": None, "detail": detail,
+                              "events": set(events)})
+        return out
+
+    def _home_municipality(self, child_id: str, month: str) -> str | None:
+        """The child's home municipality on the month's 1st: the household's (effective-dated
+        facts) once it changed, else the one the child was registered with."""
+        child = self.children.get(child_id)
+        if child is None:
+            return None
+        code = child["municipality"]
+        household = self.households.get(child["household"])
+        if household:
+            day = _iso(_first(month))
+            for effective, municipality, _, _ in household["facts"]:
+                if effective <= day:
+                    code = municipality
+        return code
+
+    def _household_district(self, household: str) -> str:
+        h = self.households.get(household)
+        return (h or {}).get("district") or ""
+
+    def _line_district(self, household: str, line: dict[str, Any], due: _Due | None) -> str:
+        """A line counts in its institution's district (the household's when it names none)."""
+        b = self.bookings.get(line.get("booking_id") or "")
+        if b is None and due is not None and due.spans:
+            mine = [s for s in due.spans if s.child_id == line.get("child_id")] or due.spans
+            b = self.bookings.get(mine[0].booking_id)
+        if b is not None:
+            inst = self.institutions.get(b["institution"])
+            if inst:
+                return inst["district"]
+        return self._household_district(household)
+
+    # -- writing rows -----------------------------------------------------------------------
+
+    @staticmethod
+    def _replace(table: Keyed, index: dict[str, set[tuple]], owner: str, rows: dict[tuple, Row]) -> set[tuple]:
+        """Make `owner`'s rows exactly `rows`; returns the keys that were or are now there."""
+        old = index.pop(owner, set())
+        for key in old - set(rows):
+            table.delete(*key)
+        for key, row in rows.items():
+            if table.get(*key) != row:
+                table.put(row)
+        if rows:
+            index[owner] = set(rows)
+        return old | set(rows)
+
+    @staticmethod
+    def _regroup(parts: Keyed, members: dict[tuple, set[tuple]], group_of: Callable[[tuple], tuple],
+                 touched: Iterable[tuple], out: Keyed, make: Callable[[tuple, list[Row]], Row | None]) -> None:
+        """Recompute the summary rows of the groups whose parts changed."""
+        for part_key in touched:
+            group = group_of(part_key)
+            if parts.get(*part_key) is None:
+                members.get(group, set()).discard(part_key)
+            else:
+                members.setdefault(group, set()).add(part_key)
+        for group in sorted({group_of(k) for k in touched}):
+            keys = members.get(group)
+            row = make(group, [parts.get(*k) for k in sorted(keys)]) if keys else None
+            if row is None:
+                members.pop(group, None)
+                if out.get(*group) is not None:
+                    out.delete(*group)
+            elif out.get(*group) != row:
+                out.put(row)
+
+
+# -- the views -----------------------------------------------------------------------------------
+
+
+class Billing(_BillingFacts):
+    """Statement lines and totals per household and month; intermunicipal settlement."""
+
+    name = "billing"
+    state = BILLING_STATE
+    tables = (BILLING_STATE, STATEMENT_LINES, STATEMENTS, SETTLEMENT_PARTS, SETTLEMENT)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._line_keys: dict[str, set[tuple]] = {}
+        self._statement_keys: dict[str, set[tuple]] = {}
+        self._settle_keys: dict[str, set[tuple]] = {}
+        self._settle_members: dict[tuple, set[tuple]] = {}
+
+    def start(self, store, prefix: str = "") -> None:
+        super().start(store, prefix)
+        for key in self.t["statement_lines"].rows:
+            self._line_keys.setdefault(key[0], set()).add(key)
+        for key in self.t["statements"].rows:
+            self._statement_keys.setdefault(key[0], set()).add(key)
+        for key in self.t["billing_settlement_parts"].rows:
+            self._settle_keys.setdefault(key[0], set()).add(key)
+            self._settle_members.setdefault(key[1:], set()).add(key)
+
+    def derive(self, households: list[str], institutions: list[str]) -> None:
+        touched: set[tuple] = set()
+        for household in households:
+            res = self.household_result(household)
+            lines, statements = {}, {}
+            for month, (shown, issued, issued_total) in sorted(res.shown.items()):
+                for no, line in enumerate(shown, 1):
+                    lines[(household, month, no)] = {
+                        "household_id": household, "month": month, "line_no": no, "kind": line["kind"],
+                        "amount_ore": line["amount_ore"], "child_id": line["child_id"],
+                        "booking_id": line["booking_id"], "corrects_month": line["corrects_month"],
+                        "detail": line["detail"][:DETAIL_MAX], "events": _events_text(line["events"]),
+                        "issued": issued}
+                total = issued_total if issued else sum(line["amount_ore"] for line in shown)
+                statements[(household, month)] = {"household_id": household, "month": month,
+                                                  "total_ore": total, "issued": issued}
+            self._replace(self.t["statement_lines"], self._line_keys, household, lines)
+            self._replace(self.t["statements"], self._statement_keys, household, statements)
+            parts = {(household,) + key: {
+                "household_id": household, "month": key[0], "payer_municipality": key[1],
+                "institution_municipality": key[2], "children": v[0], "place_days": v[1],
+                "gross_cost_ore": v[2], "parent_payment_ore": v[3]} for key, v in res.settlement.items()}
+            touched |= self._replace(self.t["billing_settlement_parts"], self._settle_keys, household, parts)
+        self._regroup(self.t["billing_settlement_parts"], self._settle_members, lambda k: k[1:], touched,
+                      self.t["intermunicipal_settlement"], _settlement_row)
+
+
+def _settlement_row(group: tuple, parts: list[Row]) -> Row:
+    gross = sum(p["gross_cost_ore"] for p in parts)
+    parent = sum(p["parent_payment_ore"] for p in parts)
+    return {"month": group[0], "payer_municipality": group[1], "institution_municipality": group[2],
+            "children": sum(p["children"] for p in parts), "place_days": sum(p["place_days"] for p in parts),
+            "gross_cost_ore": gross, "parent_payment_ore": parent, "subsidy_ore": gross - parent}
+
+
+class Budget(_BillingFacts):
+    """Per month and district: place-months, gross cost, parent payments, subsidies, net cost."""
+
+    name = "budget"
+    state = BUDGET_STATE
+    tables = (BUDGET_STATE, BUDGET_PARTS, BUDGET)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._part_keys: dict[str, set[tuple]] = {}
+        self._members: dict[tuple, set[tuple]] = {}
+
+    def start(self, store, prefix: str = "") -> None:
+        super().start(store, prefix)
+        for key in self.t["budget_parts"].rows:
+            self._part_keys.setdefault(key[0], set()).add(key)
+            self._members.setdefault(key[1:], set()).add(key)
+
+    def derive(self, households: list[str], institutions: list[str]) -> None:
+        touched: set[tuple] = set()
+        for household in households:
+            owner = f"household/{household}"
+            res = self.household_result(household)
+            rows = {(owner,) + key: _part_row(owner, key, seat_days=v[0], gross=v[1], parent=v[3],
+                                              friplads=v[4], sibling=v[5])
+                    for key, v in res.budget.items()}
+            touched |= self._replace(self.t["budget_parts"], self._part_keys, owner, rows)
+        for institution in institutions:
+            owner = f"institution/{institution}"
+            rows = {(owner,) + key: _part_row(owner, key, empty=cost)
+                    for key, cost in self.empty_basis_cost(institution).items()}
+            touched |= self._replace(self.t["budget_parts"], self._part_keys, owner, rows)
+        self._regroup(self.t["budget_parts"], self._members, lambda k: k[1:], touched, self.t["budget"],
+                      _budget_row)
+
+    def empty_basis_cost(self, institution: str) -> dict[tuple[str, str], int]:
+        """The institution's empty basis seat-days per month, costed at the gross cost of a place:
+        basis seats are funded in full even when empty."""
+        groups, inst, horizon = self.capacity.get(institution), self.institutions.get(institution), self.horizon()
+        if not groups or inst is None or horizon is None:
+            return {}
+        out: dict[tuple[str, str], int] = defaultdict(int)
+        for group, entries in sorted(groups.items()):
+            spans = []
+            for booking_id in self._by_institution.get(institution, ()):
+                b = self.bookings[booking_id]
+                if b["pool"] != "basis":
+                    continue
+                for g, a, z in b["segments"]:
+                    z = min(z, b["end"])
+                    if g == group and a <= z:
+                        spans.append((_d(a), _d(z)))
+            start = _d(entries[0][0]).replace(day=1)
+            in_use = sum(1 for a, z in spans if a <= start <= z)
+            delta: dict[date, int] = defaultdict(int)
+            for a, z in spans:
+                if a > start:
+                    delta[a] += 1
+                if z + ONE_DAY > start:
+                    delta[z + ONE_DAY] -= 1
+            caps = {_d(e[0]): (e[1], e[2]) for e in entries}
+            seats, rule_set_id = 0, entries[0][2]
+            m = start
+            while _month(m) <= horizon:
+                nxt = rules.add_months(m, 1)
+                empty, day = 0, m
+                while day < nxt:
+                    in_use += delta.get(day, 0)
+                    if day in caps:
+                        seats, rule_set_id = caps[day]
+                    empty += max(0, seats - in_use)
+                    day += ONE_DAY
+                if empty:
+                    birth = rules.add_months(m, -12 if group == "nursery" else -48)
+                    try:
+                        monthly = rules.gross_cost_per_place_ore(inst["kind"], birth, m, _rule_set(rule_set_id))
+                        out[(_month(m), inst["district"])] += rules.round_half_up(
+                            monthly * empty, rules.days_in_month(m))
+                    except rules.RuleError:
+                        pass  # no tariff in force (before 2023): not costed
+                m = nxt
+        return {k: v for k, v in out.items() if v}
+
+
+def _part_row(owner: str, key: tuple[str, str], *, seat_days: int = 0, gross: int = 0, empty: int = 0,
+              parent: int = 0, friplads: int = 0, sibling: int = 0) -> Row:
+    return {"owner": owner, "month": key[0], "district": key[1], "seat_days": seat_days, "gross_cost_ore": gross,
+            "empty_basis_cost_ore": empty, "parent_payments_ore": parent, "friplads_ore": friplads,
+            "sibling_ore": sibling}
+
+
+def _budget_row(group: tuple, parts: list[Row]) -> Row:
+    month, district = group
+    seat_days = sum(p["seat_days"] for p in parts)
+    empty = sum(p["empty_basis_cost_ore"] for p in parts)
+    gross = sum(p["gross_cost_ore"] for p in parts) + empty
+    parent = sum(p["parent_payments_ore"] for p in parts)
+    return {"month": month, "district": district, "seat_days": seat_days,
+            "place_months_milli": rules.round_half_up(seat_days * 1000, rules.days_in_month(_first(month))),
+            "gross_cost_ore": gross, "empty_basis_cost_ore": empty, "parent_payments_ore": parent,
+            "friplads_cost_ore": -sum(p["friplads_ore"] for p in parts),
+            "sibling_cost_ore": -sum(p["sibling_ore"] for p in parts),
+            "net_municipal_cost_ore": gross - parent}

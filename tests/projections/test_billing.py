@@ -1,0 +1,337 @@
+"""Billing and budget views: hand-computed months, issued statements, corrections, settlement,
+budget, and paged projection == rebuild — on SQLite and PostgreSQL (the `city` fixture).
+
+2025 Copenhagen tariffs (kr/month): under 3 y 1 m 3,996 without lunch, 4,708 with lunch; from
+3 y 1 m 2,317 / 3,120. Gross cost per place = tariff without lunch / 25 % (3,996 kr -> 15,984 kr).
+"""
+
+from datetime import date
+
+import pytest
+
+from ledger import commands as c
+from projections.billing import (BUDGET, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget)
+from projections.engine import Projector, open_store, rebuild, verify
+
+D = date
+YOUNG = D(2024, 3, 15)  # under 3 y 1 m all through 2025: 399,600 + 71,200 lunch
+OLDER = D(2021, 6, 10)  # the kindergarten rate from July 2024: 231,700 + 80,300 lunch
+
+
+class Crash(Exception):
+    pass
+
+
+def _crash():
+    raise Crash()
+
+
+def views():
+    return [Billing(), Budget()]
+
+
+def project(city, page_size=5_000):
+    projector = Projector(city.ledger, views(), page_size=page_size)
+    projector.catch_up()
+    return projector
+
+
+def lines(projector, household, month):
+    rows = [r for r in projector.store.load(STATEMENT_LINES) if r["household_id"] == household and r["month"] == month]
+    return sorted(rows, key=lambda r: r["line_no"])
+
+
+def statement(projector, household, month):
+    return next((r for r in projector.store.load(STATEMENTS)
+                 if r["household_id"] == household and r["month"] == month), None)
+
+
+def summary(rows):
+    return [(r["kind"], r["amount_ore"]) for r in rows]
+
+
+def issue(city, projector, month):
+    """Issue a month the way the API does: the view's lines for that month, as they stand."""
+    projector.catch_up()
+    statements = []
+    for s in projector.store.load(STATEMENTS):
+        if s["month"] != month or s["issued"]:
+            continue
+        rows = lines(projector, s["household_id"], month)
+        statements.append(c.HouseholdStatement(
+            household_id=s["household_id"], total_ore=s["total_ore"],
+            lines=[c.StatementLine(kind=r["kind"], amount_ore=r["amount_ore"], child_id=r["child_id"],
+                                   booking_id=r["booking_id"], month=r["corrects_month"], detail=r["detail"])
+                   for r in rows]))
+    city.run(c.IssueStatements(month=month, statements=statements))
+    projector.catch_up()
+
+
+def at(city, day):
+    city.ledger.clock.set(day)
+
+
+def test_one_child_a_full_month_is_fee_plus_lunch(city):
+    at(city, D(2025, 3, 5))  # horizon: April 2025
+    inst = city.institution()
+    hh = city.household()
+    child = city.child(hh, birth=YOUNG)
+    booking = city.book(child, inst, D(2025, 2, 1))
+    p = project(city)
+    feb = lines(p, hh, "2025-02")
+    assert summary(feb) == [("fee", 399_600), ("lunch", 71_200)]  # 4,708 kr
+    assert all(r["child_id"] == child and r["booking_id"] == booking["id"] and not r["issued"] for r in feb)
+    assert all(r["events"] and all(int(x) <= city.ledger.max_position() for x in r["events"].split(","))
+               for r in feb)
+    assert statement(p, hh, "2025-02")["total_ore"] == 470_800
+    months = sorted(r["month"] for r in p.store.load(STATEMENTS) if r["household_id"] == hh)
+    assert months == ["2025-02", "2025-03", "2025-04"]  # up to the month after the latest recorded month
+    p.close()
+
+
+def test_a_partial_month_is_prorated_by_calendar_days(city):
+    at(city, D(2025, 3, 5))
+    inst = city.institution()
+    hh = city.household()
+    city.book(city.child(hh, birth=YOUNG), inst, D(2025, 2, 10))
+    p = project(city)
+    # 19 of February's 28 days: fee 399,600 * 19 / 28 = 271,157.1 -> 271,157;
+    # with lunch 470,800 * 19 / 28 = 319,471.4 -> 319,471, so lunch = 48,314.
+    assert summary(lines(p, hh, "2025-02")) == [("fee", 271_157), ("lunch", 48_314)]
+    assert statement(p, hh, "2025-02")["total_ore"] == 319_471
+    p.close()
+
+
+def test_friplads_decision_reduces_the_payment(city):
+    at(city, D(2025, 3, 5))
+    inst = city.institution()
+    hh = city.household(income_kr=300_000, income_from=D(2025, 1, 1))
+    city.book(city.child(hh, birth=YOUNG), inst, D(2025, 2, 1))
+    p = project(city)
+    # One child: L = 208,101 kr; 5 + (300,000 - 208,101) // 4,615 = 5 + 19 = 24 %.
+    # 470,800 * 24 % = 112,992 -> friplads line 112,992 - 470,800 = -357,808.
+    assert summary(lines(p, hh, "2025-02")) == [("fee", 399_600), ("lunch", 71_200), ("friplads", -357_808)]
+    assert statement(p, hh, "2025-02")["total_ore"] == 112_992
+    p.close()
+
+
+def test_two_siblings_the_cheaper_pays_half_after_friplads(city):
+    at(city, D(2025, 3, 5))
+    inst = city.institution(district="Valby")
+    hh = city.household(children_under_18=2, income_kr=300_000)
+    young, older = city.child(hh, birth=YOUNG), city.child(hh, birth=OLDER)
+    b_young = city.book(young, inst, D(2025, 2, 1))["id"]
+    b_older = city.book(older, inst, D(2025, 2, 1))["id"]
+    p = project(city)
+    # Two children: L' = 208,101 + 7,000 = 215,101; 5 + 84,899 // 4,615 = 23 %.
+    # young: 470,800 -> 108,284 (friplads -362,516); older: 312,000 -> 71,760 (friplads -240,240);
+    # the cheaper after friplads (older, 71,760) pays 50 %: 35,880 -> sibling -35,880.
+    feb = lines(p, hh, "2025-02")
+    by_booking = {(r["booking_id"], r["kind"]): r["amount_ore"] for r in feb}
+    assert by_booking[(b_young, "fee")] == 399_600 and by_booking[(b_young, "lunch")] == 71_200
+    assert by_booking[(b_older, "fee")] == 231_700 and by_booking[(b_older, "lunch")] == 80_300
+    assert by_booking[(b_young, "friplads")] == -362_516
+    assert by_booking[(b_older, "friplads")] == -240_240
+    assert by_booking[(b_older, "sibling")] == -35_880
+    assert (b_young, "sibling") not in by_booking
+    assert statement(p, hh, "2025-02")["total_ore"] == 108_284 + 35_880
+    budget = next(r for r in p.store.load(BUDGET) if (r["month"], r["district"]) == ("2025-02", "Valby"))
+    assert budget["friplads_cost_ore"] == 362_516 + 240_240
+    assert budget["sibling_cost_ore"] == 35_880
+    assert budget["parent_payments_ore"] == 144_164
+    p.close()
+
+
+def test_a_retroactive_friplads_decision_corrects_the_next_statement(city):
+    at(city, D(2025, 3, 5))
+    inst = city.institution()
+    hh = city.household()
+    child = city.child(hh, birth=YOUNG)
+    booking = city.book(child, inst, D(2025, 2, 1))["id"]
+    p = project(city)
+    issue(city, p, "2025-02")
+    issued_feb = lines(p, hh, "2025-02")
+    assert summary(issued_feb) == [("fee", 399_600), ("lunch", 71_200)] and all(r["issued"] for r in issued_feb)
+
+    # Income declared later, effective from 1 February: 24 % from then on.
+    city.run(c.DeclareIncome(household_id=hh, annual_income_ore=300_000_00, effective_from=D(2025, 2, 1)))
+    p.catch_up()
+    assert lines(p, hh, "2025-02") == issued_feb  # invariant 4: the issued month never changes
+    assert statement(p, hh, "2025-02") == {"household_id": hh, "month": "2025-02", "total_ore": 470_800,
+                                           "issued": True}
+    march = lines(p, hh, "2025-03")
+    assert summary(march) == [("fee", 399_600), ("lunch", 71_200), ("friplads", -357_808),
+                              ("correction", -357_808)]  # Feb: 112,992 due - 470,800 billed
+    correction = march[-1]
+    assert (correction["corrects_month"], correction["child_id"], correction["booking_id"]) == (
+        "2025-02", child, booking)
+    assert statement(p, hh, "2025-03")["total_ore"] == 112_992 - 357_808
+    assert not any(r["kind"] == "correction" for r in lines(p, hh, "2025-04"))
+
+    # Once the correction is issued on March's statement, nothing is left to correct.
+    at(city, D(2025, 4, 2))
+    issue(city, p, "2025-03")
+    april = lines(p, hh, "2025-04")
+    assert summary(april) == [("fee", 399_600), ("lunch", 71_200), ("friplads", -357_808)]
+    p.close()
+
+
+def test_a_backdated_cancellation_after_issue_is_corrected(city):
+    at(city, D(2025, 4, 5))  # horizon: May 2025
+    inst = city.institution()
+    hh = city.household()
+    child = city.child(hh, birth=YOUNG)
+    booking = city.book(child, inst, D(2025, 2, 1))["id"]
+    p = project(city)
+    issue(city, p, "2025-02")
+    issue(city, p, "2025-03")
+    issued_march = lines(p, hh, "2025-03")
+
+    city.run(c.CancelBooking(booking_id=booking, effective_date=D(2025, 3, 16), reason="moved away"))
+    p.catch_up()
+    assert lines(p, hh, "2025-03") == issued_march
+    assert not any(r["kind"] == "correction" for r in lines(p, hh, "2025-02"))
+    # March is now 15 of 31 days: 470,800 * 15 / 31 = 227,806.5.. -> 227,806 due, 470,800 billed.
+    april = lines(p, hh, "2025-04")
+    assert summary(april) == [("correction", 227_806 - 470_800)]
+    assert april[0]["corrects_month"] == "2025-03" and april[0]["booking_id"] == booking
+    assert statement(p, hh, "2025-04") == {"household_id": hh, "month": "2025-04", "total_ore": -242_994,
+                                           "issued": False}
+    assert statement(p, hh, "2025-05") is None  # no place, nothing to correct
+    p.close()
+
+
+def test_a_mid_month_transfer_continues_one_place(city):
+    at(city, D(2025, 3, 5))
+    a, b = city.institution(name="A"), city.institution(name="B")
+    hh = city.household()
+    first = city.book(city.child(hh, birth=YOUNG), a, D(2025, 2, 1))["id"]
+    city.run(c.TransferChild(booking_id=first, institution_id=b, effective_date=D(2025, 2, 15), reason="closer"))
+    p = project(city)
+    feb = lines(p, hh, "2025-02")
+    assert summary(feb) == [("fee", 399_600), ("lunch", 71_200)]  # one place, the whole month, no sibling line
+    assert feb[0]["booking_id"] == first and "continued in booking" in feb[0]["detail"]
+    p.close()
+
+
+def test_intermunicipal_settlement_for_a_child_from_another_municipality(city):
+    at(city, D(2025, 3, 5))
+    inst = city.institution()  # municipality 101 (Copenhagen)
+    home = city.household()
+    city.book(city.child(home, birth=YOUNG), inst, D(2025, 2, 1))  # a Copenhagen child: no settlement
+    away = city.household(municipality_code="147")
+    city.book(city.child(away, birth=YOUNG), inst, D(2025, 2, 1))
+    p = project(city)
+    rows = {(r["month"], r["payer_municipality"], r["institution_municipality"]): r
+            for r in p.store.load(SETTLEMENT)}
+    assert set(rows) == {(m, "147", "101") for m in ("2025-02", "2025-03", "2025-04")}
+    feb = rows[("2025-02", "147", "101")]
+    # Gross: 399,600 * 100 / 25 = 1,598,400; parents pay 470,800; 147 owes 101 the rest.
+    assert (feb["children"], feb["place_days"], feb["gross_cost_ore"], feb["parent_payment_ore"],
+            feb["subsidy_ore"]) == (1, 28, 1_598_400, 470_800, 1_127_600)
+    p.close()
+
+
+def test_budget_costs_a_booking_and_an_empty_basis_seat(city):
+    at(city, D(2025, 3, 5))
+    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, district="Valby",
+                            pools=("general", "basis"))
+    hh = city.household(district="Valby")
+    city.book(city.child(hh, birth=YOUNG), inst, D(2025, 2, 1))
+    p = project(city)
+    budget = {(r["month"], r["district"]): r for r in p.store.load(BUDGET)}
+    feb = budget[("2025-02", "Valby")]
+    # One booked place (28 seat-days = 1.000 place-months) at 1,598,400 gross, and one basis seat left
+    # empty all month, funded in full: another 1,598,400. Parents pay 470,800.
+    assert feb == {"month": "2025-02", "district": "Valby", "seat_days": 28, "place_months_milli": 1_000,
+                   "gross_cost_ore": 3_196_800, "empty_basis_cost_ore": 1_598_400, "parent_payments_ore": 470_800,
+                   "friplads_cost_ore": 0, "sibling_cost_ore": 0, "net_municipal_cost_ore": 2_726_000}
+    # Before the booking the empty basis seat is the whole cost (2024: 3,673 kr / 25 %).
+    jan24 = budget[("2024-01", "Valby")]
+    assert (jan24["seat_days"], jan24["gross_cost_ore"], jan24["parent_payments_ore"]) == (0, 1_469_200, 0)
+    assert max(m for m, _ in budget) == "2025-04"
+    p.close()
+
+
+def test_a_basis_booking_fills_the_basis_seat(city):
+    at(city, D(2025, 3, 5))
+    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, district="Valby",
+                            pools=("general", "basis"))
+    hh = city.household(district="Valby")
+    city.book(city.child(hh, birth=YOUNG), inst, D(2025, 2, 15), pool="basis")
+    p = project(city)
+    feb = next(r for r in p.store.load(BUDGET) if r["month"] == "2025-02")
+    # 1-14 February the basis seat is empty (14 days), then the child holds it (14 days).
+    assert feb["empty_basis_cost_ore"] == 1_598_400 * 14 // 28
+    assert feb["gross_cost_ore"] == 1_598_400
+    assert feb["place_months_milli"] == 500
+    p.close()
+
+
+def busy_history(city):
+    """Siblings with friplads, an issued month, a retroactive decision, a backdated cancellation,
+    a transfer, a basis seat, a child from another municipality and an adjustment."""
+    at(city, D(2025, 2, 3))
+    a = city.institution(kind="integreret", nursery=5, kindergarten=5, name="A", district="Valby",
+                         pools=("general", "basis"))
+    b = city.institution(kind="vuggestue", nursery=3, kindergarten=None, name="B", district="Amager Vest")
+    sib = city.household(children_under_18=2, income_kr=400_000)
+    s1 = city.book(city.child(sib, birth=YOUNG), a, D(2025, 1, 1))["id"]
+    city.book(city.child(sib, birth=OLDER), a, D(2025, 1, 15))
+    away = city.household(municipality_code="147")
+    w = city.book(city.child(away, birth=D(2024, 5, 2)), b, D(2025, 1, 1))["id"]
+    basis = city.household()
+    city.book(city.child(basis, birth=D(2024, 6, 1)), a, D(2025, 2, 10), pool="basis")
+    city.run(c.AdjustPayment(household_id=basis, kind="socialpaedagogisk_friplads", from_month="2025-02",
+                             to_month="2025-03", pay_share_percent=50, reason="support plan"))
+    p = project(city)
+    issue(city, p, "2025-01")
+    p.close()
+    at(city, D(2025, 3, 4))
+    city.run(c.DeclareIncome(household_id=away, annual_income_ore=250_000_00, effective_from=D(2025, 1, 1)))
+    city.run(c.CancelBooking(booking_id=s1, effective_date=D(2025, 1, 20), reason="moved"))
+    city.run(c.TransferChild(booking_id=w, institution_id=a, effective_date=D(2025, 2, 12), reason="closer"))
+    city.run(c.ChangeCapacity(institution_id=a, age_group="nursery", pool="basis", seats=2,
+                              effective_from=D(2025, 3, 1)))
+    city.run(c.ChangeHouseholdFacts(household_id=away, effective_from=D(2025, 3, 1), municipality_code="101"))
+
+
+def all_checksums(store):
+    return {t.name: store.checksums(t) for v in views() for t in v.tables}
+
+
+def test_paged_projection_with_restarts_equals_a_rebuild(city):
+    busy_history(city)
+    end = city.ledger.max_position()
+    store = open_store(city.ledger)
+    for page_size in (1, 4, 17):
+        store.reset("views", [t for v in views() for t in v.tables])
+        # A fresh projector every few pages: working state reloads from the tables.
+        while store.position("views") < end:
+            projector = Projector(city.ledger, views(), page_size=page_size)
+            with pytest.raises(Crash):  # a page that never commits leaves nothing behind
+                projector.run_page(crash_before_commit=_crash)
+            for _ in range(5):
+                if projector.run_page() == 0:
+                    break
+            projector.close()
+        paged = all_checksums(store)
+        assert paged["statement_lines"] and paged["budget"] and paged["intermunicipal_settlement"]
+        assert verify(city.ledger, views()) == []
+        rebuild(city.ledger, views())
+        assert all_checksums(store) == paged
+    store.close()
+
+
+def test_the_busy_history_keeps_issued_months_and_balances_corrections(city):
+    busy_history(city)
+    p = project(city, page_size=3)
+    rows = list(p.store.load(STATEMENT_LINES))
+    issued = [r for r in rows if r["issued"]]
+    assert issued and {r["month"] for r in issued} == {"2025-01"}
+    corrections = [r for r in rows if r["kind"] == "correction"]
+    # Every correction corrects January and sits on the next statement, February.
+    assert corrections and all((r["corrects_month"], r["month"]) == ("2025-01", "2025-02") for r in corrections)
+    # A fresh projection over the whole log agrees row for row.
+    assert verify(city.ledger, views()) == []
+    p.close()
