@@ -4,12 +4,13 @@ from projections.billing import Billing, Budget
 from projections.engine import Envelope, Projector, View, attach_inline, open_store, rebuild, verify
 from projections.occupancy import Occupancy
 from projections.timeline import ChildTimeline
+from projections.waitinglists import WaitingLists
 
 
 def all_views() -> list[View]:
     """A fresh instance of every view, in a fixed order."""
-    return [Occupancy(), ChildTimeline(), Billing(), Budget()]
+    return [Occupancy(), ChildTimeline(), Billing(), Budget(), WaitingLists()]
 
 
-__all__ = ["Billing", "Budget", "ChildTimeline", "Envelope", "Occupancy", "Projector", "View", "all_views",
+__all__ = ["Billing", "Budget", "ChildTimeline", "Envelope", "Occupancy", "Projector", "View", "WaitingLists", "all_views",
            "attach_inline", "open_store", "rebuild", "verify"]

@@ -11,7 +11,7 @@ from projections.stores import ViewStore
 from projections.tables import BOOL, DATE, INT, TIMESTAMP, Table
 
 # Tables that hold working state only, not for analysts.
-INTERNAL = {"timeline_booking_child", "billing_state", "budget_state", "billing_settlement_parts", "budget_parts"}
+INTERNAL = {"timeline_booking_child", "billing_state", "budget_state", "billing_settlement_parts", "budget_parts", "waitinglist_state"}
 
 
 def exportable(views: Sequence[View]) -> dict[str, Table]:
