@@ -314,7 +314,8 @@ def _check_channel(channel: str) -> None:
 
 def _request_hash(command: BaseModel, actor: str, channel: str) -> str:
     body = json.dumps(
-        {"command": type(command).__name__, "body": command.model_dump(mode="json"), "actor": actor},
+        {"command": type(command).__name__, "body": command.model_dump(mode="json"), "actor": actor,
+         "channel": channel},
         sort_keys=True,
     )
     return hashlib.sha256(body.encode()).hexdigest()

@@ -61,6 +61,8 @@ class SimulatedClock:
             self._t = t
 
     def advance(self, delta: timedelta) -> None:
+        if delta < timedelta(0):
+            raise ValueError("a simulated clock cannot go back")
         with self._lock:
             self._t += delta
 

@@ -286,6 +286,8 @@ def _keep_identifiers(ctx: Context, person_id: UUID, identifiers: c.PersonIdenti
 
 def register(uow: UnitOfWork, cmd: c.Register, ctx: Context) -> dict:
     child = uow.get(Child, cmd.child_id)
+    if child.erased:
+        raise Conflict(f"child {child.id} was erased")
     rule_set = ctx.rule_set(uow)
     current = child.registrations.get(cmd.age_group)
     if current and current["active"]:
@@ -306,6 +308,8 @@ def register(uow: UnitOfWork, cmd: c.Register, ctx: Context) -> dict:
 
 def change_wishes(uow: UnitOfWork, cmd: c.ChangeWishes, ctx: Context) -> dict:
     child = uow.get(Child, cmd.child_id)
+    if child.erased:
+        raise Conflict(f"child {child.id} was erased")
     rule_set = ctx.rule_set(uow)
     current = child.registrations.get(cmd.age_group)
     if not current or not current["active"]:
@@ -367,6 +371,8 @@ def _registration_outcome(child: Child, age_group: str, rule_set) -> dict:
 
 def offer_place(uow: UnitOfWork, cmd: c.OfferPlace, ctx: Context) -> dict:
     child = uow.get(Child, cmd.child_id)
+    if child.erased:
+        raise Conflict(f"child {child.id} was erased")
     inst = uow.get(Institution, cmd.institution_id)
     ctx.rule_set(uow)
     if cmd.age_group not in child.registrations or not child.registrations[cmd.age_group]["active"]:
@@ -667,6 +673,8 @@ def transfer_child(uow: UnitOfWork, cmd: c.TransferChild, ctx: Context) -> dict:
 
 
 def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> dict:
+    if not cmd.statements:
+        raise InvalidCommand(f"no statements to issue for {cmd.month}; an empty run would lock the month")
     if uow.find(BillingRun, billing_run_id(cmd.month)):
         raise AlreadyIssued(f"the statements for {cmd.month} were already issued")
     seen = set()
