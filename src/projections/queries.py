@@ -15,7 +15,7 @@ from projections.timeline import TIMELINE
 
 
 def _select(store: ViewStore, table: Table, where: dict[str, Any], order: tuple[str, ...]) -> list[Row]:
-    ph = "?" if store.dialect == "sqlite" else "%s"
+    ph = store.placeholder
     filters = {k: v for k, v in where.items() if v is not None}
     sql = f"SELECT {', '.join(table.column_names)} FROM {table.name}"
     if filters:
@@ -39,7 +39,7 @@ def occupancy(store: ViewStore, *, institution_id: str | None = None, district: 
 
 def occupancy_by_district(store: ViewStore, month: str | None = None) -> list[Row]:
     """District roll-up: sums of capacity, booked, free and seat-days per district, age group and month."""
-    ph = "?" if store.dialect == "sqlite" else "%s"
+    ph = store.placeholder
     sql = ("SELECT district, age_group, month, SUM(capacity), SUM(booked), SUM(free), SUM(seat_days), "
            "SUM(capacity_days) FROM occupancy" + (f" WHERE month = {ph}" if month else "")
            + " GROUP BY district, age_group, month ORDER BY district, age_group, month")

@@ -41,8 +41,19 @@ class ViewStore(ABC):
     @abstractmethod
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]: ...
 
-    @abstractmethod
-    def position(self, name: str) -> int: ...
+    placeholder: str  # the driver's parameter marker
+
+    def position(self, name: str) -> int:
+        row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = {self.placeholder}",
+                                (name,)).fetchone()
+        return row[0] if row else 0
+
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run a read-only query (used by projections.queries)."""
+        return self.conn.execute(sql, params).fetchall()
+
+    def query_write(self, sql: str, params: tuple = ()) -> None:
+        self.conn.execute(sql, params)
 
     @abstractmethod
     def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None: ...
@@ -61,15 +72,7 @@ class ViewStore(ABC):
     def reset(self, name: str, tables: Iterable[Table]) -> None:
         """Forget a projection: drop its tables and its position (it will start from 0)."""
         self.drop(tables, "")
-        ph = "?" if self.dialect == "sqlite" else "%s"
-        self.query_write(f"DELETE FROM {POSITIONS} WHERE name = {ph}", (name,))
-
-    @abstractmethod
-    def query_write(self, sql: str, params: tuple = ()) -> None: ...
-
-    @abstractmethod
-    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """Run a read-only query (used by projections.queries)."""
+        self.query_write(f"DELETE FROM {POSITIONS} WHERE name = {self.placeholder}", (name,))
 
     def decode_row(self, table: Table, record: tuple) -> Row:
         return dict(zip(table.column_names, record))
@@ -103,6 +106,7 @@ _SQLITE_TYPES = {TEXT: "TEXT", INT: "INTEGER", DATE: "TEXT", BOOL: "INTEGER", TI
 class SQLiteViewStore(ViewStore):
     dialect = "sqlite"
     types = _SQLITE_TYPES
+    placeholder = "?"
 
     def __init__(self, path: str) -> None:
         self.conn = sqlite3.connect(path, uri=path.startswith("file:"), isolation_level=None,
@@ -117,16 +121,6 @@ class SQLiteViewStore(ViewStore):
         decoders = [_sqlite_decoder(ty) for _, ty in table.columns]
         for rec in cur:
             yield {n: (d(v) if v is not None else None) for n, d, v in zip(names, decoders, rec)}
-
-    def position(self, name: str) -> int:
-        row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else 0
-
-    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        return self.conn.execute(sql, params).fetchall()
-
-    def query_write(self, sql: str, params: tuple = ()) -> None:
-        self.conn.execute(sql, params)
 
     def decode_row(self, table: Table, record: tuple) -> Row:
         return {n: (_sqlite_decoder(ty)(v) if v is not None else None)
@@ -226,6 +220,7 @@ _PG_TYPES = {TEXT: "text", INT: "bigint", DATE: "date", BOOL: "boolean", TIMESTA
 class PostgresViewStore(ViewStore):
     dialect = "postgres"
     types = _PG_TYPES
+    placeholder = "%s"
 
     def __init__(self, conninfo: str, schema: str | None) -> None:
         import psycopg
@@ -255,16 +250,6 @@ class PostgresViewStore(ViewStore):
             cur.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name}")
             for rec in cur:
                 yield dict(zip(names, rec))
-
-    def position(self, name: str) -> int:
-        row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = %s", (name,)).fetchone()
-        return row[0] if row else 0
-
-    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
-        return self.conn.execute(sql, params).fetchall()
-
-    def query_write(self, sql: str, params: tuple = ()) -> None:
-        self.conn.execute(sql, params)
 
     def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None:
         with self.conn.transaction():
