@@ -149,6 +149,14 @@ class Institution(LedgerAggregate):
     def schedule(self, age_group: str, pool: str) -> Schedule:
         return [(e[0], e[1]) for e in self.capacity.get(f"{age_group}/{pool}", [])]
 
+    def capacity_on(self, age_group: str, pool: str, day: date) -> int:
+        seats = 0
+        for effective_from, n in self.schedule(age_group, pool):
+            if effective_from > day:
+                break
+            seats = n
+        return seats
+
     def seats_held(self, age_group: str, pool: str) -> list[tuple[date, date]]:
         out = []
         for r in self.reservations.values():
@@ -186,6 +194,9 @@ class Household(LedgerAggregate):
         self.friplads: list[list[Any]] = []  # [effective_from, pay_share_percent]
         self.adjustments: list[dict[str, Any]] = []
         self.erased = False
+        # The facts that set the friplads limits, effective-dated: [from, single, children].
+        self.facts: list[list[Any]] = []
+        self.registered_facts = [single_parent, children_under_18]
 
     @event("HouseholdFactsChanged")
     def change_facts(
@@ -195,11 +206,15 @@ class Household(LedgerAggregate):
         municipality_code: str,
         district: str,
         meta: Meta,
+        effective_from: date | None = None,
     ) -> None:
         self.single_parent = single_parent
         self.children_under_18 = children_under_18
         self.municipality_code = municipality_code
         self.district = district
+        if effective_from is not None:
+            self.facts = _dated_upsert(getattr(self, "facts", []), effective_from,
+                                       [single_parent, children_under_18])
 
     @event("IncomeDeclared")
     def declare_income(self, annual_income_ore: int, effective_from: date, meta: Meta) -> None:
@@ -246,6 +261,17 @@ class Household(LedgerAggregate):
 
     def income_on(self, day: date) -> int | None:
         return _dated_lookup(self.incomes, day)
+
+    def facts_on(self, day: date) -> tuple[bool, int]:
+        """(single parent, children under 18) in force on a day."""
+        found = _dated_lookup(getattr(self, "facts", []), day)
+        single, children = found if found is not None else getattr(
+            self, "registered_facts", [self.single_parent, self.children_under_18])
+        return bool(single), int(children)
+
+    def fact_dates(self) -> list[date]:
+        """Days on which something that sets the pay share changed."""
+        return sorted({e[0] for e in self.incomes} | {e[0] for e in getattr(self, "facts", [])})
 
     def pay_share_on(self, day: date) -> int:
         share = _dated_lookup(self.friplads, day)

@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
 from eventsourcing.application import Application, ProcessingEvent
@@ -30,9 +31,10 @@ from eventsourcing.persistence import (
 )
 from pydantic import BaseModel
 
+import rules
 from ledger import commands as c
 from ledger.aggregates import Child, CommandReceipt, Household, Institution, receipt_id
-from ledger.clock import Clock, SystemClock, using_clock
+from ledger.clock import Clock, SystemClock, copenhagen_date, using_clock
 from ledger.errors import IdempotencyKeyReused, InvalidCommand, LedgerError, StaleState, StoreUnavailable
 from ledger.handlers import HANDLERS, Context
 from ledger.registry import PersonRegistry
@@ -43,6 +45,7 @@ logger = logging.getLogger("plads.ledger")
 
 CHANNELS = ("self_service", "caseworker", "system", "import")
 MAX_ATTEMPTS = 20
+_TICK = timedelta(microseconds=1)
 
 
 class DateAsISO(Transcoding):
@@ -84,6 +87,8 @@ class Ledger(Application):
         self.store: StoreConfig = parse_database_url(database_url, cipher_key)
         self.clock: Clock = clock or SystemClock()
         self.after_commit: list[Callable[["Ledger", list[Any]], None]] = []
+        self._record_lock = threading.Lock()
+        self._last_recorded = datetime.min.replace(tzinfo=timezone.utc)
         try:
             if self.store.kind == "postgres" and self.store.schema:
                 _create_schema(self.store)
@@ -106,7 +111,15 @@ class Ledger(Application):
         processing_event: ProcessingEvent = ProcessingEvent()
         processing_event.collect_events(*objs, **kwargs)
         processing_event.events.sort(key=lambda e: e.timestamp)
-        recordings = self._record(processing_event)
+        with self._record_lock:
+            # Two threads can take their times in one order and commit in the other;
+            # recorded time must still rise with the log, so a late committer's events
+            # move forward to just after the last time recorded (never backwards).
+            for e in processing_event.events:
+                if e.timestamp <= self._last_recorded:
+                    object.__setattr__(e, "timestamp", self._last_recorded + _TICK)
+                self._last_recorded = e.timestamp
+            recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
         return recordings
@@ -160,6 +173,8 @@ class Ledger(Application):
                 continue
             except LedgerError:
                 raise
+            except rules.RuleError as e:
+                raise InvalidCommand(str(e)) from None
             except PersistenceError as e:
                 raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
             for step in ctx.after_commit:
@@ -182,9 +197,11 @@ class Ledger(Application):
         return Outcome(receipt.outcome, None, replayed=True)
 
     def _today(self) -> date:
-        # The decision day is the recorded day; reading it does not tick a simulated clock.
+        # The decision day is the recorded day in Copenhagen (a booking at 00:30 on the
+        # 1st is made on the 1st, not on the 31st in UTC); reading it does not tick a
+        # simulated clock.
         today = getattr(self.clock, "today", None)
-        return today() if callable(today) else self.clock.now().date()
+        return today() if callable(today) else copenhagen_date(self.clock.now())
 
     def _notify_after_commit(self, recordings: list[Any]) -> None:
         # The command is committed whatever a listener does: a failing listener (an inline
@@ -248,7 +265,10 @@ class Bulk:
         self.uow.begin()
         try:
             with using_clock(self.ledger.clock):
-                result = handler(self.uow, command, ctx)
+                try:
+                    result = handler(self.uow, command, ctx)
+                except rules.RuleError as e:
+                    raise InvalidCommand(str(e)) from None
         except LedgerError as e:
             if not self.uow.unchanged_since_begin():
                 raise RuntimeError(f"{type(command).__name__} changed state before refusing") from e

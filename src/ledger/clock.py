@@ -13,8 +13,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, timedelta, timezone
 from typing import Iterator, Protocol
+from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
+# Days (decision days, "today") are Copenhagen's; instants are UTC.
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+def copenhagen_date(instant: datetime) -> date:
+    return instant.astimezone(COPENHAGEN).date()
 
 
 class Clock(Protocol):
@@ -67,7 +74,7 @@ class SimulatedClock:
             self._t += delta
 
     def today(self) -> date:
-        return self._t.date()
+        return copenhagen_date(self._t)
 
 
 def _as_utc(when: datetime | date) -> datetime:

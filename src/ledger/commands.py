@@ -7,11 +7,12 @@ checked by the handlers.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 AgeGroup = Literal["nursery", "kindergarten"]
 Pool = Literal["general", "basis", "special"]
@@ -23,8 +24,19 @@ AdjustmentKind = Literal[
     "sibling", "socialpaedagogisk_friplads", "behandlingsmaessig_friplads", "manual_correction"
 ]
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+# A CPR number is an identifier: it belongs in the person registry, never in an event.
+_CPR_LIKE = re.compile(r"(?<!\d)[0-3]\d[01]\d\d\d[- ]?\d{4}(?!\d)")
+
+
+def _no_cpr(text: str) -> str:
+    if _CPR_LIKE.search(text):
+        raise ValueError("looks like a CPR number; identifiers go in the person registry, not in free text")
+    return text
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_cpr)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+                   AfterValidator(_no_cpr)]
 MunicipalityCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
 Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 # Dates a daycare ledger can meaningfully hold; keeps hostile input (year 1 or 9999) out.

@@ -92,6 +92,11 @@ def activate_rule_set(uow: UnitOfWork, cmd: c.ActivateRuleSet, ctx: Context) -> 
         rule_set = rules.load_rule_set(cmd.rule_set_id)
     except rules.RuleError as e:
         raise _rule_error(e) from None
+    begins = rule_set.first_day
+    if cmd.effective_from < begins:
+        raise InvalidCommand(
+            f"{rule_set.id} has rules in force only from {begins}; it cannot take effect on {cmd.effective_from}"
+        )
     book = uow.find(RuleBook, RuleBook.create_id())
     meta = ctx.meta(uow, cmd.effective_from, cmd.reason) | {"rule_set": rule_set.id}
     if book is None:
@@ -102,8 +107,8 @@ def activate_rule_set(uow: UnitOfWork, cmd: c.ActivateRuleSet, ctx: Context) -> 
 
 
 def register_institution(uow: UnitOfWork, cmd: c.RegisterInstitution, ctx: Context) -> dict:
-    if cmd.institution_id and uow.find(Institution, cmd.institution_id):
-        raise Conflict(f"institution {cmd.institution_id} is already registered")
+    if cmd.institution_id:
+        uow.ensure_unused(cmd.institution_id, "institution")
     inst = Institution(
         name=cmd.name,
         district=cmd.district,
@@ -127,7 +132,9 @@ def change_capacity(uow: UnitOfWork, cmd: c.ChangeCapacity, ctx: Context) -> dic
     later = [d for d, _ in inst.schedule(cmd.age_group, cmd.pool) if d > cmd.effective_from]
     until = min(later) - ONE_DAY if later else date.max - ONE_DAY
     booked, day = most_in_use(cmd.effective_from, until, inst.seats_held(cmd.age_group, cmd.pool))
-    if booked > cmd.seats:
+    # Overrides may hold more seats than capacity; only a cut below what is in force
+    # on the fullest day can strand a booking, so a rise is always allowed.
+    if booked > cmd.seats and cmd.seats < inst.capacity_on(cmd.age_group, cmd.pool, day):
         raise Conflict(
             f"{inst.name} has {booked} {cmd.age_group} seats booked in the {cmd.pool} pool on {day}; "
             f"capacity cannot drop to {cmd.seats} from {cmd.effective_from}"
@@ -146,8 +153,8 @@ def change_capacity(uow: UnitOfWork, cmd: c.ChangeCapacity, ctx: Context) -> dic
 
 
 def register_household(uow: UnitOfWork, cmd: c.RegisterHousehold, ctx: Context) -> dict:
-    if cmd.household_id and uow.find(Household, cmd.household_id):
-        raise Conflict(f"household {cmd.household_id} is already registered")
+    if cmd.household_id:
+        uow.ensure_unused(cmd.household_id, "household")
     household = Household(
         municipality_code=cmd.municipality_code,
         district=cmd.district,
@@ -165,12 +172,9 @@ def register_household(uow: UnitOfWork, cmd: c.RegisterHousehold, ctx: Context) 
 
 def change_household_facts(uow: UnitOfWork, cmd: c.ChangeHouseholdFacts, ctx: Context) -> dict:
     household = uow.get(Household, cmd.household_id)
-    decision = None
-    single = household.single_parent if cmd.single_parent is None else cmd.single_parent
-    children = household.children_under_18 if cmd.children_under_18 is None else cmd.children_under_18
-    income = household.income_on(cmd.effective_from)
-    if income is not None:
-        decision = _friplads_decision(uow, ctx, income, children, single, cmd.effective_from)
+    was_single, had_children = household.facts_on(cmd.effective_from)
+    single = was_single if cmd.single_parent is None else cmd.single_parent
+    children = had_children if cmd.children_under_18 is None else cmd.children_under_18
     meta = ctx.meta(uow, cmd.effective_from, cmd.reason)
     household.change_facts(
         single_parent=single,
@@ -178,29 +182,51 @@ def change_household_facts(uow: UnitOfWork, cmd: c.ChangeHouseholdFacts, ctx: Co
         municipality_code=cmd.municipality_code or household.municipality_code,
         district=cmd.district or household.district,
         meta=meta,
+        effective_from=cmd.effective_from,
     )
-    if decision:
-        household.decide_friplads(effective_from=cmd.effective_from, meta=meta, **decision)
-    return {"id": str(household.id), "pay_share_percent": decision["pay_share_percent"] if decision else None}
+    share = _redecide_friplads(uow, ctx, household, cmd.effective_from, meta)
+    return {"id": str(household.id), "pay_share_percent": share}
 
 
 def declare_income(uow: UnitOfWork, cmd: c.DeclareIncome, ctx: Context) -> dict:
     household = uow.get(Household, cmd.household_id)
-    decision = _friplads_decision(
-        uow, ctx, cmd.annual_income_ore, household.children_under_18, household.single_parent,
-        cmd.effective_from,
-    )
+    single, children = household.facts_on(cmd.effective_from)
+    decision = _friplads_decision(uow, ctx, cmd.annual_income_ore, children, single, cmd.effective_from)
     meta = ctx.meta(uow, cmd.effective_from)
     household.declare_income(
         annual_income_ore=cmd.annual_income_ore, effective_from=cmd.effective_from, meta=meta
     )
-    household.decide_friplads(effective_from=cmd.effective_from, meta=meta, **decision)
+    _redecide_friplads(uow, ctx, household, cmd.effective_from, meta)
     return {
         "household_id": str(household.id),
         "effective_from": cmd.effective_from.isoformat(),
         "pay_share_percent": decision["pay_share_percent"],
         "scale": decision["scale"],
     }
+
+
+def _redecide_friplads(uow: UnitOfWork, ctx: Context, household: Household, since: date,
+                       meta: dict[str, Any]) -> int | None:
+    """Decide the pay share again from `since` on, wherever income, household facts or the
+    published scale change later: a backdated fact must not leave later decisions stale.
+
+    Returns the share decided for `since` (None without a declared income)."""
+    rule_set = ctx.rule_set(uow)
+    scale_days = [s.effective_from for s in rule_set.friplads]
+    later = sorted({d for d in household.fact_dates() + scale_days if d > since})
+    first = None
+    for day in [since, *later]:
+        income = household.income_on(day)
+        if income is None:
+            continue
+        single, children = household.facts_on(day)
+        decision = _friplads_decision(uow, ctx, income, children, single, day)
+        if day == since:
+            first = decision["pay_share_percent"]
+        elif decision["pay_share_percent"] == household.pay_share_on(day):
+            continue
+        household.decide_friplads(effective_from=day, meta={**meta, "effective_date": day}, **decision)
+    return first
 
 
 def _friplads_decision(
@@ -256,8 +282,8 @@ def adjust_payment(uow: UnitOfWork, cmd: c.AdjustPayment, ctx: Context) -> dict:
 
 def register_child(uow: UnitOfWork, cmd: c.RegisterChild, ctx: Context) -> dict:
     household = uow.get(Household, cmd.household_id)
-    if cmd.child_id and uow.find(Child, cmd.child_id):
-        raise Conflict(f"child {cmd.child_id} is already registered")
+    if cmd.child_id:
+        uow.ensure_unused(cmd.child_id, "child")
     if cmd.birth_date > ctx.today + timedelta(days=300):
         raise InvalidCommand(f"birth date {cmd.birth_date} is too far in the future")
     child = Child(
@@ -342,8 +368,13 @@ def _check_wishes(uow, child, age_group, wishes, need_date, rule_set, today) -> 
         raise _rule_error(e) from None
     if need_date >= school:
         raise InvalidCommand(f"need date {need_date} is on or after school start {school}")
-    if age_group == "nursery" and need_date >= rules.kindergarten_from(child.birth_date, rule_set):
+    kindergarten_from = rules.kindergarten_from(child.birth_date, rule_set)
+    if age_group == "nursery" and need_date >= kindergarten_from:
         raise InvalidCommand(f"need date {need_date} is past the nursery age; register for kindergarten")
+    if age_group == "kindergarten" and need_date < kindergarten_from:
+        raise InvalidCommand(
+            f"need date {need_date} is before the kindergarten age ({kindergarten_from}); register for nursery"
+        )
 
 
 def _registration_outcome(child: Child, age_group: str, rule_set) -> dict:
@@ -455,8 +486,8 @@ def expire_offer(uow: UnitOfWork, cmd: c.ExpireOffer, ctx: Context) -> dict:
 
 
 def book_place(uow: UnitOfWork, cmd: c.BookPlace, ctx: Context) -> dict:
-    if cmd.booking_id and uow.find(Booking, cmd.booking_id):
-        raise Conflict(f"booking {cmd.booking_id} already exists")
+    if cmd.booking_id:
+        uow.ensure_unused(cmd.booking_id, "booking")
     return _book(
         uow,
         ctx,
@@ -500,6 +531,8 @@ def _book(
         raise InvalidCommand(f"{pool} seats are assigned only by caseworkers")
     if override and ctx.channel != "caseworker":
         raise InvalidCommand("only a caseworker can book beyond capacity")
+    if ctx.channel == "self_service" and start < today:
+        raise InvalidCommand(f"a start date in the past ({start}) can only be recorded by a caseworker")
     try:
         end = rules.booking_end(child.birth_date, start, inst.kind, rule_set)
         segments = rules.seat_segments(child.birth_date, start, end, inst.kind, rule_set)
@@ -609,6 +642,8 @@ def _active_booking(uow: UnitOfWork, booking_id: UUID) -> Booking:
 
 def cancel_booking(uow: UnitOfWork, cmd: c.CancelBooking, ctx: Context) -> dict:
     booking = _active_booking(uow, cmd.booking_id)
+    if ctx.channel == "self_service" and cmd.effective_date < ctx.today:
+        raise InvalidCommand(f"a cancellation in the past ({cmd.effective_date}) can only be recorded by a caseworker")
     if cmd.effective_date > booking.end_date:
         raise InvalidCommand(f"booking {booking.id} already ends on {booking.end_date}")
     inst = uow.get(Institution, booking.institution_id)
@@ -629,11 +664,15 @@ def transfer_child(uow: UnitOfWork, cmd: c.TransferChild, ctx: Context) -> dict:
     booking = _active_booking(uow, cmd.booking_id)
     if str(cmd.institution_id) == booking.institution_id:
         raise InvalidCommand("the child is already in that institution")
-    if not booking.start_date < cmd.effective_date <= booking.end_date:
+    # The day after the last day is allowed: that is the age roll from a nursery
+    # booking (it ends the day before kindergarten age) to a kindergarten.
+    if not booking.start_date < cmd.effective_date <= booking.end_date + ONE_DAY:
         raise InvalidCommand(
             f"a transfer must take effect after the booking starts ({booking.start_date}) "
-            f"and by its last day ({booking.end_date})"
+            f"and by the day after its last day ({booking.end_date + ONE_DAY})"
         )
+    if ctx.channel == "self_service" and cmd.effective_date < ctx.today:
+        raise InvalidCommand(f"a transfer in the past ({cmd.effective_date}) can only be recorded by a caseworker")
     old_inst = uow.get(Institution, booking.institution_id)
     new_inst = uow.get(Institution, cmd.institution_id)
     child = uow.get(Child, booking.child_id)

@@ -11,6 +11,7 @@ set: POSTGRES_ENABLE_DB_FUNCTIONS (it skips the insert lock; see docs/storage.md
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -73,6 +74,12 @@ def parse_database_url(url: str | None = None, cipher_key: str | None = None) ->
             }
         )
         if schema:
+            # eventsourcing quotes some statements and not others, so only names that
+            # PostgreSQL leaves as they are (lower case, unquoted) work throughout.
+            if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", schema):
+                raise InvalidCommand(
+                    f"cannot use schema {schema!r}: write lower-case letters, digits and _ (e.g. schema=plads)"
+                )
             env["POSTGRES_SCHEMA"] = schema
         conninfo = _conninfo(parts, dbname)
         return StoreConfig(url, "postgres", env, postgres_conninfo=conninfo, schema=schema or None)

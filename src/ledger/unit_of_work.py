@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 
 from ledger.aggregates import LedgerAggregate
-from ledger.errors import NotFound
+from ledger.errors import Conflict, NotFound
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -74,6 +74,26 @@ class UnitOfWork:
             return None
         self._touch(agg)
         return agg
+
+    def ensure_unused(self, aggregate_id: UUID | str, what: str) -> None:
+        """A caller-chosen id (imports keep theirs) must not name any aggregate yet.
+
+        `find` answers per type, so an institution id given to a new child would
+        otherwise replace the institution in a batch, or fail as a stale write.
+        """
+        key = aggregate_id if isinstance(aggregate_id, UUID) else _uuid(aggregate_id)
+        if key is None or key in self._missing:
+            return
+        existing = self.seen.get(key)
+        if existing is None:
+            try:
+                existing = self.app.repository.get(key)
+            except AggregateNotFoundError:
+                self._missing.add(key)
+                return
+            self.seen[key] = existing
+        kind = _WHAT.get(type(existing).__name__, type(existing).__name__)
+        raise Conflict(f"{what} id {aggregate_id} is already in use (a {kind} is registered under it)")
 
     def add(self, aggregate: LedgerAggregate) -> None:
         self.seen[aggregate.id] = aggregate

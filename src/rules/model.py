@@ -256,6 +256,12 @@ class RuleSet(_Frozen):
         """The entry of `section` in force on `day`; RuleError before the first entry."""
         return in_force(self._section(section), day, f"{section} rule of {self.id}")
 
+    @property
+    def first_day(self) -> date:
+        """The first day on which any of its rules is in force (a section may start later:
+        a command that needs it before then is refused with the rule's own message)."""
+        return min(getattr(self, section)[0].effective_from for section in SECTIONS)
+
     def latest(self, section: str) -> Any:
         """The newest entry of a section: for parameters asked without a date."""
         return self._section(section)[-1]
