@@ -116,6 +116,7 @@ class Institution(LedgerAggregate):
         pool: str,
         segments: list[list[Any]],
         meta: Meta,
+        forget_before: date | None = None,
     ) -> None:
         self.reservations[booking_id] = {
             "child_id": child_id,
@@ -123,11 +124,21 @@ class Institution(LedgerAggregate):
             "channel": meta.get("channel"),
             "segments": segments,
         }
+        if forget_before is not None:
+            # An institution lives for decades: seats held only before the checking
+            # horizon can no longer meet a new booking, so they leave the working state
+            # (and the snapshots stay flat). The events keep them for the views.
+            self.reservations = {
+                k: r for k, r in self.reservations.items()
+                if any(last >= forget_before for _, _, last in r["segments"])
+            }
 
     @event("SeatsReleased")
     def release(self, booking_id: str, from_date: date, meta: Meta) -> None:
         """The booking no longer uses seats from `from_date` on."""
-        held = self.reservations[booking_id]
+        held = self.reservations.get(booking_id)
+        if held is None:
+            return  # forgotten: it ended before the checking horizon
         kept = []
         for age_group, first, last in held["segments"]:
             if first >= from_date:

@@ -39,6 +39,18 @@ from ledger.seats import month_starts, most_in_use, shortfall_days
 from ledger.unit_of_work import UnitOfWork
 
 ONE_DAY = timedelta(days=1)
+# How far back capacity is checked: seats held only before it are forgotten by the
+# institution (flat snapshots), so no booking, cancellation or capacity change may
+# take effect before it.
+CHECK_HORIZON = timedelta(days=3 * 366)
+
+
+def _within_horizon(day: date, ctx: "Context", what: str) -> None:
+    if day < ctx.today - CHECK_HORIZON:
+        raise InvalidCommand(
+            f"{what} {day} is more than three years back ({ctx.today - CHECK_HORIZON}); capacity "
+            "is no longer checked that far back"
+        )
 
 
 @dataclass
@@ -127,6 +139,7 @@ def change_capacity(uow: UnitOfWork, cmd: c.ChangeCapacity, ctx: Context) -> dic
     inst = uow.get(Institution, cmd.institution_id)
     if cmd.age_group not in rules.age_groups_for_kind(inst.kind):
         raise InvalidCommand(f"a {inst.kind} has no {cmd.age_group} seats")
+    _within_horizon(cmd.effective_from, ctx, "a capacity change from")
     # Invariant 1 holds for capacity cuts too: seats already booked stay covered
     # until the next capacity change, or the cut waits for the bookings to end.
     later = [d for d, _ in inst.schedule(cmd.age_group, cmd.pool) if d > cmd.effective_from]
@@ -533,6 +546,7 @@ def _book(
         raise InvalidCommand("only a caseworker can book beyond capacity")
     if ctx.channel == "self_service" and start < today:
         raise InvalidCommand(f"a start date in the past ({start}) can only be recorded by a caseworker")
+    _within_horizon(start, ctx, "a start date")
     try:
         end = rules.booking_end(child.birth_date, start, inst.kind, rule_set)
         segments = rules.seat_segments(child.birth_date, start, end, inst.kind, rule_set)
@@ -619,7 +633,8 @@ def _book(
             meta=meta,
         )
     inst.reserve(
-        booking_id=str(booking_id), child_id=str(child.id), pool=pool, segments=seg_data, meta=meta
+        booking_id=str(booking_id), child_id=str(child.id), pool=pool, segments=seg_data, meta=meta,
+        forget_before=today - CHECK_HORIZON,
     )
     child.place(booking_id=str(booking_id), institution_id=str(inst.id), first=start, last=end, meta=meta)
     return {
@@ -646,6 +661,7 @@ def cancel_booking(uow: UnitOfWork, cmd: c.CancelBooking, ctx: Context) -> dict:
         raise InvalidCommand(f"a cancellation in the past ({cmd.effective_date}) can only be recorded by a caseworker")
     if cmd.effective_date > booking.end_date:
         raise InvalidCommand(f"booking {booking.id} already ends on {booking.end_date}")
+    _within_horizon(max(cmd.effective_date, booking.start_date), ctx, "a cancellation from")
     inst = uow.get(Institution, booking.institution_id)
     child = uow.get(Child, booking.child_id)
     effective = max(cmd.effective_date, booking.start_date)

@@ -194,3 +194,20 @@ def test_household_facts_are_effective_dated_and_later_decisions_follow_a_backda
     assert household.pay_share_on(D(2025, 3, 15)) == mar
     assert household.facts_on(D(2025, 2, 15)) == (False, 1)
     assert household.facts_on(D(2025, 3, 15)) == (True, 1)
+
+
+def test_an_institution_forgets_seats_held_only_before_the_checking_horizon(city):
+    from ledger.aggregates import Institution
+
+    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, effective_from=D(2024, 1, 1))
+    first = city.child(city.household(), birth=D(2023, 9, 1))  # nursery until 2026-06-30
+    city.book(first, inst, D(2024, 3, 1))
+    city.ledger.clock.set(D(2030, 1, 7))  # years later: the first booking ended long ago
+    later = city.child(city.household(), birth=D(2029, 3, 1))
+    city.book(later, inst, D(2029, 10, 1))
+    held = city.ledger.get(Institution, inst).reservations
+    assert list(held) != [] and all(r["child_id"] == later for r in held.values())
+    # Nothing may be decided before the horizon any more.
+    with pytest.raises(LedgerError, match="three years back"):
+        city.run(c.ChangeCapacity(institution_id=inst, age_group="nursery", seats=0, effective_from=D(2025, 1, 1)),
+                 channel="system")
