@@ -527,6 +527,20 @@ class CommandReceipt(LedgerAggregate):
         self.outcome = outcome
 
 
+class RefusalReceipt(CommandReceipt):
+    """A command sent with an idempotency key and refused: a retry is refused the same way,
+    even if the ledger would now accept it (same key, same outcome)."""
+
+    @event("CommandRefused")
+    def __init__(  # noqa: D107
+        self, key: str, command: str, request_hash: str, outcome: dict[str, Any], meta: Meta
+    ) -> None:
+        self.key = key
+        self.command = command
+        self.request_hash = request_hash
+        self.outcome = outcome
+
+
 def statement_id(household_id: str, month: str) -> UUID:
     return Statement.create_id(household_id=household_id, month=month)
 

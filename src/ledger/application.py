@@ -33,7 +33,8 @@ from pydantic import BaseModel
 
 import rules
 from ledger import commands as c
-from ledger.aggregates import Child, CommandReceipt, Household, Institution, receipt_id
+from ledger import errors
+from ledger.aggregates import Child, CommandReceipt, Household, Institution, RefusalReceipt, receipt_id
 from ledger.clock import Clock, SystemClock, copenhagen_date, using_clock
 from ledger.errors import IdempotencyKeyReused, InvalidCommand, LedgerError, StaleState, StoreUnavailable
 from ledger.handlers import HANDLERS, Context
@@ -171,10 +172,15 @@ class Ledger(Application):
                 # Someone saved one of our aggregates first: re-run on fresh state.
                 time.sleep(min(0.001 * 2**attempt, 0.05) * (0.5 + (hash((actor, attempt)) % 100) / 100))
                 continue
-            except LedgerError:
+            except LedgerError as e:
+                if idempotency_key:
+                    self._remember_refusal(idempotency_key, request_hash, command, actor, channel, e)
                 raise
             except rules.RuleError as e:
-                raise InvalidCommand(str(e)) from None
+                refusal = InvalidCommand(str(e))
+                if idempotency_key:
+                    self._remember_refusal(idempotency_key, request_hash, command, actor, channel, refusal)
+                raise refusal from None
             except PersistenceError as e:
                 raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
             for step in ctx.after_commit:
@@ -194,7 +200,38 @@ class Ledger(Application):
             raise IdempotencyKeyReused(
                 f"idempotency key {key!r} was first used for another request ({receipt.command})"
             )
+        if isinstance(receipt, RefusalReceipt):
+            refused = receipt.outcome["refused"]
+            error = getattr(errors, refused["error"], None)
+            if not (isinstance(error, type) and issubclass(error, LedgerError)):
+                error = InvalidCommand
+            raise error(refused["detail"])
         return Outcome(receipt.outcome, None, replayed=True)
+
+    def _remember_refusal(self, key: str, request_hash: str, command: c.Command, actor: str, channel: str,
+                          refusal: LedgerError) -> None:
+        """Keep a refusal under its idempotency key, so a retry gets the same answer.
+
+        Transient refusals (the store down, too much contention) are not outcomes of the
+        command and are not kept; a receipt saved meanwhile by a racing retry wins."""
+        if isinstance(refusal, (StaleState, StoreUnavailable, IdempotencyKeyReused)):
+            return
+        uow = UnitOfWork(self)
+        ctx = Context(actor=actor, channel=channel, today=self._today(), registry=self.registry)
+        try:
+            with using_clock(self.clock):
+                if uow.find(CommandReceipt, receipt_id(key)) is not None:
+                    return
+                uow.add(RefusalReceipt(
+                    key=key, command=type(command).__name__, request_hash=request_hash,
+                    outcome={"refused": {"error": type(refusal).__name__, "detail": refusal.detail}},
+                    meta=ctx.meta(uow, None),
+                ))
+                self.save(*uow.changed())
+        except (IntegrityError, LedgerError, rules.RuleError):
+            pass
+        except PersistenceError:
+            logger.warning("could not keep the refusal of idempotency key %r; a retry runs the command again", key)
 
     def _today(self) -> date:
         # The decision day is the recorded day in Copenhagen (a booking at 00:30 on the

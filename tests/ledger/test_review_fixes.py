@@ -211,3 +211,23 @@ def test_an_institution_forgets_seats_held_only_before_the_checking_horizon(city
     with pytest.raises(LedgerError, match="three years back"):
         city.run(c.ChangeCapacity(institution_id=inst, age_group="nursery", seats=0, effective_from=D(2025, 1, 1)),
                  channel="system")
+
+
+def test_a_refused_keyed_command_is_refused_again_on_retry(city):
+    from ledger.errors import NoSeat
+
+    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None)
+    holder = city.book(city.child(city.household()), inst, D(2025, 3, 1))
+    child = city.child(city.household())
+    command = c.BookPlace(child_id=child, institution_id=inst, start_date=D(2025, 3, 1))
+    with pytest.raises(NoSeat):
+        city.ledger.execute(command, actor="anna", channel="caseworker", idempotency_key="r-1")
+    city.run(c.CancelBooking(booking_id=holder["id"], effective_date=D(2025, 3, 1), reason="moved away"))
+    # The seat is free now, but the retry of the refused request gets the first answer.
+    with pytest.raises(NoSeat, match="no free nursery seat"):
+        city.ledger.execute(command, actor="anna", channel="caseworker", idempotency_key="r-1")
+    with pytest.raises(Conflict, match="another request"):
+        city.ledger.execute(c.BookPlace(child_id=child, institution_id=inst, start_date=D(2025, 4, 1)),
+                            actor="anna", channel="caseworker", idempotency_key="r-1")
+    booked = city.ledger.execute(command, actor="anna", channel="caseworker", idempotency_key="r-2")
+    assert booked.result["child_id"] == child
