@@ -45,6 +45,12 @@ ONE_DAY = timedelta(days=1)
 CHECK_HORIZON = timedelta(days=3 * 366)
 
 
+def _not_erased(person) -> None:
+    if person.erased:
+        kind = "household" if isinstance(person, Household) else "child"
+        raise Conflict(f"{kind} {person.id} was erased; register the family again if it returns")
+
+
 def _within_horizon(day: date, ctx: "Context", what: str) -> None:
     if day < ctx.today - CHECK_HORIZON:
         raise InvalidCommand(
@@ -185,6 +191,7 @@ def register_household(uow: UnitOfWork, cmd: c.RegisterHousehold, ctx: Context) 
 
 def change_household_facts(uow: UnitOfWork, cmd: c.ChangeHouseholdFacts, ctx: Context) -> dict:
     household = uow.get(Household, cmd.household_id)
+    _not_erased(household)
     was_single, had_children = household.facts_on(cmd.effective_from)
     single = was_single if cmd.single_parent is None else cmd.single_parent
     children = had_children if cmd.children_under_18 is None else cmd.children_under_18
@@ -203,6 +210,7 @@ def change_household_facts(uow: UnitOfWork, cmd: c.ChangeHouseholdFacts, ctx: Co
 
 def declare_income(uow: UnitOfWork, cmd: c.DeclareIncome, ctx: Context) -> dict:
     household = uow.get(Household, cmd.household_id)
+    _not_erased(household)
     single, children = household.facts_on(cmd.effective_from)
     decision = _friplads_decision(uow, ctx, cmd.annual_income_ore, children, single, cmd.effective_from)
     meta = ctx.meta(uow, cmd.effective_from)
@@ -269,6 +277,7 @@ def _friplads_decision(
 
 def adjust_payment(uow: UnitOfWork, cmd: c.AdjustPayment, ctx: Context) -> dict:
     household = uow.get(Household, cmd.household_id)
+    _not_erased(household)
     if cmd.child_id is not None:
         child = uow.get(Child, cmd.child_id)
         if child.household_id != str(household.id):
@@ -295,6 +304,7 @@ def adjust_payment(uow: UnitOfWork, cmd: c.AdjustPayment, ctx: Context) -> dict:
 
 def register_child(uow: UnitOfWork, cmd: c.RegisterChild, ctx: Context) -> dict:
     household = uow.get(Household, cmd.household_id)
+    _not_erased(household)
     if cmd.child_id:
         uow.ensure_unused(cmd.child_id, "child")
     if cmd.birth_date > ctx.today + timedelta(days=300):

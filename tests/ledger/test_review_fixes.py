@@ -231,3 +231,13 @@ def test_a_refused_keyed_command_is_refused_again_on_retry(city):
                             actor="anna", channel="caseworker", idempotency_key="r-1")
     booked = city.ledger.execute(command, actor="anna", channel="caseworker", idempotency_key="r-2")
     assert booked.result["child_id"] == child
+
+
+def test_an_erased_household_takes_no_new_facts(city):
+    hh = city.household(income_kr=300_000)
+    city.run(c.ErasePerson(person_id=hh, reason="GDPR art. 17"))
+    for command in (c.RegisterChild(household_id=hh, birth_date=BIRTH),
+                    c.DeclareIncome(household_id=hh, annual_income_ore=1, effective_from=D(2025, 2, 1)),
+                    c.ChangeHouseholdFacts(household_id=hh, effective_from=D(2025, 2, 1), single_parent=True)):
+        with pytest.raises(Conflict, match="erased"):
+            city.run(command)
