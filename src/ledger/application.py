@@ -89,6 +89,7 @@ class Ledger(Application):
         self.clock: Clock = clock or SystemClock()
         self.after_commit: list[Callable[["Ledger", list[Any]], None]] = []
         self._record_lock = threading.Lock()
+        self._store_down = False
         self._last_recorded = datetime.min.replace(tzinfo=timezone.utc)
         try:
             if self.store.kind == "postgres" and self.store.schema:
@@ -144,6 +145,7 @@ class Ledger(Application):
         """Run one command in its own transaction (retrying on a concurrent change)."""
         handler = _handler_for(command)
         _check_channel(channel)
+        self._check_store()
         request_hash = _request_hash(command, actor, channel) if idempotency_key else ""
         for attempt in range(MAX_ATTEMPTS):
             uow = UnitOfWork(self)
@@ -182,6 +184,7 @@ class Ledger(Application):
                     self._remember_refusal(idempotency_key, request_hash, command, actor, channel, refusal)
                 raise refusal from None
             except PersistenceError as e:
+                self._store_down = True
                 raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
             for step in ctx.after_commit:
                 step()
@@ -191,6 +194,20 @@ class Ledger(Application):
         raise StaleState(
             f"{type(command).__name__} met concurrent changes {MAX_ATTEMPTS} times; try again"
         )
+
+    def _check_store(self) -> None:
+        """After an outage, ask the server before queueing behind the pool's timeouts:
+        while it is still down, callers hear so at once (HTTP 503), not after seconds."""
+        if not self._store_down or self.store.kind != "postgres":
+            return
+        import psycopg
+
+        try:
+            with psycopg.connect(self.store.postgres_conninfo, connect_timeout=1):
+                pass
+        except psycopg.Error as e:
+            raise StoreUnavailable(f"the ledger's database is unavailable: {str(e).strip()}") from None
+        self._store_down = False
 
     def _earlier_outcome(self, uow: UnitOfWork, key: str, request_hash: str) -> Outcome | None:
         receipt = uow.find(CommandReceipt, receipt_id(key))
@@ -271,10 +288,20 @@ class Ledger(Application):
 
     def get(self, cls, aggregate_id):
         """An aggregate by id and type (NotFound otherwise); for queries and tests."""
-        return UnitOfWork(self).get(cls, aggregate_id)
+        self._check_store()
+        try:
+            return UnitOfWork(self).get(cls, aggregate_id)
+        except PersistenceError as e:
+            self._store_down = True
+            raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
 
     def max_position(self) -> int:
-        return self.recorder.max_notification_id() or 0
+        self._check_store()
+        try:
+            return self.recorder.max_notification_id() or 0
+        except PersistenceError as e:
+            self._store_down = True
+            raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
 
 
 @dataclass
@@ -331,6 +358,7 @@ class Bulk:
                 "another writer changed the ledger during a bulk batch; nothing of this batch was saved"
             ) from e
         except PersistenceError as e:
+            self.ledger._store_down = True  # noqa: SLF001
             raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
         for step in self._after:
             step()

@@ -61,13 +61,13 @@ def parse_database_url(url: str | None = None, cipher_key: str | None = None) ->
             )
         env.update(
             {
-                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "PERSISTENCE_MODULE": "ledger.pgstore:Factory",  # fails fast when the server is down
                 "POSTGRES_DBNAME": dbname,
                 "POSTGRES_HOST": parts.hostname,
                 "POSTGRES_PORT": str(parts.port or 5432),
                 "POSTGRES_USER": unquote(parts.username or "postgres"),
                 "POSTGRES_PASSWORD": unquote(parts.password or ""),
-                "POSTGRES_CONNECT_TIMEOUT": (query.get("connect_timeout") or ["5"])[0],
+                "POSTGRES_CONNECT_TIMEOUT": (query.get("connect_timeout") or ["3"])[0],
                 "POSTGRES_POOL_SIZE": (query.get("pool_size") or ["5"])[0],
                 "POSTGRES_MAX_OVERFLOW": (query.get("max_overflow") or ["10"])[0],
                 "POSTGRES_PRE_PING": "y",
