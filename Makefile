@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite bench serve install clean
+.PHONY: demo test test-sqlite bench soak serve install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 # Runs the whole suite on SQLite and on a real PostgreSQL (see scripts/with-postgres).
 test: $(STAMP)
 	scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The reliability tests at soak strength (1,000 race trials per K, 100 follower kills); not in `make test`.
+soak: $(STAMP)
+	PLADS_SOAK=1 scripts/with-postgres $(BIN)/python -m pytest tests/reliability -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Throughput figures for BENCHMARKS.md (not part of `make test`).
 bench: $(STAMP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -214,6 +215,7 @@ def _sqlite_decoder(ty: str):
 
 # -- PostgreSQL --------------------------------------------------------------------------------
 
+_DDL_LOCK = 0x706C616473  # "plads": the advisory lock for the views' catalog changes
 _PG_TYPES = {TEXT: "text", INT: "bigint", DATE: "date", BOOL: "boolean", TIMESTAMP: "timestamptz"}
 
 
@@ -231,18 +233,27 @@ class PostgresViewStore(ViewStore):
         self.conn.execute(f'SET search_path TO "{self.schema}"')
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name text PRIMARY KEY, position bigint NOT NULL)")
 
+    @contextmanager
+    def _ddl_lock(self) -> Iterator[None]:
+        """Catalog changes serialised across processes (a follower and an API starting together
+        would otherwise meet "tuple concurrently updated" on the shared role or a new table)."""
+        with self.conn.transaction():
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
+            yield
+
+    def ensure(self, tables: Iterable[Table], prefix: str = "") -> None:
+        with self._ddl_lock():
+            super().ensure(tables, prefix)
+
     def grant_analyst(self, tables: Iterable[Table]) -> None:
         """The analysts' read-only role sees the aggregate views, never person-level rows or events."""
-        import psycopg
-
-        try:
-            self.conn.execute(f"CREATE ROLE {ANALYST_ROLE} NOLOGIN")
-        except (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
-            pass  # created earlier (or by a concurrent projector)
-        self.conn.execute(f'GRANT USAGE ON SCHEMA "{self.schema}" TO {ANALYST_ROLE}')
-        for t in tables:
-            if t.analyst:
-                self.conn.execute(f"GRANT SELECT ON {t.name} TO {ANALYST_ROLE}")
+        with self._ddl_lock():
+            if not self.conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ANALYST_ROLE,)).fetchone():
+                self.conn.execute(f"CREATE ROLE {ANALYST_ROLE} NOLOGIN")
+            self.conn.execute(f'GRANT USAGE ON SCHEMA "{self.schema}" TO {ANALYST_ROLE}')
+            for t in tables:
+                if t.analyst:
+                    self.conn.execute(f"GRANT SELECT ON {t.name} TO {ANALYST_ROLE}")
 
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
         names = table.column_names

@@ -1,0 +1,83 @@
+"""Invariant 5 on PostgreSQL: K concurrent bookings for one free seat — never overbooked, the
+losers get a clear refusal (NoSeat, HTTP 409), and no aggregate's history has a gap.
+
+`make test` runs 50 trials per K; `make soak` runs 1,000.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+
+from ledger import ChildAlreadyBooked, NoSeat
+from ledger import commands as c
+from ledger.aggregates import Institution
+
+from .checks import trials, version_gaps
+
+pytestmark = pytest.mark.postgres
+START = date(2025, 2, 1)
+
+
+def race(attempt, arguments, expected_error):
+    """One thread per argument, released together; results and expected refusals collected."""
+    barrier = threading.Barrier(len(arguments))
+    outcomes, unexpected = [], []
+
+    def run(arg):
+        barrier.wait()
+        try:
+            outcomes.append(attempt(arg))
+        except expected_error as e:
+            outcomes.append(e)
+        except Exception as e:  # noqa: BLE001 - anything else is a failure we report
+            unexpected.append(repr(e))
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in arguments]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert unexpected == []
+    return outcomes
+
+
+def children(ledger, n: int) -> list[str]:
+    out = []
+    with ledger.bulk(actor="setup", channel="caseworker") as bulk:
+        for _ in range(n):
+            hh = bulk.execute(c.RegisterHousehold(district="Valby"))["id"]
+            out.append(bulk.execute(c.RegisterChild(household_id=hh, birth_date=date(2024, 3, 15)))["id"])
+    return out
+
+
+@pytest.mark.parametrize("racers", [2, 8, 32])
+def test_k_racers_for_the_last_seat(pg_city, racers):
+    city, ledger = pg_city, pg_city.ledger
+    n = trials(50, 1000)
+    booked = 0
+    for trial in range(n):
+        inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name=f"Trial {trial}")
+        outcomes = race(lambda child: city.book(child, inst, START), children(ledger, racers), NoSeat)
+        winners = [o for o in outcomes if isinstance(o, dict)]
+        assert len(winners) == 1, f"trial {trial}: {len(winners)} bookings for one seat"
+        assert sum(isinstance(o, NoSeat) for o in outcomes) == racers - 1
+        assert len(ledger.get(Institution, inst).seats_held("nursery", "general")) == 1
+        booked += 1
+    placed = sum(1 for n_ in ledger.recorder.select_notifications(1, 10**7) if n_.topic.endswith(".PlaceBooked"))
+    assert placed == booked == n
+    assert version_gaps(ledger) == {}
+
+
+@pytest.mark.parametrize("racers", [2, 8, 32])
+def test_one_child_raced_into_k_institutions_gets_one_booking(pg_city, racers):
+    city, ledger = pg_city, pg_city.ledger
+    insts = [city.institution(name=f"I{i}", nursery=50, kindergarten=50) for i in range(racers)]
+    for trial in range(trials(10, 200)):
+        child = children(ledger, 1)[0]
+        outcomes = race(lambda inst: city.book(child, inst, START), insts, ChildAlreadyBooked)
+        assert sum(isinstance(o, dict) for o in outcomes) == 1, f"trial {trial}"
+        assert sum(isinstance(o, ChildAlreadyBooked) for o in outcomes) == racers - 1
+    assert version_gaps(ledger) == {}
