@@ -179,7 +179,7 @@ def register_household(uow: UnitOfWork, cmd: c.RegisterHousehold, ctx: Context) 
         district=cmd.district,
         single_parent=cmd.single_parent,
         children_under_18=cmd.children_under_18,
-        location=cmd.location.model_dump() if cmd.location else None,
+        location=_coarse(cmd.location),
         meta=ctx.meta(uow, None),
         id=cmd.household_id or uuid4(),
     )
@@ -322,6 +322,15 @@ def register_child(uow: UnitOfWork, cmd: c.RegisterChild, ctx: Context) -> dict:
     if cmd.identifiers and ctx.registry is not None:
         _keep_identifiers(ctx, child.id, cmd.identifiers)
     return {"id": str(child.id), "household_id": str(household.id)}
+
+
+def _coarse(location: c.Location | None) -> dict[str, float] | None:
+    """A home's position to about a kilometre (two decimals: ~1.1 km north-south, ~0.6 km
+    east-west here): enough for the 4 km rule, too coarse to be an address — events outlive
+    an erasure, so they must not carry one."""
+    if location is None:
+        return None
+    return {"lat": round(location.lat, 2), "lon": round(location.lon, 2)}
 
 
 def _keep_identifiers(ctx: Context, person_id: UUID, identifiers: c.PersonIdentifiers) -> None:

@@ -10,8 +10,10 @@ vacuums the tables after an erasure so no dead row keeps the bytes.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
+import time
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +21,8 @@ from eventsourcing.cipher import AESCipher
 from eventsourcing.utils import Environment
 
 from ledger.storage import StoreConfig
+
+logger = logging.getLogger("plads.registry")
 
 
 def _cipher(key: str) -> AESCipher:
@@ -128,6 +132,18 @@ class PersonRegistry:
                 (f"DELETE FROM {self._persons} WHERE person_id = %s", (pid,)),
             ]
         )
+        if self.config.kind == "sqlite":
+            # secure_delete zeroes the rows, but the write-ahead log still holds the pages as
+            # they were: checkpoint it into the file and truncate it.
+            for _ in range(50):
+                with self._lock:
+                    busy = self._connect_sqlite().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if not busy:
+                    break
+                time.sleep(0.05)  # a reader is mid-transaction; it will finish
+            else:
+                logger.warning("the write-ahead log could not be truncated after an erasure; it will be at the "
+                               "next checkpoint")
         if self.config.kind == "postgres":
             import psycopg
 
