@@ -9,6 +9,7 @@ vacuums the tables after an erasure so no dead row keeps the bytes.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import sqlite3
@@ -32,6 +33,10 @@ def _cipher(key: str) -> AESCipher:
 class PersonRegistry:
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
+        # With CIPHER_KEY set, the per-person keys are themselves encrypted with it, so the
+        # database alone opens no record.
+        master = config.env.get("CIPHER_KEY")
+        self._master = _cipher(master) if master else None
         self._lock = threading.Lock()
         self._sqlite: sqlite3.Connection | None = None
         self._pool = None
@@ -97,11 +102,14 @@ class PersonRegistry:
         key = AESCipher.create_key(32)
         record = _cipher(key).encrypt(json.dumps(identifiers, sort_keys=True).encode())
         pid = str(person_id)
+        stored_key = key
+        if self._master is not None:
+            stored_key = "wrapped:" + base64.b64encode(self._master.encrypt(key.encode())).decode()
         self._execute(
             [
                 (f"DELETE FROM {self._keys} WHERE person_id = %s", (pid,)),
                 (f"DELETE FROM {self._persons} WHERE person_id = %s", (pid,)),
-                (f"INSERT INTO {self._keys} (person_id, key) VALUES (%s, %s)", (pid, key)),
+                (f"INSERT INTO {self._keys} (person_id, key) VALUES (%s, %s)", (pid, stored_key)),
                 (f"INSERT INTO {self._persons} (person_id, record) VALUES (%s, %s)", (pid, record)),
             ]
         )
@@ -121,6 +129,10 @@ class PersonRegistry:
         if not rows:
             return None
         key, record = rows[0]
+        if key.startswith("wrapped:"):
+            if self._master is None:
+                raise RuntimeError("the person registry's keys are wrapped: open the ledger with its CIPHER_KEY")
+            key = self._master.decrypt(base64.b64decode(key[len("wrapped:"):])).decode()
         return json.loads(_cipher(key).decrypt(bytes(record)))
 
     def erase(self, person_id: UUID | str) -> bool:

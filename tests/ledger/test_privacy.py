@@ -42,3 +42,12 @@ def test_cipher_key_encrypts_event_payloads_at_rest(store, city_class):
         # ... and the ledger reads them back.
         events = [ledger.mapper.to_domain_event(n) for n in ledger.recorder.select_notifications(1, 100)]
         assert any(getattr(e, "name", None) == "Klart Navn Børnehus" for e in events)
+
+
+def test_with_cipher_key_the_registry_keys_are_wrapped_too(store):
+    key = AESCipher.create_key(32)
+    with store.ledger(cipher_key=key) as ledger:
+        ledger.registry.put("p-1", {"cpr": CPR})
+        stored = ledger.registry._execute([f"SELECT key FROM {ledger.registry._keys}"], fetch=True)  # noqa: SLF001
+        assert stored[0][0].startswith("wrapped:")
+        assert ledger.registry.get("p-1") == {"cpr": CPR}
