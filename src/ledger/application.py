@@ -94,7 +94,10 @@ class Ledger(Application):
         try:
             if self.store.kind == "postgres" and self.store.schema:
                 _create_schema(self.store)
-            super().__init__(env={**self.store.env, **(env or {})})
+            # Cached aggregates are fast-forwarded with one query for newer events (other
+            # processes' writes included) instead of a snapshot read and decode per command;
+            # commands get deep copies, so a refused command leaves the cache as it was.
+            super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "20000", **self.store.env, **(env or {})})
             self.registry = PersonRegistry(self.store)
         except PersistenceError as e:
             raise StoreUnavailable(f"cannot open the ledger at {self.store.kind}: {e}") from None
