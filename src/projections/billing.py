@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable
 import rules
 
 from projections.engine import Envelope, View
-from projections.tables import BOOL, INT, TEXT, Keyed, Row, Table
+from projections.tables import BOOL, INT, TEXT, Changes, Keyed, Row, Table
 
 DEFAULT_RULE_SET = "copenhagen-book-en-plads@1"
 ONE_DAY = timedelta(days=1)
@@ -213,8 +213,13 @@ class _BillingFacts(View):
     state: Table
     handles = HANDLES
 
-    def __init__(self) -> None:
+    def __init__(self, scenario: rules.RuleSet | None = None) -> None:
         super().__init__()
+        # A counterfactual fold (replay.audit): every money rule comes from `scenario`, and each
+        # friplads decision is taken again from its recorded inputs (income, children, single
+        # parent) under the scenario's scale. Never set for the live views.
+        self.scenario = scenario
+        self.friplads_inputs: dict[str, list[list[Any]]] = {}  # household -> [[effective, income, children, single]]
         self.bookings: dict[str, dict[str, Any]] = {}
         self.children: dict[str, dict[str, Any]] = {}
         self.institutions: dict[str, dict[str, Any]] = {}
@@ -231,12 +236,21 @@ class _BillingFacts(View):
         self._dirty_i: set[str] = set()
         self._all_households = False
         self._old_horizon: Any = _UNSET
+        self._unsaved: dict[tuple[str, str], Any] = {}
 
     # -- state persistence ----------------------------------------------------------------
 
     def _save(self, entity: str, key: str, data: Any) -> None:
-        self.t[self.state.name].put({"entity": entity, "id": key,
-                                     "data": json.dumps(data, sort_keys=True, separators=(",", ":"))})
+        # Serialised when the changes are taken: a fact touched many times in a page
+        # (a booking, then its cancellation) is written as JSON once.
+        self._unsaved[(entity, key)] = data
+
+    def changes(self) -> dict[Table, Changes]:
+        state = self.t[self.state.name]
+        for (entity, key), data in self._unsaved.items():
+            state.put({"entity": entity, "id": key, "data": json.dumps(data, sort_keys=True, separators=(",", ":"))})
+        self._unsaved = {}
+        return super().changes()
 
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)
@@ -339,6 +353,12 @@ class _BillingFacts(View):
             entries.append([effective, d["pay_share_percent"], pos])
             self.friplads[oid] = sorted(entries, key=lambda x: x[0])
             self._save("friplads", oid, self.friplads[oid])
+            if self.scenario is not None:
+                scale = d.get("scale") or {}
+                inputs = [x for x in self.friplads_inputs.get(oid, []) if x[0] != effective]
+                inputs.append([effective, d["annual_income_ore"], scale.get("children_under_18", 1),
+                               bool(scale.get("single_parent", False))])
+                self.friplads_inputs[oid] = sorted(inputs, key=lambda x: x[0])
             self._dirty_h.add(oid)
         elif kind == "Household.PaymentAdjusted":
             self.adjustments.setdefault(oid, []).append({
@@ -528,7 +548,7 @@ class _BillingFacts(View):
             birth = _d(child["birth"])
             try:
                 gross = rules.prorate_ore(
-                    rules.gross_cost_per_place_ore(inst["kind"], birth, m_first, _rule_set(b["rule_set"])),
+                    rules.gross_cost_per_place_ore(inst["kind"], birth, m_first, self.rules_for(b["rule_set"])),
                     first, last)
             except rules.RuleError:
                 gross = 0  # no tariff in force (before 2023): not costed
@@ -555,11 +575,13 @@ class _BillingFacts(View):
         all_events = set().union(*place_events.values())
 
         newest = max(out.spans, key=lambda s: self.bookings[s.booking_id]["events"][0])
-        rs = _rule_set(self.bookings[newest.booking_id]["rule_set"])
+        rs = self.rules_for(self.bookings[newest.booking_id]["rule_set"])
         share, share_position = 100, None
         for effective, pct, position in self.friplads.get(household, []):
             if effective <= _iso(m_first):
                 share, share_position = pct, position
+        if self.scenario is not None:
+            share = self._scenario_share(household, m_first, share)
 
         adjustments, adjustment_events = [], {}
         for a in self.adjustments.get(household, []):
@@ -603,6 +625,24 @@ class _BillingFacts(View):
                               "booking_id": c.place_id, "corrects_month": None, "detail": detail,
                               "events": set(events)})
         return out
+
+    def rules_for(self, rule_set_id: str | None) -> rules.RuleSet:
+        """The rule set money is computed under: the event's, or the scenario's in a counterfactual."""
+        return self.scenario if self.scenario is not None else _rule_set(rule_set_id)
+
+    def _scenario_share(self, household: str, m_first: date, recorded: int) -> int:
+        """The pay share on the month's 1st under the scenario's friplads scale, from the inputs of the
+        decision in force then (the recorded share when the scenario has no scale for that day)."""
+        inputs = None
+        for entry in self.friplads_inputs.get(household, []):
+            if entry[0] <= _iso(m_first):
+                inputs = entry
+        if inputs is None:
+            return recorded
+        try:
+            return rules.friplads_pay_share_percent(inputs[1], inputs[2], inputs[3], m_first, self.scenario)
+        except rules.RuleError:
+            return recorded
 
     def _home_municipality(self, child_id: str, month: str) -> str | None:
         """The child's home municipality on the month's 1st: the household's (effective-dated
@@ -734,14 +774,18 @@ def _settlement_row(group: tuple, parts: list[Row]) -> Row:
 
 
 class Budget(_BillingFacts):
-    """Per month and district: place-months, gross cost, parent payments, subsidies, net cost."""
+    """Per month and district: place-months, gross cost, parent payments, subsidies, net cost.
+
+    `Budget(scenario=rule_set)` folds the same facts under another rule set (another friplads
+    scale or tariff) for the budget audit; it is folded in memory, never stored as a live view.
+    """
 
     name = "budget"
     state = BUDGET_STATE
     tables = (BUDGET_STATE, BUDGET_PARTS, BUDGET)
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, scenario: rules.RuleSet | None = None) -> None:
+        super().__init__(scenario)
         self._part_keys: dict[str, set[tuple]] = {}
         self._members: dict[tuple, set[tuple]] = {}
 
@@ -808,7 +852,7 @@ class Budget(_BillingFacts):
                 if empty:
                     birth = rules.add_months(m, -12 if group == "nursery" else -48)
                     try:
-                        monthly = rules.gross_cost_per_place_ore(inst["kind"], birth, m, _rule_set(rule_set_id))
+                        monthly = rules.gross_cost_per_place_ore(inst["kind"], birth, m, self.rules_for(rule_set_id))
                         out[(_month(m), inst["district"])] += rules.round_half_up(
                             monthly * empty, rules.days_in_month(m))
                     except rules.RuleError:

@@ -15,16 +15,17 @@ Modes:
 
 from __future__ import annotations
 
+import json
 import threading
-import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Callable, Iterable, Sequence
+from uuid import UUID
 
 from ledger import Ledger
 
-from projections.stores import PostgresViewStore, SQLiteViewStore, ViewStore
-from projections.tables import Changes, Keyed, Table
+from projections.stores import PositionMoved, PostgresViewStore, SQLiteViewStore, ViewStore
+from projections.tables import Changes, Keyed, Row, Table
 
 DEFAULT_PAGE = 5_000
 SCRATCH = "scratch_"
@@ -95,45 +96,110 @@ def open_store(ledger: Ledger) -> ViewStore:
 
 
 class LogReader:
-    """Pages of the notification log, decoded without building domain objects."""
+    """Pages of the notification log, decoded without building domain objects.
+
+    It selects the stored rows itself (no Notification or UUID objects) and decodes
+    the JSON with a lean hook: ids become their canonical text, which is what the
+    views keep anyway. Events of an older class version go through the mapper's upcasters.
+    """
 
     def __init__(self, ledger: Ledger, kinds: Iterable[str]) -> None:
         self.ledger = ledger
         self.kinds = frozenset(kinds)
         mapper = ledger.mapper
-        self._cipher, self._compressor, self._transcoder = mapper.cipher, mapper.compressor, mapper.transcoder
+        self._cipher, self._compressor = mapper.cipher, mapper.compressor
+        transcodings = mapper.transcoder.names  # type: ignore[attr-defined]
 
-    def page(self, after: int, limit: int) -> tuple[list[Envelope], int]:
-        """Events after `after` (up to `limit` notifications) and the last position read."""
-        notes = self.ledger.recorder.select_notifications(after + 1, limit)
+        def hook(d: dict[str, Any]) -> Any:
+            if len(d) == 2:
+                name = d.get("_type_")
+                if name is not None and "_data_" in d:
+                    data = d["_data_"]
+                    if name == "uuid_hex":
+                        return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
+                    if name == "date_iso":
+                        return date.fromisoformat(data)
+                    if name == "datetime_iso":
+                        return datetime.fromisoformat(data)
+                    return transcodings[name].decode(data)
+            return d
+
+        self._decoder = json.JSONDecoder(object_hook=hook)
+        recorder = ledger.recorder
+        self._postgres = ledger.store.kind == "postgres"
+        if self._postgres:
+            self._sql = (f'SELECT notification_id, originator_id::text, originator_version, topic, state '
+                         f'FROM "{recorder.datastore.schema}".{recorder.events_table_name} '
+                         f'WHERE notification_id >= %s AND notification_id <= %s ORDER BY notification_id LIMIT %s')
+        else:
+            self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state "
+                         f"FROM {recorder.events_table_name} WHERE rowid >= ? AND rowid <= ? ORDER BY rowid LIMIT ?")
+
+    def _rows(self, start: int, limit: int, until: int | None) -> list[tuple]:
+        params = (start, until if until is not None else 2**62, limit)
+        datastore = self.ledger.recorder.datastore
+        if self._postgres:
+            from psycopg.rows import tuple_row
+
+            with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+                cur.execute(self._sql, params, prepare=True)
+                return cur.fetchall()
+        with datastore.transaction(commit=False) as cur:
+            cur.execute(self._sql, params)
+            return [tuple(r) for r in cur.fetchall()]
+
+    def page(self, after: int, limit: int, until: int | None = None) -> tuple[list[Envelope], int]:
+        """Events after `after` (up to `limit` notifications, none beyond `until`) and the last position read."""
         out = []
         last = after
-        for n in notes:
-            last = n.id
-            kind = n.topic.rsplit(":", 1)[-1]
-            if kind not in self.kinds:
-                continue
-            state = n.state
-            if self._cipher:
-                state = self._cipher.decrypt(state)
-            if self._compressor:
-                state = self._compressor.decompress(state)
-            data = self._transcoder.decode(state)
-            if "class_version" in data:  # an older event version: let the mapper upcast it
-                event = self.ledger.mapper.to_domain_event(n)
-                data = {k: v for k, v in vars(event).items() if k not in ("originator_id", "originator_version")}
-            aggregate, name = kind.split(".", 1)
-            out.append(Envelope(n.id, data.pop("timestamp"), aggregate, name, str(n.originator_id),
-                                n.originator_version, data))
+        kinds = self.kinds
+        for row in self._rows(after + 1, limit, until):
+            last = row[0]
+            kind = row[3].rsplit(":", 1)[-1]
+            if kind in kinds:
+                out.append(self._envelope(row, kind))
         return out, last
+
+    def _envelope(self, row: tuple, kind: str) -> Envelope:
+        position, originator_id, version, topic, state = row
+        state = bytes(state)
+        if self._cipher:
+            state = self._cipher.decrypt(state)
+        if self._compressor:
+            state = self._compressor.decompress(state)
+        data = self._decoder.decode(state.decode("utf-8"))
+        if "class_version" in data:  # an older event version: let the mapper upcast it
+            from eventsourcing.persistence import Notification
+
+            event = self.ledger.mapper.to_domain_event(Notification(
+                id=position, originator_id=UUID(str(originator_id)), originator_version=version, topic=topic,
+                state=bytes(row[4])))
+            data = {k: (str(v) if isinstance(v, UUID) else v) for k, v in vars(event).items()
+                    if k not in ("originator_id", "originator_version")}
+        if len(originator_id) == 32:  # SQLite keeps the hex form
+            originator_id = str(UUID(originator_id))
+        aggregate, name = kind.split(".", 1)
+        return Envelope(position, data.pop("timestamp"), aggregate, name, originator_id, version, data)
+
+    def recorded_at(self, position: int) -> tuple[int, datetime] | None:
+        """The first notification at or after `position`: its id and recorded time."""
+        rows = self._rows(position, 1, None)
+        if not rows:
+            return None
+        e = self._envelope(rows[0], rows[0][3].rsplit(":", 1)[-1])
+        return e.position, e.recorded_at
 
 
 class Projector:
     """Keeps a set of views current with the ledger, page by page."""
 
     def __init__(self, ledger: Ledger, views: Sequence[View], *, name: str = "views",
-                 page_size: int = DEFAULT_PAGE, store: ViewStore | None = None) -> None:
+                 page_size: int = DEFAULT_PAGE, store: ViewStore | None = None,
+                 checkpoint_every: int | None = None) -> None:
         self.ledger = ledger
+        # Point-in-time replay starts from the nearest checkpoint: the views' state saved
+        # whenever the position crosses a multiple of this (None: take none).
+        self.checkpoint_every = checkpoint_every
         self.views = list(views)
         self.name = name
         self.page_size = page_size
@@ -155,10 +221,12 @@ class Projector:
     def tables(self) -> list[Table]:
         return [t for v in self.views for t in v.tables]
 
-    def run_page(self, crash_before_commit: Callable[[], None] | None = None) -> int:
-        """Apply one page; returns how many notifications it read (0 when caught up)."""
+    def run_page(self, crash_before_commit: Callable[[], None] | None = None, until: int | None = None) -> int:
+        """Apply one page (none beyond `until`); returns how many notifications it read (0 when caught up)."""
         with self._lock:
-            events, last = self.reader.page(self.position, self.page_size)
+            if until is not None and self.position >= until:
+                return 0
+            events, last = self.reader.page(self.position, self.page_size, until)
             if last == self.position:
                 return 0
             try:
@@ -170,7 +238,11 @@ class Projector:
                 self._start()  # the page was not committed: forget what it folded
                 raise
             read = last - self.position
-            self.position = last
+            before, self.position = self.position, last
+            if self.checkpoint_every and last // self.checkpoint_every > before // self.checkpoint_every:
+                from projections.pointintime import save_checkpoint
+
+                save_checkpoint(self.store, self.views, last, events[-1].recorded_at if events else None)
             return read
 
     def _fold(self, events: list[Envelope]) -> dict[Table, Changes]:
@@ -185,10 +257,15 @@ class Projector:
             changes.update(v.changes())
         return changes
 
-    def catch_up(self) -> int:
+    def catch_up(self, until: int | None = None) -> int:
         total = 0
         while True:
-            n = self.run_page()
+            try:
+                n = self.run_page(until=until)
+            except PositionMoved:
+                # Another projector (another API worker, say) applied these events first;
+                # run_page has reloaded the views' state and position: go on from there.
+                continue
             if n == 0:
                 return total
             total += n
@@ -229,9 +306,50 @@ class _NotifyWaiter:
         self.conn.close()
 
 
-def attach_inline(ledger: Ledger, projector: Projector) -> None:
-    """Read-your-writes on SQLite: bring the views up to date after every command."""
-    ledger.after_commit.append(lambda _ledger, _recordings: projector.catch_up())
+def attach_inline(ledger: Ledger, projector: Projector) -> Callable[[], None]:
+    """Read-your-writes on SQLite: bring the views up to date after every command.
+
+    Returns a function that detaches the projector again."""
+
+    def listener(_ledger: Ledger, _recordings: list[Any]) -> None:
+        projector.catch_up()
+
+    ledger.after_commit.append(listener)
+    return lambda: ledger.after_commit.remove(listener) if listener in ledger.after_commit else None
+
+
+def fold_log(reader: LogReader, views: Sequence[View], start: int, until: int, *, page_size: int = 20_000,
+             on_appends: Callable[[Table, list[Row]], None] | None = None,
+             progress: Callable[[int, int], None] | None = None) -> int:
+    """Fold the log from `start` to `until` into the views' memory, page by page; derivations run
+    once at the end (`finish_page(final=True)`). Append-only rows go to `on_appends` as they come
+    (dropped without it); keyed state stays in the views. Returns the position folded to."""
+    position = start
+    while position < until:
+        events, last = reader.page(position, page_size, until)
+        if last == position:
+            break
+        for e in events:
+            kind = e.kind
+            for v in views:
+                if kind in v.handles:
+                    v.apply(e)
+        for v in views:
+            v.finish_page(final=False)
+            _hand_on(v, on_appends)
+        position = last
+        if progress:
+            progress(position, until)
+    for v in views:
+        v.finish_page(final=True)
+        _hand_on(v, on_appends)
+    return position
+
+
+def _hand_on(view: View, on_appends: Callable[[Table, list[Row]], None] | None) -> None:
+    for table, ch in view.changes().items():
+        if on_appends and table.append_only and ch.appends:
+            on_appends(table, ch.appends)
 
 
 def fold_into(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: str, *,
@@ -247,29 +365,9 @@ def fold_into(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: s
     store.ensure(tables, prefix)
     reader = LogReader(ledger, set().union(*(v.handles for v in views)) if views else ())
     end = ledger.max_position() if until is None else until
-    position = 0
-    while position < end:
-        events, last = reader.page(position, min(page_size, end - position))
-        if last == position:
-            break
-        for e in events:
-            kind = e.kind
-            for v in views:
-                if kind in v.handles:
-                    v.apply(e)
-        for v in views:
-            v.finish_page(final=False)
-            for table, ch in v.changes().items():
-                if table.append_only and ch.appends:
-                    store.bulk_insert(table, ch.appends, prefix)
-        position = last
-        if progress:
-            progress(position, end)
+    position = fold_log(reader, views, 0, end, page_size=page_size, progress=progress,
+                        on_appends=lambda table, rows: store.bulk_insert(table, rows, prefix))
     for v in views:
-        v.finish_page(final=True)
-        for table, ch in v.changes().items():
-            if table.append_only and ch.appends:
-                store.bulk_insert(table, ch.appends, prefix)
         for keyed in v.t.values():
             if not keyed.table.append_only:
                 store.bulk_insert(keyed.table, list(keyed.values()), prefix)

@@ -6,23 +6,59 @@ SQL lives here and in the views' modules only. Each function takes a ViewStore
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
-from projections.occupancy import INSTITUTIONS, OCCUPANCY
+from projections.billing import BUDGET, SETTLEMENT, STATEMENT_LINES, STATEMENTS
+from projections.occupancy import CAPACITY, INSTITUTIONS, OCCUPANCY, SPANS
+from projections.waitinglists import WAITING_LIST
 from projections.stores import ViewStore
 from projections.tables import Row, Table
 from projections.timeline import TIMELINE
 
 
-def _select(store: ViewStore, table: Table, where: dict[str, Any], order: tuple[str, ...]) -> list[Row]:
+def _select(store: ViewStore, table: Table, where: dict[str, Any], order: tuple[str, ...], *,
+            limit: int | None = None, offset: int = 0, ranges: dict[str, tuple[Any, Any]] | None = None) -> list[Row]:
+    sql, params = _where(store, table, where, ranges)
+    sql = f"SELECT {', '.join(table.column_names)} FROM {table.name}" + sql + " ORDER BY " + ", ".join(order)
+    if limit is not None:
+        sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+    return [store.decode_row(table, r) for r in store.query(sql, params)]
+
+
+def _count(store: ViewStore, table: Table, where: dict[str, Any],
+           ranges: dict[str, tuple[Any, Any]] | None = None) -> int:
+    sql, params = _where(store, table, where, ranges)
+    return int(store.query(f"SELECT COUNT(*) FROM {table.name}" + sql, params)[0][0])
+
+
+def _where(store: ViewStore, table: Table, where: dict[str, Any],
+           ranges: dict[str, tuple[Any, Any]] | None) -> tuple[str, tuple]:
     ph = store.placeholder
-    filters = {k: v for k, v in where.items() if v is not None}
-    sql = f"SELECT {', '.join(table.column_names)} FROM {table.name}"
-    if filters:
-        sql += " WHERE " + " AND ".join(f"{k} = {ph}" for k in filters)
-    sql += " ORDER BY " + ", ".join(order)
-    rows = store.query(sql, tuple(_param(v) for v in filters.values()))
-    return [store.decode_row(table, r) for r in rows]
+    clauses, params = [], []
+    for k, v in where.items():
+        if v is not None:
+            clauses.append(f"{k} = {ph}")
+            params.append(_param(v))
+    for k, (lo, hi) in (ranges or {}).items():
+        if lo is not None:
+            clauses.append(f"{k} >= {ph}")
+            params.append(_param(lo))
+        if hi is not None:
+            clauses.append(f"{k} <= {ph}")
+            params.append(_param(hi))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
+@dataclass
+class Page:
+    """One page of a longer list: the rows, and how many there are in all."""
+
+    items: list[Row]
+    total: int
+    limit: int
+    offset: int
 
 
 def _param(value: Any) -> Any:
@@ -35,6 +71,87 @@ def occupancy(store: ViewStore, *, institution_id: str | None = None, district: 
     return _select(store, OCCUPANCY, {"institution_id": institution_id, "district": district, "month": month,
                                       "age_group": age_group, "pool": pool},
                    ("institution_id", "age_group", "pool", "month"))
+
+
+def occupancy_page(store: ViewStore, *, limit: int, offset: int = 0, institution_id: str | None = None,
+                   district: str | None = None, month: str | None = None, from_month: str | None = None,
+                   to_month: str | None = None, age_group: str | None = None, pool: str | None = None) -> Page:
+    """Occupancy rows filtered by any of the keys and a month range, a page at a time."""
+    where = {"institution_id": institution_id, "district": district, "month": month, "age_group": age_group,
+             "pool": pool}
+    ranges = {"month": (from_month, to_month)}
+    rows = _select(store, OCCUPANCY, where, ("institution_id", "age_group", "pool", "month"), limit=limit,
+                   offset=offset, ranges=ranges)
+    return Page(rows, _count(store, OCCUPANCY, where, ranges), limit, offset)
+
+
+def institutions(store: ViewStore, *, district: str | None = None, kind: str | None = None) -> list[Row]:
+    return _select(store, INSTITUTIONS, {"district": district, "kind": kind}, ("district", "name", "institution_id"))
+
+
+def waiting_list(store: ViewStore, institution_id: str, *, age_group: str | None = None, limit: int = 100,
+                 offset: int = 0) -> Page:
+    """The children waiting for an institution, in offer order (person-level)."""
+    where = {"institution_id": institution_id, "age_group": age_group}
+    rows = _select(store, WAITING_LIST, where, ("age_group", "rank"), limit=limit, offset=offset)
+    return Page(rows, _count(store, WAITING_LIST, where), limit, offset)
+
+
+def guarantee_watch(store: ViewStore, *, on: date, within_days: int = 30, district: str | None = None) -> list[Row]:
+    """Waiting children whose place guarantee falls due within `within_days` of `on`, or has passed.
+
+    One row per child and age group (its first wish's list row): days_left < 0 means the
+    guarantee was breached that many days ago.
+    """
+    rows = _select(store, WAITING_LIST, {"district": district}, ("guarantee_date", "child_id", "wish_no"),
+                   ranges={"guarantee_date": (None, on + timedelta(days=within_days))})
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for r in rows:
+        if r["guarantee_date"] is None or (r["child_id"], r["age_group"]) in seen:
+            continue
+        seen.add((r["child_id"], r["age_group"]))
+        out.append({"child_id": r["child_id"], "age_group": r["age_group"], "district": r["district"],
+                    "guarantee_date": r["guarantee_date"], "days_left": (r["guarantee_date"] - on).days,
+                    "need_date": r["need_date"], "first_wish": r["institution_id"], "rule_set": r["rule_set"]})
+    return out
+
+
+def statement(store: ViewStore, household_id: str, month: str) -> dict[str, Any] | None:
+    """A household's statement for a month: its lines and total (issued or as it stands)."""
+    head = _select(store, STATEMENTS, {"household_id": household_id, "month": month}, ("month",))
+    if not head:
+        return None
+    lines = _select(store, STATEMENT_LINES, {"household_id": household_id, "month": month}, ("line_no",))
+    return {"household_id": household_id, "month": month, "issued": bool(head[0]["issued"]),
+            "total_ore": head[0]["total_ore"], "lines": lines}
+
+
+def draft_statements(store: ViewStore, month: str) -> list[dict[str, Any]]:
+    """Every household's not-yet-issued statement for a month, lines in order."""
+    heads = [h for h in _select(store, STATEMENTS, {"month": month}, ("household_id",)) if not h["issued"]]
+    lines: dict[str, list[Row]] = {}
+    for line in _select(store, STATEMENT_LINES, {"month": month}, ("household_id", "line_no")):
+        lines.setdefault(line["household_id"], []).append(line)
+    return [{"household_id": h["household_id"], "total_ore": h["total_ore"], "lines": lines.get(h["household_id"], [])}
+            for h in heads]
+
+
+def month_issued(store: ViewStore, month: str) -> bool:
+    """Whether the month's statements have been issued (a billing run was recorded)."""
+    return any(h["issued"] for h in _select(store, STATEMENTS, {"month": month}, ("household_id",), limit=50))
+
+
+def budget(store: ViewStore, *, district: str | None = None, from_month: str | None = None,
+           to_month: str | None = None) -> list[Row]:
+    """The budget per month and district (money in øre)."""
+    return _select(store, BUDGET, {"district": district}, ("month", "district"),
+                   ranges={"month": (from_month, to_month)})
+
+
+def settlement(store: ViewStore, *, month: str | None = None) -> list[Row]:
+    """Intermunicipal settlement per month and pair of municipalities."""
+    return _select(store, SETTLEMENT, {"month": month}, ("month", "payer_municipality", "institution_municipality"))
 
 
 def occupancy_by_district(store: ViewStore, month: str | None = None) -> list[Row]:
@@ -53,6 +170,105 @@ def institution(store: ViewStore, institution_id: str) -> Row | None:
     return rows[0] if rows else None
 
 
-def child_history(store: ViewStore, child_id: str) -> list[Row]:
+def child_history(store: ViewStore, child_id: str, *, limit: int | None = None, offset: int = 0) -> list[Row]:
     """Every event of a child in log order (person-level: caseworkers and auditors only)."""
-    return _select(store, TIMELINE, {"child_id": child_id}, ("position",))
+    return _select(store, TIMELINE, {"child_id": child_id}, ("position",), limit=limit, offset=offset)
+
+
+def child_history_page(store: ViewStore, child_id: str, *, limit: int, offset: int = 0) -> Page:
+    rows = child_history(store, child_id, limit=limit, offset=offset)
+    return Page(rows, _count(store, TIMELINE, {"child_id": child_id}), limit, offset)
+
+
+def _months_between(first: str, last: str) -> int:
+    return (int(last[:4]) - int(first[:4])) * 12 + int(last[5:7]) - int(first[5:7])
+
+
+def available_institutions(store: ViewStore, *, age_group: str, start: date, end: date | None = None,
+                           district: str | None = None, pool: str = "general") -> list[Row]:
+    """Institutions with a free seat in every month from `start` to `end` (default: 12 months).
+
+    Free is per month (capacity in force less the most seats in use on a day), so a seat
+    free for the whole stretch shows; one that frees up mid-month shows from the month after.
+    """
+    first = f"{start.year:04d}-{start.month:02d}"
+    stop = end or date(start.year + (start.month + 10) // 12, (start.month + 10) % 12 + 1, 1)
+    last = f"{stop.year:04d}-{stop.month:02d}"
+    months = _months_between(first, last) + 1
+    rows = _select(store, OCCUPANCY, {"district": district, "age_group": age_group, "pool": pool},
+                   ("institution_id", "month"), ranges={"month": (first, last)})
+    by_inst: dict[str, list[Row]] = {}
+    for r in rows:
+        by_inst.setdefault(r["institution_id"], []).append(r)
+    names = {r["institution_id"]: r for r in _select(store, INSTITUTIONS, {"district": district}, ("institution_id",))}
+    out = []
+    for inst, inst_rows in by_inst.items():
+        # The view's months run to the last booked day (and a year past the first capacity); later
+        # months hold no booking, so their free seats are the capacity in force, as in the last month.
+        if inst_rows[0]["month"] != first:
+            continue  # no capacity yet in the first month
+        frees = [r["free"] for r in inst_rows]
+        if len(frees) < months:
+            frees.append(inst_rows[-1]["capacity"])
+        if min(frees) > 0 and inst in names:
+            info = names[inst]
+            out.append({"institution_id": inst, "name": info["name"], "district": info["district"],
+                        "kind": info["kind"], "age_group": age_group, "pool": pool, "free_seats": min(frees),
+                        "from_month": first, "to_month": last})
+    return sorted(out, key=lambda r: (r["district"], r["name"], r["institution_id"]))
+
+
+def waiting_entries(store: ViewStore) -> list[Row]:
+    """Every row of every institution's waiting list, in list order (person-level)."""
+    return _select(store, WAITING_LIST, {}, ("institution_id", "age_group", "rank"))
+
+
+def free_seats(store: ViewStore, institution_id: str, age_group: str, start: date, months: int = 12,
+               pool: str = "general") -> int:
+    """The fewest free seats in any month of `months` from `start`'s month.
+
+    The occupancy view's months run from the first capacity or booking to the last booked day (and
+    a year past the first capacity); a month outside them holds no booking, so its free seats are
+    the capacity in force (the fewest seats decided for a day of the month)."""
+    first = date(start.year, start.month, 1)
+    keys = [_add_months(first, k) for k in range(months)]
+    rows = {r["month"]: r for r in _select(store, OCCUPANCY, {"institution_id": institution_id,
+                                                              "age_group": age_group, "pool": pool},
+                                           ("month",), ranges={"month": (f"{keys[0]:%Y-%m}", f"{keys[-1]:%Y-%m}")})}
+    decided = _decided(store, institution_id, age_group, pool)
+    frees = []
+    for month_start in keys:
+        row = rows.get(f"{month_start:%Y-%m}")
+        frees.append(row["free"] if row else _fewest_seats(decided, month_start))
+    return max(0, min(frees))
+
+
+def capacity_in_force(store: ViewStore, institution_id: str, age_group: str, month_start: date,
+                      pool: str = "general") -> int:
+    """The fewest seats decided for a day of the month (0 before the first decision)."""
+    return _fewest_seats(_decided(store, institution_id, age_group, pool), date(month_start.year, month_start.month, 1))
+
+
+def _decided(store: ViewStore, institution_id: str, age_group: str, pool: str) -> list[tuple[date, int]]:
+    return sorted((r["effective_from"], r["seats"]) for r in _select(
+        store, CAPACITY, {"institution_id": institution_id, "age_group": age_group, "pool": pool},
+        ("effective_from",)))
+
+
+def _add_months(day: date, n: int) -> date:
+    index = day.year * 12 + day.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _fewest_seats(decided: list[tuple[date, int]], month_start: date) -> int:
+    """The fewest seats in force on a day of the month, from the capacity decisions."""
+    month_end = _add_months(month_start, 1)
+    in_force = [seats for day, seats in decided if day <= month_start][-1:] or [0]
+    during = [seats for day, seats in decided if month_start < day < month_end]
+    return min(in_force + during)
+
+
+def nursery_places_ending(store: ViewStore, first: date, last: date) -> list[Row]:
+    """Nursery seats whose last day falls between `first` and `last` (the age roll's candidates)."""
+    return _select(store, SPANS, {"age_group": "nursery"}, ("child_id", "booking_id"),
+                   ranges={"last_day": (first, last)})

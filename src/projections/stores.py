@@ -14,10 +14,14 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, Iterable, Iterator, Mapping
 
-from projections.tables import BOOL, DATE, INT, TEXT, TIMESTAMP, Changes, Row, Table
+from projections.tables import BLOB, BOOL, DATE, INT, TEXT, TIMESTAMP, Changes, Row, Table
 
 POSITIONS = "projection_positions"
 ANALYST_ROLE = "plads_analyst"
+
+
+class PositionMoved(RuntimeError):
+    """Another projector of the same name committed first: this one's page is stale."""
 
 
 class ViewStore(ABC):
@@ -58,6 +62,10 @@ class ViewStore(ABC):
 
     @abstractmethod
     def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None: ...
+
+    @abstractmethod
+    def upsert(self, table: Table, rows: list[Row]) -> None:
+        """Insert or replace rows by key, in one transaction."""
 
     @abstractmethod
     def bulk_insert(self, table: Table, rows: Iterable[Row], prefix: str) -> None:
@@ -101,7 +109,7 @@ def _canonical(value: Any) -> str:
 
 # -- SQLite ----------------------------------------------------------------------------------
 
-_SQLITE_TYPES = {TEXT: "TEXT", INT: "INTEGER", DATE: "TEXT", BOOL: "INTEGER", TIMESTAMP: "TEXT"}
+_SQLITE_TYPES = {TEXT: "TEXT", INT: "INTEGER", DATE: "TEXT", BOOL: "INTEGER", TIMESTAMP: "TEXT", BLOB: "BLOB"}
 
 
 class SQLiteViewStore(ViewStore):
@@ -134,7 +142,7 @@ class SQLiteViewStore(ViewStore):
             # Exactly once: the position moves forward in the same transaction, or not at all.
             current = self.position(name)
             if position <= current:
-                raise RuntimeError(f"projection {name} is already at {current}; refusing to apply up to {position}")
+                raise PositionMoved(f"projection {name} is already at {current}; refusing to apply up to {position}")
             for table, ch in changes.items():
                 self._write(table, ch, prefix)
             c.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?) "
@@ -146,7 +154,16 @@ class SQLiteViewStore(ViewStore):
 
     def _write(self, table: Table, ch: Changes, prefix: str) -> None:
         names = table.column_names
-        encode = [_sqlite_encoder(ty) for _, ty in table.columns]
+        # Only dates, times and booleans need converting; text and integers go as they are.
+        convert = [i for i, (_, ty) in enumerate(table.columns) if ty in (DATE, TIMESTAMP, BOOL)]
+
+        def encode(r: Row) -> list[Any]:
+            values = [r.get(n) for n in names]
+            for i in convert:
+                if values[i] is not None:
+                    values[i] = _sqlite_value(values[i])
+            return values
+
         placeholders = ", ".join("?" for _ in names)
         if ch.deletes:
             where = " AND ".join(f"{k} = ?" for k in table.key)
@@ -157,7 +174,17 @@ class SQLiteViewStore(ViewStore):
             verb = "INSERT" if table.append_only and not ch.upserts else "INSERT OR REPLACE"
             self.conn.executemany(
                 f"{verb} INTO {prefix}{table.name} ({', '.join(names)}) VALUES ({placeholders})",
-                [tuple(e(r.get(n)) for n, e in zip(names, encode)) for r in rows])
+                [encode(r) for r in rows])
+
+    def upsert(self, table: Table, rows: list[Row]) -> None:
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            self._write(table, Changes(upserts=rows), "")
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
 
     def bulk_insert(self, table: Table, rows: Iterable[Row], prefix: str) -> None:
         c = self.conn
@@ -199,10 +226,6 @@ def _sqlite_value(v: Any) -> Any:
     return v
 
 
-def _sqlite_encoder(ty: str):
-    return _sqlite_value
-
-
 def _sqlite_decoder(ty: str):
     if ty == DATE:
         return date.fromisoformat
@@ -216,7 +239,7 @@ def _sqlite_decoder(ty: str):
 # -- PostgreSQL --------------------------------------------------------------------------------
 
 _DDL_LOCK = 0x706C616473  # "plads": the advisory lock for the views' catalog changes
-_PG_TYPES = {TEXT: "text", INT: "bigint", DATE: "date", BOOL: "boolean", TIMESTAMP: "timestamptz"}
+_PG_TYPES = {TEXT: "text", INT: "bigint", DATE: "date", BOOL: "boolean", TIMESTAMP: "timestamptz", BLOB: "bytea"}
 
 
 class PostgresViewStore(ViewStore):
@@ -268,7 +291,7 @@ class PostgresViewStore(ViewStore):
             row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = %s FOR UPDATE", (name,)).fetchone()
             current = row[0] if row else 0
             if position <= current:
-                raise RuntimeError(f"projection {name} is already at {current}; refusing to apply up to {position}")
+                raise PositionMoved(f"projection {name} is already at {current}; refusing to apply up to {position}")
             for table, ch in changes.items():
                 self._write(table, ch, prefix)
             self.conn.execute(
@@ -293,6 +316,10 @@ class PostgresViewStore(ViewStore):
                 with cur.copy(f"COPY {full} ({', '.join(names)}) FROM STDIN") as copy:
                     for r in ch.appends:
                         copy.write_row(tuple(r.get(n) for n in names))
+
+    def upsert(self, table: Table, rows: list[Row]) -> None:
+        with self.conn.transaction():
+            self._write(table, Changes(upserts=rows), "")
 
     def bulk_insert(self, table: Table, rows: Iterable[Row], prefix: str) -> None:
         """COPY rows into a fresh (scratch) table; used by rebuild."""

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 Row = dict[str, Any]
 
 # Column types, mapped per dialect by the stores.
-TEXT, INT, DATE, BOOL, TIMESTAMP = "text", "int", "date", "bool", "timestamp"
+TEXT, INT, DATE, BOOL, TIMESTAMP, BLOB = "text", "int", "date", "bool", "timestamp", "blob"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ def plads(*args, cwd):
 
 def test_demo_then_views_verify_and_export(tmp_path):
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    demo = plads("demo", "--database", url, cwd=tmp_path)
+    demo = plads("demo", "--small", "--database", url, cwd=tmp_path)
     assert demo.returncode == 0, demo.stderr
     assert "Issued 4 statements for 2025-03" in demo.stdout
     assert "is refused (HTTP 409)" in demo.stdout
