@@ -150,7 +150,9 @@ class Ledger(Application):
         _check_channel(channel)
         self._check_store()
         request_hash = _request_hash(command, actor, channel) if idempotency_key else ""
+        reconnected = False
         for attempt in range(MAX_ATTEMPTS):
+            writing = False
             uow = UnitOfWork(self)
             ctx = Context(actor=actor, channel=channel, today=self._today(), registry=self.registry)
             try:
@@ -172,6 +174,7 @@ class Ledger(Application):
                         )
                     for step in ctx.before_commit:
                         step()
+                    writing = True
                     recordings = self.save(*uow.changed())
             except IntegrityError:
                 # Someone saved one of our aggregates first: re-run on fresh state.
@@ -188,6 +191,13 @@ class Ledger(Application):
                 raise refusal from None
             except PersistenceError as e:
                 self._store_down = True
+                if not writing and not reconnected:
+                    # A read met a connection that died in a restart while we were idle: if the
+                    # server answers now, run the command again on fresh connections. (Not after
+                    # a failed write: it may have committed, and running it twice could double it.)
+                    self._check_store()
+                    reconnected = True
+                    continue
                 raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
             for step in ctx.after_commit:
                 step()
@@ -210,6 +220,9 @@ class Ledger(Application):
                 pass
         except psycopg.Error as e:
             raise StoreUnavailable(f"the ledger's database is unavailable: {str(e).strip()}") from None
+        # The server is back: connections pooled before the outage are dead; drop them now
+        # rather than meet them one failed statement at a time.
+        self.recorder.datastore.pool.check()
         self._store_down = False
 
     def _earlier_outcome(self, uow: UnitOfWork, key: str, request_hash: str) -> Outcome | None:
@@ -252,6 +265,10 @@ class Ledger(Application):
             pass
         except PersistenceError:
             logger.warning("could not keep the refusal of idempotency key %r; a retry runs the command again", key)
+
+    def today(self) -> date:
+        """The ledger's decision day (Copenhagen date of its clock)."""
+        return self._today()
 
     def _today(self) -> date:
         # The decision day is the recorded day in Copenhagen (a booking at 00:30 on the
@@ -324,11 +341,18 @@ class Bulk:
     def __post_init__(self) -> None:
         self.uow = UnitOfWork(self.ledger)
 
-    def execute(self, command: c.Command) -> dict[str, Any] | None:
-        """Run a command into the current batch; None (and a rejection) if refused."""
+    def execute(self, command: c.Command, *, actor: str | None = None,
+                channel: str | None = None) -> dict[str, Any] | None:
+        """Run a command into the current batch; None (and a rejection) if refused.
+
+        `actor` and `channel` default to the batch's; a simulation mixes families'
+        self-service and caseworkers' commands in one batch."""
         handler = _handler_for(command)
+        if channel is not None:
+            _check_channel(channel)
         self._count += 1
-        ctx = Context(self.actor, self.channel, self.ledger._today(), self.ledger.registry)  # noqa: SLF001
+        ctx = Context(actor or self.actor, channel or self.channel, self.ledger._today(),  # noqa: SLF001
+                      self.ledger.registry)
         self.uow.begin()
         try:
             with using_clock(self.ledger.clock):

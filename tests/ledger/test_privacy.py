@@ -5,6 +5,7 @@ from datetime import date
 from eventsourcing.cipher import AESCipher
 
 from ledger import commands as c
+from projections.occupancy import INSTITUTIONS
 
 CPR = "150324-1234"
 NAME = "Freja Testesen"
@@ -42,6 +43,13 @@ def test_cipher_key_encrypts_event_payloads_at_rest(store, city_class):
         # ... and the ledger reads them back.
         events = [ledger.mapper.to_domain_event(n) for n in ledger.recorder.select_notifications(1, 100)]
         assert any(getattr(e, "name", None) == "Klart Navn Børnehus" for e in events)
+        # So do the views, which read the stored rows themselves.
+        from projections import Occupancy, Projector
+
+        projector = Projector(ledger, [Occupancy()])
+        projector.catch_up()
+        assert [r["name"] for r in projector.store.load(INSTITUTIONS)] == ["Klart Navn Børnehus"]
+        projector.close()
 
 
 def test_with_cipher_key_the_registry_keys_are_wrapped_too(store):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from ledger import Conflict, LedgerError, NotFound, StaleState
+from ledger import Conflict, LedgerError
 from ledger import commands as c
 from ledger.aggregates import Booking, Household
 

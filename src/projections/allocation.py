@@ -1,0 +1,315 @@
+"""The monthly allocation run, expiring offers, and the age roll (årsrulning).
+
+These are processes, not views: they read the views (waiting lists, occupancy), decide with
+the pure rules (`rules.allocation`), and act through the ledger's commands (`OfferPlace`,
+`ExpireOffer`, `Register`), so every decision is an event with its actor, rank, priority basis,
+rule set and tie-break seed. Each command carries an idempotency key derived from the month and
+the child: running a month again makes no second offer.
+"""
+
+from __future__ import annotations
+
+import weakref
+from datetime import date, timedelta
+from typing import Any
+
+import rules
+from ledger import Ledger, LedgerError, NoRuleSetInForce
+from ledger import commands as c
+from ledger.aggregates import Child, Household, Institution, RuleBook
+from projections import queries as q
+from projections.engine import LogReader, Projector
+from projections.occupancy import Occupancy
+from projections.stores import SQLiteViewStore, ViewStore
+from projections.waitinglists import WaitingLists
+from rules.allocation import Applicant, deferred_acceptance, haversine_km
+
+OFFER_DAYS = 14  # an offer is open this many days from the run (then OfferExpired)
+HORIZON_MONTHS = 12  # an offered seat must be free this many months from its start
+NEWCOMER_POSITION = "newcomer position"  # how an offer from a reserved position starts its basis
+
+
+def _month(month: str) -> tuple[date, date]:
+    first = date.fromisoformat(month + "-01")
+    return first, rules.last_of_month(first)
+
+
+def _rule_set_on(ledger: Ledger, day: date) -> rules.RuleSet:
+    try:
+        book = ledger.get(RuleBook, RuleBook.create_id())
+    except LedgerError:
+        book = None
+    rule_set_id = book.in_force(day) if book else None
+    if rule_set_id is None:
+        raise NoRuleSetInForce(f"no rule set is in force on {day}; activate one first")
+    return rules.load_rule_set(rule_set_id)
+
+
+_projectors: "weakref.WeakKeyDictionary[Ledger, Projector]" = weakref.WeakKeyDictionary()
+
+
+def _views(ledger: Ledger) -> Projector:
+    """The two views a run reads (waiting lists, occupancy), folded into memory and kept per ledger,
+    so a monthly run folds only the new events — and none of the billing views it does not need."""
+    projector = _projectors.get(ledger)
+    if projector is None:
+        projector = Projector(ledger, [WaitingLists(), Occupancy()], name="allocation",
+                              store=SQLiteViewStore(":memory:"))
+        _projectors[ledger] = projector
+        weakref.finalize(ledger, projector.close)
+    projector.catch_up()
+    return projector
+
+
+def run_allocation(ledger: Ledger, month: str, *, seed: int | None = None, actor: str = "system",
+                   channel: str = "system", offer_days: int = OFFER_DAYS,
+                   store: ViewStore | None = None) -> dict[str, Any]:
+    """Offer the month's free seats to the waiting children, in the order of the rule set in force.
+
+    Under a waiting-list rule set: for each age group, the children due by the end of the month
+    (need date) propose to their wishes; institutions keep the best-ranked up to their free general
+    seats (deferred acceptance, `rules.allocation`). A child still without a seat whose guarantee
+    date falls in the month is offered the nearest free seat within the rule set's distance
+    (4 km). Under book-en-plads nothing is offered: the run reports the caseworkers' held seats
+    released to self-service for the month and the cases still without a place.
+
+    `store`: views the caller has brought up to date (the API's); by default the run catches up
+    a projector of its own.
+    """
+    first, last = _month(month)
+    seed = int(month.replace("-", "")) if seed is None else seed
+    rs = _rule_set_on(ledger, first)
+    store = store or _views(ledger).store
+    refused: list[dict[str, Any]] = []  # offers the ledger refused in this run
+    waiting = [r for r in q.waiting_entries(store) if r["need_date"] is not None and r["need_date"] <= last]
+    if rs.policy == "book-en-plads":
+        return _book_en_plads_run(ledger, store, rs, month, first, waiting)
+    offers, fallback = [], []
+    for group in ("nursery", "kindergarten"):
+        rows = [r for r in waiting if r["age_group"] == group]
+        made, unmatched = _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, actor,
+                                          channel, offer_days, refused)
+        offers.extend(made)
+        fallback.extend(unmatched)
+    return {"month": month, "rule_set": rs.id, "seed": seed, "offers": offers, "released": [],
+            "unplaced_cases": fallback, "refused": refused}
+
+
+def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, actor, channel, offer_days, refused):
+    by_child: dict[str, list[dict]] = {}
+    for r in rows:
+        by_child.setdefault(r["child_id"], []).append(r)
+    # Children with an open offer wait for their answer; their offered seat counts as taken.
+    taken: dict[str, int] = {}
+    candidates = {}
+    today = ledger.today()
+    for child_id, child_rows in by_child.items():
+        child = ledger.get(Child, child_id)
+        open_offers = [o for o in child.offers.values() if o["state"] == "open" and o["expires_on"] >= today]
+        for o in open_offers:
+            if o["age_group"] == group:
+                taken[o["institution_id"]] = taken.get(o["institution_id"], 0) + 1
+        if not open_offers:
+            candidates[child_id] = (child, sorted(child_rows, key=lambda r: r["wish_no"] or 99))
+    institutions = {r["institution_id"] for r in rows}
+    seats = {inst: max(0, q.free_seats(store, inst, group, first, HORIZON_MONTHS) - taken.get(inst, 0))
+             for inst in institutions}
+    # The waiting lists' order (rules.priority_key on the month's first day), ties broken by this
+    # run's seed — the seed recorded with every offer.
+    keys: dict[str, list[tuple[tuple, str]]] = {}
+    for child_id, (child, child_rows) in candidates.items():
+        for r in child_rows:
+            entry = rules.WaitingEntry(child_id=child_id, birth=child.birth_date, registered_on=r["registered_on"],
+                                       need_date=r["need_date"], age_group=group,
+                                       sibling_in_institution=bool(r["sibling"]), seniority=r["seniority_date"],
+                                       newcomer=bool(child.registrations[group].get("newcomer")))
+            keys.setdefault(r["institution_id"], []).append((rules.priority_key(entry, rs, seed, first), child_id))
+    # Newcomers (tilflyttere) go first into the positions their institution still reserves this year.
+    quota = rules.newcomer_positions_per_year(rs, first)
+    used = _newcomer_positions_used(ledger, first.year)
+    boosted: set[tuple[str, str]] = set()
+    for inst, ranked in keys.items():
+        newcomers = sorted(k for k in ranked if candidates[k[1]][0].registrations[group].get("newcomer"))
+        for _, child_id in newcomers[: max(0, quota - used.get(inst, 0))]:
+            boosted.add((inst, child_id))
+    rank = {(inst, child_id): n for inst, ranked in keys.items()
+            for n, (_, child_id) in enumerate(sorted(ranked, key=lambda k: ((inst, k[1]) not in boosted, k)),
+                                               start=1)}
+    applicants = [Applicant(cid, tuple(r["institution_id"] for r in child_rows))
+                  for cid, (_, child_rows) in sorted(candidates.items())]
+    matched = deferred_acceptance(applicants, seats, rank)
+    offers = []
+    for child_id, inst in sorted(matched.items(), key=lambda m: (m[1], rank[(m[1], m[0])])):
+        row = next(r for r in candidates[child_id][1] if r["institution_id"] == inst)
+        basis = row["priority_basis"] or "waiting list"
+        if (inst, child_id) in boosted:
+            used[inst] = used.get(inst, 0) + 1
+            basis = f"{NEWCOMER_POSITION} {used[inst]} of {quota} in {first.year}; {basis}"
+        offer = _offer(ledger, child_id, inst, group, max(first, row["need_date"]), rank[(inst, child_id)],
+                       basis, row["wish_no"], month, seed, actor, channel, offer_days, refused)
+        if offer:
+            offers.append(offer)
+            seats[inst] -= 1
+    # The guarantee: due this month and no wish could be met — the nearest free seat within reach.
+    reach = rules.distance_km_fallback(rs, first)
+    unplaced = []
+    for child_id, (child, child_rows) in sorted(candidates.items(), key=lambda c_: min(r["rank"] for r in c_[1][1])):
+        if child_id in matched:
+            continue
+        due = min((r["guarantee_date"] for r in child_rows if r["guarantee_date"]), default=None)
+        case = {"child_id": child_id, "age_group": group, "guarantee_date": due, "district": child_rows[0]["district"]}
+        if due is None or due > last:
+            unplaced.append(case)
+            continue
+        offer = _within_reach(ledger, store, child, group, first, reach, child_rows, month, seed, actor, channel,
+                              offer_days, refused)
+        if offer:
+            offers.append(offer)
+        else:
+            unplaced.append(case)
+    return offers, unplaced
+
+
+def _newcomer_positions_used(ledger: Ledger, year: int) -> dict[str, int]:
+    """Offers made this year from an institution's reserved newcomer positions, per institution."""
+    used: dict[str, int] = {}
+    reader = LogReader(ledger, {"Child.PlaceOffered"})
+    position, end = 0, ledger.max_position()
+    while position < end:
+        events, position = reader.page(position, 10_000)
+        for e in events:
+            if e.recorded_at.year == year and str(e.data.get("priority_basis", "")).startswith(NEWCOMER_POSITION):
+                used[e.data["institution_id"]] = used.get(e.data["institution_id"], 0) + 1
+        if not events and position >= end:
+            break
+    return used
+
+
+def _within_reach(ledger, store, child, group, first, reach, child_rows, month, seed, actor, channel, offer_days,
+                  refused):
+    home = ledger.get(Household, child.household_id).location
+    if not home:
+        return None
+    options = []
+    for inst_row in q.institutions(store):
+        inst = ledger.get(Institution, inst_row["institution_id"])
+        if not inst.location or group not in rules.age_groups_for_kind(inst.kind):
+            continue
+        km = haversine_km((home["lat"], home["lon"]), (inst.location["lat"], inst.location["lon"]))
+        if km <= reach and q.free_seats(store, str(inst.id), group, first, HORIZON_MONTHS) > 0:
+            options.append((km, str(inst.id)))
+    for km, inst_id in sorted(options):
+        need = min(r["need_date"] for r in child_rows)
+        offer = _offer(ledger, str(child.id), inst_id, group, max(first, need), 0,
+                       f"guarantee: nearest free seat, {km:.1f} km from home", None, month, seed, actor, channel,
+                       offer_days, refused)
+        if offer:
+            return offer
+    return None
+
+
+def _offer(ledger, child_id, inst, group, start, rank, basis, wish_no, month, seed, actor, channel, offer_days,
+           refused):
+    try:
+        outcome = ledger.execute(
+            c.OfferPlace(child_id=child_id, institution_id=inst, age_group=group, start_date=start,
+                         expires_on=ledger.today() + timedelta(days=offer_days), rank=max(rank, 1),
+                         priority_basis=basis[:200], seed=seed),
+            actor=actor, channel=channel, idempotency_key=f"allocation:{month}:{child_id}:{group}")
+    except LedgerError as e:
+        # The child's situation changed since the lists were read (or the offer cannot be made):
+        # the run reports it, and the child is in next month's run.
+        refused.append({"child_id": child_id, "institution_id": inst, "age_group": group, "reason": e.detail})
+        return None
+    return {"offer_id": outcome.result["id"], "child_id": child_id, "institution_id": inst, "age_group": group,
+            "pool": "general", "start_date": start.isoformat(), "rank": rank, "wish_no": wish_no,
+            "priority_basis": basis}
+
+
+def _book_en_plads_run(ledger, store, rs, month, first, waiting) -> dict[str, Any]:
+    released = []
+    for inst_row in q.institutions(store):
+        for group in rules.age_groups_for_kind(inst_row["kind"] or "integreret"):
+            capacity = q.capacity_in_force(store, inst_row["institution_id"], group, first)
+            held = rules.caseworker_held_seats(capacity, rs, first) if capacity else 0
+            if held and rules.held_seats_released(first, ledger.today(), rs):
+                free = q.free_seats(store, inst_row["institution_id"], group, first, 1)
+                released.append({"institution_id": inst_row["institution_id"], "age_group": group,
+                                 "seats": min(held, free)})
+    seen, cases = set(), []
+    for r in sorted(waiting, key=lambda r: (r["guarantee_date"] or date.max, r["child_id"])):
+        if (r["child_id"], r["age_group"]) not in seen:
+            seen.add((r["child_id"], r["age_group"]))
+            cases.append({"child_id": r["child_id"], "age_group": r["age_group"], "district": r["district"],
+                          "guarantee_date": r["guarantee_date"], "need_date": r["need_date"]})
+    return {"month": month, "rule_set": rs.id, "seed": None, "offers": [], "released": released,
+            "unplaced_cases": cases}
+
+
+def expire_offers(ledger: Ledger, on: date, *, actor: str = "system") -> int:
+    """Record OfferExpired for every open offer whose last day is before `on`; returns how many."""
+    reader = LogReader(ledger, {"Child.PlaceOffered"})
+    position, end, expired = 0, ledger.max_position(), 0
+    while position < end:
+        events, position = reader.page(position, 10_000)
+        for e in events:
+            if e.data["expires_on"] >= on:
+                continue
+            try:
+                ledger.execute(c.ExpireOffer(child_id=e.originator_id, offer_id=e.data["offer_id"]),
+                               actor=actor, channel="system")
+                expired += 1
+            except LedgerError:
+                pass  # accepted, declined or expired already
+        if not events and position >= end:
+            break
+    return expired
+
+
+def age_roll(ledger: Ledger, month: str, *, actor: str = "system") -> dict[str, Any]:
+    """The monthly årsrulning for children whose nursery place ends with the month.
+
+    A child in an integrated institution is booked through to school start, so it moves to the
+    kindergarten section by itself (its seat's age group changes on the 1st of the month it turns
+    2 y 10 m). A child in a nursery without a kindergarten section, with no kindergarten place or
+    registration, is put on the kindergarten waiting lists (the nearest kindergartens of its
+    district, as many as the rules allow) with the need date of its kindergarten age; its seniority
+    is the rules'.
+    """
+    first, last = _month(month)
+    rs = _rule_set_on(ledger, first)
+    store = _views(ledger).store
+    registered = []
+    ending = q.nursery_places_ending(store, first, last)
+    kindergartens = [r for r in q.institutions(store) if r["kind"] in ("boernehave", "integreret")]
+    for span in ending:
+        child = ledger.get(Child, span["child_id"])
+        if child.erased or (child.registrations.get("kindergarten") or {}).get("active"):
+            continue
+        if any(p[2] > last for p in child.placements.values()):  # [institution, first day, last day]
+            continue  # a place from next month on is booked already
+        need = rules.kindergarten_from(child.birth_date, rs)
+        wishes = _nearest(ledger, child, [k for k in kindergartens if k["district"] == child.district]
+                          or kindergartens)[: rules.max_wishes("kindergarten", rs, first)]
+        if not wishes:
+            continue
+        try:
+            ledger.execute(c.Register(child_id=child.id, age_group="kindergarten", wishes=wishes,
+                                      need_date=max(need, last + timedelta(days=1))),
+                           actor=actor, channel="system", idempotency_key=f"age-roll:{month}:{child.id}")
+        except LedgerError:
+            continue
+        registered.append({"child_id": str(child.id), "wishes": [str(w) for w in wishes]})
+    return {"month": month, "rule_set": rs.id, "transfers": [], "registered": registered}
+
+
+def _nearest(ledger: Ledger, child, institutions: list[dict]) -> list[str]:
+    home = ledger.get(Household, child.household_id).location
+    if not home:
+        return [r["institution_id"] for r in sorted(institutions, key=lambda r: r["name"])]
+    scored = []
+    for r in institutions:
+        loc = ledger.get(Institution, r["institution_id"]).location
+        km = haversine_km((home["lat"], home["lon"]), (loc["lat"], loc["lon"])) if loc else 1e9
+        scored.append((km, r["institution_id"]))
+    return [inst for _, inst in sorted(scored)]

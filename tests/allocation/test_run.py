@@ -1,0 +1,184 @@
+"""The allocation run on a ledger, both stores: the rule set's order, no overbooking, the seed,
+idempotent re-runs, the guarantee within reach, expiring offers, the age roll, book-en-plads."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from ledger import commands as c
+from ledger.aggregates import Child
+from projections.allocation import age_roll, expire_offers, run_allocation
+from projections.engine import LogReader
+
+WAITINGLIST = "copenhagen-2025-waitinglist@1"
+D = date
+
+
+@pytest.fixture
+def city(new_city):
+    return new_city(rule_set=WAITINGLIST)
+
+
+def waiting_child(city, wishes, birth=D(2024, 3, 15), need=D(2025, 3, 1), household=None, group="nursery"):
+    child = city.child(household or city.household(), birth=birth)
+    city.run(c.Register(child_id=child, age_group=group, wishes=wishes, need_date=need))
+    return child
+
+
+def test_siblings_first_then_seniority(city):
+    a = city.institution(kind="vuggestue", nursery=2, kindergarten=None, name="A")
+    family = city.household()
+    big = city.child(family, birth=D(2023, 9, 1))
+    city.book(big, a, D(2025, 1, 1))  # the older sibling holds one of A's two seats (on the list date)
+    senior = waiting_child(city, [a], birth=D(2024, 1, 10))
+    sibling = waiting_child(city, [a], birth=D(2024, 6, 1), household=family, need=D(2025, 3, 1))
+    run = run_allocation(city.ledger, "2025-03", seed=7)
+    assert [(o["child_id"], o["institution_id"]) for o in run["offers"]] == [(sibling, a)]
+    assert "sibling" in run["offers"][0]["priority_basis"]
+    assert run["seed"] == 7 and run["rule_set"] == WAITINGLIST
+    assert senior in {case["child_id"] for case in run["unplaced_cases"]}
+    (event,), _ = LogReader(city.ledger, {"Child.PlaceOffered"}).page(0, 10_000)
+    assert (event.originator_id, event.data["rank"], event.data["seed"]) == (sibling, 1, 7)
+    assert event.meta["rule_set"] == WAITINGLIST and event.meta["actor"] == "system"
+
+
+def test_free_seats_are_never_overbooked_and_a_rerun_offers_nothing_new(city):
+    a = city.institution(kind="vuggestue", nursery=2, kindergarten=None, name="A")
+    kids = [waiting_child(city, [a], birth=D(2024, 1 + i, 5)) for i in range(5)]
+    first = run_allocation(city.ledger, "2025-03")
+    assert len(first["offers"]) == 2 and {o["child_id"] for o in first["offers"]} <= set(kids)
+    again = run_allocation(city.ledger, "2025-03")
+    assert again["offers"] == []  # open offers hold their seats
+    for o in first["offers"]:
+        city.run(c.AcceptOffer(child_id=o["child_id"], offer_id=o["offer_id"]))
+    later = run_allocation(city.ledger, "2025-04")
+    assert later["offers"] == []  # no seat left
+
+
+def test_the_earlier_seniority_comes_first(city):
+    a = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="A")
+    # Registered on 6 January 2025, before their 4-month birthdays: seniority is the birthday.
+    kids = [waiting_child(city, [a], birth=D(2024, m, 15), need=D(2025, 6, 1)) for m in (11, 9, 10)]
+    run = run_allocation(city.ledger, "2025-06")
+    assert [o["child_id"] for o in run["offers"]] == [kids[1]]
+    assert "seniority 2025-01-15" in run["offers"][0]["priority_basis"]
+
+
+def test_each_child_gets_its_best_wish_that_has_room(city):
+    a = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="A")
+    b = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="B")
+    first = waiting_child(city, [a, b], birth=D(2024, 9, 15), need=D(2025, 6, 1))
+    second = waiting_child(city, [a, b], birth=D(2024, 10, 15), need=D(2025, 6, 1))
+    run = run_allocation(city.ledger, "2025-06")
+    assert {(o["child_id"], o["institution_id"], o["wish_no"]) for o in run["offers"]} == {(first, a, 1),
+                                                                                            (second, b, 2)}
+
+
+def test_children_not_due_this_month_wait(city):
+    a = city.institution(kind="vuggestue", nursery=3, kindergarten=None, name="A")
+    waiting_child(city, [a], need=D(2025, 6, 1))
+    assert run_allocation(city.ledger, "2025-03")["offers"] == []
+    assert len(run_allocation(city.ledger, "2025-06")["offers"]) == 1
+
+
+def test_ties_are_broken_by_the_recorded_seed_reproducibly(store, city_class):
+    ids = [str(uuid.UUID(int=n + 1, version=4)) for n in range(6)]
+
+    def run(seed):
+        city = city_class(store.ledger(url=store.new_url()), rule_set=WAITINGLIST)
+        a = city.institution(kind="vuggestue", nursery=2, kindergarten=None, name="A")
+        for child_id in ids:  # equal seniority and need date: only the seed orders them
+            city.run(c.RegisterChild(household_id=city.household(), birth_date=D(2024, 3, 15), child_id=child_id))
+            city.run(c.Register(child_id=child_id, age_group="nursery", wishes=[a], need_date=D(2025, 3, 1)))
+        outcome = run_allocation(city.ledger, "2025-03", seed=seed)
+        city.ledger.close()
+        return sorted(o["child_id"] for o in outcome["offers"])
+
+    assert run(42) == run(42) and len(run(42)) == 2
+    assert len({tuple(run(seed)) for seed in range(6)}) > 1  # another seed, another draw
+
+
+def test_a_due_guarantee_gets_the_nearest_free_seat_within_reach(city):
+    def institution(name, lat, lon, seats):
+        inst = city.run(c.RegisterInstitution(name=name, district="Valby", kind="vuggestue",
+                                              location=c.Location(lat=lat, lon=lon)), channel="system")["id"]
+        city.run(c.ChangeCapacity(institution_id=inst, age_group="nursery", seats=seats,
+                                  effective_from=D(2024, 1, 1)), channel="system")
+        return inst
+
+    full = institution("Full", 55.66, 12.51, 0)
+    near = institution("Near", 55.67, 12.51, 1)  # about 1 km
+    institution("Far", 55.76, 12.51, 1)  # about 11 km
+    home = city.run(c.RegisterHousehold(district="Valby", location=c.Location(lat=55.66, lon=12.51)))["id"]
+    child = waiting_child(city, [full], household=home, need=D(2025, 1, 20))
+    run = run_allocation(city.ledger, "2025-04")
+    assert [(o["child_id"], o["institution_id"]) for o in run["offers"]] == [(child, near)]
+    assert run["offers"][0]["priority_basis"].startswith("guarantee")
+
+
+def test_unanswered_offers_expire(city):
+    a = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="A")
+    waiting_child(city, [a])
+    run_allocation(city.ledger, "2025-03")
+    assert expire_offers(city.ledger, city.ledger.today()) == 0
+    city.ledger.clock.advance(timedelta(days=20))
+    assert expire_offers(city.ledger, city.ledger.today()) == 1
+    assert expire_offers(city.ledger, city.ledger.today()) == 0
+    assert len(run_allocation(city.ledger, "2025-03")["offers"]) == 0  # the month's key was used
+
+
+def test_the_age_roll_puts_nursery_children_without_a_kindergarten_on_its_lists(city):
+    nursery = city.institution(kind="vuggestue", nursery=5, kindergarten=None, name="Nursery", district="Valby")
+    integrated = city.institution(kind="integreret", nursery=5, kindergarten=5, name="Both", district="Valby")
+    kg = city.institution(kind="boernehave", nursery=None, kindergarten=5, name="Kindergarten", district="Valby")
+    birth = D(2022, 6, 10)  # 2 y 10 m in April 2025: the nursery place ends on 31 March
+    leaving = city.child(city.household(district="Valby"), birth=birth)
+    staying = city.child(city.household(district="Valby"), birth=birth)
+    city.book(leaving, nursery, D(2025, 2, 1))
+    city.book(staying, integrated, D(2025, 2, 1))
+    rolled = age_roll(city.ledger, "2025-03")
+    assert [r["child_id"] for r in rolled["registered"]] == [leaving]
+    registration = city.ledger.get(Child, leaving).registrations["kindergarten"]
+    assert registration["need_date"] == D(2025, 4, 1) and set(registration["wishes"]) >= {kg}
+    assert age_roll(city.ledger, "2025-03")["registered"] == []  # already registered
+
+
+def test_book_en_plads_offers_nothing_and_lists_the_open_cases(new_city):
+    city = new_city(rule_set="copenhagen-book-en-plads@1")
+    a = city.institution(kind="vuggestue", nursery=10, kindergarten=None, name="A")
+    child = waiting_child(city, [a], need=D(2025, 2, 1))
+    run = run_allocation(city.ledger, "2025-02")  # today is 6 January: February's held seats are released
+    assert run["offers"] == [] and [case["child_id"] for case in run["unplaced_cases"]] == [child]
+    assert [(r["institution_id"], r["seats"]) for r in run["released"]] == [(a, 2)]  # 20 % of 10
+    assert run_allocation(city.ledger, "2025-03")["released"] == []  # March's are still held
+
+
+def test_kindergarten_offers_go_to_the_oldest_child_first(city):
+    kg = city.institution(kind="boernehave", nursery=None, kindergarten=1, name="K")
+    younger = waiting_child(city, [kg], birth=D(2022, 5, 20), need=D(2025, 4, 1), group="kindergarten")
+    older = waiting_child(city, [kg], birth=D(2022, 3, 2), need=D(2025, 4, 1), group="kindergarten")
+    run = run_allocation(city.ledger, "2025-04")
+    assert [o["child_id"] for o in run["offers"]] == [older]
+    assert "oldest first" in run["offers"][0]["priority_basis"]
+    assert younger in {case["child_id"] for case in run["unplaced_cases"]}
+
+
+def test_newcomers_take_the_reserved_positions_first_up_to_six_a_year(city):
+    a = city.institution(kind="vuggestue", nursery=8, kindergarten=None, name="A")
+    # Natives come before newcomers in the list (an earlier need date), except for the reserved positions.
+    natives = [waiting_child(city, [a], birth=D(2024, 1, 5), need=D(2025, 2, 1)) for _ in range(8)]
+    newcomers = []
+    for _ in range(7):
+        child = city.child(city.household(), birth=D(2024, 6, 5))
+        city.run(c.Register(child_id=child, age_group="nursery", wishes=[a], need_date=D(2025, 3, 1),
+                            newcomer=True))
+        newcomers.append(child)
+    run = run_allocation(city.ledger, "2025-03")
+    offered = [o["child_id"] for o in run["offers"]]
+    assert len(offered) == 8
+    assert len(set(offered) & set(newcomers)) == 6  # the year's six positions, then the list's order
+    assert len(set(offered) & set(natives)) == 2
+    assert sum(o["priority_basis"].startswith("newcomer position") for o in run["offers"]) == 6
