@@ -1,30 +1,75 @@
-"""The HTTP API (FastAPI). This module is the start of the caseworkers' API of
-SPEC §7; the endpoints arrive with the API issue. For now: `/health`.
+"""The caseworkers' HTTP API (FastAPI): `create_app` wires the ledger, the views, auth and errors.
+
+Run it with `plads serve`. Tokens come from PLADS_API_TOKENS (`actor:role:token`, comma-separated).
 """
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
+from api import commands, models, problems, reads
+from api.auth import Tokens, parse_tokens
+from api.views import Views
 from ledger import Ledger
 
+DESCRIPTION = """
+An event-sourced booking ledger for municipal daycare. Every command is an immutable event;
+the reads come from projections of the event log.
 
-def create_app(database_url: str | None = None) -> FastAPI:
+* **Auth**: `Authorization: Bearer <token>`; tokens and roles (caseworker, auditor, analyst, admin)
+  from `PLADS_API_TOKENS`. 401 without a valid token, 403 for a wrong role.
+* **Errors**: RFC 9457 `application/problem+json` — 422 invalid input, 404 unknown id, 409 conflict
+  (no seat, already booked, concurrent change, idempotency key reused), 503 database unavailable.
+* **Idempotency**: send `Idempotency-Key` on a POST; a retry gets the first answer.
+* **Consistency**: a command's answer has `position`; pass it as `min_position` to a read to see the
+  command's effect. `as_of` reads the views as the ledger knew them then.
+* Money is integer øre (fields ending `_ore`); dates ISO-8601.
+"""
+
+
+def create_app(database_url: str | None = None, *, tokens: str | None = None, follow: bool = True,
+               ledger: Ledger | None = None) -> FastAPI:
+    """The app. `tokens` defaults to $PLADS_API_TOKENS; `follow=False` leaves the PostgreSQL views
+    to a separate `plads project --follow`; a given `ledger` is used (and left open) instead of a new one."""
+    token_list = Tokens(parse_tokens(tokens if tokens is not None else os.environ.get("PLADS_API_TOKENS")))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.ledger = Ledger(database_url)
+        own = ledger is None
+        app.state.ledger = ledger or Ledger(database_url)
         try:
-            yield
+            app.state.views = Views(app.state.ledger, follow=follow)
+            try:
+                yield
+            finally:
+                app.state.views.close()
         finally:
-            app.state.ledger.close()
+            if own:
+                app.state.ledger.close()
 
-    app = FastAPI(title="plads", version="0.1.0", lifespan=lifespan)
+    # Operation ids are the endpoint functions' names (stable, and what the OpenAPI links name).
+    app = FastAPI(title="plads", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  generate_unique_id_function=lambda route: route.name)
+    app.state.tokens = token_list
+    problems.install(app)
+    app.include_router(commands.router)
+    app.include_router(reads.router)
 
-    @app.get("/health")
-    def health() -> dict:
-        ledger: Ledger = app.state.ledger
-        return {"status": "ok", "store": ledger.store.kind, "position": ledger.max_position()}
+    @app.get("/health", response_model=models.Health, tags=["health"])
+    def health(request: Request):
+        """Liveness and how far the views are behind the log (no auth)."""
+        ledger_: Ledger = request.app.state.ledger
+        with request.app.state.views.current(own_writes=False) as store:
+            views_position = store.position("views")
+        return {"status": "ok", "store": ledger_.store.kind, "position": ledger_.max_position(),
+                "views_position": views_position}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app `plads serve` runs: database, tokens and following from the environment."""
+    return create_app(os.environ.get("PLADS_DATABASE_URL"), follow=os.environ.get("PLADS_API_FOLLOW", "1") != "0")

@@ -1,0 +1,102 @@
+"""RFC 9457 problem details for every error a client can cause (and 503 for outages).
+
+Nothing a client sends yields a 500: domain errors carry their status, validation errors
+are 422 with the fields named, oversized bodies 413, and anything unexpected is logged
+and answered with a plain 500 problem without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.auth import AuthError
+from ledger import LedgerError
+
+logger = logging.getLogger("plads.api")
+MEDIA = "application/problem+json"
+MAX_BODY = 256 * 1024  # bytes; a command is a few hundred
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "type": "https://plads.example/problems/no-free-seat", "title": "No free seat", "status": 409,
+        "detail": "Solsikken has no free nursery seat in the general pool from 2025-02-01 to 2026-12-31"}]})
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+def _slug(title: str) -> str:
+    return "https://plads.example/problems/" + "-".join(title.lower().split())
+
+
+def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
+            headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": _slug(title), "title": title, "status": status, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=MEDIA, headers=headers)
+
+
+def _fields(errors: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for e in errors[:20]:
+        loc = [str(x) for x in e.get("loc", ()) if x != "body"]
+        out.append({"field": ".".join(loc) or "body", "message": e.get("msg", "invalid")})
+    return out
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_: Request, e: LedgerError) -> JSONResponse:
+        headers = {"Retry-After": "5"} if e.status == 503 else None
+        return problem(e.status, e.title, e.detail, headers=headers)
+
+    @app.exception_handler(AuthError)
+    async def auth_error(_: Request, e: AuthError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if e.status == 401 else None
+        return problem(e.status, "Unauthorized" if e.status == 401 else "Forbidden", e.detail, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        errors = _fields(e.errors())
+        detail = "; ".join(f"{x['field']}: {x['message']}" for x in errors[:3])
+        return problem(422, "Invalid request", detail or "the request is not valid", errors)
+
+    @app.exception_handler(ValidationError)
+    async def command_invalid(_: Request, e: ValidationError) -> JSONResponse:
+        errors = _fields(e.errors())
+        detail = "; ".join(f"{x['field']}: {x['message']}" for x in errors[:3])
+        return problem(422, "Invalid request", detail or "the request is not valid", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
+        titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Request too large",
+                  503: "Unavailable"}
+        return problem(e.status_code, titles.get(e.status_code, "Error"), str(e.detail), headers=e.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, e: Exception) -> JSONResponse:
+        logger.exception("unexpected error")
+        return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return problem(400, "Bad request", "Content-Length is not a number")
+            if int(length) > MAX_BODY:
+                return problem(413, "Request too large", f"the body has {length} bytes; at most {MAX_BODY}")
+        return await call_next(request)

@@ -1,0 +1,180 @@
+"""The endpoints that read the views. Lists are paginated (`limit`, `offset`); every read
+takes `min_position` (wait until the views include a command's events) or `as_of` (the
+views as the ledger knew them at a recorded time: a date means the end of that day in
+Copenhagen, a timestamp without an offset is UTC)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Annotated, Iterator, Sequence
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from api import models as m
+from api.auth import EVERYONE, PERSON_LEVEL, Principal, require
+from api.commands import ERRORS, Month
+from ledger import InvalidCommand, Ledger
+from ledger.aggregates import Child, Household, Institution
+from projections import Billing, Budget, ChildTimeline, Occupancy, View, WaitingLists
+from projections import queries as q
+from projections.stores import ViewStore
+
+router = APIRouter(prefix="/v1")
+everyone = require(*EVERYONE)
+person_level = require(*PERSON_LEVEL)
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="rows per page")]
+Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
+MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait until the views include this "
+                                                                        "log position (from a command's answer)")]
+AsOf = Annotated[str | None, Query(max_length=40, description="recorded time: YYYY-MM-DD (end of that day, "
+                                                              "Copenhagen) or an ISO timestamp",
+                                   examples=["2025-03-31"])]
+MonthQuery = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2025-08"])]
+AgeGroup = Annotated[str | None, Query(pattern=r"^(nursery|kindergarten)$")]
+District = Annotated[str | None, Query(max_length=200)]
+
+
+def _instant(text: str) -> date | datetime:
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidCommand(f"as_of {text!r} is neither a date (YYYY-MM-DD) nor an ISO timestamp") from None
+
+
+@contextmanager
+def _views(request: Request, views: Sequence[View], min_position: int | None, as_of: str | None
+           ) -> Iterator[tuple[ViewStore, int]]:
+    """The store to read (live, or as of a time) and the position it is at."""
+    source = request.app.state.views
+    if as_of is not None:
+        if min_position is not None:
+            raise InvalidCommand("give either as_of or min_position, not both")
+        with source.as_of(_instant(as_of), views) as store:
+            yield store, store.position("views")
+        return
+    with source.current(min_position) as store:
+        yield store, store.position("views")
+
+
+def _exists(request: Request, cls: type, id_: UUID) -> None:
+    ledger: Ledger = request.app.state.ledger
+    ledger.get(cls, id_)  # NotFound → 404
+
+
+def _page(page: q.Page, position: int) -> dict:
+    return {"items": page.items, "total": page.total, "limit": page.limit, "offset": page.offset,
+            "position": position}
+
+
+@router.get("/occupancy", response_model=m.Page[m.OccupancyRow], responses=ERRORS, tags=["views"])
+def occupancy(request: Request, institution_id: UUID | None = None, district: District = None,
+              month: MonthQuery = None, from_month: MonthQuery = None, to_month: MonthQuery = None,
+              age_group: AgeGroup = None, pool: Annotated[str | None, Query(pattern=r"^(general|basis|special)$")] = None,
+              limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None, as_of: AsOf = None,
+              _: Principal = Depends(everyone)):
+    """Institution × age group × pool × month: capacity, booked (most seats in use on a day), free."""
+    with _views(request, [Occupancy()], min_position, as_of) as (store, position):
+        page = q.occupancy_page(store, limit=limit, offset=offset,
+                                institution_id=str(institution_id) if institution_id else None, district=district,
+                                month=month, from_month=from_month, to_month=to_month, age_group=age_group,
+                                pool=pool)
+    return _page(page, position)
+
+
+@router.get("/institutions/{institution_id}/availability", response_model=m.Page[m.OccupancyRow],
+            responses=ERRORS, tags=["views"])
+def institution_availability(institution_id: UUID, request: Request,
+                             from_: Annotated[date | None, Query(alias="from", ge=date(1990, 1, 1),
+                                                                 le=date(2100, 12, 31))] = None,
+                             to: Annotated[date | None, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))] = None,
+                             age_group: AgeGroup = None, limit: Limit = 100, offset: Offset = 0,
+                             min_position: MinPosition = None, as_of: AsOf = None,
+                             _: Principal = Depends(everyone)):
+    """Capacity, booked and free seats per month between `from` and `to` (dates; months that touch them)."""
+    _exists(request, Institution, institution_id)
+    if from_ and to and to < from_:
+        raise InvalidCommand("`to` is before `from`")
+    with _views(request, [Occupancy()], min_position, as_of) as (store, position):
+        page = q.occupancy_page(store, limit=limit, offset=offset, institution_id=str(institution_id),
+                                age_group=age_group, from_month=from_.isoformat()[:7] if from_ else None,
+                                to_month=to.isoformat()[:7] if to else None)
+    return _page(page, position)
+
+
+@router.get("/availability", response_model=m.Page[m.Availability], responses=ERRORS, tags=["views"])
+def availability(request: Request, age_group: Annotated[str, Query(pattern=r"^(nursery|kindergarten)$")],
+                 start: Annotated[date, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))],
+                 end: Annotated[date | None, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))] = None,
+                 district: District = None, limit: Limit = 100, offset: Offset = 0,
+                 min_position: MinPosition = None, as_of: AsOf = None, _: Principal = Depends(everyone)):
+    """Institutions with a free general seat in every month from `start` to `end` (default: 12 months)."""
+    if end and end < start:
+        raise InvalidCommand("`end` is before `start`")
+    with _views(request, [Occupancy()], min_position, as_of) as (store, position):
+        rows = q.available_institutions(store, age_group=age_group, start=start, end=end, district=district)
+    return _page(q.Page(rows[offset:offset + limit], len(rows), limit, offset), position)
+
+
+@router.get("/waiting-lists/{institution_id}", response_model=m.Page[m.WaitingChild], responses=ERRORS,
+            tags=["views"])
+def waiting_list(institution_id: UUID, request: Request, age_group: AgeGroup = None, limit: Limit = 100,
+                 offset: Offset = 0, min_position: MinPosition = None, as_of: AsOf = None,
+                 _: Principal = Depends(person_level)):
+    """The children waiting for an institution, in the order the rule set in force offers seats."""
+    _exists(request, Institution, institution_id)
+    with _views(request, [WaitingLists()], min_position, as_of) as (store, position):
+        page = q.waiting_list(store, str(institution_id), age_group=age_group, limit=limit, offset=offset)
+    return _page(page, position)
+
+
+@router.get("/guarantee-watch", response_model=m.Page[m.GuaranteeWatch], responses=ERRORS, tags=["views"])
+def guarantee_watch(request: Request, on: Annotated[date | None, Query(ge=date(1990, 1, 1),
+                                                                        le=date(2100, 12, 31))] = None,
+                    within_days: Annotated[int, Query(ge=0, le=3650)] = 30, district: District = None,
+                    limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
+                    as_of: AsOf = None, _: Principal = Depends(person_level)):
+    """Waiting children whose place guarantee falls due within `within_days` of `on` (default today), or passed."""
+    ledger: Ledger = request.app.state.ledger
+    day = on or ledger.today()
+    with _views(request, [WaitingLists()], min_position, as_of) as (store, position):
+        rows = q.guarantee_watch(store, on=day, within_days=within_days, district=district)
+    return _page(q.Page(rows[offset:offset + limit], len(rows), limit, offset), position)
+
+
+@router.get("/households/{household_id}/statements/{month}", response_model=m.Statement, responses=ERRORS,
+            tags=["views"])
+def statement(household_id: UUID, month: Month, request: Request, min_position: MinPosition = None,
+              as_of: AsOf = None, _: Principal = Depends(person_level)):
+    """A household's statement for a month: issued (immutable) or as it stands, line by line."""
+    _exists(request, Household, household_id)
+    with _views(request, [Billing()], min_position, as_of) as (store, position):
+        found = q.statement(store, str(household_id), month)
+    if found is None:
+        from ledger import NotFound
+
+        raise NotFound(f"household {household_id} has no statement for {month}")
+    return {**found, "position": position}
+
+
+@router.get("/children/{child_id}/history", response_model=m.Page[m.HistoryRow], responses=ERRORS,
+            tags=["views"])
+def child_history(child_id: UUID, request: Request, limit: Limit = 100, offset: Offset = 0,
+                  min_position: MinPosition = None, as_of: AsOf = None, _: Principal = Depends(person_level)):
+    """Every event of a child in the order the ledger learned them (for caseworkers and appeals)."""
+    _exists(request, Child, child_id)
+    with _views(request, [ChildTimeline()], min_position, as_of) as (store, position):
+        page = q.child_history_page(store, str(child_id), limit=limit, offset=offset)
+    return _page(page, position)
+
+
+@router.get("/budget", response_model=m.Page[m.BudgetRow], responses=ERRORS, tags=["views"])
+def budget(request: Request, district: District = None, from_month: MonthQuery = None, to_month: MonthQuery = None,
+           limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None, as_of: AsOf = None,
+           _: Principal = Depends(everyone)):
+    """Per month and district: place-months, gross cost, parent payments, friplads and sibling cost, net cost."""
+    with _views(request, [Budget()], min_position, as_of) as (store, position):
+        rows = q.budget(store, district=district, from_month=from_month, to_month=to_month)
+    return _page(q.Page(rows[offset:offset + limit], len(rows), limit, offset), position)

@@ -1,0 +1,112 @@
+"""How the API reads the views: current ones (waiting for a position if asked), or as of a time.
+
+On SQLite the views are brought up to date inline after every command (read-your-writes).
+On PostgreSQL a follower thread keeps them current; a command's response carries the log
+position of its events, and a read with `min_position` waits (bounded) until the views
+have caught up to it. A read without it waits (bounded, then answers what it has) for the
+commands this server process has answered, so one client talking to one server reads its
+own writes on both stores.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Iterator, Sequence
+
+from ledger import InvalidCommand, Ledger, StoreUnavailable
+from projections import Projector, View, all_views, attach_inline, open_store
+from projections.pointintime import views_as_of
+from projections.stores import ViewStore
+
+WAIT_SECONDS = 5.0
+
+
+class Views:
+    def __init__(self, ledger: Ledger, *, follow: bool = True, poll_seconds: float = 0.5) -> None:
+        self.ledger = ledger
+        self.projector = Projector(ledger, all_views(), checkpoint_every=100_000)
+        self._stores: queue.SimpleQueue[ViewStore] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._detach = None
+        self._written = 0  # the last position a command of this process reached
+        self._written_lock = threading.Lock()
+        self.projector.catch_up()
+        if ledger.store.kind == "sqlite":
+            self._detach = attach_inline(ledger, self.projector)
+        elif follow:
+            self._thread = threading.Thread(target=self._follow, args=(poll_seconds,), name="plads-follower",
+                                            daemon=True)
+            self._thread.start()
+
+    def _follow(self, poll_seconds: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.projector.follow(self._stop, poll_seconds=poll_seconds)
+            except Exception:  # noqa: BLE001 - an outage: try again after a pause
+                self._stop.wait(1.0)
+
+    def close(self) -> None:
+        if self._detach:
+            self._detach()
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        while not self._stores.empty():
+            self._stores.get().close()
+        self.projector.close()
+
+    def wrote(self, position: int | None) -> None:
+        """A command of this process reached `position`: later reads here wait for it."""
+        if position:
+            with self._written_lock:
+                self._written = max(self._written, position)
+
+    @contextmanager
+    def current(self, min_position: int | None = None, *, own_writes: bool = True) -> Iterator[ViewStore]:
+        """A store of the live views, at or beyond `min_position` when given; otherwise, as far as
+        the follower gets within the wait, at or beyond this process's own last command."""
+        try:
+            store = self._stores.get_nowait()
+        except queue.Empty:
+            try:
+                store = open_store(self.ledger)
+            except Exception as e:  # noqa: BLE001 - the database is gone
+                raise StoreUnavailable(f"the views' database is unavailable: {e}") from None
+        healthy = False
+        try:
+            if min_position:
+                self._wait_for(store, min_position)
+            elif own_writes and self._written:
+                self._wait_for(store, self._written, strict=False)
+            yield store
+            healthy = True
+        finally:
+            if healthy:
+                self._stores.put(store)
+            else:
+                store.close()
+
+    def _wait_for(self, store: ViewStore, position: int, *, strict: bool = True) -> None:
+        if strict and position > self.ledger.max_position():
+            raise InvalidCommand(f"min_position {position} is beyond the ledger's last event")
+        deadline = time.monotonic() + WAIT_SECONDS
+        while store.position("views") < position:
+            if self.ledger.store.kind == "sqlite":
+                self.projector.catch_up()
+            if time.monotonic() > deadline:
+                if not strict:
+                    return  # the answer's `position` says how far the views are
+                raise StoreUnavailable(f"the views have not reached position {position} within "
+                                       f"{WAIT_SECONDS:.0f} s; try again")
+            time.sleep(0.02)
+
+    @contextmanager
+    def as_of(self, when: datetime | date, views: Sequence[View] | None = None) -> Iterator[ViewStore]:
+        """The views as the ledger knew them at `when` (point-in-time replay)."""
+        with views_as_of(self.ledger, when, views) as store:
+            yield store
