@@ -16,6 +16,8 @@ from pydantic import ValidationError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="plads: an event-sourced daycare booking ledger")
 rules_app = typer.Typer(no_args_is_help=True, help="Rule sets: list them, activate one.")
 app.add_typer(rules_app, name="rules")
+audit_app = typer.Typer(no_args_is_help=True, help="Audits: fairness and budget, as JSON and one HTML report.")
+app.add_typer(audit_app, name="audit")
 
 DatabaseOpt = typer.Option(None, "--database", "-d", help="ledger URL (default: $PLADS_DATABASE_URL or sqlite:///plads.db)")
 
@@ -54,28 +56,115 @@ def rules_activate(
 
 @app.command()
 def demo(
-    database: str = typer.Option("sqlite:///plads-demo.db", "--database", "-d", help="where the demo ledger goes"),
+    small: bool = typer.Option(False, "--small", help="only the small scripted scenario (one ledger, a few families)"),
+    database: str = typer.Option("sqlite:///plads-demo.db", "--database", "-d",
+                                 help="with --small: where its ledger goes"),
+    directory: str = typer.Option(".", "--dir", help="where the two demo ledgers and the reports go"),
+    years: float = typer.Option(3, "--years", min=0.1, max=30, help="simulated years"),
+    scale: float = typer.Option(0.1, "--scale", min=0.001, max=2, help="share of Copenhagen (1 = ~9,500 births a year)"),
+    seed: int = typer.Option(1, "--seed", help="the same seed gives the same ledgers"),
 ) -> None:
-    """Run a small scripted scenario end to end and print what the ledger did."""
-    from replay.demo import run_demo
+    """The synthetic Copenhagen under book-en-plads and the waiting list: views, audits, a summary."""
+    if small:
+        from replay.demo import run_demo
 
-    run_demo(database)
+        run_demo(database)
+        return
+    from replay.citydemo import run_city_demo
+
+    run_city_demo(directory, years=years, scale=scale, seed=seed)
+
+
+@app.command()
+def simulate(
+    years: float = typer.Option(1, "--years", min=0.1, max=30, help="simulated years"),
+    scale: float = typer.Option(0.1, "--scale", min=0.001, max=2, help="share of Copenhagen (1 = ~9,500 births a year)"),
+    seed: int = typer.Option(1, "--seed", help="the same seed gives the same ledger, event for event"),
+    policy: str = typer.Option("book-en-plads", "--policy", help="book-en-plads or waitinglist"),
+    params: Optional[str] = typer.Option(None, "--params", help="a parameters file (default: the built-in params.toml)"),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Simulate the synthetic Copenhagen into an empty ledger, through the real commands."""
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    from ledger import Ledger, SimulatedClock
+    from replay.simulate import POLICIES, load_params
+    from replay.simulate import simulate as run_simulation
+
+    if policy not in POLICIES:
+        _fail(f"unknown policy {policy!r}; one of: {', '.join(POLICIES)}", 2)
+    try:
+        parameters = load_params(params)
+    except OSError as e:
+        _fail(f"cannot read the parameters file: {e.strerror}: {params}", 2)
+    except ValueError as e:
+        _fail(f"invalid parameters file {params}: {str(e).splitlines()[0]}", 2)
+    with Ledger(database, clock=SimulatedClock(parameters.city.start)) as ledger:
+        if ledger.max_position():
+            _fail(f"the ledger already holds {ledger.max_position():,} events; simulate into an empty ledger", 1)
+        with Progress("[progress.description]{task.description}", BarColumn(), TimeElapsedColumn(),
+                      transient=True) as bar:
+            task = bar.add_task(f"simulating {policy}", total=1)
+            try:
+                report = run_simulation(ledger, years=years, scale=scale, seed=seed, policy=policy, params=parameters,
+                                        progress=lambda d, n: bar.update(task, completed=d, total=n))
+            except RuntimeError as e:
+                _fail(str(e), 1)
+    typer.echo(f"simulated {report.start} to {report.end} under {report.rule_set}: {report.institutions} "
+               f"institutions, {report.counts.get('births', 0):,} births, {report.events:,} events "
+               f"in {report.seconds:.0f} s")
+
+
+@app.command("import")
+def import_(
+    file: str = typer.Argument(..., help="a history file (.json, or .csv with a record column); see docs/import.md"),
+    actor: str = typer.Option("import", help="who imports (recorded on every event)"),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Import placements, registrations and households from the old system: all or nothing."""
+    from ledger import Ledger
+    from replay.importer import ImportFailed, import_history
+
+    with Ledger(database) as ledger:
+        try:
+            report = import_history(ledger, file, actor=actor)
+        except ImportFailed as e:
+            if e.report:
+                for rejected in e.report.rejected:
+                    typer.echo(f"rejected {rejected}")
+            _fail(f"{file}: {e}", 1)
+    typer.echo(f"imported {report.records} records ({', '.join(f'{n} {k}' for k, n in report.imported.items())}) "
+               f"as {report.commands} commands")
 
 
 @app.command()
 def serve(
     database: Optional[str] = DatabaseOpt,
-    host: str = typer.Option("127.0.0.1"),
-    port: int = typer.Option(8000),
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535),
+    follow: bool = typer.Option(True, "--follow/--no-follow",
+                                help="on PostgreSQL, keep the views current in this process "
+                                     "(--no-follow: a separate `plads project --follow` does it)"),
+    workers: int = typer.Option(1, min=1, max=64, help="worker processes"),
 ) -> None:
-    """Start the HTTP API (uvicorn)."""
+    """Start the HTTP API (uvicorn); tokens from $PLADS_API_TOKENS (actor:role:token,...)."""
     import os
 
     import uvicorn
 
+    from api.auth import parse_tokens
+
+    try:
+        if not parse_tokens(os.environ.get("PLADS_API_TOKENS")):
+            typer.echo("plads: no API tokens: set PLADS_API_TOKENS=actor:role:token (every request "
+                       "needs one)", err=True)
+    except ValueError as e:
+        _fail(str(e), 2)
     if database:
         os.environ["PLADS_DATABASE_URL"] = database
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port)
+    os.environ["PLADS_API_FOLLOW"] = "1" if follow else "0"
+    uvicorn.run("api.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level="warning")
 
 
 @app.command()
@@ -83,6 +172,8 @@ def project(
     follow: bool = typer.Option(False, "--follow", help="keep following the ledger (poll + LISTEN/NOTIFY on PostgreSQL)"),
     poll: float = typer.Option(1.0, help="seconds between polls when following"),
     page_size: int = typer.Option(5_000, help="notifications per page (one transaction each)"),
+    checkpoint_every: int = typer.Option(100_000, min=0, help="save the views' state each N events for "
+                                                              "point-in-time replay (0: never)"),
     database: Optional[str] = DatabaseOpt,
 ) -> None:
     """Bring the views up to date with the ledger (once, or following it)."""
@@ -93,7 +184,7 @@ def project(
     from projections import Projector, all_views
 
     with Ledger(database) as ledger:
-        projector = Projector(ledger, all_views(), page_size=page_size)
+        projector = Projector(ledger, all_views(), page_size=page_size, checkpoint_every=checkpoint_every or None)
         try:
             if not follow:
                 n = projector.catch_up()
@@ -165,22 +256,221 @@ def export(
 
     from ledger import Ledger
     from projections import Projector, all_views
-    from projections.export import export_table, exportable
+    from projections.export import export_table
+
+    table = _exportable_table(view, fmt)
+    path = Path(output or f"{view}.{fmt}")
+    with Ledger(database) as ledger:
+        projector = Projector(ledger, all_views())
+        try:
+            projector.catch_up()
+            n = export_table(projector.store, table, fmt, path)
+        finally:
+            projector.close()
+    typer.echo(f"wrote {n} rows of {view} to {path}")
+
+
+@app.command()
+def replay(
+    view: str = typer.Argument(..., help="a view table, e.g. occupancy, waiting_list, statement_lines"),
+    as_of: str = typer.Option(..., "--as-of", help="recorded time: YYYY-MM-DD (end of that day, Copenhagen) "
+                                                   "or an ISO timestamp (UTC unless it has an offset)"),
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv or parquet"),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="file to write (default: VIEW-asof-T.FORMAT)"),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Export a view as the ledger knew it at a recorded time (point-in-time replay)."""
+    from pathlib import Path
+
+    from ledger import Ledger
+    from projections.export import export_table
+    from projections.pointintime import position_at, views_as_of
+
+    table = _exportable_table(view, fmt)
+    instant = _instant(as_of)
+    path = Path(output or f"{view}-asof-{as_of.replace(':', '')}.{fmt}")
+    with Ledger(database) as ledger:
+        position = position_at(ledger, instant)
+        with views_as_of(ledger, position) as past:
+            n = export_table(past, table, fmt, path)
+    typer.echo(f"wrote {n} rows of {view} as of {as_of} (log position {position}) to {path}")
+
+
+@app.command()
+def checkpoint(
+    every: int = typer.Option(100_000, min=1, help="events between checkpoints"),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Save the views' state every N events of the history, so point-in-time replays start near T."""
+    from ledger import Ledger
+    from projections.pointintime import take_checkpoints
+
+    with Ledger(database) as ledger:
+        added = take_checkpoints(ledger, every=every)
+    typer.echo(f"saved {len(added)} checkpoints" + (f" (positions {added[0]}..{added[-1]})" if added else ""))
+
+
+FromOpt = typer.Option(None, "--from", help="first day of the period (YYYY-MM-DD; default: the whole history)")
+ToOpt = typer.Option(None, "--to", help="last day of the period (YYYY-MM-DD; default: the ledger's last day)")
+JsonOpt = typer.Option(None, "--json", help="write the result as JSON to this file")
+HtmlOpt = typer.Option(None, "--html", help="write the report as one self-contained HTML file")
+
+
+MonthOpt = typer.Option(..., "--month", help="the month, YYYY-MM")
+
+
+@app.command()
+def allocate(
+    month: str = MonthOpt,
+    seed: Optional[int] = typer.Option(None, help="tie-break seed (default: from the month); recorded on each offer"),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """The month's allocation run: offers from the waiting lists (or, under book-en-plads, the released
+    held seats and the cases still without a place)."""
+    from ledger import Ledger
+    from projections.allocation import run_allocation
+
+    _month(month)
+    with Ledger(database) as ledger:
+        run = run_allocation(ledger, month, seed=seed)
+    typer.echo(f"{month} under {run['rule_set']}: {len(run['offers'])} offers, {len(run['released'])} held "
+               f"seat groups released, {len(run['unplaced_cases'])} cases without a place")
+    for o in run["offers"]:
+        typer.echo(f"  offer {o['offer_id']}: child {o['child_id']} → {o['institution_id']} from {o['start_date']} "
+                   f"(rank {o['rank']}; {o['priority_basis']})")
+
+
+@app.command()
+def roll(month: str = MonthOpt, database: Optional[str] = DatabaseOpt) -> None:
+    """The monthly age roll: nursery children without a kindergarten go on its waiting lists."""
+    from ledger import Ledger
+    from projections.allocation import age_roll
+
+    _month(month)
+    with Ledger(database) as ledger:
+        rolled = age_roll(ledger, month)
+    typer.echo(f"{month}: {len(rolled['registered'])} children put on the kindergarten waiting lists")
+
+
+def _month(text: str) -> None:
+    import re
+
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", text):
+        _fail(f"{text!r} is not a month (YYYY-MM)", 2)
+
+
+@audit_app.command("fairness")
+def audit_fairness(
+    start: Optional[str] = FromOpt,
+    end: Optional[str] = ToOpt,
+    policy: Optional[str] = typer.Option(None, "--policy", help="rule set whose waiting-list order judges priority "
+                                                                "(default: the one in force each day)"),
+    vs: Optional[str] = typer.Option(None, "--vs", help="counterfactual: re-run the demand under this rule set; "
+                                                        "or another ledger's URL, to compare side by side"),
+    json_path: Optional[str] = JsonOpt,
+    html_path: Optional[str] = HtmlOpt,
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Justified envy, wasted seats, guarantee breaches, waiting days, first choice, siblings."""
+    from ledger import Ledger
+    from replay.audit import fairness_audit
+
+    with Ledger(database) as ledger:
+        result = _audit(lambda: fairness_audit(ledger, start=_opt_date(start), end=_opt_date(end), policy=policy,
+                                               vs=vs))
+    s = result["summary"]
+    typer.echo(f"{s['registrations']} registrations, {s['placed']} placed; median waiting "
+               f"{s['waiting_days']['median']} days; first choice {_share(s['first_choice_share'])}; "
+               f"justified envy {s['justified_envy']} ({s['children_with_justified_envy']} children); "
+               f"wasted seat-months {s['wasted_seat_months']}; guarantee breaches {s['guarantee_breaches']} "
+               f"({s['guarantee_days_late']} days late)")
+    if "vs" in result:
+        for side in ("actual", "alternative"):
+            m = result["vs"][side]
+            name = result["vs"]["policy" if side == "actual" else "vs"]
+            how = "in" if result["vs"].get("kind") == "ledgers" else "replayed under"
+            typer.echo(f"{how} {name}: {m['placed']} placed, median waiting {m['waiting_days_median']} days, "
+                       f"justified envy {m['justified_envy']}, guarantee breaches {m['guarantee_breaches']}")
+    _write_reports(result, json_path, html_path)
+
+
+@audit_app.command("budget")
+def audit_budget(
+    start: Optional[str] = FromOpt,
+    end: Optional[str] = ToOpt,
+    vs: Optional[str] = typer.Option(None, "--vs", help="scenario rule set (e.g. friplads-2024-scale@1, "
+                                                        "tariffs-2023@1, or a .toml file)"),
+    json_path: Optional[str] = JsonOpt,
+    html_path: Optional[str] = HtmlOpt,
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """The budget under the rules in force, and with --vs under a scenario, with the difference."""
+    from ledger import Ledger
+    from replay.audit import budget_audit
+
+    with Ledger(database) as ledger:
+        result = _audit(lambda: budget_audit(ledger, start=_opt_date(start), end=_opt_date(end), vs=vs))
+    total = result["actual"]["total"]
+    line = f"net municipal cost {total['net_municipal_cost_ore'] / 100:,.0f} kr"
+    if "difference" in result:
+        diff = result["difference"]["total"]
+        line += (f"; under {result['rule_sets']['vs']}: {diff['net_municipal_cost_ore'] / 100:+,.0f} kr "
+                 f"(parent payments {diff['parent_payments_ore'] / 100:+,.0f} kr)")
+    typer.echo(line)
+    _write_reports(result, json_path, html_path)
+
+
+def _audit(run):
+    from replay.audit import AuditError
+
+    try:
+        return run()
+    except AuditError as e:
+        _fail(str(e), 2)
+
+
+def _write_reports(result: dict, json_path: Optional[str], html_path: Optional[str]) -> None:
+    from replay.audit.report import write_html, write_json
+
+    for path, write in ((json_path, write_json), (html_path, write_html)):
+        if not path:
+            continue
+        try:
+            write(result, path)
+        except OSError as e:
+            _fail(f"cannot write the report: {e.strerror}: {e.filename}")
+        typer.echo(f"wrote {path}")
+
+
+def _share(value) -> str:
+    return "-" if value is None else f"{100 * value:.0f} %"
+
+
+def _opt_date(text: Optional[str]) -> Optional[date]:
+    return None if text is None else _date(text)
+
+
+def _exportable_table(view: str, fmt: str):
+    """The view table to write, or one readable line and exit 2."""
+    from projections import all_views
+    from projections.export import exportable
 
     tables = exportable(all_views())
     if view not in tables:
         _fail(f"unknown view {view!r}; one of: {', '.join(sorted(tables))}", 2)
     if fmt not in ("csv", "parquet"):
         _fail(f"unknown format {fmt!r}; csv or parquet", 2)
-    path = Path(output or f"{view}.{fmt}")
-    with Ledger(database) as ledger:
-        projector = Projector(ledger, all_views())
-        try:
-            projector.catch_up()
-            n = export_table(projector.store, tables[view], fmt, path)
-        finally:
-            projector.close()
-    typer.echo(f"wrote {n} rows of {view} to {path}")
+    return tables[view]
+
+
+def _instant(text: str):
+    from datetime import datetime
+
+    try:
+        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"{text!r} is neither a date (YYYY-MM-DD) nor an ISO timestamp", 2)
+        raise
 
 
 def _date(text: str) -> date:

@@ -1,0 +1,129 @@
+"""The budget audit: the Budget view under the actual rules and under a scenario, and the difference.
+
+Both folds are `projections.billing.Budget` over the same log, in memory: the actual one as the
+live view computes it (each booking under the rule set it was decided under, each friplads
+share as decided), the alternative with `Budget(scenario=rule_set)` (money rules and friplads
+shares from the scenario). Differences are alternative - actual, per month, per district (of
+the institution) and per income band (the household's declared income on the month's 1st).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from ledger import Ledger
+from projections.billing import Budget
+
+from replay.audit.facts import Demand, fold
+from replay.audit.scenarios import AuditError, resolve_rule_set
+
+MEASURES = ("place_months_milli", "gross_cost_ore", "parent_payments_ore", "friplads_cost_ore",
+            "sibling_cost_ore", "net_municipal_cost_ore")
+# Annual household income bands, kr (lower bound inclusive).
+INCOME_BANDS = ((0, "under 200,000 kr"), (200_000, "200,000-299,999 kr"), (300_000, "300,000-399,999 kr"),
+                (400_000, "400,000-499,999 kr"), (500_000, "500,000-649,999 kr"), (650_000, "650,000 kr and more"))
+NO_INCOME = "no income declared"
+BAND_OWNERLESS = "institutions (empty basis seats)"
+
+
+def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None = None,
+                 vs: str | None = None) -> dict:
+    """The budget (and, with `vs`, the scenario's budget and the difference) as a JSON-able dict."""
+    if start is not None and end is not None and end < start:
+        raise AuditError(f"the period ends ({end}) before it starts ({start})")
+    scenario = resolve_rule_set(vs) if vs else None
+    actual, demand = Budget(), Demand()
+    views = [actual, demand]
+    alternative = None
+    if scenario is not None:
+        alternative = Budget(scenario=scenario)
+        views.append(alternative)
+    position = fold(ledger, views)
+    if demand.last_recorded is None:
+        raise AuditError("the ledger is empty: nothing to audit")
+    lo = start.isoformat()[:7] if start else "0000-00"
+    hi = end.isoformat()[:7] if end else "9999-12"
+
+    def parts(view: Budget) -> list[dict]:
+        return [p for p in view.t["budget_parts"].values() if lo <= p["month"] <= hi]
+
+    result: dict[str, Any] = {
+        "audit": "budget",
+        "period": {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None},
+        "as_of": demand.last_recorded.isoformat(),
+        "position": position,
+        "actual": _tables(parts(actual), demand),
+        "rule_sets": {"actual": "as recorded (each booking under its own rule set)",
+                      "vs": scenario.id if scenario else None},
+    }
+    if alternative is not None:
+        alt = _tables(parts(alternative), demand)
+        result["vs"] = alt
+        result["difference"] = {name: _diff(result["actual"][name], alt[name]) for name in ("by_month", "by_district",
+                                                                                            "by_income_band")}
+        result["difference"]["total"] = {k: alt["total"][k] - result["actual"]["total"][k] for k in MEASURES}
+    return result
+
+
+def _band(demand: Demand, household_id: str, month: str) -> str:
+    income = demand.income_on(household_id, date.fromisoformat(month + "-01"))
+    if income is None:
+        return NO_INCOME
+    kr = income // 100
+    label = INCOME_BANDS[0][1]
+    for lower, name in INCOME_BANDS:
+        if kr >= lower:
+            label = name
+    return label
+
+
+def _tables(parts: list[dict], demand: Demand) -> dict[str, Any]:
+    by_month: dict[str, list[dict]] = defaultdict(list)
+    by_district: dict[str, list[dict]] = defaultdict(list)
+    by_band: dict[str, list[dict]] = defaultdict(list)
+    for p in parts:
+        by_month[p["month"]].append(p)
+        by_district[p["district"]].append(p)
+        owner = p["owner"]
+        band = _band(demand, owner.split("/", 1)[1], p["month"]) if owner.startswith("household/") else BAND_OWNERLESS
+        by_band[band].append(p)
+    order = [name for _, name in INCOME_BANDS] + [NO_INCOME, BAND_OWNERLESS]
+    return {
+        "by_month": {m: _sum(v, m) for m, v in sorted(by_month.items())},
+        "by_district": {d: _sum(v) for d, v in sorted(by_district.items())},
+        "by_income_band": {b: _sum(by_band[b]) for b in order if b in by_band},
+        "total": _sum(parts),
+    }
+
+
+def _sum(parts: list[dict], month: str | None = None) -> dict[str, int]:
+    """Budget measures of a set of parts, as the Budget view sums them (projections.billing._budget_row)."""
+    import rules
+
+    seat_days = sum(p["seat_days"] for p in parts)
+    empty = sum(p["empty_basis_cost_ore"] for p in parts)
+    gross = sum(p["gross_cost_ore"] for p in parts) + empty
+    parent = sum(p["parent_payments_ore"] for p in parts)
+    if month is not None:
+        milli = rules.round_half_up(seat_days * 1000, rules.days_in_month(date.fromisoformat(month + "-01")))
+    else:  # across months: the sum of each month's place-months
+        per_month: dict[str, int] = defaultdict(int)
+        for p in parts:
+            per_month[p["month"]] += p["seat_days"]
+        milli = sum(rules.round_half_up(d * 1000, rules.days_in_month(date.fromisoformat(m + "-01")))
+                    for m, d in per_month.items())
+    return {"seat_days": seat_days, "place_months_milli": milli, "gross_cost_ore": gross,
+            "empty_basis_cost_ore": empty, "parent_payments_ore": parent,
+            "friplads_cost_ore": -sum(p["friplads_ore"] for p in parts),
+            "sibling_cost_ore": -sum(p["sibling_ore"] for p in parts),
+            "net_municipal_cost_ore": gross - parent}
+
+
+def _diff(actual: dict[str, dict], alt: dict[str, dict]) -> dict[str, dict[str, int]]:
+    zero = dict.fromkeys(MEASURES, 0)
+    keys = list(actual) + [k for k in alt if k not in actual]  # the tables' own order (months, bands)
+    if all(len(k) == 7 and k[4] == "-" for k in keys):
+        keys.sort()  # months
+    return {k: {m: alt.get(k, zero).get(m, 0) - actual.get(k, zero).get(m, 0) for m in MEASURES} for k in keys}

@@ -1,0 +1,300 @@
+"""Counterfactual replay: the same demand under another rule set, in a scratch ledger.
+
+The demand of a ledger is what families and the municipality asked for, not what the rules gave
+them: institutions and their capacity, households (facts, incomes), children, registrations
+(wishes, need dates), changes of wishes, and cancellations (a family leaving on a date). Replayed
+in the order and at the recorded times of the original (a SimulatedClock, the bulk path, a
+temporary SQLite file), with one `RuleSetActivated` of the alternative rule set in place of the
+original activations. Then the allocation:
+
+- book-en-plads: the families' bookings themselves. Every original booking (self-service or
+  caseworker, or the acceptance of a waiting-list offer) is booked again at the time it was
+  recorded, same child, institution, start, pool and channel; the alternative rules may refuse
+  it (no seat in the self-service share), and then the child stays registered and waits.
+- waiting list: `projections.allocation.run_allocation(ledger, month, seed=seed)` month by month
+  (the allocation module), and every family accepts the offers it gets; caseworker bookings of
+  basis and special seats are kept as they were.
+
+Deterministic: the same ledger, rule set and seed give the same scratch ledger event for event.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+import rules
+from ledger import Ledger, SimulatedClock
+from ledger import commands as c
+from projections.engine import Envelope, LogReader, View
+from projections.occupancy import Occupancy
+
+from replay.audit.facts import Demand, fold
+from replay.audit.scenarios import AuditError, resolve_rule_set
+
+KEPT_POOLS = ("basis", "special")  # assigned by caseworkers on need under every policy
+
+
+@dataclass
+class Script(View):
+    """The demand of a ledger as commands at their recorded times (no tables)."""
+
+    name = "counterfactual_script"
+    tables = ()
+    handles = frozenset({
+        "Institution.InstitutionRegistered", "Institution.CapacityChanged",
+        "Household.HouseholdRegistered", "Household.HouseholdFactsChanged", "Household.IncomeDeclared",
+        "Child.ChildRegistered", "Child.Opskrevet", "Child.WishesChanged",
+        "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred", "RuleBook.RuleSetActivated",
+        "Child.PersonErased", "Household.PersonErased",
+    })
+    # (when, what, command, channel, the original id of the booking a transfer creates)
+    steps: list[tuple[datetime, str, Any, str, str | None]] = field(default_factory=list)
+    first_activation: date | None = None  # the earliest rule-set activation of the original
+
+    def __post_init__(self) -> None:
+        View.__init__(self)
+
+    def apply(self, e: Envelope) -> None:
+        d, oid, kind, channel = e.data, e.originator_id, e.kind, e.meta.get("channel") or "system"
+        if channel not in ("self_service", "caseworker", "system", "import"):
+            channel = "caseworker"
+        step = None
+        if kind in ("Child.PersonErased", "Household.PersonErased"):
+            step = ("demand", c.ErasePerson(person_id=oid, reason=e.meta.get("reason") or "erased in the original"))
+        elif kind == "RuleBook.RuleSetActivated":
+            if self.first_activation is None or d["effective_from"] < self.first_activation:
+                self.first_activation = d["effective_from"]
+        elif kind == "Institution.InstitutionRegistered":
+            step = ("demand", c.RegisterInstitution(
+                institution_id=oid, name=d["name"], district=d["district"], kind=d["kind"], ownership=d["ownership"],
+                municipality_code=d["municipality_code"], location=d.get("location")))
+        elif kind == "Institution.CapacityChanged":
+            step = ("demand", c.ChangeCapacity(institution_id=oid, age_group=d["age_group"], pool=d["pool"],
+                                               seats=d["seats"], effective_from=d["effective_from"]))
+        elif kind == "Household.HouseholdRegistered":
+            step = ("demand", c.RegisterHousehold(
+                household_id=oid, municipality_code=d["municipality_code"], district=d["district"],
+                single_parent=d["single_parent"], children_under_18=d["children_under_18"],
+                location=d.get("location")))
+        elif kind == "Household.HouseholdFactsChanged":
+            step = ("demand", c.ChangeHouseholdFacts(
+                household_id=oid, effective_from=d.get("effective_from") or e.meta.get("effective_date")
+                or e.recorded_at.date(), single_parent=d["single_parent"], children_under_18=d["children_under_18"],
+                municipality_code=d["municipality_code"], district=d["district"]))
+        elif kind == "Household.IncomeDeclared":
+            step = ("demand", c.DeclareIncome(household_id=oid, annual_income_ore=d["annual_income_ore"],
+                                              effective_from=d["effective_from"]))
+        elif kind == "Child.ChildRegistered":
+            step = ("demand", c.RegisterChild(
+                child_id=oid, household_id=d["household_id"], birth_date=d["birth_date"], district=d.get("district"),
+                municipality_code=d.get("municipality_code"), support_needs=list(d.get("support_needs") or [])))
+        elif kind == "Child.Opskrevet":
+            step = ("register", c.Register(child_id=oid, age_group=d["age_group"], wishes=list(d["wishes"]),
+                                           need_date=d["need_date"], newcomer=bool(d.get("newcomer"))))
+        elif kind == "Child.WishesChanged":
+            step = ("demand", c.ChangeWishes(child_id=oid, age_group=d["age_group"], wishes=list(d["wishes"]),
+                                             need_date=d["need_date"]))
+        elif kind == "Booking.PlaceBooked":
+            source = (d.get("basis") or {}).get("source")
+            if source == "transfer":
+                return  # a continuation of a place: not new demand
+            basis = d.get("basis") or {}
+            override = bool(basis.get("override"))  # a caseworker's decision to book beyond capacity: kept
+            step = ("book", c.BookPlace(child_id=d["child_id"], institution_id=d["institution_id"],
+                                        start_date=d["start_date"], pool=d["pool"], lunch=bool(d["lunch"]),
+                                        booking_id=oid, override=override,
+                                        reason=(e.meta.get("reason") or "override in the original ledger")
+                                        if override else None))
+            if source == "offer":
+                channel = "caseworker"  # the family accepted a caseworker's offer
+        elif kind == "Booking.BookingCancelled":
+            step = ("cancel", c.CancelBooking(booking_id=oid, effective_date=d["effective_date"],
+                                              reason=e.meta.get("reason") or "cancelled in the original ledger"))
+        elif kind == "Booking.ChildTransferred":  # the family moves the place (or the age roll does)
+            step = ("transfer", c.TransferChild(booking_id=oid, institution_id=d["to_institution_id"],
+                                                effective_date=d["effective_date"], kind=d["kind"],
+                                                reason=e.meta.get("reason") or "transferred in the original ledger"))
+            self.steps.append((e.recorded_at, *step, channel, d["to_booking_id"]))
+            return
+        if step is not None:
+            self.steps.append((e.recorded_at, step[0], step[1], channel, None))
+
+
+@dataclass
+class Replayed:
+    """What a counterfactual replay did: the scratch ledger and the commands the rules refused."""
+
+    ledger: Ledger
+    rule_set: str
+    policy: str
+    refused: list[dict[str, Any]] = field(default_factory=list)
+
+
+@contextmanager
+def replay_demand(source: Ledger, rule_set: str, *, seed: int = 0) -> Iterator[Replayed]:
+    """A scratch ledger (temporary SQLite file) holding the source's demand under `rule_set`."""
+    rs = resolve_rule_set(rule_set)
+    if rs.id not in rules.list_rule_sets():
+        raise AuditError(f"{rs.id} is a scenario, not a packaged rule set a ledger can activate; a counterfactual "
+                         f"allocation runs under one of: {', '.join(rules.list_rule_sets())}")
+    script = Script()
+    fold(source, [script])
+    if not script.steps:
+        raise AuditError("the ledger has no demand to replay")
+    allocate = None
+    if rs.policy != "book-en-plads":
+        try:
+            from projections.allocation import run_allocation as allocate  # noqa: N813
+        except ImportError:
+            raise AuditError(f"{rs.id} allocates by waiting list; that needs projections.allocation, "
+                             f"which this installation does not have") from None
+    with tempfile.TemporaryDirectory(prefix="plads-counterfactual-") as tmp:
+        first = script.steps[0][0]
+        clock = SimulatedClock(first)
+        ledger = Ledger(f"sqlite:///{Path(tmp) / 'ledger.db'}", clock=clock)
+        try:
+            out = Replayed(ledger, rs.id, rs.policy)
+            _run(ledger, clock, script, rs, out, allocate, seed)
+            yield out
+        finally:
+            ledger.close()
+
+
+def _run(ledger: Ledger, clock: SimulatedClock, script: Script, rs, out: Replayed, allocate, seed: int) -> None:
+    ids: dict[str, str] = {}  # original booking id -> the replayed booking's (absent: never given here)
+    next_month: date | None = None
+    seen = 0  # scratch log position up to which offers were answered
+    with ledger.bulk(actor="counterfactual", channel="system") as batch:
+        clock.set(script.steps[0][0])
+        effective = max(rs.first_day, script.first_activation or script.steps[0][0].date())
+        batch.execute(c.ActivateRuleSet(rule_set_id=rs.id, effective_from=effective,
+                                        reason="counterfactual replay"), channel="system")
+        for when, what, command, channel, creates in script.steps:
+            if allocate is not None:
+                month = when.date().replace(day=1)
+                next_month = next_month or month
+                while next_month <= month:  # allocate each month as the replay enters it
+                    batch.flush()
+                    allocate(ledger, f"{next_month.year:04d}-{next_month.month:02d}", seed=seed,
+                             actor="counterfactual", channel="system")
+                    seen = _accept_offers(ledger, batch, seen)
+                    next_month = rules.add_months(next_month, 1)
+            if when > clock.now():  # the clock ticks on each event: never set it back
+                clock.set(when)
+            if what == "book":
+                if allocate is not None and command.pool not in KEPT_POOLS:
+                    continue  # the allocation decides
+                if batch.execute(command, channel=channel) is None:
+                    _refused(out, batch, command, when)
+                else:
+                    ids[str(command.booking_id)] = str(command.booking_id)
+                continue
+            if what in ("cancel", "transfer"):
+                mine = ids.get(str(command.booking_id))
+                if mine is None:
+                    continue  # that place was never given in this history
+                command = command.model_copy(update={"booking_id": mine})
+                result = batch.execute(command, channel=channel)
+                if result is None:
+                    _refused(out, batch, command, when)
+                elif creates is not None:
+                    ids[creates] = result["id"]
+                continue
+            if batch.execute(command, channel=channel) is None:
+                _refused(out, batch, command, when)
+
+
+def _accept_offers(ledger: Ledger, batch, after: int) -> int:
+    """Every family accepts the offers the allocation just made (they registered to get a place);
+    returns the scratch log position read to."""
+    batch.flush()
+    reader = LogReader(ledger, {"Child.PlaceOffered"})
+    end = ledger.max_position()
+    position = after
+    while position < end:
+        events, last = reader.page(position, 10_000)
+        if last == position:
+            break
+        for e in events:
+            batch.execute(c.AcceptOffer(child_id=e.originator_id, offer_id=e.data["offer_id"]), channel="self_service")
+        position = last
+    batch.flush()
+    return ledger.max_position()
+
+
+def _refused(out: Replayed, batch, command, when: datetime) -> None:
+    _, _, error = batch.rejected[-1]
+    out.refused.append({"command": type(command).__name__, "recorded": when.isoformat(),
+                        "child_id": str(getattr(command, "child_id", "") or ""),
+                        "institution_id": str(getattr(command, "institution_id", "") or ""),
+                        "reason": getattr(error, "detail", str(error))})
+
+
+def counterfactual_fairness(ledger: Ledger, demand: Demand, *, start: date | None, end: date | None,
+                            policy: str | None, vs: str) -> dict:
+    """The fairness measures of the ledger's demand replayed under `policy` (default: the rule set in
+    force at the end) and under `vs`, side by side."""
+    from replay.audit.fairness import DEFAULT_RULE_SET, judge
+
+    base = policy or demand.rule_set_id_on(demand.last_recorded.date(), DEFAULT_RULE_SET)
+    sides = {}
+    for name in (base, vs):
+        with replay_demand(ledger, name) as replayed:
+            facts, occupancy = Demand(), Occupancy()
+            fold(replayed.ledger, [facts, occupancy])
+            judged = judge(facts, list(occupancy.t["occupancy"].values()), start=start, end=end, policy=policy)
+            sides[name] = (judged, replayed.refused)
+    (a, refused_a), (b, refused_b) = sides[base], sides[vs]
+    return {
+        "kind": "replay", "policy": base, "vs": vs,
+        "note": "both sides are the ledger's demand replayed in a scratch ledger; priority judged under "
+                + (policy or "each side's own rule set"),
+        "actual": _flat(a["summary"]), "alternative": _flat(b["summary"]),
+        "actual_breakdowns": a["breakdowns"], "alternative_breakdowns": b["breakdowns"],
+        "actual_waiting_days": a["waiting_days"], "alternative_waiting_days": b["waiting_days"],
+        "refused": {"actual": refused_a, "alternative": refused_b},
+    }
+
+
+def _flat(summary: dict) -> dict:
+    out = {k: v for k, v in summary.items() if not isinstance(v, dict)}
+    out.update({f"waiting_days_{k}": v for k, v in summary["waiting_days"].items()})
+    return out
+
+
+def other_ledger_fairness(mine: dict, other_url: str, *, start: date | None, end: date | None,
+                          policy: str | None) -> dict:
+    """This ledger's fairness measures (`mine`, from judge) next to another ledger's (e.g. the demo's
+    two cities, one per policy): no replay, each judged on its own facts."""
+    from replay.audit.fairness import judge
+
+    if other_url.startswith("sqlite:///") and not Path(other_url[len("sqlite:///"):].split("?")[0]).is_file():
+        raise AuditError(f"no ledger at {other_url!r}")
+    try:
+        other_ledger = Ledger(other_url)
+    except Exception as e:  # a URL the auditor typed: say what is wrong with it, in one line
+        raise AuditError(f"cannot open the ledger {other_url!r}: {e}") from None
+    with other_ledger:
+        facts, occupancy = Demand(), Occupancy()
+        fold(other_ledger, [facts, occupancy])
+        theirs = judge(facts, list(occupancy.t["occupancy"].values()), start=start, end=end, policy=policy)
+    return {
+        "kind": "ledgers", "policy": "this ledger", "vs": _redacted(other_url),
+        "note": "two ledgers side by side, each judged on its own facts (no replay)",
+        "actual": _flat(mine["summary"]), "alternative": _flat(theirs["summary"]),
+        "actual_breakdowns": mine["breakdowns"], "alternative_breakdowns": theirs["breakdowns"],
+        "actual_waiting_days": mine["waiting_days"], "alternative_waiting_days": theirs["waiting_days"],
+        "refused": {"actual": [], "alternative": []},
+    }
+
+
+def _redacted(url: str) -> str:
+    """A ledger URL fit for a report: without its password."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
