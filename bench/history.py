@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from ledger import Ledger, LedgerError, SimulatedClock
+from ledger import Ledger, SimulatedClock
 from ledger import commands as c
 
 DISTRICTS = ["Amager Vest", "Amager Øst", "Nørrebro", "Bispebjerg", "Christianshavn", "Indre By",

@@ -1,0 +1,65 @@
+"""Command throughput and latency through the application (one process).
+
+Fresh children, spread over fresh institutions with room, are booked by a pool of
+threads through `Ledger.execute` (the caseworkers' path: one transaction per command,
+optimistic concurrency, the capacity sweep). Reports bookings/s and latency percentiles.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+
+from ledger import Ledger
+from ledger import commands as c
+
+START = date(2025, 6, 1)
+
+
+def _prepare(ledger: Ledger, n: int, institutions: int, tag: str) -> list[tuple[str, str]]:
+    pairs = []
+    with ledger.bulk(actor="bench", channel="system", batch_size=500) as bulk:
+        insts = []
+        for i in range(institutions):
+            inst = bulk.execute(c.RegisterInstitution(name=f"Bench {tag} {i}", district="Valby", kind="integreret"))["id"]
+            for group in ("nursery", "kindergarten"):
+                bulk.execute(c.ChangeCapacity(institution_id=inst, age_group=group, seats=n,
+                                              effective_from=date(2025, 1, 1)))
+            insts.append(inst)
+        for k in range(n):
+            hh = bulk.execute(c.RegisterHousehold(district="Valby"))["id"]
+            child = bulk.execute(c.RegisterChild(household_id=hh, birth_date=date(2024, 1 + k % 10, 10)))["id"]
+            pairs.append((child, insts[k % institutions]))
+    return pairs
+
+
+def booking_rate(ledger: Ledger, n: int = 600, threads: int = 8, institutions: int = 50,
+                 tag: str = "rate") -> dict[str, float]:
+    """Book `n` fresh children from `threads` threads; bookings/s and latency (ms)."""
+    pairs = _prepare(ledger, n, institutions, tag)
+    latencies: list[float] = []
+
+    def book(pair: tuple[str, str]) -> None:
+        t = time.perf_counter()
+        ledger.execute(c.BookPlace(child_id=pair[0], institution_id=pair[1], start_date=START),
+                       actor="bench", channel="caseworker")
+        latencies.append(time.perf_counter() - t)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(book, pairs))
+    elapsed = time.perf_counter() - started
+    return {"bookings": n, "threads": threads, "rate": n / elapsed, **_percentiles(latencies)}
+
+
+def booking_latency(ledger: Ledger, n: int = 200, tag: str = "latency") -> dict[str, float]:
+    """Sequential bookings (one thread): latency percentiles in ms."""
+    return booking_rate(ledger, n=n, threads=1, institutions=10, tag=tag)
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = sorted(s * 1000 for s in seconds)
+    q = statistics.quantiles(ms, n=100) if len(ms) > 1 else [ms[0]] * 99
+    return {"p50_ms": q[49], "p99_ms": q[98]}

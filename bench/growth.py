@@ -1,0 +1,67 @@
+"""Rebuild growth and memory: fold all views over the first 25 %, 50 % and 100 % of a history.
+
+Each fold runs in its own process, so its peak RSS is the fold's own (ru_maxrss of the child).
+Linear growth means time(100 %) ≈ 4 × time(25 %); memory should stay well under 1 GB.
+
+    python bench/growth.py --database URL        # prints a Markdown table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+
+def fold(database_url: str, fraction: float) -> dict:
+    from ledger import Ledger
+    from projections import all_views, open_store
+    from projections.engine import fold_into
+
+    with Ledger(database_url) as ledger:
+        until = int(ledger.max_position() * fraction)
+        store = open_store(ledger)
+        views = all_views()
+        started = time.perf_counter()
+        fold_into(ledger, views, store, "growth_", until=until)
+        seconds = time.perf_counter() - started
+        store.drop([t for v in views for t in v.tables], "growth_")
+        store.close()
+    return {"fraction": fraction, "events": until, "seconds": seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def measure(database_url: str, fractions=(0.25, 0.5, 1.0)) -> list[dict]:
+    out = []
+    for f in fractions:
+        run = subprocess.run([sys.executable, __file__, "--database", database_url, "--one", str(f)],
+                             capture_output=True, text=True, timeout=3600)
+        if run.returncode != 0:
+            raise SystemExit(f"growth fold failed: {run.stderr[-1000:]}")
+        out.append(json.loads(run.stdout))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(fold(args.database, args.one)))
+        return
+    rows = measure(args.database)
+    print("| share of the history | events | rebuild s | events/s | peak RSS MB |")
+    print("|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['fraction']:.0%} | {r['events']:,} | {r['seconds']:.1f} | {r['events'] / r['seconds']:,.0f} | "
+              f"{r['peak_rss_mb']:,.0f} |")
+    base = rows[0]["seconds"] / rows[0]["events"]
+    print(f"\ntime per event at 100 % ÷ at 25 %: {rows[-1]['seconds'] / rows[-1]['events'] / base:.2f} (1.00 = linear)")
+
+
+if __name__ == "__main__":
+    main()
