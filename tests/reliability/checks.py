@@ -29,3 +29,13 @@ def version_gaps(ledger) -> dict[str, list[int]]:
     for n in notifications(ledger):
         versions[str(n.originator_id)].append(n.originator_version)
     return {k: v for k, v in versions.items() if sorted(v) != list(range(1, len(v) + 1))}
+
+
+def wait_until(predicate, seconds: float = 90.0) -> None:
+    """Poll until `predicate()` holds; fail the test after `seconds`."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
