@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite bench soak serve install clean
+.PHONY: demo test test-sqlite bench soak serve install clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,15 +15,25 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/plads demo
+	$(BIN)/plads demo $(DEMO_ARGS)
+
+# Headless Chromium, which the audit report test opens the HTML reports in: installed from
+# Debian's packages when missing and we are root (else that test is skipped, or fails under CI=true).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    echo "installing chromium from Debian's packages" >&2 && apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "no chromium: the report's browser test will be skipped" >&2
 
 # Runs the whole suite on SQLite and on a real PostgreSQL (see scripts/with-postgres).
-test: $(STAMP)
+test: $(STAMP) browser
 	scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The reliability tests at soak strength (1,000 race trials per K, 100 follower kills); not in `make test`.
+# The reliability tests at soak strength (1,000 race trials per K, through the application and over HTTP;
+# 100 follower kills); not in `make test`.
 soak: $(STAMP)
-	PLADS_SOAK=1 scripts/with-postgres $(BIN)/python -m pytest tests/reliability -q -p no:cacheprovider $(PYTEST_ARGS)
+	PLADS_SOAK=1 scripts/with-postgres $(BIN)/python -m pytest tests/reliability tests/api/test_race.py -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Throughput figures for BENCHMARKS.md (not part of `make test`).
 bench: $(STAMP)
@@ -33,4 +43,4 @@ serve: $(STAMP)
 	$(BIN)/plads serve
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis plads.db plads.db-*
+	rm -rf $(VENV) .pytest_cache .hypothesis plads.db plads.db-* plads-demo*.db plads-demo*.db-* plads-demo-*.html
