@@ -38,7 +38,6 @@ class PolicyRun:
     budget: list[dict] = field(default_factory=list)
     reports: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    skipped: str | None = None
 
 
 def _bar(console: Console) -> Progress:
@@ -69,13 +68,8 @@ def run_city_demo(directory: str = ".", *, years: float = 3, scale: float = 0.1,
             t = time.perf_counter()
             with _bar(console) as bar:
                 task = bar.add_task(f"simulating {policy}", total=1)
-                try:
-                    run.report = simulate(ledger, years=years, scale=scale, seed=seed, policy=policy, params=params,
-                                          progress=lambda d, n: bar.update(task, completed=d, total=n))
-                except RuntimeError as e:  # the waiting-list policy without the allocation run
-                    run.skipped = str(e)
-                    console.print(f"[yellow]{policy}: skipped: {e}")
-                    continue
+                run.report = simulate(ledger, years=years, scale=scale, seed=seed, policy=policy, params=params,
+                                      progress=lambda d, n: bar.update(task, completed=d, total=n))
             run.timings["simulate"] = time.perf_counter() - t
             t = time.perf_counter()
             with _bar(console) as bar:
@@ -99,7 +93,7 @@ def run_city_demo(directory: str = ".", *, years: float = 3, scale: float = 0.1,
             run.timings["audits"] = time.perf_counter() - t
         console.print(f"{policy}: {run.report.events:,} events; simulated in {run.timings['simulate']:.0f} s, "
                       f"views in {run.timings['views']:.0f} s, audits in {run.timings['audits']:.0f} s")
-    done = [r for r in runs if not r.skipped]
+    done = runs
     if len(done) == 2:
         compared = compare_policies(done[0], done[1], out, console)
         if compared:
@@ -149,7 +143,6 @@ def compare_policies(a: PolicyRun, b: PolicyRun, out: Path, console: Console) ->
 
 
 def print_summary(runs: list[PolicyRun], console: Console) -> None:
-    runs = [r for r in runs if not r.skipped]
     if not runs:
         return
     t = Table(title="The simulated city")

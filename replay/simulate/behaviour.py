@@ -14,7 +14,6 @@ user's command); a refused command is counted, never forced.
 from __future__ import annotations
 
 import heapq
-import importlib.util
 import random
 import uuid
 from collections import Counter
@@ -25,6 +24,7 @@ from typing import Any, Callable
 import rules
 from ledger import Ledger, SimulatedClock
 from ledger import commands as c
+from projections import allocation
 from replay.simulate.city import InstitutionPlan, births_share, plan_city, register_city
 from replay.simulate.params import Params
 from replay.simulate.population import Kid, Population
@@ -92,10 +92,6 @@ class Simulation:
         self.rule_set_id = policy_rule_set(policy)
         self.rs = rules.load_rule_set(self.rule_set_id)
         self.waitinglist = self.rs.policy == "waitinglist"
-        if self.waitinglist and importlib.util.find_spec("projections.allocation") is None:
-            # Checked before anything is written: no half-simulated ledger.
-            raise RuntimeError("the waiting-list policy needs projections.allocation (the allocation run), "
-                               "which this installation does not have")
         self.progress = progress
         # Separate streams, so that a change in one behaviour does not reshuffle the city.
         self.rng = random.Random(f"{seed}:behaviour")
@@ -511,11 +507,6 @@ class Simulation:
     # -- waiting-list policy: the monthly run and the families' answers ---------------------------------
 
     def _allocation_run(self) -> None:
-        try:
-            from projections import allocation
-        except ImportError as e:
-            raise RuntimeError("the waiting-list policy needs projections.allocation (the allocation run), "
-                               "which this installation does not have") from e
         month = rules.add_months(self.today.replace(day=1), self.b.allocation_months_ahead)
         month_key = f"{month.year:04d}-{month.month:02d}"
         this_month = f"{self.today.year:04d}-{self.today.month:02d}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 
 from rich.console import Console
@@ -20,33 +19,14 @@ def test_the_city_demo_prints_its_summary_and_writes_its_reports(tmp_path):
         assert title in text
     assert "plads serve" in text and "PLADS_DATABASE_URL=sqlite:///" in text
     bep = runs[0]
-    assert bep.policy == "book-en-plads" and not bep.skipped
+    assert bep.policy == "book-en-plads"
     assert bep.occupancy and bep.budget
     with Ledger(bep.url) as ledger:
         assert ledger.max_position() == bep.report.events
-    if importlib.util.find_spec("replay.audit") is not None:
-        # Its own fairness and budget reports, and with the waiting-list city beside it a comparison.
-        assert len([p for p in bep.reports if "-vs-" not in p]) == 2
-        assert len([p for p in bep.reports if "-vs-" in p]) == (0 if runs[1].skipped else 1)
-        for path in bep.reports:
-            assert "<html" in open(path, encoding="utf-8").read(2000).lower()
+    # Its own fairness and budget reports, and with the waiting-list city beside it a comparison.
+    assert len([p for p in bep.reports if "-vs-" not in p]) == 2
+    assert len([p for p in bep.reports if "-vs-" in p]) == 1
+    for path in bep.reports:
+        assert "<html" in open(path, encoding="utf-8").read(2000).lower()
     wl = runs[1]
-    if importlib.util.find_spec("projections.allocation") is None:
-        assert wl.skipped and "projections.allocation" in wl.skipped
-        with Ledger(wl.url) as ledger:
-            assert ledger.max_position() == 0  # refused before anything was written
-    else:
-        assert not wl.skipped and wl.report.counts["offers"] > 0
-
-
-def test_with_both_policies_the_demo_compares_them(tmp_path, allocation_double):
-    out = io.StringIO()
-    runs = run_city_demo(str(tmp_path), years=0.5, scale=0.01, seed=2,
-                         console=Console(file=out, width=200, force_terminal=False))
-    assert [r.skipped for r in runs] == [None, None]
-    assert allocation_double.runs
-    text = out.getvalue()
-    assert "waitinglist" in text and "book-en-plads" in text
-    if importlib.util.find_spec("replay.audit") is not None:
-        compared = [p for p in runs[0].reports if "-vs-" in p]
-        assert compared and "<html" in open(compared[0], encoding="utf-8").read(2000).lower()
+    assert wl.policy == "waitinglist" and wl.report.counts["offers"] > 0
