@@ -381,7 +381,9 @@ def audit_fairness(
     s = result["summary"]
     typer.echo(f"{s['registrations']} registrations, {s['placed']} placed; median waiting "
                f"{s['waiting_days']['median']} days; first choice {_share(s['first_choice_share'])}; "
-               f"justified envy {s['justified_envy']} ({s['children_with_justified_envy']} children); "
+               f"justified envy {s['justified_envy']} ({s['children_with_justified_envy']} children; "
+               f"{s['justified_envy_in_system_decisions']} in the system's decisions, "
+               f"{s['justified_envy_in_caseworker_decisions']} in caseworkers'); "
                f"wasted seat-months {s['wasted_seat_months']}; guarantee breaches {s['guarantee_breaches']} "
                f"({s['guarantee_days_late']} days late)")
     if "vs" in result:

@@ -86,7 +86,7 @@ class Script(View):
             step = ("demand", c.ChangeHouseholdFacts(
                 household_id=oid, effective_from=d.get("effective_from") or e.meta.get("effective_date")
                 or e.recorded_at.date(), single_parent=d["single_parent"], children_under_18=d["children_under_18"],
-                municipality_code=d["municipality_code"], district=d["district"]))
+                municipality_code=d["municipality_code"], district=d["district"], location=d.get("location")))
         elif kind == "Household.IncomeDeclared":
             step = ("demand", c.DeclareIncome(household_id=oid, annual_income_ore=d["annual_income_ore"],
                                               effective_from=d["effective_from"]))

@@ -73,6 +73,7 @@ class Booking:
     recorded: datetime
     positions: list[int] = field(default_factory=list)
     offer_id: str | None = None  # the offer it accepted (basis.offer_id), when it came from one
+    reason: str | None = None  # the person's reason, when a person decided
 
     def covers(self, day: date) -> bool:
         return self.start <= day <= self.end
@@ -151,16 +152,19 @@ class Demand(View):
             self.offers[d["offer_id"]] = {"child": oid, "institution": d["institution_id"],
                                           "age_group": d["age_group"], "position": e.position,
                                           "recorded": e.recorded_at, "closed": None, "seed": d.get("seed"),
-                                          "basis": d.get("priority_basis") or ""}
+                                          "basis": d.get("priority_basis") or "", "start": d["start_date"],
+                                          "answer": None}
             self.offers_by_child.setdefault(oid, []).append(d["offer_id"])
         elif kind in ("Child.OfferAccepted", "Child.OfferExpired"):
             offer = self.offers.get(d["offer_id"])
             if offer is not None:
                 offer["closed"] = e.position
+                offer["answer"] = "accepted" if kind == "Child.OfferAccepted" else "expired"
         elif kind == "Child.OfferDeclined":
             offer = self.offers.get(d["offer_id"])
             if offer is not None:
                 offer["closed"] = e.position
+                offer["answer"] = "declined"
                 self.declined.add((oid, offer["institution"]))
                 reg = self.registrations.get((oid, offer["age_group"]))
                 if reg is not None:
@@ -181,7 +185,8 @@ class Demand(View):
             self.bookings[oid] = Booking(
                 oid, d["child_id"], d["household_id"], d["institution_id"], d["pool"], d["age_group"],
                 d["start_date"], d["end_date"], e.meta.get("channel") or basis.get("channel") or "unknown",
-                basis.get("source") or "booking", e.position, e.recorded_at, [e.position], basis.get("offer_id"))
+                basis.get("source") or "booking", e.position, e.recorded_at, [e.position], basis.get("offer_id"),
+                e.meta.get("reason"))
         elif kind in ("Booking.BookingCancelled", "Booking.ChildTransferred"):
             b = self.bookings.get(oid)
             if b is not None:

@@ -48,6 +48,12 @@ DIMENSIONS = ("district", "channel", "registration_age", "policy", "policy_and_r
 ENVY_SOURCES = ("booking", "offer")  # transfers continue a place; they give no seat away
 
 
+def decided_by(b: Booking) -> str:
+    """Who gave the seat: a caseworker's own booking is a person's decision (with its reason);
+    an offer from the allocation run, or a booking the rules accepted (self-service), the system's."""
+    return "caseworker" if b.source == "booking" and b.channel == "caseworker" else "system"
+
+
 def fairness_audit(ledger: Ledger, *, start: date | None = None, end: date | None = None,
                    policy: str | None = None, vs: str | None = None) -> dict:
     """The fairness audit of the ledger's history (JSON-able dict; see docs/audits.md)."""
@@ -104,7 +110,8 @@ def judge(demand: Demand, occupancy_rows: list[dict], *, start: date | None, end
         groups["policy_and_registration_age"] = f"{groups['policy']}, {groups['registration_age']}"
     envy = _justified_envy(demand, regs, rule_set_on, in_period)
     wasted = _wasted(demand, regs, occupancy_rows, rule_set_on, start, until)
-    breaches = _breaches(demand, regs, outcomes, rule_set_on, in_period, until)
+    refused_offers: list[dict] = []
+    breaches = _breaches(demand, regs, outcomes, rule_set_on, in_period, until, refused_offers)
     for finding in envy + breaches:
         groups = group_of[(finding["child_id"], finding["age_group"])]
         finding["policy"] = groups["policy"]
@@ -134,6 +141,7 @@ def judge(demand: Demand, occupancy_rows: list[dict], *, start: date | None, end
     overrides = _overrides(demand, start, until)
     summary = _summarise(rows, envy, wasted, breaches)
     summary["capacity_overrides"] = len(overrides)
+    summary["guarantee_met_by_refused_offer"] = len(refused_offers)
     breakdowns = {dim: _breakdown(dim, rows, envy, breaches) for dim in DIMENSIONS}
     return {
         "audit": "fairness",
@@ -146,7 +154,7 @@ def judge(demand: Demand, occupancy_rows: list[dict], *, start: date | None, end
         "occupancy_heatmap": _heatmap(demand, occupancy_rows, start, until),
         "breaches_by_month": _by_month(breaches),
         "findings": {"justified_envy": envy, "wasted_seats": wasted, "guarantee_breaches": breaches,
-                     "capacity_overrides": overrides},
+                     "capacity_overrides": overrides, "guarantee_met_by_refused_offer": refused_offers},
         "registrations": rows,
     }
 
@@ -315,11 +323,14 @@ def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_pe
                 continue  # not higher priority (a tie the seeded lottery broke is no rule's priority)
             inst = demand.institutions.get(b.institution_id)
             passed_over = {"booking_id": b.booking_id, "child_id": b.child_id, "start": b.start.isoformat(),
-                           "recorded": b.recorded.isoformat(), "channel": b.channel,
-                           "priority_basis": _basis(winner, demand, b, rs, day), "events": sorted(set(b.positions))}
+                           "recorded": b.recorded.isoformat(), "channel": b.channel, "decided_by": decided_by(b),
+                           "reason": b.reason, "priority_basis": _basis(winner, demand, b, rs, day),
+                           "events": sorted(set(b.positions))}
             key = (r.child_id, b.institution_id, b.age_group)
             if key in found:
                 found[key]["passed_over_by"].append(passed_over)
+                if passed_over["decided_by"] == "system":
+                    found[key]["decided_by"] = "system"
                 continue
             found[key] = {
                 "child_id": r.child_id, "institution_id": b.institution_id,
@@ -329,7 +340,8 @@ def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_pe
                 "need_date": need_date.isoformat(), "registered_on": r.registered_on.isoformat(),
                 "wish_no": wishes.index(b.institution_id) + 1, "priority_basis": rules.priority_basis(entry, rs, day),
                 "rule_set": rs.id, "first_passed_over": b.start.isoformat(),
-                "passed_over_by": [passed_over], "events": sorted(set(r.positions) | set(b.positions)),
+                "passed_over_by": [passed_over], "decided_by": passed_over["decided_by"],
+                "events": sorted(set(r.positions) | set(b.positions)),
             }
     return [found[k] for k in sorted(found, key=lambda k: (found[k]["first_passed_over"], k))]
 
@@ -395,7 +407,19 @@ def _wasted(demand: Demand, regs: list[Registration], occupancy_rows: list[dict]
 # -- guarantee -----------------------------------------------------------------------------------------
 
 
-def _breaches(demand: Demand, regs: list[Registration], outcomes, rule_set_on, in_period, until: date) -> list[dict]:
+def _refused_in_time(demand: Demand, r: Registration, due: date) -> list[str]:
+    """Offers for this registration starting by `due` that the family declined or let expire."""
+    out = []
+    for offer_id in demand.offers_by_child.get(r.child_id, ()):
+        o = demand.offers[offer_id]
+        if (o["age_group"] == r.age_group and o["answer"] in ("declined", "expired") and o["start"] <= due
+                and o["position"] > r.positions[0]):
+            out.append(offer_id)
+    return out
+
+
+def _breaches(demand: Demand, regs: list[Registration], outcomes, rule_set_on, in_period, until: date,
+              refused_offers: list[dict]) -> list[dict]:
     out = []
     for r in regs:
         child = demand.children[r.child_id]
@@ -411,6 +435,13 @@ def _breaches(demand: Demand, regs: list[Registration], outcomes, rule_set_on, i
         placed = outcomes[(r.child_id, r.age_group)]
         if placed is not None and placed.start <= due:
             continue  # placed in time (the place ended before the date: not a guarantee matter)
+        refused = _refused_in_time(demand, r, due)
+        if refused:
+            # The municipality offered a place by the date and the family said no (or did not
+            # answer): the guarantee was met (dagtilbudsloven § 23); counted apart, not a breach.
+            refused_offers.append({"child_id": r.child_id, "age_group": r.age_group,
+                                   "guarantee_date": due.isoformat(), "offers": refused})
+            continue
         started = placed.start if placed is not None and placed.start <= until else None
         late = ((started or until) - due).days
         out.append({
@@ -467,6 +498,9 @@ def _measures(rows: list[dict], envy: list[dict], breaches: list[dict]) -> dict[
         "sibling_colocation_share": _share(sum(1 for r in with_sibling if r["with_sibling"]), len(with_sibling)),
         "children_with_sibling_in_daycare": len(with_sibling),
         "justified_envy": len(envy),
+        # A finding is the system's when any seat it was passed over for came from the rules or the run.
+        "justified_envy_in_system_decisions": sum(1 for e in envy if e["decided_by"] == "system"),
+        "justified_envy_in_caseworker_decisions": sum(1 for e in envy if e["decided_by"] == "caseworker"),
         "children_with_justified_envy": len({e["child_id"] for e in envy}),
         "guarantee_breaches": len(breaches),
         "guarantee_days_late": sum(b["days_late"] for b in breaches),

@@ -72,9 +72,13 @@ def _fairness(r: dict) -> str:
                ("First-choice share", _pct(s["first_choice_share"])),
                ("Sibling co-location share", _pct(s["sibling_colocation_share"])),
                ("Justified envy (child, institution) pairs", s["justified_envy"]),
+               ("… in the system's decisions (allocation run, rules) / in caseworkers' own bookings",
+                f"{s['justified_envy_in_system_decisions']} / {s['justified_envy_in_caseworker_decisions']}"),
                ("Children with justified envy", s["children_with_justified_envy"]),
                ("Wasted seat-months", s["wasted_seat_months"]),
                ("Guarantee breaches / days late", f"{s['guarantee_breaches']} / {s['guarantee_days_late']}"),
+               ("Guarantees met by an offer the family declined or let expire",
+                s.get("guarantee_met_by_refused_offer", 0)),
                ("Capacity overrides by caseworkers", s.get("capacity_overrides", 0)),
            ])]
     if "vs" in r:
@@ -101,7 +105,7 @@ def _fairness(r: dict) -> str:
     out.append(f"<h2>Justified envy ({len(f['justified_envy'])})</h2>")
     out.append(_table(
         ["child", "institution", "age group", "wish", "need date", "registered", "priority basis",
-         "passed over by (child, start, channel)", "events"],
+         "passed over by (child, start, channel, decided by, reason)", "events"],
         [[_id(e["child_id"]), escape(e["institution"]), e["age_group"], e["wish_no"], e["need_date"],
           e["registered_on"], escape(e["priority_basis"]),
           _passed_over(e["passed_over_by"]), _events(e["events"])] for e in f["justified_envy"]],
@@ -359,7 +363,8 @@ def _kv_table(pairs: list[tuple[str, Any]]) -> str:
 
 
 def _passed_over(bookings: list[dict], shown: int = 5) -> str:
-    lines = [f"{_id(p['child_id'])} {escape(p['start'])} {escape(p['channel'])} "
+    lines = [f"{_id(p['child_id'])} {escape(p['start'])} {escape(p['channel'])}, "
+             f"{escape(p.get('decided_by', ''))}{': ' + escape(p['reason']) if p.get('reason') else ''} "
              f"(#{escape(','.join(map(str, p['events'])))})" for p in bookings[:shown]]
     if len(bookings) > shown:
         lines.append(f"and {len(bookings) - shown} more (in the JSON)")

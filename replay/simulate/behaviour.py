@@ -25,7 +25,7 @@ import rules
 from ledger import Ledger, SimulatedClock
 from ledger import commands as c
 from projections import allocation
-from replay.simulate.city import InstitutionPlan, births_share, plan_city, register_city
+from replay.simulate.city import InstitutionPlan, births_share, near, plan_city, register_city
 from replay.simulate.params import Params
 from replay.simulate.population import Kid, Population
 
@@ -157,6 +157,11 @@ class Simulation:
         try:
             self.run(c.ActivateRuleSet(rule_set_id=self.rule_set_id, effective_from=self.start), "system")
             self.plans = plan_city(params, scale, random.Random(f"{self.seed}:city"), self.new_id)
+            # Places on the map from their own stream, so the rest of the city does not reshuffle.
+            self.geo = random.Random(f"{self.seed}:geo")
+            self.centres = {d.name: d.centre for d in params.districts}
+            for plan in self.plans:
+                plan.location = self._somewhere_in(plan.district)
             register_city(self.run, self.plans, self.start, params.city.municipality_code)
             self.by_group: dict[tuple[str, str], list[InstitutionPlan]] = {}
             for plan in self.plans:
@@ -273,7 +278,8 @@ class Simulation:
         if not fam.registered:
             ok = self.run(c.RegisterHousehold(district=fam.district, single_parent=fam.single_parent,
                                               children_under_18=fam.children_under_18, household_id=fam.id,
-                                              municipality_code=self.p.city.municipality_code), channel)
+                                              municipality_code=self.p.city.municipality_code,
+                                              location=self._somewhere_in(fam.district)), channel)
             if not ok:
                 return False
             fam.registered = True
@@ -402,7 +408,8 @@ class Simulation:
                                                           "the placement office", pool=pool), "caseworker")
                     else:
                         result = self.run(c.BookPlace(child_id=w.kid.id, institution_id=plan.id, start_date=day,
-                                                      pool=pool), "caseworker")
+                                                      pool=pool, reason=self._placement_reason(w, pool)),
+                                          "caseworker")
                     if not result:
                         self._full.add((plan.id, pool, group, day))
                     else:
@@ -415,6 +422,18 @@ class Simulation:
             elif pool != "general" and self.today > w.need:
                 # No basis or special seat: the child takes a general seat meanwhile.
                 w.kid.support = None
+
+    def _somewhere_in(self, district: str) -> dict[str, float]:
+        return near(self.centres[district], self.p.city.location_jitter_km, self.geo)
+
+    def _placement_reason(self, w: Waiting, pool: str) -> str | None:
+        # Under the waiting list the office only places children with support needs, outside the
+        # run's order: a person's decision, so it says why (the fairness audit shows it).
+        if not self.waitinglist:
+            return None
+        if pool == "general":
+            return "support needs: no basis seat free by the need date, a general seat meanwhile"
+        return f"support needs: a {pool} seat"
 
     def _booked(self, kid: Kid, result: dict[str, Any], plan: InstitutionPlan) -> None:
         booking = {"id": result["id"], "institution_id": plan.id, "plan": plan,
@@ -481,7 +500,8 @@ class Simulation:
             others = [d.name for d in self.p.districts if d.name != district]
             district = self.rng.choice(others)
             if self.run(c.ChangeHouseholdFacts(household_id=kid.family.id, district=district, effective_from=effective,
-                                               reason="the family moved"), channel):
+                                               location=self._somewhere_in(district), reason="the family moved"),
+                        channel):
                 kid.family.district = district
             if self.rng.random() >= self.b.move_transfer_share:
                 return

@@ -7,6 +7,7 @@ times the district's supply factor, so that some districts are short and some lo
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,9 +35,19 @@ class InstitutionPlan:
     ownership: str
     seats: dict[tuple[str, str], int] = field(default_factory=dict)  # (age_group, pool) -> seats
     special_group: str | None = None
+    location: dict[str, float] | None = None  # {"lat", "lon"}
 
     def groups(self) -> tuple[str, ...]:
         return GROUPS[self.kind]
+
+
+def near(centre: tuple[float, float], jitter_km: float, rng: random.Random) -> dict[str, float]:
+    """A point uniformly within `jitter_km` of `centre` (flat-earth offsets: fine at a few km)."""
+    r = jitter_km * math.sqrt(rng.random())
+    angle = rng.uniform(0, 2 * math.pi)
+    lat = centre[0] + (r * math.cos(angle)) / 111.2
+    lon = centre[1] + (r * math.sin(angle)) / (111.2 * math.cos(math.radians(centre[0])))
+    return {"lat": round(lat, 5), "lon": round(lon, 5)}
 
 
 def scaled_count(n: int, scale: float) -> int:
@@ -155,7 +166,8 @@ def register_city(run, plans: list[InstitutionPlan], start: date, municipality_c
     """The institutions and their capacities, through the real commands (channel system)."""
     for p in plans:
         run(c.RegisterInstitution(name=p.name, district=p.district, kind=p.kind, ownership=p.ownership,
-                                  municipality_code=municipality_code, institution_id=p.id), "system")
+                                  municipality_code=municipality_code, institution_id=p.id,
+                                  location=p.location), "system")
         for (group, pool), seats in sorted(p.seats.items()):
             reason = f"special group for {p.special_group}" if pool == "special" else None
             run(c.ChangeCapacity(institution_id=p.id, age_group=group, pool=pool, seats=seats,

@@ -28,6 +28,7 @@ class District(_Model):
     basis_institutions: int = Field(ge=0)
     basis_seats: int = Field(ge=0)
     supply_factor: float = Field(gt=0)
+    centre: tuple[float, float]  # (lat, lon): homes and institutions lie around it
     special: Special | None = None
 
 
@@ -41,6 +42,7 @@ class CityParams(_Model):
     size_jitter: float = Field(ge=0, lt=1)
     basis_nursery_share: Share = Field(ge=0, le=1)
     special_group_seats: int = Field(ge=1)
+    location_jitter_km: float = Field(ge=0, le=10)
 
 
 class PopulationParams(_Model):

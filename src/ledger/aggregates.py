@@ -218,11 +218,14 @@ class Household(LedgerAggregate):
         district: str,
         meta: Meta,
         effective_from: date | None = None,
+        location: dict[str, float] | None = None,
     ) -> None:
         self.single_parent = single_parent
         self.children_under_18 = children_under_18
         self.municipality_code = municipality_code
         self.district = district
+        if location is not None:  # absent: the home did not move (and events before moves carried none)
+            self.location = location
         if effective_from is not None:
             self.facts = _dated_upsert(getattr(self, "facts", []), effective_from,
                                        [single_parent, children_under_18])

@@ -111,6 +111,7 @@ class ChangeHouseholdFacts(Command):
     children_under_18: int | None = Field(default=None, ge=0, le=30)
     municipality_code: MunicipalityCode | None = None
     district: Name | None = None
+    location: Location | None = None  # the new home after a move (kept to about a kilometre)
     reason: Reason | None = None
 
 

@@ -203,6 +203,7 @@ def change_household_facts(uow: UnitOfWork, cmd: c.ChangeHouseholdFacts, ctx: Co
         district=cmd.district or household.district,
         meta=meta,
         effective_from=cmd.effective_from,
+        location=_coarse(cmd.location),
     )
     share = _redecide_friplads(uow, ctx, household, cmd.effective_from, meta)
     return {"id": str(household.id), "pay_share_percent": share}

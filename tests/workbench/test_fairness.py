@@ -53,6 +53,10 @@ def test_planted_violation_waste_and_breach_are_found_once(city):
     assert sorted(p["child_id"] for p in finding["passed_over_by"]) == sorted([ids["j1"], ids["j2"]])
     assert finding["first_passed_over"] == "2025-03-01"
     assert all(p["events"] for p in finding["passed_over_by"]) and finding["events"]
+    # Self-service bookings the rules accepted: the system's decisions, not a person's.
+    assert finding["decided_by"] == "system" and {p["decided_by"] for p in finding["passed_over_by"]} == {"system"}
+    assert (result["summary"]["justified_envy_in_system_decisions"],
+            result["summary"]["justified_envy_in_caseworker_decisions"]) == (1, 0)
 
     wasted = result["findings"]["wasted_seats"]
     assert [(w["institution_id"], w["month"], w["wasted_seat_months"]) for w in wasted] == [(ids["b"], "2025-03", 1)]
@@ -251,3 +255,69 @@ def test_a_child_holding_an_offer_at_a_better_wish_is_not_passed_over(new_city):
 
     assert history(with_offer=True) == 0
     assert history(with_offer=False) == 1
+
+
+def test_envy_from_a_caseworkers_own_booking_is_the_caseworkers_decision_with_its_reason(new_city):
+    """Under the waiting list a caseworker places a junior child directly (with a reason): the senior
+    child passed over is a finding in a caseworker's decision; the same seat given by the run's offer
+    is the system's."""
+    from ledger import commands as c
+
+    def history(by_caseworker: bool):
+        city = new_city(rule_set="copenhagen-2025-waitinglist@1")
+        inst = city.institution(name="Myretuen", nursery=1, kindergarten=None, kind="vuggestue")
+        senior = city.child(city.household(), birth=D(2024, 9, 10))  # seniority 2025-01-10
+        junior = city.child(city.household(), birth=D(2024, 10, 10))  # seniority 2025-02-10
+        register(city, senior, [inst], D(2025, 6, 1))
+        register(city, junior, [inst], D(2025, 6, 1))
+        if by_caseworker:
+            city.book(junior, inst, D(2025, 6, 1), reason="support needs: no basis seat free")
+        else:
+            made = city.run(c.OfferPlace(child_id=junior, institution_id=inst, age_group="nursery",
+                                         start_date=D(2025, 6, 1), expires_on=D(2025, 1, 30), rank=1,
+                                         priority_basis="seniority", seed=1), channel="system")["id"]
+            city.run(c.AcceptOffer(child_id=junior, offer_id=made))
+        city.ledger.clock.set(D(2025, 7, 1))
+        city.household()
+        audit = fairness_audit(city.ledger)
+        # (A store may keep one database per test: the second history then sees the first one too.)
+        return audit, [f for f in audit["findings"]["justified_envy"] if f["institution_id"] == inst]
+
+    by_caseworker, [finding] = history(by_caseworker=True)
+    assert finding["decided_by"] == "caseworker"
+    assert finding["passed_over_by"][0]["reason"] == "support needs: no basis seat free"
+    assert (by_caseworker["summary"]["justified_envy_in_system_decisions"],
+            by_caseworker["summary"]["justified_envy_in_caseworker_decisions"]) == (0, 1)
+    by_run, [finding] = history(by_caseworker=False)
+    assert finding["decided_by"] == "system" and finding["passed_over_by"][0]["reason"] is None
+    s = by_run["summary"]
+    assert s["justified_envy_in_system_decisions"] == 1
+    assert s["justified_envy_in_system_decisions"] + s["justified_envy_in_caseworker_decisions"] == s["justified_envy"]
+
+
+def test_an_offer_in_time_that_the_family_declined_meets_the_guarantee(new_city):
+    """The municipality offered a place from the need date; the family declined and has waited since:
+    the guarantee was met (counted apart, with the offer). Without the offer the same wait is a breach."""
+    from ledger import commands as c
+
+    def history(offered: bool):
+        city = new_city(rule_set="copenhagen-2025-waitinglist@1")
+        inst = city.institution(name="Myretuen", nursery=1, kindergarten=None, kind="vuggestue")
+        child = city.child(city.household(), birth=D(2024, 9, 10))
+        register(city, child, [inst], D(2025, 3, 1))
+        if offered:
+            made = city.run(c.OfferPlace(child_id=child, institution_id=inst, age_group="nursery",
+                                         start_date=D(2025, 3, 1), expires_on=D(2025, 1, 30), rank=1,
+                                         priority_basis="seniority", seed=1), channel="system")["id"]
+            city.run(c.DeclineOffer(child_id=child, offer_id=made, reason="the parents declined"))
+        city.ledger.clock.set(D(2025, 9, 1))
+        city.household()
+        audit = fairness_audit(city.ledger)
+        return (audit, [b for b in audit["findings"]["guarantee_breaches"] if b["child_id"] == child],
+                [r for r in audit["findings"]["guarantee_met_by_refused_offer"] if r["child_id"] == child])
+
+    audit, breaches, refused = history(offered=True)
+    assert breaches == [] and len(refused) == 1 and len(refused[0]["offers"]) == 1
+    assert audit["summary"]["guarantee_met_by_refused_offer"] >= 1
+    _, breaches, refused = history(offered=False)
+    assert len(breaches) == 1 and breaches[0]["still_waiting"] and refused == []
