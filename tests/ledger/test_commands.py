@@ -200,6 +200,17 @@ def test_more_children_raise_the_limits(city):
     assert after["pay_share_percent"] < before["pay_share_percent"]
 
 
+def test_a_move_carries_the_new_home_and_other_changes_keep_it(city):
+    hh = city.run(c.RegisterHousehold(district="Nørrebro", location={"lat": 55.6971, "lon": 12.5449}))["id"]
+    assert city.ledger.get(Household, hh).location == {"lat": 55.7, "lon": 12.54}  # about a kilometre
+    city.run(c.ChangeHouseholdFacts(household_id=hh, effective_from=D(2025, 5, 1), district="Valby",
+                                    location={"lat": 55.6612, "lon": 12.5081}, reason="the family moved"))
+    moved = city.ledger.get(Household, hh)
+    assert (moved.district, moved.location) == ("Valby", {"lat": 55.66, "lon": 12.51})
+    city.run(c.ChangeHouseholdFacts(household_id=hh, effective_from=D(2025, 6, 1), children_under_18=2))
+    assert city.ledger.get(Household, hh).location == {"lat": 55.66, "lon": 12.51}
+
+
 def test_statements_are_issued_once(city):
     hh = city.household()
     statement = c.HouseholdStatement(household_id=hh, total_ore=399_600, lines=[
