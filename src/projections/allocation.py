@@ -111,9 +111,17 @@ def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, ac
                 taken[o["institution_id"]] = taken.get(o["institution_id"], 0) + 1
         if not open_offers:
             candidates[child_id] = (child, sorted(child_rows, key=lambda r: r["wish_no"] or 99))
-    institutions = {r["institution_id"] for r in rows}
-    seats = {inst: max(0, q.free_seats(store, inst, group, first, HORIZON_MONTHS) - taken.get(inst, 0))
-             for inst in institutions}
+    seats: dict[str, int] = {}
+
+    def seats_left(inst: str) -> int:
+        # One count per run, shared by the matching and the guarantee: the view's free seats less
+        # the open offers there, less what this run has offered since.
+        if inst not in seats:
+            seats[inst] = max(0, q.free_seats(store, inst, group, first, HORIZON_MONTHS) - taken.get(inst, 0))
+        return seats[inst]
+
+    for inst in sorted({r["institution_id"] for r in rows}):
+        seats_left(inst)
     # The waiting lists' order (rules.priority_key on the month's first day), ties broken by this
     # run's seed — the seed recorded with every offer.
     keys: dict[str, list[tuple[tuple, str]]] = {}
@@ -162,9 +170,10 @@ def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, ac
             unplaced.append(case)
             continue
         offer = _within_reach(ledger, store, child, group, first, reach, child_rows, month, seed, actor, channel,
-                              offer_days, refused)
+                              offer_days, refused, seats_left)
         if offer:
             offers.append(offer)
+            seats[offer["institution_id"]] -= 1
         else:
             unplaced.append(case)
     return offers, unplaced
@@ -186,7 +195,7 @@ def _newcomer_positions_used(ledger: Ledger, year: int) -> dict[str, int]:
 
 
 def _within_reach(ledger, store, child, group, first, reach, child_rows, month, seed, actor, channel, offer_days,
-                  refused):
+                  refused, seats_left):
     home = ledger.get(Household, child.household_id).location
     if not home:
         return None
@@ -196,7 +205,7 @@ def _within_reach(ledger, store, child, group, first, reach, child_rows, month, 
         if not inst.location or group not in rules.age_groups_for_kind(inst.kind):
             continue
         km = haversine_km((home["lat"], home["lon"]), (inst.location["lat"], inst.location["lon"]))
-        if km <= reach and q.free_seats(store, str(inst.id), group, first, HORIZON_MONTHS) > 0:
+        if km <= reach and seats_left(str(inst.id)) > 0:
             options.append((km, str(inst.id)))
     for km, inst_id in sorted(options):
         need = min(r["need_date"] for r in child_rows)

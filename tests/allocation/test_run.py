@@ -119,6 +119,25 @@ def test_a_due_guarantee_gets_the_nearest_free_seat_within_reach(city):
     assert run["offers"][0]["priority_basis"].startswith("guarantee")
 
 
+def test_the_guarantee_takes_no_seat_the_run_or_an_open_offer_has_given(city):
+    """The nearest seat within reach is A's only seat; the matching gives it to a child who wished
+    it, so the guarantee child gets no second offer for it (in this run, nor in the next while the
+    first offer is open)."""
+    a = city.run(c.RegisterInstitution(name="A", district="Valby", kind="vuggestue",
+                                       location=c.Location(lat=55.67, lon=12.51)), channel="system")["id"]
+    city.run(c.ChangeCapacity(institution_id=a, age_group="nursery", seats=1, effective_from=D(2024, 1, 1)),
+             channel="system")
+    full = city.institution(kind="vuggestue", nursery=0, kindergarten=None, name="Full")
+    home = city.run(c.RegisterHousehold(district="Valby", location=c.Location(lat=55.66, lon=12.51)))["id"]
+    due = waiting_child(city, [full], household=home, need=D(2025, 1, 20))  # guarantee due in April
+    wisher = waiting_child(city, [a], need=D(2025, 4, 1))
+    run = run_allocation(city.ledger, "2025-04")
+    assert [(o["child_id"], o["institution_id"]) for o in run["offers"]] == [(wisher, a)]
+    assert due in {case["child_id"] for case in run["unplaced_cases"]}
+    again = run_allocation(city.ledger, "2025-05")
+    assert again["offers"] == []
+
+
 def test_unanswered_offers_expire(city):
     a = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="A")
     waiting_child(city, [a])
