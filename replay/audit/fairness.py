@@ -302,7 +302,9 @@ def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_pe
         day = (offer["recorded"] if offer else b.recorded).date()
         rs = rule_set_on(day)
         # Priority as the ledger knew it when the seat was given (a sibling booked later gives none then).
-        winner_key = _key(_entry(demand, winner, b.institution_id, b.start, rs, decided), rs, day)
+        # A sibling counts when it holds a place there on the day of the decision, as on the
+        # waiting-list view the run reads (its list date).
+        winner_key = _key(_entry(demand, winner, b.institution_id, day, rs, decided), rs, day)
         for r in wishers.get((b.institution_id, b.age_group), ()):
             if r.child_id == b.child_id or r.position > decided:
                 continue
@@ -318,7 +320,7 @@ def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_pe
                     or _holds_as_good(demand, r, wishes, b.institution_id, b.start, decided)
                     or _offered_as_good(demand, r, wishes, b.institution_id, decided, _run_of(offer))):
                 continue
-            entry = replace(_entry(demand, r, b.institution_id, b.start, rs, decided), need_date=need_date)
+            entry = replace(_entry(demand, r, b.institution_id, day, rs, decided), need_date=need_date)
             if _key(entry, rs, day)[:-2] >= winner_key[:-2]:
                 continue  # not higher priority (a tie the seeded lottery broke is no rule's priority)
             inst = demand.institutions.get(b.institution_id)
@@ -348,7 +350,7 @@ def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_pe
 
 def _basis(r: Registration, demand: Demand, b: Booking, rs: rules.RuleSet, day: date) -> str:
     try:
-        return rules.priority_basis(_entry(demand, r, b.institution_id, b.start, rs), rs, day)
+        return rules.priority_basis(_entry(demand, r, b.institution_id, day, rs), rs, day)
     except rules.RuleError:
         return ""
 

@@ -321,3 +321,29 @@ def test_an_offer_in_time_that_the_family_declined_meets_the_guarantee(new_city)
     assert audit["summary"]["guarantee_met_by_refused_offer"] >= 1
     _, breaches, refused = history(offered=False)
     assert len(breaches) == 1 and breaches[0]["still_waiting"] and refused == []
+
+
+def test_a_sibling_counts_from_the_day_it_attends_as_on_the_list_the_run_read(new_city):
+    """The big sister starts at A in April; the run in January (list date) puts the senior stranger
+    first. The audit judges the sibling priority on the day of the decision, as the list did: no envy."""
+    from projections.allocation import run_allocation
+
+    from ledger import commands as c
+
+    city = new_city(rule_set="copenhagen-2025-waitinglist@1")
+    a = city.institution(name="Myretuen", nursery=2, kindergarten=None, kind="vuggestue")
+    family = city.household()
+    big = city.child(family, birth=D(2024, 3, 15))
+    city.book(big, a, D(2025, 4, 1))  # takes one of the two seats from April
+    stranger = city.child(city.household(), birth=D(2024, 6, 1))
+    little = city.child(family, birth=D(2024, 9, 1))
+    register(city, stranger, [a], D(2025, 4, 1))  # seniority 2025-01-06
+    city.ledger.clock.set(D(2025, 1, 10))
+    register(city, little, [a], D(2025, 4, 1))  # seniority 2025-01-10
+    run = run_allocation(city.ledger, "2025-04")
+    assert [o["child_id"] for o in run["offers"]] == [stranger]
+    city.run(c.AcceptOffer(child_id=stranger, offer_id=run["offers"][0]["offer_id"]))
+    city.ledger.clock.set(D(2025, 5, 1))
+    city.household()
+    envy = [f for f in fairness_audit(city.ledger)["findings"]["justified_envy"] if f["institution_id"] == a]
+    assert envy == []
