@@ -109,7 +109,11 @@ def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, ac
         for o in open_offers:
             if o["age_group"] == group:
                 taken[o["institution_id"]] = taken.get(o["institution_id"], 0) + 1
-        if not open_offers:
+        # A child is offered a seat of this age group only from a start at which it is of that age
+        # (a nursery child turning 2 y 10 m by then waits on the kindergarten lists instead).
+        child_rows = [r for r in child_rows
+                      if rules.age_group_on(child.birth_date, max(first, r["need_date"]), rs) == group]
+        if child_rows and not open_offers:
             candidates[child_id] = (child, sorted(child_rows, key=lambda r: r["wish_no"] or 99))
     seats: dict[str, int] = {}
 
@@ -275,8 +279,11 @@ def expire_offers(ledger: Ledger, on: date, *, actor: str = "system") -> int:
     return expired
 
 
-def age_roll(ledger: Ledger, month: str, *, actor: str = "system") -> dict[str, Any]:
-    """The monthly årsrulning for children whose nursery place ends with the month.
+def age_roll(ledger: Ledger, month: str, *, actor: str = "system", ahead_months: int = 3) -> dict[str, Any]:
+    """The monthly årsrulning for children whose nursery place ends with the month, and for
+    children still waiting for a nursery place who reach kindergarten age within `ahead_months`
+    (the run offers them no nursery seat from then on; they move to the kindergarten lists, keeping
+    their integrated wishes first).
 
     A child in an integrated institution is booked through to school start, so it moves to the
     kindergarten section by itself (its seat's age group changes on the 1st of the month it turns
@@ -306,6 +313,31 @@ def age_roll(ledger: Ledger, month: str, *, actor: str = "system") -> dict[str, 
             ledger.execute(c.Register(child_id=child.id, age_group="kindergarten", wishes=wishes,
                                       need_date=max(need, last + timedelta(days=1))),
                            actor=actor, channel="system", idempotency_key=f"age-roll:{month}:{child.id}")
+        except LedgerError:
+            continue
+        registered.append({"child_id": str(child.id), "wishes": [str(w) for w in wishes]})
+    horizon = rules.add_months(first, ahead_months)
+    waiting: dict[str, list[str]] = {}
+    for r in q.waiting_entries(store):
+        if r["age_group"] == "nursery":
+            waiting.setdefault(r["child_id"], []).append(r["institution_id"])
+    taking = {k["institution_id"] for k in kindergartens}
+    for child_id, nursery_wishes in sorted(waiting.items()):
+        child = ledger.get(Child, child_id)
+        if child.erased or (child.registrations.get("kindergarten") or {}).get("active"):
+            continue
+        need = rules.kindergarten_from(child.birth_date, rs)
+        if need > horizon:
+            continue
+        own = [w for w in nursery_wishes if w in taking]
+        near = _nearest(ledger, child, [k for k in kindergartens if k["district"] == child.district] or kindergartens)
+        wishes = (own + [w for w in near if w not in own])[: rules.max_wishes("kindergarten", rs, first)]
+        if not wishes:
+            continue
+        try:
+            ledger.execute(c.Register(child_id=child.id, age_group="kindergarten", wishes=wishes,
+                                      need_date=max(need, last + timedelta(days=1))),
+                           actor=actor, channel="system", idempotency_key=f"age-roll-waiting:{month}:{child.id}")
         except LedgerError:
             continue
         registered.append({"child_id": str(child.id), "wishes": [str(w) for w in wishes]})

@@ -138,6 +138,23 @@ def test_the_guarantee_takes_no_seat_the_run_or_an_open_offer_has_given(city):
     assert again["offers"] == []
 
 
+def test_no_nursery_offer_from_a_start_at_which_the_child_has_outgrown_the_nursery(city):
+    a = city.institution(kind="vuggestue", nursery=2, kindergarten=None, name="A")
+    # 2 y 10 m on 15 March 2025: kindergarten age from 1 March, so a nursery seat from March is no offer.
+    old = waiting_child(city, [a], birth=D(2022, 5, 15), need=D(2025, 2, 1))
+    young = waiting_child(city, [a], birth=D(2024, 5, 15), need=D(2025, 2, 1))
+    march = run_allocation(city.ledger, "2025-03")
+    assert [o["child_id"] for o in march["offers"]] == [young] and march["refused"] == []
+    assert old not in {case["child_id"] for case in march["unplaced_cases"]}  # not a nursery case any more
+    # The age roll puts it on the kindergarten lists (its integrated wishes first, then the nearest).
+    kindergarten = city.institution(kind="boernehave", nursery=None, kindergarten=3, name="K")
+    rolled = age_roll(city.ledger, "2025-02")
+    assert [r["child_id"] for r in rolled["registered"]] == [old] and rolled["registered"][0]["wishes"] == [kindergarten]
+    reg = city.ledger.get(Child, old).registrations["kindergarten"]
+    assert reg["active"] and reg["need_date"] == D(2025, 3, 1)
+    assert age_roll(city.ledger, "2025-02")["registered"] == []  # once
+
+
 def test_unanswered_offers_expire(city):
     a = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="A")
     waiting_child(city, [a])
