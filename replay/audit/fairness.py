@@ -190,10 +190,13 @@ def _months_between(a: date, b: date) -> int:
 
 
 def _outcome(demand: Demand, r: Registration) -> Booking | None:
-    """The registration's first place: the child's first booking of that age group holding a day."""
-    for b in demand.bookings_of(r.child_id):
-        if b.age_group == r.age_group and b.holds_a_day:
-            return b
+    """The registration's first place: the child's first booking of that age group holding a day;
+    for a nursery registration never met, the first kindergarten place (the child outgrew the
+    nursery while it waited, and that place ended the wait)."""
+    for group in (r.age_group, "kindergarten") if r.age_group == "nursery" else (r.age_group,):
+        for b in demand.bookings_of(r.child_id):
+            if b.age_group == group and b.holds_a_day:
+                return b
     return None
 
 

@@ -347,3 +347,21 @@ def test_a_sibling_counts_from_the_day_it_attends_as_on_the_list_the_run_read(ne
     city.household()
     envy = [f for f in fairness_audit(city.ledger)["findings"]["justified_envy"] if f["institution_id"] == a]
     assert envy == []
+
+
+def test_a_nursery_wait_ends_with_the_kindergarten_place_of_a_child_who_outgrew_it(new_city):
+    """Registered for a nursery at 2 y 8 m and placed only in a kindergarten: the kindergarten
+    place ends the wait (the breach is the days until it, not a child still waiting)."""
+    city = new_city(rule_set="copenhagen-2025-waitinglist@1")
+    nursery = city.institution(name="Vuggen", nursery=1, kindergarten=None, kind="vuggestue")
+    kindergarten = city.institution(name="Haven", nursery=None, kindergarten=2, kind="boernehave")
+    child = city.child(city.household(), birth=D(2022, 6, 1))  # kindergarten age from 1 April 2025
+    register(city, child, [nursery], D(2025, 3, 1))
+    city.book(child, kindergarten, D(2025, 6, 1))
+    city.ledger.clock.set(D(2025, 9, 1))
+    city.household()
+    audit = fairness_audit(city.ledger)
+    [breach] = [b for b in audit["findings"]["guarantee_breaches"] if b["child_id"] == child]
+    assert (breach["still_waiting"], breach["start"], breach["institution_id"]) == (False, "2025-06-01", kindergarten)
+    [row] = [r for r in audit["registrations"] if r["child_id"] == child and r["age_group"] == "nursery"]
+    assert row["placed"] and row["start"] == "2025-06-01"
