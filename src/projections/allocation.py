@@ -327,8 +327,8 @@ def age_roll(ledger: Ledger, month: str, *, actor: str = "system", ahead_months:
         if child.erased or (child.registrations.get("kindergarten") or {}).get("active"):
             continue
         need = rules.kindergarten_from(child.birth_date, rs)
-        if need > horizon:
-            continue
+        if need > horizon or any(p[2] >= need for p in child.placements.values()):
+            continue  # not yet of age, or a place (an integrated one) already reaches kindergarten age
         own = [w for w in nursery_wishes if w in taking]
         near = _nearest(ledger, child, [k for k in kindergartens if k["district"] == child.district] or kindergartens)
         wishes = (own + [w for w in near if w not in own])[: rules.max_wishes("kindergarten", rs, first)]

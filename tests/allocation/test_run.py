@@ -155,6 +155,17 @@ def test_no_nursery_offer_from_a_start_at_which_the_child_has_outgrown_the_nurse
     assert age_roll(city.ledger, "2025-02")["registered"] == []  # once
 
 
+
+def test_the_age_roll_leaves_a_child_whose_place_already_reaches_kindergarten_age(city):
+    a = city.institution(kind="vuggestue", nursery=2, kindergarten=None, name="A")
+    both = city.institution(kind="integreret", nursery=2, kindergarten=2, name="Both")
+    city.institution(kind="boernehave", nursery=None, kindergarten=3, name="K")
+    placed = city.child(city.household(), birth=D(2022, 5, 15))
+    city.book(placed, both, D(2025, 2, 1))  # through to school start
+    city.run(c.Register(child_id=placed, age_group="nursery", wishes=[a], need_date=D(2025, 2, 1)))
+    assert age_roll(city.ledger, "2025-02")["registered"] == []
+
+
 def test_unanswered_offers_expire(city):
     a = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="A")
     waiting_child(city, [a])
