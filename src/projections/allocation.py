@@ -304,18 +304,10 @@ def age_roll(ledger: Ledger, month: str, *, actor: str = "system", ahead_months:
             continue
         if any(p[2] > last for p in child.placements.values()):  # [institution, first day, last day]
             continue  # a place from next month on is booked already
-        need = rules.kindergarten_from(child.birth_date, rs)
-        wishes = _nearest(ledger, child, [k for k in kindergartens if k["district"] == child.district]
-                          or kindergartens)[: rules.max_wishes("kindergarten", rs, first)]
-        if not wishes:
-            continue
-        try:
-            ledger.execute(c.Register(child_id=child.id, age_group="kindergarten", wishes=wishes,
-                                      need_date=max(need, last + timedelta(days=1))),
-                           actor=actor, channel="system", idempotency_key=f"age-roll:{month}:{child.id}")
-        except LedgerError:
-            continue
-        registered.append({"child_id": str(child.id), "wishes": [str(w) for w in wishes]})
+        done = _to_kindergarten_lists(ledger, child, [], kindergartens, rs, first, last, actor,
+                                      f"age-roll:{month}:{child.id}")
+        if done:
+            registered.append(done)
     horizon = rules.add_months(first, ahead_months)
     waiting: dict[str, list[str]] = {}
     for r in q.waiting_entries(store):
@@ -329,19 +321,29 @@ def age_roll(ledger: Ledger, month: str, *, actor: str = "system", ahead_months:
         need = rules.kindergarten_from(child.birth_date, rs)
         if need > horizon or any(p[2] >= need for p in child.placements.values()):
             continue  # not yet of age, or a place (an integrated one) already reaches kindergarten age
-        own = [w for w in nursery_wishes if w in taking]
-        near = _nearest(ledger, child, [k for k in kindergartens if k["district"] == child.district] or kindergartens)
-        wishes = (own + [w for w in near if w not in own])[: rules.max_wishes("kindergarten", rs, first)]
-        if not wishes:
-            continue
-        try:
-            ledger.execute(c.Register(child_id=child.id, age_group="kindergarten", wishes=wishes,
-                                      need_date=max(need, last + timedelta(days=1))),
-                           actor=actor, channel="system", idempotency_key=f"age-roll-waiting:{month}:{child.id}")
-        except LedgerError:
-            continue
-        registered.append({"child_id": str(child.id), "wishes": [str(w) for w in wishes]})
+        done = _to_kindergarten_lists(ledger, child, [w for w in nursery_wishes if w in taking], kindergartens,
+                                      rs, first, last, actor, f"age-roll-waiting:{month}:{child.id}")
+        if done:
+            registered.append(done)
     return {"month": month, "rule_set": rs.id, "transfers": [], "registered": registered}
+
+
+def _to_kindergarten_lists(ledger: Ledger, child, own: list[str], kindergartens: list[dict], rs, first: date,
+                           last: date, actor: str, key: str) -> dict[str, Any] | None:
+    """Register the child for kindergarten: `own` wishes first, then its district's nearest
+    kindergartens (as many as the rules allow), from its kindergarten age or next month."""
+    near = _nearest(ledger, child, [k for k in kindergartens if k["district"] == child.district] or kindergartens)
+    wishes = (own + [w for w in near if w not in own])[: rules.max_wishes("kindergarten", rs, first)]
+    if not wishes:
+        return None
+    need = rules.kindergarten_from(child.birth_date, rs)
+    try:
+        ledger.execute(c.Register(child_id=child.id, age_group="kindergarten", wishes=wishes,
+                                  need_date=max(need, last + timedelta(days=1))),
+                       actor=actor, channel="system", idempotency_key=key)
+    except LedgerError:
+        return None
+    return {"child_id": str(child.id), "wishes": [str(w) for w in wishes]}
 
 
 def _nearest(ledger: Ledger, child, institutions: list[dict]) -> list[str]:
