@@ -99,16 +99,13 @@ class Population:
 
     def births_between(self, first: date, last: date) -> list[date]:
         """Birth dates in [first, last]: a Poisson count per day at the scaled yearly rate."""
-        rate = self.p.births_per_year * self.scale / 365.25
-        days = []
-        d = first
-        while d <= last:
-            days.extend([d] * _poisson(self.rng, rate))
-            d += timedelta(days=1)
-        return days
+        return self._poisson_days(first, last, self.p.births_per_year * self.scale / 365.25)
 
     def newcomer_days(self, first: date, last: date) -> list[date]:
         rate = self.p.births_per_year * self.p.newcomers_per_birth * self.scale / 365.25
+        return self._poisson_days(first, last, rate)
+
+    def _poisson_days(self, first: date, last: date, rate: float) -> list[date]:
         days = []
         d = first
         while d <= last:

@@ -61,8 +61,9 @@ class Views:
         self.projector.close()
 
     def wrote(self, position: int | None) -> None:
-        """A command of this process reached `position`: later reads here wait for it."""
-        if position:
+        """A command of this process reached `position`: later reads here wait for it (not on
+        SQLite, where the inline projection has caught up before the command answers)."""
+        if position and self._detach is None:
             with self._written_lock:
                 self._written = max(self._written, position)
 
