@@ -17,7 +17,7 @@ from api.auth import EVERYONE, PERSON_LEVEL, Principal, require
 from api.commands import ERRORS, Month
 from ledger import InvalidCommand, Ledger
 from ledger.aggregates import Child, Household, Institution
-from projections import Billing, Budget, ChildTimeline, Occupancy, View, WaitingLists
+from projections import Billing, ChildTimeline, Occupancy, View, WaitingLists, billing_views
 from projections import queries as q
 from projections.stores import ViewStore
 
@@ -175,6 +175,6 @@ def budget(request: Request, district: District = None, from_month: MonthQuery =
            limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None, as_of: AsOf = None,
            _: Principal = Depends(everyone)):
     """Per month and district: place-months, gross cost, parent payments, friplads and sibling cost, net cost."""
-    with _views(request, [Budget()], min_position, as_of) as (store, position):
+    with _views(request, billing_views(), min_position, as_of) as (store, position):
         rows = q.budget(store, district=district, from_month=from_month, to_month=to_month)
     return _page(q.Page(rows[offset:offset + limit], len(rows), limit, offset), position)

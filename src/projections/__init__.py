@@ -10,8 +10,15 @@ from projections.waitinglists import WaitingLists
 
 def all_views() -> list[View]:
     """A fresh instance of every view, in a fixed order."""
-    return [Occupancy(), ChildTimeline(), Billing(), Budget(), WaitingLists(), Forecast()]
+    billing = Billing()
+    return [Occupancy(), ChildTimeline(), billing, Budget(facts=billing), WaitingLists(), Forecast()]
+
+
+def billing_views() -> list[View]:
+    """The billing view and the budget derived from its facts (one fold for both)."""
+    billing = Billing()
+    return [billing, Budget(facts=billing)]
 
 
 __all__ = ["Billing", "Budget", "ChildTimeline", "Envelope", "Forecast", "Occupancy", "Projector", "View", "WaitingLists", "all_views",
-           "attach_inline", "open_store", "rebuild", "verify"]
+           "attach_inline", "billing_views", "open_store", "rebuild", "verify"]

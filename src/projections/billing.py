@@ -237,6 +237,15 @@ class _BillingFacts(View):
         self._all_households = False
         self._old_horizon: Any = _UNSET
         self._unsaved: dict[tuple[str, str], Any] = {}
+        self.linked: list[_BillingFacts] = []  # views deriving from these facts (a linked Budget)
+
+    def _init_kwargs(self) -> dict[str, Any]:
+        return {"scenario": self.scenario}
+
+    def reset(self) -> None:
+        linked = self.linked
+        self.__init__(**self._init_kwargs())  # type: ignore[misc]
+        self.linked = linked
 
     # -- state persistence ----------------------------------------------------------------
 
@@ -246,6 +255,8 @@ class _BillingFacts(View):
         self._unsaved[(entity, key)] = data
 
     def changes(self) -> dict[Table, Changes]:
+        if self.sink is not None:
+            return super().changes()  # a rebuild: the state goes to the sink once, after the derivation
         state = self.t[self.state.name]
         for (entity, key), data in self._unsaved.items():
             state.put({"entity": entity, "id": key, "data": json.dumps(data, sort_keys=True, separators=(",", ":"))})
@@ -396,7 +407,31 @@ class _BillingFacts(View):
             self._all_households = False
         households, institutions = sorted(self._dirty_h), sorted(self._dirty_i)
         self._dirty_h, self._dirty_i = set(), set()
-        self.derive(households, institutions)
+        # Each household's months are computed once and handed to every view that reads these
+        # facts (a Budget linked to this Billing derives from the same result).
+        consumers = [self, *self.linked]
+        for view in consumers:
+            view.derive_begin()
+        for household in households:
+            result = self.household_result(household)
+            for view in consumers:
+                view.derive_household(household, result)
+        for view in consumers:
+            view.derive_end(institutions)
+        if self.sink is not None:
+            self._stream_state()
+
+    def _stream_state(self) -> None:
+        """A rebuild's working state, written once (it was never serialised page by page)."""
+        sink, batch = self.sink, []
+        assert sink is not None
+        for (entity, key), data in self._unsaved.items():
+            batch.append({"entity": entity, "id": key, "data": json.dumps(data, sort_keys=True, separators=(",", ":"))})
+            if len(batch) >= 10_000:
+                sink(self.state, batch)
+                batch = []
+        sink(self.state, batch)
+        self._unsaved = {}
 
     def _horizon_moved(self, old: str | None, new: str | None) -> None:
         """Months (old, new] joined the horizon: what holds days in them is dirty."""
@@ -409,7 +444,13 @@ class _BillingFacts(View):
             if b["start"] <= hi and b["end"] >= lo and b["end"] >= b["start"]:
                 self._booking_changed(b)
 
-    def derive(self, households: list[str], institutions: list[str]) -> None:
+    def derive_begin(self) -> None:
+        raise NotImplementedError
+
+    def derive_household(self, household: str, result: _Result) -> None:
+        raise NotImplementedError
+
+    def derive_end(self, institutions: list[str]) -> None:
         raise NotImplementedError
 
     # -- one household's months ------------------------------------------------------------
@@ -675,6 +716,54 @@ class _BillingFacts(View):
                 return inst["district"]
         return self._household_district(household)
 
+    def empty_basis_cost(self, institution: str) -> dict[tuple[str, str], int]:
+        """The institution's empty basis seat-days per month, costed at the gross cost of a place:
+        basis seats are funded in full even when empty."""
+        groups, inst, horizon = self.capacity.get(institution), self.institutions.get(institution), self.horizon()
+        if not groups or inst is None or horizon is None:
+            return {}
+        out: dict[tuple[str, str], int] = defaultdict(int)
+        for group, entries in sorted(groups.items()):
+            spans = []
+            for booking_id in self._by_institution.get(institution, ()):
+                b = self.bookings[booking_id]
+                if b["pool"] != "basis":
+                    continue
+                for g, a, z in b["segments"]:
+                    z = min(z, b["end"])
+                    if g == group and a <= z:
+                        spans.append((_d(a), _d(z)))
+            start = _d(entries[0][0]).replace(day=1)
+            in_use = sum(1 for a, z in spans if a <= start <= z)
+            delta: dict[date, int] = defaultdict(int)
+            for a, z in spans:
+                if a > start:
+                    delta[a] += 1
+                if z + ONE_DAY > start:
+                    delta[z + ONE_DAY] -= 1
+            caps = {_d(e[0]): (e[1], e[2]) for e in entries}
+            seats, rule_set_id = 0, entries[0][2]
+            m = start
+            while _month(m) <= horizon:
+                nxt = rules.add_months(m, 1)
+                empty, day = 0, m
+                while day < nxt:
+                    in_use += delta.get(day, 0)
+                    if day in caps:
+                        seats, rule_set_id = caps[day]
+                    empty += max(0, seats - in_use)
+                    day += ONE_DAY
+                if empty:
+                    birth = rules.add_months(m, -12 if group == "nursery" else -48)
+                    try:
+                        monthly = rules.gross_cost_per_place_ore(inst["kind"], birth, m, self.rules_for(rule_set_id))
+                        out[(_month(m), inst["district"])] += rules.round_half_up(
+                            monthly * empty, rules.days_in_month(m))
+                    except rules.RuleError:
+                        pass  # no tariff in force (before 2023): not costed
+                m = nxt
+        return {k: v for k, v in out.items() if v}
+
     # -- writing rows -----------------------------------------------------------------------
 
     @staticmethod
@@ -738,31 +827,50 @@ class Billing(_BillingFacts):
             self._settle_keys.setdefault(key[0], set()).add(key)
             self._settle_members.setdefault(key[1:], set()).add(key)
 
-    def derive(self, households: list[str], institutions: list[str]) -> None:
-        touched: set[tuple] = set()
-        for household in households:
-            res = self.household_result(household)
-            lines, statements = {}, {}
-            for month, (shown, issued, issued_total) in sorted(res.shown.items()):
-                for no, line in enumerate(shown, 1):
-                    lines[(household, month, no)] = {
-                        "household_id": household, "month": month, "line_no": no, "kind": line["kind"],
-                        "amount_ore": line["amount_ore"], "child_id": line["child_id"],
-                        "booking_id": line["booking_id"], "corrects_month": line["corrects_month"],
-                        "detail": line["detail"][:DETAIL_MAX], "events": _events_text(line["events"]),
-                        "issued": issued}
-                total = issued_total if issued else sum(line["amount_ore"] for line in shown)
-                statements[(household, month)] = {"household_id": household, "month": month,
-                                                  "total_ore": total, "issued": issued}
-            self._replace(self.t["statement_lines"], self._line_keys, household, lines)
-            self._replace(self.t["statements"], self._statement_keys, household, statements)
-            parts = {(household,) + key: {
-                "household_id": household, "month": key[0], "payer_municipality": key[1],
-                "institution_municipality": key[2], "children": v[0], "place_days": v[1],
-                "gross_cost_ore": v[2], "parent_payment_ore": v[3]} for key, v in res.settlement.items()}
-            touched |= self._replace(self.t["billing_settlement_parts"], self._settle_keys, household, parts)
-        self._regroup(self.t["billing_settlement_parts"], self._settle_members, lambda k: k[1:], touched,
+    def _init_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def derive_begin(self) -> None:
+        self._touched: set[tuple] = set()
+        self._sums: dict[tuple, dict[str, int]] = {}  # a rebuild's settlement totals, summed as parts stream out
+
+    def derive_household(self, household: str, res: _Result) -> None:
+        lines, statements = {}, {}
+        for month, (shown, issued, issued_total) in sorted(res.shown.items()):
+            for no, line in enumerate(shown, 1):
+                lines[(household, month, no)] = {
+                    "household_id": household, "month": month, "line_no": no, "kind": line["kind"],
+                    "amount_ore": line["amount_ore"], "child_id": line["child_id"],
+                    "booking_id": line["booking_id"], "corrects_month": line["corrects_month"],
+                    "detail": line["detail"][:DETAIL_MAX], "events": _events_text(line["events"]),
+                    "issued": issued}
+            total = issued_total if issued else sum(line["amount_ore"] for line in shown)
+            statements[(household, month)] = {"household_id": household, "month": month,
+                                              "total_ore": total, "issued": issued}
+        parts = {(household,) + key: {
+            "household_id": household, "month": key[0], "payer_municipality": key[1],
+            "institution_municipality": key[2], "children": v[0], "place_days": v[1],
+            "gross_cost_ore": v[2], "parent_payment_ore": v[3]} for key, v in res.settlement.items()}
+        if self.sink is not None:  # a rebuild: every household once, into fresh tables
+            self.sink(STATEMENT_LINES, list(lines.values()))
+            self.sink(STATEMENTS, list(statements.values()))
+            self.sink(SETTLEMENT_PARTS, list(parts.values()))
+            for key, row in parts.items():
+                _add_up(self._sums, key[1:], row, SETTLEMENT_MEASURES)
+            return
+        self._replace(self.t["statement_lines"], self._line_keys, household, lines)
+        self._replace(self.t["statements"], self._statement_keys, household, statements)
+        self._touched |= self._replace(self.t["billing_settlement_parts"], self._settle_keys, household, parts)
+
+    def derive_end(self, institutions: list[str]) -> None:
+        if self.sink is not None:
+            for group, total in sorted(self._sums.items()):
+                self.t["intermunicipal_settlement"].put(_settlement_row(group, [total]))
+            self._sums = {}
+            return
+        self._regroup(self.t["billing_settlement_parts"], self._settle_members, lambda k: k[1:], self._touched,
                       self.t["intermunicipal_settlement"], _settlement_row)
+        self._touched = set()
 
 
 def _settlement_row(group: tuple, parts: list[Row]) -> Row:
@@ -776,89 +884,103 @@ def _settlement_row(group: tuple, parts: list[Row]) -> Row:
 class Budget(_BillingFacts):
     """Per month and district: place-months, gross cost, parent payments, subsidies, net cost.
 
-    `Budget(scenario=rule_set)` folds the same facts under another rule set (another friplads
-    scale or tariff) for the budget audit; it is folded in memory, never stored as a live view.
+    `Budget(facts=billing)` derives from the Billing view's facts and household months (the live
+    views: one fold and one computation of each household's months for both). `Budget()` folds
+    the facts itself (keeping them in `budget_state`); `Budget(scenario=rule_set)` folds the same
+    facts under another rule set (another friplads scale or tariff) for the budget audit — in
+    memory, never stored as a live view.
     """
 
     name = "budget"
     state = BUDGET_STATE
     tables = (BUDGET_STATE, BUDGET_PARTS, BUDGET)
 
-    def __init__(self, scenario: rules.RuleSet | None = None) -> None:
+    def __init__(self, scenario: rules.RuleSet | None = None, facts: Billing | None = None) -> None:
+        if facts is not None:
+            if scenario is not None:
+                raise ValueError("a Budget linked to the Billing view's facts cannot take a scenario")
+            self.tables = (BUDGET_PARTS, BUDGET)
+            self.handles = frozenset()  # the Billing view folds the facts
+            if self not in facts.linked:
+                facts.linked.append(self)
+        self.facts: _BillingFacts = facts if facts is not None else self
         super().__init__(scenario)
         self._part_keys: dict[str, set[tuple]] = {}
         self._members: dict[tuple, set[tuple]] = {}
+        self._touched: set[tuple] = set()
+
+    def _init_kwargs(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "facts": None if self.facts is self else self.facts}
+
+    @property
+    def checkpoint_name(self) -> str:
+        # A self-folding Budget's checkpoint holds the facts too; a linked one's only its rows.
+        return self.name if self.facts is not self else f"{self.name}+facts"
 
     def start(self, store, prefix: str = "") -> None:
-        super().start(store, prefix)
+        if self.facts is self:
+            super().start(store, prefix)
+        else:
+            View.start(self, store, prefix)
         for key in self.t["budget_parts"].rows:
             self._part_keys.setdefault(key[0], set()).add(key)
             self._members.setdefault(key[1:], set()).add(key)
 
-    def derive(self, households: list[str], institutions: list[str]) -> None:
-        touched: set[tuple] = set()
-        for household in households:
-            owner = f"household/{household}"
-            res = self.household_result(household)
-            rows = {(owner,) + key: _part_row(owner, key, seat_days=v[0], gross=v[1], parent=v[3],
-                                              friplads=v[4], sibling=v[5])
-                    for key, v in res.budget.items()}
-            touched |= self._replace(self.t["budget_parts"], self._part_keys, owner, rows)
+    def finish_page(self, final: bool = True) -> None:
+        if self.facts is self:
+            super().finish_page(final)
+        # else: the Billing view derives, handing each household's result to this view
+
+    def changes(self) -> dict[Table, Changes]:
+        return super().changes() if self.facts is self else View.changes(self)
+
+    def derive_begin(self) -> None:
+        self._touched = set()
+        self._sums: dict[tuple, dict[str, int]] = {}  # a rebuild's budget totals, summed as parts stream out
+
+    def derive_household(self, household: str, res: _Result) -> None:
+        owner = f"household/{household}"
+        rows = {(owner,) + key: _part_row(owner, key, seat_days=v[0], gross=v[1], parent=v[3],
+                                          friplads=v[4], sibling=v[5])
+                for key, v in res.budget.items()}
+        self._parts(owner, rows)
+
+    def _parts(self, owner: str, rows: dict[tuple, Row]) -> None:
+        if self.sink is not None:  # a rebuild: every owner once, into fresh tables
+            self.sink(BUDGET_PARTS, list(rows.values()))
+            for key, row in rows.items():
+                _add_up(self._sums, key[1:], row, BUDGET_MEASURES)
+        else:
+            self._touched |= self._replace(self.t["budget_parts"], self._part_keys, owner, rows)
+
+    def derive_end(self, institutions: list[str]) -> None:
         for institution in institutions:
             owner = f"institution/{institution}"
-            rows = {(owner,) + key: _part_row(owner, key, empty=cost)
-                    for key, cost in self.empty_basis_cost(institution).items()}
-            touched |= self._replace(self.t["budget_parts"], self._part_keys, owner, rows)
-        self._regroup(self.t["budget_parts"], self._members, lambda k: k[1:], touched, self.t["budget"],
+            self._parts(owner, {(owner,) + key: _part_row(owner, key, empty=cost)
+                                for key, cost in self.facts.empty_basis_cost(institution).items()})
+        if self.sink is not None:
+            for group, total in sorted(self._sums.items()):
+                self.t["budget"].put(_budget_row(group, [total]))
+            self._sums = {}
+            return
+        self._regroup(self.t["budget_parts"], self._members, lambda k: k[1:], self._touched, self.t["budget"],
                       _budget_row)
+        self._touched = set()
 
-    def empty_basis_cost(self, institution: str) -> dict[tuple[str, str], int]:
-        """The institution's empty basis seat-days per month, costed at the gross cost of a place:
-        basis seats are funded in full even when empty."""
-        groups, inst, horizon = self.capacity.get(institution), self.institutions.get(institution), self.horizon()
-        if not groups or inst is None or horizon is None:
-            return {}
-        out: dict[tuple[str, str], int] = defaultdict(int)
-        for group, entries in sorted(groups.items()):
-            spans = []
-            for booking_id in self._by_institution.get(institution, ()):
-                b = self.bookings[booking_id]
-                if b["pool"] != "basis":
-                    continue
-                for g, a, z in b["segments"]:
-                    z = min(z, b["end"])
-                    if g == group and a <= z:
-                        spans.append((_d(a), _d(z)))
-            start = _d(entries[0][0]).replace(day=1)
-            in_use = sum(1 for a, z in spans if a <= start <= z)
-            delta: dict[date, int] = defaultdict(int)
-            for a, z in spans:
-                if a > start:
-                    delta[a] += 1
-                if z + ONE_DAY > start:
-                    delta[z + ONE_DAY] -= 1
-            caps = {_d(e[0]): (e[1], e[2]) for e in entries}
-            seats, rule_set_id = 0, entries[0][2]
-            m = start
-            while _month(m) <= horizon:
-                nxt = rules.add_months(m, 1)
-                empty, day = 0, m
-                while day < nxt:
-                    in_use += delta.get(day, 0)
-                    if day in caps:
-                        seats, rule_set_id = caps[day]
-                    empty += max(0, seats - in_use)
-                    day += ONE_DAY
-                if empty:
-                    birth = rules.add_months(m, -12 if group == "nursery" else -48)
-                    try:
-                        monthly = rules.gross_cost_per_place_ore(inst["kind"], birth, m, self.rules_for(rule_set_id))
-                        out[(_month(m), inst["district"])] += rules.round_half_up(
-                            monthly * empty, rules.days_in_month(m))
-                    except rules.RuleError:
-                        pass  # no tariff in force (before 2023): not costed
-                m = nxt
-        return {k: v for k, v in out.items() if v}
+
+SETTLEMENT_MEASURES = ("children", "place_days", "gross_cost_ore", "parent_payment_ore")
+BUDGET_MEASURES = ("seat_days", "gross_cost_ore", "empty_basis_cost_ore", "parent_payments_ore", "friplads_ore",
+                   "sibling_ore")
+
+
+def _add_up(sums: dict[tuple, dict[str, int]], group: tuple, part: Row, measures: tuple[str, ...]) -> None:
+    """Add a part to its group's running totals (the summary rows are sums of their parts)."""
+    total = sums.get(group)
+    if total is None:
+        sums[group] = {m: part[m] for m in measures}
+    else:
+        for m in measures:
+            total[m] += part[m]
 
 
 def _part_row(owner: str, key: tuple[str, str], *, seat_days: int = 0, gross: int = 0, empty: int = 0,

@@ -62,12 +62,25 @@ class View:
 
     def __init__(self) -> None:
         self.t: dict[str, Keyed] = {table.name: Keyed(table) for table in self.tables}
+        # Set by a rebuild (fold_into): where a view may write rows it derives once and never
+        # reads back, instead of holding them in memory until the end. Views that derive per
+        # page, or not at all, ignore it.
+        self.sink: Callable[[Table, list[Row]], None] | None = None
 
     def start(self, store: ViewStore, prefix: str = "") -> None:
         """Load the working state from the view's (non-log) tables."""
         for keyed in self.t.values():
             if not keyed.table.append_only:
                 keyed.load(store.load(keyed.table, prefix))
+
+    @property
+    def checkpoint_name(self) -> str:
+        """Whose working state a checkpoint holds (views whose state differs need different names)."""
+        return self.name
+
+    def reset(self) -> None:
+        """Forget the working state (after a failed page, or before a restore); keep the configuration."""
+        self.__init__()  # type: ignore[misc]
 
     def apply(self, e: Envelope) -> None:
         raise NotImplementedError
@@ -213,7 +226,7 @@ class Projector:
 
     def _start(self) -> None:
         for v in self.views:
-            v.__init__()  # fresh working state (after a failed page, too)
+            v.reset()  # fresh working state (after a failed page, too)
             v.start(self.store)
         self.position = self.store.position(self.name)
 
@@ -365,13 +378,42 @@ def fold_into(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: s
     store.ensure(tables, prefix)
     reader = LogReader(ledger, set().union(*(v.handles for v in views)) if views else ())
     end = ledger.max_position() if until is None else until
-    position = fold_log(reader, views, 0, end, page_size=page_size, progress=progress,
-                        on_appends=lambda table, rows: store.bulk_insert(table, rows, prefix))
+    sink = _BufferedSink(lambda table, rows: store.bulk_insert(table, rows, prefix))
+    for v in views:
+        v.sink = sink
+    try:
+        position = fold_log(reader, views, 0, end, page_size=page_size, progress=progress,
+                            on_appends=lambda table, rows: store.bulk_insert(table, rows, prefix))
+        sink.flush()
+    finally:
+        for v in views:
+            v.sink = None
     for v in views:
         for keyed in v.t.values():
             if not keyed.table.append_only:
                 store.bulk_insert(keyed.table, list(keyed.values()), prefix)
     return position
+
+
+class _BufferedSink:
+    """Rows streamed out of a rebuild, written in batches (one COPY or executemany each)."""
+
+    def __init__(self, write: Callable[[Table, list[Row]], None], batch: int = 20_000) -> None:
+        self.write, self.batch = write, batch
+        self.pending: dict[Table, list[Row]] = {}
+
+    def __call__(self, table: Table, rows: list[Row]) -> None:
+        pending = self.pending.setdefault(table, [])
+        pending.extend(rows)
+        if len(pending) >= self.batch:
+            self.write(table, pending)
+            self.pending[table] = []
+
+    def flush(self) -> None:
+        for table, rows in self.pending.items():
+            if rows:
+                self.write(table, rows)
+        self.pending = {}
 
 
 def rebuild(ledger: Ledger, views: Sequence[View], *, name: str = "views", page_size: int = 20_000,

@@ -68,7 +68,7 @@ def save_checkpoint(store: ViewStore, views: Sequence[View], position: int, reco
     rows = []
     for v in views:
         state = {name: list(keyed.rows.values()) for name, keyed in v.t.items() if not keyed.table.append_only}
-        rows.append({"view": v.name, "position": position, "recorded_at": recorded_at,
+        rows.append({"view": v.checkpoint_name, "position": position, "recorded_at": recorded_at,
                      "state": zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)})
     store.upsert(CHECKPOINTS, rows)
 
@@ -81,12 +81,12 @@ def checkpoints(store: ViewStore) -> list[tuple[str, int]]:
 
 def _restore(store: ViewStore, views: Sequence[View], position: int) -> None:
     for v in views:
-        v.__init__()
+        v.reset()
         if position == 0:
             continue
         ph = store.placeholder
         (blob,), = store.query(f"SELECT state FROM view_checkpoints WHERE view = {ph} AND position = {ph}",
-                               (v.name, position))
+                               (v.checkpoint_name, position))
         # Our own store wrote this blob (save_checkpoint); nothing else writes the table.
         state = pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301
         v.start(_Saved(state))  # views rebuild their indexes from the rows in start()
@@ -107,7 +107,7 @@ def _nearest(store: ViewStore, views: Sequence[View], target: int, limit: int) -
     have: dict[int, set[str]] = {}
     for view, position in checkpoints(store):
         have.setdefault(position, set()).add(view)
-    names = {v.name for v in views}
+    names = {v.checkpoint_name for v in views}
     usable = [p for p, got in have.items() if p <= min(target, limit) and names <= got]
     return max(usable, default=0)
 

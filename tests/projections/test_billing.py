@@ -10,8 +10,9 @@ from datetime import date
 import pytest
 
 from ledger import commands as c
-from projections.billing import (BUDGET, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget)
-from projections.engine import Projector, open_store, rebuild, verify
+from projections import billing_views
+from projections.billing import (BUDGET, BUDGET_PARTS, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget)
+from projections.engine import LogReader, Projector, open_store, rebuild, verify
 
 D = date
 YOUNG = D(2024, 3, 15)  # under 3 y 1 m all through 2025: 399,600 + 71,200 lunch
@@ -296,31 +297,61 @@ def busy_history(city):
     city.run(c.ChangeHouseholdFacts(household_id=away, effective_from=D(2025, 3, 1), municipality_code="101"))
 
 
-def all_checksums(store):
-    return {t.name: store.checksums(t) for v in views() for t in v.tables}
+def all_checksums(store, make=None):
+    return {t.name: store.checksums(t) for v in (make or views)() for t in v.tables}
 
 
-def test_paged_projection_with_restarts_equals_a_rebuild(city):
+def own_facts():
+    return [Billing(), Budget()]
+
+
+@pytest.mark.parametrize("make", [own_facts, billing_views], ids=["budget-own-facts", "budget-linked-to-billing"])
+def test_paged_projection_with_restarts_equals_a_rebuild(city, make):
     busy_history(city)
     end = city.ledger.max_position()
     store = open_store(city.ledger)
     for page_size in (1, 4, 17):
-        store.reset("views", [t for v in views() for t in v.tables])
+        store.reset("views", [t for v in make() for t in v.tables])
         # A fresh projector every few pages: working state reloads from the tables.
         while store.position("views") < end:
-            projector = Projector(city.ledger, views(), page_size=page_size)
+            projector = Projector(city.ledger, make(), page_size=page_size)
             with pytest.raises(Crash):  # a page that never commits leaves nothing behind
                 projector.run_page(crash_before_commit=_crash)
             for _ in range(5):
                 if projector.run_page() == 0:
                     break
             projector.close()
-        paged = all_checksums(store)
+        paged = all_checksums(store, make)
         assert paged["statement_lines"] and paged["budget"] and paged["intermunicipal_settlement"]
-        assert verify(city.ledger, views()) == []
-        rebuild(city.ledger, views())
-        assert all_checksums(store) == paged
+        assert verify(city.ledger, make()) == []
+        rebuild(city.ledger, make())
+        assert all_checksums(store, make) == paged
     store.close()
+
+
+def test_a_budget_linked_to_the_billing_facts_equals_one_folding_its_own(city):
+    busy_history(city)
+    end = city.ledger.max_position()
+
+    def budget_rows(views, page_size):
+        reader = LogReader(city.ledger, set().union(*(v.handles for v in views)))
+        position = 0
+        while position < end:  # page by page, deriving after each page as a live projector does
+            events, position = reader.page(position, page_size)
+            for e in events:
+                for v in views:
+                    if e.kind in v.handles:
+                        v.apply(e)
+            for v in views:
+                v.finish_page()
+        return {t: sorted(map(repr, views[1].t[t].values())) for t in ("budget", "budget_parts")}
+
+    linked = billing_views()
+    assert [t.name for t in linked[1].tables] == ["budget_parts", "budget"]  # no facts of its own
+    assert linked[1].handles == frozenset()
+    own = budget_rows(own_facts(), 7)
+    assert own["budget"] and own["budget_parts"]
+    assert budget_rows(linked, 5) == own
 
 
 def test_the_busy_history_keeps_issued_months_and_balances_corrections(city):
