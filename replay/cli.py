@@ -203,6 +203,9 @@ def project(
 def rebuild(
     database: Optional[str] = DatabaseOpt,
     page_size: int = typer.Option(20_000, help="notifications read per page"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
+                                          help="processes folding the views (default: one per core, "
+                                               "from 50,000 events)"),
 ) -> None:
     """Rebuild every view from position 0 into fresh tables and swap them in."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -219,7 +222,7 @@ def rebuild(
         import time
 
         started = time.perf_counter()
-        position = run_rebuild(ledger, all_views(), page_size=page_size,
+        position = run_rebuild(ledger, all_views(), page_size=page_size, workers=workers,
                                progress=lambda done, total: bar.update(task, completed=done, total=total))
         seconds = time.perf_counter() - started
     rate = position / seconds if seconds > 0 else 0

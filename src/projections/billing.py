@@ -242,6 +242,9 @@ class _BillingFacts(View):
     def _init_kwargs(self) -> dict[str, Any]:
         return {"scenario": self.scenario}
 
+    def companions(self) -> list[View]:
+        return list(self.linked)
+
     def reset(self) -> None:
         linked = self.linked
         self.__init__(**self._init_kwargs())  # type: ignore[misc]
@@ -807,6 +810,7 @@ class Billing(_BillingFacts):
     """Statement lines and totals per household and month; intermunicipal settlement."""
 
     name = "billing"
+    rebuild_weight = 30  # seconds per 300k events of the synthetic city (the budget linked to it: 10 more)
     state = BILLING_STATE
     tables = (BILLING_STATE, STATEMENT_LINES, STATEMENTS, SETTLEMENT_PARTS, SETTLEMENT)
 
@@ -892,6 +896,7 @@ class Budget(_BillingFacts):
     """
 
     name = "budget"
+    rebuild_weight = 10
     state = BUDGET_STATE
     tables = (BUDGET_STATE, BUDGET_PARTS, BUDGET)
 
@@ -911,6 +916,9 @@ class Budget(_BillingFacts):
 
     def _init_kwargs(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "facts": None if self.facts is self else self.facts}
+
+    def companions(self) -> list[View]:
+        return [] if self.facts is self else [self.facts]
 
     @property
     def checkpoint_name(self) -> str:

@@ -54,6 +54,7 @@ STATE = Table(
 
 class Forecast(View):
     name = "forecast"
+    rebuild_weight = 7  # seconds per 300k events of the synthetic city, folded alone
     tables = (DEMAND, STATE)
     handles = frozenset({
         "Child.ChildRegistered", "Child.Opskrevet", "Child.WishesChanged", "Child.OfferDeclined",

@@ -194,6 +194,7 @@ class _Waiting:
 
 class WaitingLists(View):
     name = "waitinglists"
+    rebuild_weight = 13  # seconds per 300k events of the synthetic city, folded alone
     tables = (WAITING_LIST, WAITING_LIST_DISTRICT, WAITINGLIST_STATE)
     handles = HANDLES
 

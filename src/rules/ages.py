@@ -52,12 +52,28 @@ def kindergarten_from(birth: date, rs: RuleSet) -> date:
     )
 
 
+# Billing asks for a child's rate age once for every month of its place: remember it per rule set
+# and birth date. Rule sets are immutable, so they are keyed by identity (and kept alive here, so
+# an identity is never reused); the memo is bounded.
+_RATE_FROM: dict[tuple[int, date], date] = {}
+_PINNED: dict[int, RuleSet] = {}
+_MEMO_MAX = 200_000
+
+
 def kindergarten_rate_from(birth: date, rs: RuleSet) -> date:
     """The 1st of the month of the rate age (3 y 1 m since 1 January 2025, 3 y before)."""
-    return _age_date(
-        birth, rs, "the kindergarten rate age",
-        lambda r: first_of_month(add_months(birth, r.kindergarten_rate_from_months)),
-    )
+    key = (id(rs), birth)
+    found = _RATE_FROM.get(key)
+    if found is None:
+        found = _age_date(
+            birth, rs, "the kindergarten rate age",
+            lambda r: first_of_month(add_months(birth, r.kindergarten_rate_from_months)),
+        )
+        if len(_RATE_FROM) >= _MEMO_MAX:
+            _RATE_FROM.clear()
+        _PINNED.setdefault(id(rs), rs)
+        _RATE_FROM[key] = found
+    return found
 
 
 def school_start(birth: date, rs: RuleSet) -> date:
