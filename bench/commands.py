@@ -10,27 +10,35 @@ from __future__ import annotations
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, timedelta
 
 from ledger import Ledger
 from ledger import commands as c
 
-START = date(2025, 6, 1)
+
+def start_date(ledger: Ledger) -> date:
+    """A start two months or so after the ledger's today (a history may end years from now)."""
+    day = ledger.clock.today() + timedelta(days=62)
+    return max(date(2025, 6, 1), day.replace(day=1))
 
 
 def _prepare(ledger: Ledger, n: int, institutions: int, tag: str) -> list[tuple[str, str]]:
     pairs = []
+    start = start_date(ledger)
+    capacity_from = date(start.year, 1, 1) if start.year > 2025 else date(2025, 1, 1)
     with ledger.bulk(actor="bench", channel="system", batch_size=500) as bulk:
         insts = []
         for i in range(institutions):
             inst = bulk.execute(c.RegisterInstitution(name=f"Bench {tag} {i}", district="Valby", kind="integreret"))["id"]
             for group in ("nursery", "kindergarten"):
                 bulk.execute(c.ChangeCapacity(institution_id=inst, age_group=group, seats=n,
-                                              effective_from=date(2025, 1, 1)))
+                                              effective_from=capacity_from))
             insts.append(inst)
         for k in range(n):
             hh = bulk.execute(c.RegisterHousehold(district="Valby"))["id"]
-            child = bulk.execute(c.RegisterChild(household_id=hh, birth_date=date(2024, 1 + k % 10, 10)))["id"]
+            year, month0 = divmod(start.year * 12 + start.month - 1 - (10 + k % 6), 12)
+            birth = date(year, month0 + 1, 10)  # 10-15 months old at the start: a nursery place
+            child = bulk.execute(c.RegisterChild(household_id=hh, birth_date=birth))["id"]
             pairs.append((child, insts[k % institutions]))
     return pairs
 
@@ -39,11 +47,12 @@ def booking_rate(ledger: Ledger, n: int = 600, threads: int = 8, institutions: i
                  tag: str = "rate") -> dict[str, float]:
     """Book `n` fresh children from `threads` threads; bookings/s and latency (ms)."""
     pairs = _prepare(ledger, n, institutions, tag)
+    start = start_date(ledger)
     latencies: list[float] = []
 
     def book(pair: tuple[str, str]) -> None:
         t = time.perf_counter()
-        ledger.execute(c.BookPlace(child_id=pair[0], institution_id=pair[1], start_date=START),
+        ledger.execute(c.BookPlace(child_id=pair[0], institution_id=pair[1], start_date=start),
                        actor="bench", channel="caseworker")
         latencies.append(time.perf_counter() - t)
 

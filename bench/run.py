@@ -1,10 +1,21 @@
-"""`make bench`: read-side throughput on SQLite and PostgreSQL, as ratios from one run.
+"""`make bench`: the read side, commands and memory on SQLite and PostgreSQL, as ratios from one run.
 
-For each store: build a synthetic history through the bulk path, then measure
+The history (default): the synthetic Copenhagen (`bench/city.py`: 10 years of the whole city
+through the real commands, simulated once and cached), copied into each store. `--history
+synthetic --children N` uses `bench/history.py`'s smaller mix instead (written through the bulk
+path; its write rate is reported). For each store:
 - raw floor: read the events table and decode the JSON (no domain objects);
-- rebuild: all views from position 0 into fresh tables, swapped in;
-- catch-up: the live projector from 0, committing the position with every page.
-Prints a Markdown table for BENCHMARKS.md. Size: --children (default 5,000 ≈ 28k events).
+- rebuild: all views from position 0 into fresh tables, swapped in — one process per core, and
+  (the growth column) in one process;
+- verify: the rebuilt views against a second, independent fold (no drift allowed);
+- catch-up: the live projector over the last 10 % of the log, committing the position with
+  every page (after a rebuild of the first 90 %; loading its working state is timed apart);
+- commands: bookings through the application, sequential and 8 threads, and sequential
+  latency on the first 10 % of the history (snapshots: it must not grow with the history);
+- growth and memory: one-process folds of 25 %, 50 %, 100 % of the log, each in its own
+  process (peak RSS);
+- PostgreSQL only: eventsourcing's stock ProjectionRunner on the same history, for comparison.
+Prints Markdown tables for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -21,11 +32,13 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from city import city, copy_to  # noqa: E402
 from commands import booking_latency, booking_rate  # noqa: E402
 from growth import measure as measure_growth  # noqa: E402
 from history import build_history  # noqa: E402
 
-from projections import Projector, all_views, open_store, rebuild, verify  # noqa: E402
+from projections import Projector, all_views, rebuild, verify  # noqa: E402
+from projections import engine  # noqa: E402
 
 
 def raw_floor(ledger) -> tuple[int, float]:
@@ -53,23 +66,40 @@ def raw_floor(ledger) -> tuple[int, float]:
     return n, time.perf_counter() - started
 
 
-def measure(url: str, children: int, stock_seconds: float = 15.0, commands: int = 300) -> dict:
+def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, verify_rebuild: bool = True,
+            children: int = 5_000) -> dict:
+    """`source`: a cached city (bench/city.py) to copy in, or None for bench/history.py's history."""
+    from ledger import Ledger, SimulatedClock
+
+    small_url = url.replace("bench.db", "bench-small.db") if url.startswith("sqlite") else url + "_small"
     started = time.perf_counter()
-    ledger = build_history(url, children=children, institutions=max(12, children // 125))
+    if source is not None:
+        copy_to(source, url)
+        ledger = Ledger(url, clock=SimulatedClock(source.day_after()))
+        write_label = "copied"
+    else:
+        ledger = build_history(url, children=children, institutions=max(12, children // 125))
+        write_label = "bulk write"
     write_s = time.perf_counter() - started
     events = ledger.max_position()
     n, floor_s = raw_floor(ledger)
     started = time.perf_counter()
     rebuild(ledger, all_views())
     rebuild_s = time.perf_counter() - started
-    drifts = verify(ledger, all_views())  # the rebuilt views must equal a second, independent fold
-    if drifts:
-        raise SystemExit(f"verify found drift after the rebuild: {[d.table for d in drifts]}")
-    views = all_views()
-    store = open_store(ledger)
-    store.reset("views", [t for v in views for t in v.tables])
-    store.close()
-    projector = Projector(ledger, views)
+    worker_peaks = list(engine.last_worker_peaks)
+    verify_s = None
+    if verify_rebuild:
+        started = time.perf_counter()
+        drifts = verify(ledger, all_views())  # the rebuilt views must equal a second, independent fold
+        verify_s = time.perf_counter() - started
+        if drifts:
+            raise SystemExit(f"verify found drift after the rebuild: {[d.table for d in drifts]}")
+    # Live catch-up: a follower 10 % behind (the views rebuilt to 90 %), committing every page.
+    behind = events - int(events * 0.9)
+    rebuild(ledger, all_views(), until=events - behind)
+    started = time.perf_counter()
+    projector = Projector(ledger, all_views())
+    load_s = time.perf_counter() - started
     started = time.perf_counter()
     projector.catch_up()
     catch_s = time.perf_counter() - started
@@ -77,63 +107,98 @@ def measure(url: str, children: int, stock_seconds: float = 15.0, commands: int 
     # Commands on the full history, and sequential latency on a tenth of it (a fresh ledger).
     sequential = booking_latency(ledger, n=commands, tag="full")
     threaded = booking_rate(ledger, n=commands * 2, threads=8, tag="threads")
-    small_url = url.replace("bench.db", "bench-small.db") if url.startswith("sqlite") else url + "_small"
-    small = build_history(small_url, children=max(10, children // 10), institutions=12)
-    small_events = small.max_position()
+    if source is not None:
+        small_events = copy_to(source, small_url, until=events // 10)
+        small = Ledger(small_url, clock=SimulatedClock(source.day_after()))
+    else:
+        small = build_history(small_url, children=max(10, children // 10), institutions=12)
+        small_events = small.max_position()
     small_latency = booking_latency(small, n=commands, tag="small")
     small.close()
-    growth = measure_growth(url)
     stock = None
     if url.startswith("postgresql"):
         from stock_runner import stock_runner_rate
 
         stock = stock_runner_rate(ledger, seconds=stock_seconds)[1]
     ledger.close()
+    growth = measure_growth(url)
     floor = n / floor_s
-    return {"store": url.split(":", 1)[0], "events": events, "write_eps": events / write_s, "floor_eps": floor,
-            "rebuild_eps": events / rebuild_s, "rebuild_ratio": (events / rebuild_s) / floor,
-            "catch_up_eps": events / catch_s, "stock_eps": stock, "sequential": sequential, "threaded": threaded,
+    return {"store": url.split(":", 1)[0], "events": events, "write_label": write_label, "write_s": write_s,
+            "floor_eps": floor, "rebuild_eps": events / rebuild_s, "rebuild_ratio": (events / rebuild_s) / floor,
+            "rebuild_s": rebuild_s, "worker_peaks": worker_peaks, "verify_s": verify_s,
+            "catch_up_eps": behind / catch_s, "catch_up_events": behind, "load_s": load_s,
+            "stock_eps": stock, "sequential": sequential, "threaded": threaded,
             "small_latency": small_latency, "small_events": small_events, "growth": growth}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--children", type=int, default=5_000)
+    parser.add_argument("--history", choices=("city", "synthetic"), default="city")
+    parser.add_argument("--years", type=float, default=10, help="city: simulated years")
+    parser.add_argument("--scale", type=float, default=1.0, help="city: share of Copenhagen")
+    parser.add_argument("--cache-dir", default=None, help="city: where the simulated city is kept")
+    parser.add_argument("--children", type=int, default=5_000, help="synthetic: children in the history")
     parser.add_argument("--stock-seconds", type=float, default=15.0, help="how long the stock runner runs")
     parser.add_argument("--commands", type=int, default=300, help="bookings per command measurement")
+    parser.add_argument("--no-verify", action="store_true", help="skip the verify fold after the rebuild")
+    parser.add_argument("--stores", default="sqlite,postgresql", help="which stores to measure")
     args = parser.parse_args()
-    urls = [f"sqlite:///{tempfile.mkdtemp()}/bench.db"]
+    source = city(args.years, args.scale, cache_dir=args.cache_dir) if args.history == "city" else None
+    stores = args.stores.split(",")
+    urls = [f"sqlite:///{tempfile.mkdtemp()}/bench.db"] if "sqlite" in stores else []
     pg = os.environ.get("PLADS_TEST_DATABASE_URL")
-    if pg:
+    if pg and "postgresql" in stores:
         urls.append(f"{pg}{'&' if '?' in pg else '?'}schema=bench_{uuid.uuid4().hex[:8]}")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    print(f"date {time.strftime('%Y-%m-%d')}, commit {commit}, {os.cpu_count()} cores, "
-          f"{platform.python_implementation()} {platform.python_version()}, children {args.children}")
-    print("| store | events | bulk write ev/s | raw floor ev/s | rebuild ev/s | rebuild ÷ floor | catch-up ev/s "
-          "| stock ProjectionRunner ev/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True).stdout.strip()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    what = (f"the synthetic city, {args.years:g} years at scale {args.scale:g} ({source.events:,} events, "
+            f"simulated in {source.meta['simulated_seconds']:,} s on commit {source.meta['commit']})"
+            if source else f"bench/history.py, {args.children:,} children")
+    print(f"date {time.strftime('%Y-%m-%d')}, commit {commit}{' (with uncommitted changes)' if dirty else ''}, "
+          f"{os.cpu_count()} cores, {memory:.0f} GiB, {platform.python_implementation()} "
+          f"{platform.python_version()}; history: {what}")
+    print()
     results = []
     for url in urls:
-        r = measure(url, args.children, args.stock_seconds, args.commands)
-        results.append(r)
-        stock = f"{r['stock_eps']:,.0f}" if r["stock_eps"] is not None else "n/a (cannot subscribe)"
-        print(f"| {r['store']} | {r['events']:,} | {r['write_eps']:,.0f} | {r['floor_eps']:,.0f} | "
-              f"{r['rebuild_eps']:,.0f} | {r['rebuild_ratio']:.2f} | {r['catch_up_eps']:,.0f} | {stock} |")
-        if url.startswith("postgresql"):
-            import psycopg
+        try:
+            results.append(measure(url, source, args.stock_seconds, args.commands, not args.no_verify,
+                                   args.children))
+        finally:
+            if url.startswith("postgresql"):
+                import psycopg
 
-            schema = url.rsplit("schema=", 1)[1]
-            with psycopg.connect(pg, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-                conn.execute(f'DROP SCHEMA "{schema}_small" CASCADE')
+                schema = url.rsplit("schema=", 1)[1]
+                with psycopg.connect(pg, autocommit=True) as conn:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_small" CASCADE')
+    print("| store | events | history in (s) | raw floor ev/s | rebuild ev/s | rebuild ÷ floor | rebuild s "
+          "| catch-up ev/s (events) | stock ProjectionRunner ev/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        stock = f"{r['stock_eps']:,.0f}" if r["stock_eps"] is not None else "n/a (cannot subscribe)"
+        print(f"| {r['store']} | {r['events']:,} | {r['write_label']} {r['write_s']:,.0f} | {r['floor_eps']:,.0f} | "
+              f"{r['rebuild_eps']:,.0f} | {r['rebuild_ratio']:.2f} | {r['rebuild_s']:,.1f} | "
+              f"{r['catch_up_eps']:,.0f} ({r['catch_up_events']:,}) | {stock} |")
     print()
-    print("| store | rebuild time per event, 100 % ÷ 25 % of the history | peak RSS at 25 / 50 / 100 % (MB) |")
-    print("|---|---:|---:|")
+    print("| store | rebuild processes' peak RSS MB | verify (one-process fold + compare) s "
+          "| follower start (load working state) s |")
+    print("|---|---:|---:|---:|")
+    for r in results:
+        peaks = " + ".join(f"{p:,.0f}" for p in r["worker_peaks"]) or "one process"
+        verify_s = f"{r['verify_s']:,.1f}" if r["verify_s"] is not None else "skipped"
+        print(f"| {r['store']} | {peaks} | {verify_s} | {r['load_s']:,.1f} |")
+    print()
+    print("| store | one-process fold ev/s at 25 / 50 / 100 % | time per event, 100 % ÷ 25 % "
+          "| peak RSS at 25 / 50 / 100 % (MB) |")
+    print("|---|---:|---:|---:|")
     for r in results:
         g = r["growth"]
         ratio = (g[-1]["seconds"] / g[-1]["events"]) / (g[0]["seconds"] / g[0]["events"])
+        rates = " / ".join(f"{x['events'] / x['seconds']:,.0f}" for x in g)
         rss = " / ".join(f"{x['peak_rss_mb']:,.0f}" for x in g)
-        print(f"| {r['store']} | {ratio:.2f} | {rss} |")
+        print(f"| {r['store']} | {rates} | {ratio:.2f} | {rss} |")
     print()
     print("| store | bookings/s, 1 thread | p50 / p99 ms | bookings/s, 8 threads | p50 / p99 ms "
           "| p50 / p99 ms at 10 % of the history (events) |")

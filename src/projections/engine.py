@@ -425,8 +425,9 @@ class _BufferedSink:
 
 
 def rebuild(ledger: Ledger, views: Sequence[View], *, name: str = "views", page_size: int = 20_000,
-            progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> int:
-    """Rebuild the views from position 0 and swap the result in atomically.
+            progress: Callable[[int, int], None] | None = None, workers: int | None = None,
+            until: int | None = None) -> int:
+    """Rebuild the views from position 0 (to `until`, default the end) and swap the result in atomically.
 
     With more than one worker (default: one per core, from PARALLEL_FROM events, where the views
     split and the store is not in memory) the views are folded in parallel processes, each reading the log itself and
@@ -434,13 +435,14 @@ def rebuild(ledger: Ledger, views: Sequence[View], *, name: str = "views", page_
     store = open_store(ledger)
     try:
         tables = [t for v in views for t in v.tables]
-        if workers is None and ledger.max_position() < PARALLEL_FROM:
+        end = ledger.max_position() if until is None else until
+        if workers is None and end < PARALLEL_FROM:
             workers = 1  # starting processes costs more than it saves on a short log
         groups = _balanced(views, _workers(ledger, workers))
         if len(groups) > 1:
-            position = _fold_in_processes(ledger, groups, REBUILD, page_size, progress)
+            position = _fold_in_processes(ledger, groups, REBUILD, end, page_size, progress)
         else:
-            position = fold_into(ledger, views, store, REBUILD, page_size=page_size, progress=progress)
+            position = fold_into(ledger, views, store, REBUILD, until=end, page_size=page_size, progress=progress)
         store.swap_in(tables, REBUILD, name, position)
         return position
     finally:
@@ -475,14 +477,13 @@ def _balanced(views: Sequence[View], workers: int) -> list[list[View]]:
     return [g for g in groups if g]
 
 
-def _fold_in_processes(ledger: Ledger, groups: list[list[View]], prefix: str, page_size: int,
+def _fold_in_processes(ledger: Ledger, groups: list[list[View]], prefix: str, end: int, page_size: int,
                        progress: Callable[[int, int], None] | None) -> int:
     import multiprocessing
     import time
 
     # spawn, not fork: the parent holds connection pools and their threads.
     ctx = multiprocessing.get_context("spawn")
-    end = ledger.max_position()
     cipher_key = ledger.store.env.get("CIPHER_KEY") or ""
     workers = []
     for group in groups:

@@ -1,24 +1,39 @@
-"""`make bench` keeps working: a seconds-long run of the benchmark on both stores."""
+"""`make bench` keeps working: a seconds-long run of the benchmark on both stores, on a tiny
+simulated city (cached in a temporary directory) and on bench/history.py's history."""
 
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_benchmark_runs_and_prints_its_table():
-    out = subprocess.run([sys.executable, "bench/run.py", "--children", "40", "--stock-seconds", "1", "--commands", "10"], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+def _numbers(cell: str) -> list[float]:
+    words = cell.replace(",", "").replace("(", " ").replace(")", " ").replace("/", " ").replace("+", " ").split()
+    return [float(w) for w in words if w.replace(".", "", 1).isdigit()]
+
+
+@pytest.mark.parametrize("history", [["--history", "city", "--years", "0.1", "--scale", "0.01"],
+                                     ["--history", "synthetic", "--children", "40"]], ids=["city", "synthetic"])
+def test_the_benchmark_runs_and_prints_its_tables(history, tmp_path):
+    out = subprocess.run([sys.executable, "bench/run.py", *history, "--cache-dir", str(tmp_path), "--stock-seconds",
+                          "1", "--commands", "10"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [line for line in out.stdout.splitlines() if line.startswith("| sqlite") or line.startswith("| postgresql")]
     expected = 2 if os.environ.get("PLADS_TEST_DATABASE_URL") else 1
-    assert len(rows) == 3 * expected, out.stdout  # the read side, growth and memory, the commands
+    assert len(rows) == 4 * expected, out.stdout  # read side, processes, growth and memory, commands
     for row in rows[:expected]:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert int(cells[1].replace(",", "")) > 100  # events in the history
-        assert all(float(c.replace(",", "")) > 0 for c in cells[2:7])
-    for row in rows[2 * expected:]:
+        assert all(_numbers(c) and all(x > 0 for x in _numbers(c)) for c in (cells[3], cells[4], cells[6], cells[7]))
+    for row in rows[2 * expected:3 * expected]:  # growth: three folds, each with its rate and peak RSS
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert len(_numbers(cells[1])) == 3 and len(_numbers(cells[3])) == 3
+    for row in rows[3 * expected:]:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert float(cells[1].replace(",", "")) > 0 and float(cells[3].replace(",", "")) > 0
+    if history[1] == "city":
+        assert list(tmp_path.glob("city-*.db")), "the simulated city is cached"
