@@ -413,8 +413,6 @@ class _BillingFacts(View):
         # Each household's months are computed once and handed to every view that reads these
         # facts (a Budget linked to this Billing derives from the same result).
         consumers = [self, *self.linked]
-        for view in consumers:
-            view.derive_begin()
         for household in households:
             result = self.household_result(household)
             for view in consumers:
@@ -446,9 +444,6 @@ class _BillingFacts(View):
         for b in self.bookings.values():
             if b["start"] <= hi and b["end"] >= lo and b["end"] >= b["start"]:
                 self._booking_changed(b)
-
-    def derive_begin(self) -> None:
-        raise NotImplementedError
 
     def derive_household(self, household: str, result: _Result) -> None:
         raise NotImplementedError
@@ -770,37 +765,60 @@ class _BillingFacts(View):
     # -- writing rows -----------------------------------------------------------------------
 
     @staticmethod
-    def _replace(table: Keyed, index: dict[str, set[tuple]], owner: str, rows: dict[tuple, Row]) -> set[tuple]:
-        """Make `owner`'s rows exactly `rows`; returns the keys that were or are now there."""
+    def _replace(table: Keyed, index: dict[str, set[tuple]], owner: str, rows: dict[tuple, Row],
+                 totals: _Totals | None = None) -> None:
+        """Make `owner`'s rows exactly `rows` (keeping the group totals of parts in step)."""
         old = index.pop(owner, set())
         for key in old - set(rows):
+            if totals is not None:
+                totals.add(key[1:], table.get(*key), -1)
             table.delete(*key)
         for key, row in rows.items():
-            if table.get(*key) != row:
+            before = table.get(*key)
+            if before != row:
+                if totals is not None:
+                    if before is not None:
+                        totals.add(key[1:], before, -1)
+                    totals.add(key[1:], row)
                 table.put(row)
         if rows:
             index[owner] = set(rows)
-        return old | set(rows)
 
-    @staticmethod
-    def _regroup(parts: Keyed, members: dict[tuple, set[tuple]], group_of: Callable[[tuple], tuple],
-                 touched: Iterable[tuple], out: Keyed, make: Callable[[tuple, list[Row]], Row | None]) -> None:
-        """Recompute the summary rows of the groups whose parts changed."""
-        for part_key in touched:
-            group = group_of(part_key)
-            if parts.get(*part_key) is None:
-                members.get(group, set()).discard(part_key)
-            else:
-                members.setdefault(group, set()).add(part_key)
-        for group in sorted({group_of(k) for k in touched}):
-            keys = members.get(group)
-            row = make(group, [parts.get(*k) for k in sorted(keys)]) if keys else None
-            if row is None:
-                members.pop(group, None)
+
+class _Totals:
+    """Running sums of parts per group: a summary row (settlement, budget) is the sum of its
+    group's parts, so a changed part moves its group's totals instead of re-summing the group."""
+
+    def __init__(self, measures: tuple[str, ...]) -> None:
+        self.measures = measures
+        self.sums: dict[tuple, dict[str, int]] = {}
+        self.counts: dict[tuple, int] = {}
+        self.touched: set[tuple] = set()
+
+    def add(self, group: tuple, part: Row, sign: int = 1) -> None:
+        total = self.sums.get(group)
+        if total is None:
+            total = self.sums[group] = dict.fromkeys(self.measures, 0)
+            self.counts[group] = 0
+        for m in self.measures:
+            total[m] += sign * part[m]
+        self.counts[group] += sign
+        if not self.counts[group]:
+            del self.sums[group], self.counts[group]
+        self.touched.add(group)
+
+    def write(self, out: Keyed, make: Callable[[tuple, list[Row]], Row]) -> None:
+        """Bring the summary rows of the groups touched since the last write up to date."""
+        for group in sorted(self.touched):
+            total = self.sums.get(group)
+            if total is None:
                 if out.get(*group) is not None:
                     out.delete(*group)
-            elif out.get(*group) != row:
-                out.put(row)
+            else:
+                row = make(group, [total])
+                if out.get(*group) != row:
+                    out.put(row)
+        self.touched = set()
 
 
 # -- the views -----------------------------------------------------------------------------------
@@ -819,7 +837,7 @@ class Billing(_BillingFacts):
         self._line_keys: dict[str, set[tuple]] = {}
         self._statement_keys: dict[str, set[tuple]] = {}
         self._settle_keys: dict[str, set[tuple]] = {}
-        self._settle_members: dict[tuple, set[tuple]] = {}
+        self._settle_totals = _Totals(SETTLEMENT_MEASURES)
 
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)
@@ -827,16 +845,13 @@ class Billing(_BillingFacts):
             self._line_keys.setdefault(key[0], set()).add(key)
         for key in self.t["statements"].rows:
             self._statement_keys.setdefault(key[0], set()).add(key)
-        for key in self.t["billing_settlement_parts"].rows:
+        for key, row in self.t["billing_settlement_parts"].rows.items():
             self._settle_keys.setdefault(key[0], set()).add(key)
-            self._settle_members.setdefault(key[1:], set()).add(key)
+            self._settle_totals.add(key[1:], row)
+        self._settle_totals.touched = set()  # the summary rows were stored with these totals
 
     def _init_kwargs(self) -> dict[str, Any]:
         return {}
-
-    def derive_begin(self) -> None:
-        self._touched: set[tuple] = set()
-        self._sums: dict[tuple, dict[str, int]] = {}  # a rebuild's settlement totals, summed as parts stream out
 
     def derive_household(self, household: str, res: _Result) -> None:
         lines, statements = {}, {}
@@ -860,21 +875,14 @@ class Billing(_BillingFacts):
             self.sink(STATEMENTS, list(statements.values()))
             self.sink(SETTLEMENT_PARTS, list(parts.values()))
             for key, row in parts.items():
-                _add_up(self._sums, key[1:], row, SETTLEMENT_MEASURES)
+                self._settle_totals.add(key[1:], row)
             return
         self._replace(self.t["statement_lines"], self._line_keys, household, lines)
         self._replace(self.t["statements"], self._statement_keys, household, statements)
-        self._touched |= self._replace(self.t["billing_settlement_parts"], self._settle_keys, household, parts)
+        self._replace(self.t["billing_settlement_parts"], self._settle_keys, household, parts, self._settle_totals)
 
     def derive_end(self, institutions: list[str]) -> None:
-        if self.sink is not None:
-            for group, total in sorted(self._sums.items()):
-                self.t["intermunicipal_settlement"].put(_settlement_row(group, [total]))
-            self._sums = {}
-            return
-        self._regroup(self.t["billing_settlement_parts"], self._settle_members, lambda k: k[1:], self._touched,
-                      self.t["intermunicipal_settlement"], _settlement_row)
-        self._touched = set()
+        self._settle_totals.write(self.t["intermunicipal_settlement"], _settlement_row)
 
 
 def _settlement_row(group: tuple, parts: list[Row]) -> Row:
@@ -911,8 +919,7 @@ class Budget(_BillingFacts):
         self.facts: _BillingFacts = facts if facts is not None else self
         super().__init__(scenario)
         self._part_keys: dict[str, set[tuple]] = {}
-        self._members: dict[tuple, set[tuple]] = {}
-        self._touched: set[tuple] = set()
+        self._totals = _Totals(BUDGET_MEASURES)
 
     def _init_kwargs(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "facts": None if self.facts is self else self.facts}
@@ -930,9 +937,10 @@ class Budget(_BillingFacts):
             super().start(store, prefix)
         else:
             View.start(self, store, prefix)
-        for key in self.t["budget_parts"].rows:
+        for key, row in self.t["budget_parts"].rows.items():
             self._part_keys.setdefault(key[0], set()).add(key)
-            self._members.setdefault(key[1:], set()).add(key)
+            self._totals.add(key[1:], row)
+        self._totals.touched = set()  # the summary rows were stored with these totals
 
     def finish_page(self, final: bool = True) -> None:
         if self.facts is self:
@@ -941,10 +949,6 @@ class Budget(_BillingFacts):
 
     def changes(self) -> dict[Table, Changes]:
         return super().changes() if self.facts is self else View.changes(self)
-
-    def derive_begin(self) -> None:
-        self._touched = set()
-        self._sums: dict[tuple, dict[str, int]] = {}  # a rebuild's budget totals, summed as parts stream out
 
     def derive_household(self, household: str, res: _Result) -> None:
         owner = f"household/{household}"
@@ -957,38 +961,21 @@ class Budget(_BillingFacts):
         if self.sink is not None:  # a rebuild: every owner once, into fresh tables
             self.sink(BUDGET_PARTS, list(rows.values()))
             for key, row in rows.items():
-                _add_up(self._sums, key[1:], row, BUDGET_MEASURES)
+                self._totals.add(key[1:], row)
         else:
-            self._touched |= self._replace(self.t["budget_parts"], self._part_keys, owner, rows)
+            self._replace(self.t["budget_parts"], self._part_keys, owner, rows, self._totals)
 
     def derive_end(self, institutions: list[str]) -> None:
         for institution in institutions:
             owner = f"institution/{institution}"
             self._parts(owner, {(owner,) + key: _part_row(owner, key, empty=cost)
                                 for key, cost in self.facts.empty_basis_cost(institution).items()})
-        if self.sink is not None:
-            for group, total in sorted(self._sums.items()):
-                self.t["budget"].put(_budget_row(group, [total]))
-            self._sums = {}
-            return
-        self._regroup(self.t["budget_parts"], self._members, lambda k: k[1:], self._touched, self.t["budget"],
-                      _budget_row)
-        self._touched = set()
+        self._totals.write(self.t["budget"], _budget_row)
 
 
 SETTLEMENT_MEASURES = ("children", "place_days", "gross_cost_ore", "parent_payment_ore")
 BUDGET_MEASURES = ("seat_days", "gross_cost_ore", "empty_basis_cost_ore", "parent_payments_ore", "friplads_ore",
                    "sibling_ore")
-
-
-def _add_up(sums: dict[tuple, dict[str, int]], group: tuple, part: Row, measures: tuple[str, ...]) -> None:
-    """Add a part to its group's running totals (the summary rows are sums of their parts)."""
-    total = sums.get(group)
-    if total is None:
-        sums[group] = {m: part[m] for m in measures}
-    else:
-        for m in measures:
-            total[m] += part[m]
 
 
 def _part_row(owner: str, key: tuple[str, str], *, seat_days: int = 0, gross: int = 0, empty: int = 0,

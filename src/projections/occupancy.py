@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
+from typing import Iterator
 
 import rules
 
@@ -54,6 +55,44 @@ OCCUPANCY = Table(
         "seat-days and capacity-days.",
     analyst=True,
 )
+
+
+def monthly_use(spans: list[tuple[date, date]], caps: dict[date, int], first: date, last: date
+                ) -> Iterator[tuple[date, int, int, int, int]]:
+    """Per month from `first` (a 1st) through the month of `last`: (its 1st, most seats in use on
+    a day, least capacity on a day, seat-days, capacity-days), from seat spans (first and last day
+    held) and the capacity from each day in `caps` (0 before the first).
+
+    A sweep over the days on which something changes (a span starts or ends, the capacity
+    changes), not over every day: between two such days nothing moves."""
+    delta: dict[date, int] = defaultdict(int)
+    for a, z in spans:
+        delta[a] += 1
+        delta[z + ONE_DAY] -= 1
+    changes = sorted(d for d in set(delta) | set(caps) if d >= first)
+    in_use = sum(n for d, n in delta.items() if d < first)
+    capacity = max(((d, n) for d, n in caps.items() if d < first), default=(first, 0))[1]
+    i = 0
+    month_start = first
+    while month_start <= last:
+        nxt = _next_month(month_start)
+        most, fewest, seat_days, capacity_days = 0, None, 0, 0
+        day = month_start
+        while day < nxt:
+            if i < len(changes) and changes[i] == day:
+                in_use += delta.get(day, 0)
+                capacity = caps.get(day, capacity)
+                i += 1
+            upto = changes[i] if i < len(changes) and changes[i] < nxt else nxt
+            days = (upto - day).days
+            most = max(most, in_use)
+            fewest = capacity if fewest is None else min(fewest, capacity)
+            seat_days += in_use * days
+            capacity_days += capacity * days
+            day = upto
+        assert fewest is not None
+        yield month_start, most, fewest, seat_days, capacity_days
+        month_start = nxt
 
 
 def _month(day: date) -> str:
@@ -143,32 +182,13 @@ class Occupancy(View):
         if starts:
             first = min(starts).replace(day=1)
             last = max([z for _, z in spans] + ([rules.add_months(schedule[0][0], 12) - ONE_DAY] if schedule else []))
-            delta: dict[date, int] = defaultdict(int)
-            for a, z in spans:
-                delta[a] += 1
-                delta[z + ONE_DAY] -= 1
-            caps = dict(schedule)
             inst_row = self.t["institutions"].get(inst)
             district = inst_row["district"] if inst_row else None
-            in_use, capacity = 0, 0
-            month_start = first
-            while month_start <= last:
-                nxt = _next_month(month_start)
-                most, fewest, seat_days, capacity_days = 0, None, 0, 0
-                day = month_start
-                while day < nxt:
-                    in_use += delta.get(day, 0)
-                    capacity = caps.get(day, capacity)
-                    most = max(most, in_use)
-                    fewest = capacity if fewest is None else min(fewest, capacity)
-                    seat_days += in_use
-                    capacity_days += capacity
-                    day += ONE_DAY
+            for month_start, most, fewest, seat_days, capacity_days in monthly_use(spans, dict(schedule), first, last):
                 month = _month(month_start)
                 new_rows[month] = {"institution_id": inst, "age_group": group, "pool": pool, "month": month,
                                    "district": district, "capacity": fewest, "booked": most,
                                    "free": fewest - most, "seat_days": seat_days, "capacity_days": capacity_days}
-                month_start = nxt
         table = self.t["occupancy"]
         for month in old_months - set(new_rows):
             table.delete(inst, group, pool, month)

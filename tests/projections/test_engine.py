@@ -192,3 +192,30 @@ def test_queries_filter_and_roll_up_by_district(city):
     child = next(iter(queries.child_history(store, r["child_id"]) for r in store.load(TIMELINE)))
     assert child[0]["event"] == "ChildRegistered" and isinstance(child[0]["effective_date"], date)
     projector.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(spans=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 120)), max_size=12),
+       caps=st.dictionaries(st.integers(0, 400), st.integers(0, 30), max_size=5))
+def test_occupancy_sweep_equals_counting_every_day(spans, caps):
+    """The month figures from the change-day sweep equal a count of every single day."""
+    from datetime import timedelta
+
+    from projections.occupancy import monthly_use
+
+    base = date(2025, 1, 1)
+    spans = [(base + timedelta(days=a), base + timedelta(days=a + n)) for a, n in spans]
+    caps = {base + timedelta(days=d): n for d, n in caps.items()}
+    last = base + timedelta(days=600)
+    expected = {}
+    day = base
+    while day <= last.replace(day=28) or day.month == last.month:
+        month = day.replace(day=1)
+        in_use = sum(1 for a, z in spans if a <= day <= z)
+        capacity = max(((d, n) for d, n in caps.items() if d <= day), default=(day, 0))[1]
+        most, fewest, seat_days, capacity_days = expected.get(month, (0, None, 0, 0))
+        expected[month] = (max(most, in_use), capacity if fewest is None else min(fewest, capacity),
+                           seat_days + in_use, capacity_days + capacity)
+        day += timedelta(days=1)
+    got = {m: (most, fewest, sd, cd) for m, most, fewest, sd, cd in monthly_use(spans, caps, base, last)}
+    assert got == expected
