@@ -238,6 +238,7 @@ def _sqlite_decoder(ty: str):
 
 # -- PostgreSQL --------------------------------------------------------------------------------
 
+_COPY_FROM = 200  # rows: from this many, upserts and deletes go through a COPY into a staging table
 _DDL_LOCK = 0x706C616473  # "plads": the advisory lock for the views' catalog changes
 _PG_TYPES = {TEXT: "text", INT: "bigint", DATE: "date", BOOL: "boolean", TIMESTAMP: "timestamptz", BLOB: "bytea"}
 
@@ -301,21 +302,45 @@ class PostgresViewStore(ViewStore):
     def _write(self, table: Table, ch: Changes, prefix: str) -> None:
         names = table.column_names
         full = f"{prefix}{table.name}"
+        cols = ", ".join(names)
         with self.conn.cursor() as cur:
             if ch.deletes:
                 where = " AND ".join(f"{k} = %s" for k in table.key)
-                cur.executemany(f"DELETE FROM {full} WHERE {where}", ch.deletes)
+                if len(ch.deletes) < _COPY_FROM:
+                    cur.executemany(f"DELETE FROM {full} WHERE {where}", ch.deletes)
+                else:  # many keys: COPY them into a temporary table and delete in one statement
+                    keys = self._staging(cur, table, full, table.key)
+                    with cur.copy(f"COPY {keys} ({', '.join(table.key)}) FROM STDIN") as copy:
+                        for key in ch.deletes:
+                            copy.write_row(key)
+                    match = " AND ".join(f"t.{k} = s.{k}" for k in table.key)
+                    cur.execute(f"DELETE FROM {full} t USING {keys} s WHERE {match}")
+                    cur.execute(f"TRUNCATE {keys}")
             if ch.upserts:
-                cols = ", ".join(names)
-                vals = ", ".join("%s" for _ in names)
                 update = ", ".join(f"{n} = excluded.{n}" for n in names if n not in table.key)
                 conflict = f"ON CONFLICT ({', '.join(table.key)}) DO " + (f"UPDATE SET {update}" if update else "NOTHING")
-                cur.executemany(f"INSERT INTO {full} ({cols}) VALUES ({vals}) {conflict}",
-                                [tuple(r.get(n) for n in names) for r in ch.upserts])
+                rows = [tuple(r.get(n) for n in names) for r in ch.upserts]
+                if len(rows) < _COPY_FROM:
+                    vals = ", ".join("%s" for _ in names)
+                    cur.executemany(f"INSERT INTO {full} ({cols}) VALUES ({vals}) {conflict}", rows)
+                else:  # many rows: COPY into a temporary table, then one INSERT … ON CONFLICT
+                    staged = self._staging(cur, table, full, names)
+                    with cur.copy(f"COPY {staged} ({cols}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    cur.execute(f"INSERT INTO {full} ({cols}) SELECT {cols} FROM {staged} {conflict}")
+                    cur.execute(f"TRUNCATE {staged}")
             if ch.appends:
                 with cur.copy(f"COPY {full} ({', '.join(names)}) FROM STDIN") as copy:
                     for r in ch.appends:
                         copy.write_row(tuple(r.get(n) for n in names))
+
+    def _staging(self, cur: Any, table: Table, full: str, columns: tuple[str, ...]) -> str:
+        """A temporary table (this connection's) with `columns` of `full`, created on first use."""
+        # Made again when missing: a rolled-back page takes a table made in it along.
+        cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS staging_{full}_{len(columns)} AS "
+                    f"SELECT {', '.join(columns)} FROM {full} WITH NO DATA")
+        return f"pg_temp.staging_{full}_{len(columns)}"
 
     def upsert(self, table: Table, rows: list[Row]) -> None:
         with self.conn.transaction():

@@ -219,3 +219,17 @@ def test_occupancy_sweep_equals_counting_every_day(spans, caps):
         day += timedelta(days=1)
     got = {m: (most, fewest, sd, cd) for m, most, fewest, sd, cd in monthly_use(spans, caps, base, last)}
     assert got == expected
+
+
+def test_big_pages_upsert_and_delete_through_staging_tables(city, monkeypatch):
+    """On PostgreSQL a page with many changed rows goes through COPY into a staging table."""
+    from projections import stores
+
+    if city.ledger.store.kind != "postgres":
+        pytest.skip("PostgreSQL's staging path")
+    monkeypatch.setattr(stores, "_COPY_FROM", 1)  # every upsert and delete takes the staging path
+    small_history(city)
+    projector = Projector(city.ledger, all_views(), page_size=3)
+    projector.catch_up()
+    projector.close()
+    assert verify(city.ledger, all_views()) == []
