@@ -15,11 +15,13 @@ Modes:
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 from uuid import UUID
 
 from ledger import Ledger
@@ -233,9 +235,12 @@ class Projector:
         self._start()
 
     def _start(self) -> None:
-        for v in self.views:
-            v.reset()  # fresh working state (after a failed page, too)
-            v.start(self.store)
+        with _collector_paused():
+            for v in self.views:
+                v.reset()  # fresh working state (after a failed page, too)
+                v.start(self.store)
+        # The loaded state lives as long as the projector: keep the cyclic collector off it.
+        gc.freeze()
         self.position = self.store.position(self.name)
 
     @property
@@ -345,6 +350,27 @@ def fold_log(reader: LogReader, views: Sequence[View], start: int, until: int, *
     """Fold the log from `start` to `until` into the views' memory, page by page; derivations run
     once at the end (`finish_page(final=True)`). Append-only rows go to `on_appends` as they come
     (dropped without it); keyed state stays in the views. Returns the position folded to."""
+    with _collector_paused():
+        return _fold_log(reader, views, start, until, page_size, on_appends, progress)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """A fold builds millions of long-lived objects, which Python's cyclic collector would walk
+    again and again (≈ 40 % of a billing fold on the synthetic city); reference counting still
+    frees what the views drop, and the views' state holds no cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _fold_log(reader: LogReader, views: Sequence[View], start: int, until: int, page_size: int,
+              on_appends: Callable[[Table, list[Row]], None] | None,
+              progress: Callable[[int, int], None] | None) -> int:
     position = start
     while position < until:
         events, last = reader.page(position, page_size, until)
