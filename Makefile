@@ -36,7 +36,7 @@ soak: $(STAMP)
 	PLADS_SOAK=1 scripts/with-postgres $(BIN)/python -m pytest tests/reliability tests/api/test_race.py -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Throughput figures for BENCHMARKS.md (not part of `make test`). The first run simulates the
-# Copenhagen-scale city once (~30 min) and caches it in bench/.cache; BENCH_ARGS="--history
+# Copenhagen-scale city once (30-45 min) and caches it in bench/.cache; BENCH_ARGS="--history
 # synthetic" uses a small generated history instead.
 bench: $(STAMP)
 	scripts/with-postgres $(BIN)/python bench/run.py $(BENCH_ARGS)

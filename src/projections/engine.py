@@ -456,8 +456,8 @@ def rebuild(ledger: Ledger, views: Sequence[View], *, name: str = "views", page_
     """Rebuild the views from position 0 (to `until`, default the end) and swap the result in atomically.
 
     With more than one worker (default: one per core, from PARALLEL_FROM events, where the views
-    split and the store is not in memory) the views are folded in parallel processes, each reading the log itself and
-    writing its own scratch tables; the swap stays one transaction."""
+    split and the store is not in memory) the views are folded in parallel processes, each
+    reading the log itself and writing its own scratch tables; the swap stays one transaction."""
     store = open_store(ledger)
     try:
         tables = [t for v in views for t in v.tables]
