@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +42,6 @@ class City:
     meta: dict
 
     def day_after(self) -> date:
-        from datetime import timedelta
-
         return (self.last_recorded + timedelta(days=1)).date()
 
 
@@ -92,14 +90,12 @@ def city(years: float = 10, scale: float = 1.0, seed: int = 1, policy: str = "bo
 
 def _last_recorded(path: Path) -> datetime:
     from ledger import Ledger
-
-    # Decode the last event the way the ledger does (cipher and compression included).
     from projections.engine import LogReader
 
     with Ledger(f"sqlite:///{path}") as ledger:
-        reader = LogReader(ledger, ())
-        row = reader._rows(ledger.max_position(), 1, None)[0]
-        return reader._envelope(row, row[3].rsplit(":", 1)[-1]).recorded_at
+        found = LogReader(ledger, ()).recorded_at(ledger.max_position())
+    assert found is not None, f"{path} holds no events"
+    return found[1]
 
 
 def _commit() -> str:

@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
+import rules
 from ledger import Ledger
 from ledger import commands as c
 
@@ -36,8 +37,7 @@ def _prepare(ledger: Ledger, n: int, institutions: int, tag: str) -> list[tuple[
             insts.append(inst)
         for k in range(n):
             hh = bulk.execute(c.RegisterHousehold(district="Valby"))["id"]
-            year, month0 = divmod(start.year * 12 + start.month - 1 - (10 + k % 6), 12)
-            birth = date(year, month0 + 1, 10)  # 10-15 months old at the start: a nursery place
+            birth = rules.add_months(start, -(10 + k % 6)).replace(day=10)  # 10-15 months old: a nursery place
             child = bulk.execute(c.RegisterChild(household_id=hh, birth_date=birth))["id"]
             pairs.append((child, insts[k % institutions]))
     return pairs

@@ -764,10 +764,16 @@ class _BillingFacts(View):
 
     # -- writing rows -----------------------------------------------------------------------
 
-    @staticmethod
-    def _replace(table: Keyed, index: dict[str, set[tuple]], owner: str, rows: dict[tuple, Row],
+    def _replace(self, table: Keyed, index: dict[str, set[tuple]], owner: str, rows: dict[tuple, Row],
                  totals: _Totals | None = None) -> None:
-        """Make `owner`'s rows exactly `rows` (keeping the group totals of parts in step)."""
+        """Make `owner`'s rows exactly `rows` (keeping the group totals of parts in step). In a
+        rebuild (a sink is set) every owner comes once into fresh tables: the rows stream out."""
+        if self.sink is not None:
+            self.sink(table.table, list(rows.values()))
+            if totals is not None:
+                for key, row in rows.items():
+                    totals.add(key[1:], row)
+            return
         old = index.pop(owner, set())
         for key in old - set(rows):
             if totals is not None:
@@ -870,13 +876,6 @@ class Billing(_BillingFacts):
             "household_id": household, "month": key[0], "payer_municipality": key[1],
             "institution_municipality": key[2], "children": v[0], "place_days": v[1],
             "gross_cost_ore": v[2], "parent_payment_ore": v[3]} for key, v in res.settlement.items()}
-        if self.sink is not None:  # a rebuild: every household once, into fresh tables
-            self.sink(STATEMENT_LINES, list(lines.values()))
-            self.sink(STATEMENTS, list(statements.values()))
-            self.sink(SETTLEMENT_PARTS, list(parts.values()))
-            for key, row in parts.items():
-                self._settle_totals.add(key[1:], row)
-            return
         self._replace(self.t["statement_lines"], self._line_keys, household, lines)
         self._replace(self.t["statements"], self._statement_keys, household, statements)
         self._replace(self.t["billing_settlement_parts"], self._settle_keys, household, parts, self._settle_totals)
@@ -955,21 +954,14 @@ class Budget(_BillingFacts):
         rows = {(owner,) + key: _part_row(owner, key, seat_days=v[0], gross=v[1], parent=v[3],
                                           friplads=v[4], sibling=v[5])
                 for key, v in res.budget.items()}
-        self._parts(owner, rows)
-
-    def _parts(self, owner: str, rows: dict[tuple, Row]) -> None:
-        if self.sink is not None:  # a rebuild: every owner once, into fresh tables
-            self.sink(BUDGET_PARTS, list(rows.values()))
-            for key, row in rows.items():
-                self._totals.add(key[1:], row)
-        else:
-            self._replace(self.t["budget_parts"], self._part_keys, owner, rows, self._totals)
+        self._replace(self.t["budget_parts"], self._part_keys, owner, rows, self._totals)
 
     def derive_end(self, institutions: list[str]) -> None:
         for institution in institutions:
             owner = f"institution/{institution}"
-            self._parts(owner, {(owner,) + key: _part_row(owner, key, empty=cost)
-                                for key, cost in self.facts.empty_basis_cost(institution).items()})
+            rows = {(owner,) + key: _part_row(owner, key, empty=cost)
+                    for key, cost in self.facts.empty_basis_cost(institution).items()}
+            self._replace(self.t["budget_parts"], self._part_keys, owner, rows, self._totals)
         self._totals.write(self.t["budget"], _budget_row)
 
 
