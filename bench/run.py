@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -66,20 +67,15 @@ def raw_floor(ledger) -> tuple[int, float]:
     return n, time.perf_counter() - started
 
 
-# The live projector holds every view row in memory (a known limit, BENCHMARKS.md: it passed 16 GB
-# loading the 10-year city's 20 M derived rows). Above this the catch-up step is skipped instead.
-MAX_DERIVED_ROWS_IN_MEMORY = 3_000_000
-
-
-def _derived_rows(ledger) -> int:
-    from projections import open_store
-
-    store = open_store(ledger)
+def _rss_mb(field: str = "VmRSS") -> float | None:
+    """This process's resident set (VmRSS) or its peak so far (VmHWM), from /proc (Linux)."""
     try:
-        return sum(int(store.query(f"SELECT count(*) FROM {t}")[0][0])
-                   for t in ("statement_lines", "statements", "budget_parts"))
-    finally:
-        store.close()
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, verify_rebuild: bool = True,
@@ -107,21 +103,18 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
     rebuild(ledger, all_views(), until=rebuilt)
     rebuild_s = time.perf_counter() - started
     worker_peaks = list(engine.last_worker_peaks)
-    load_s = catch_s = None
-    derived = _derived_rows(ledger)
-    if derived <= MAX_DERIVED_ROWS_IN_MEMORY:
-        started = time.perf_counter()
-        projector = Projector(ledger, all_views())
-        load_s = time.perf_counter() - started
-        started = time.perf_counter()
-        projector.catch_up()
-        catch_s = time.perf_counter() - started
-        projector.close()
-    else:
-        verify_rebuild = False  # the views stop at 90 %: nothing to compare with a full fold
-        print(f"catch-up skipped: the live projector would load {derived:,} derived rows (statement lines, "
-              f"statements, budget parts) into memory — more than {MAX_DERIVED_ROWS_IN_MEMORY:,}; see BENCHMARKS.md",
-              file=sys.stderr)
+    # The follower: starts on the rebuilt views (its working state; derived rows stay in the store)
+    # and catches up the last 10 %, committing every page.
+    rss_before = _rss_mb()
+    started = time.perf_counter()
+    projector = Projector(ledger, all_views())
+    load_s = time.perf_counter() - started
+    rss_loaded = _rss_mb()
+    started = time.perf_counter()
+    projector.catch_up()
+    catch_s = time.perf_counter() - started
+    rss_caught_up = _rss_mb()
+    projector.close()
     verify_s = None
     if verify_rebuild:
         started = time.perf_counter()
@@ -152,6 +145,7 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
             "floor_eps": floor, "rebuild_eps": rebuilt / rebuild_s, "rebuild_ratio": (rebuilt / rebuild_s) / floor,
             "rebuild_s": rebuild_s, "worker_peaks": worker_peaks, "verify_s": verify_s,
             "catch_up_eps": behind / catch_s if catch_s else None, "catch_up_events": behind, "load_s": load_s,
+            "follower_rss_mb": (rss_before, rss_loaded, rss_caught_up),
             "stock_eps": stock, "sequential": sequential, "threaded": threaded,
             "small_latency": small_latency, "small_events": small_events, "growth": growth,
             "growth_fractions": fractions}
@@ -211,15 +205,16 @@ def main() -> None:
         stock = f"{r['stock_eps']:,.0f}" if r["stock_eps"] is not None else "n/a (cannot subscribe)"
         print(f"| {r['store']} | {r['events']:,} | {r['write_label']} {r['write_s']:,.0f} | {r['floor_eps']:,.0f} | "
               f"{r['rebuild_eps']:,.0f} | {r['rebuild_ratio']:.2f} | {r['rebuild_s']:,.1f} | "
-              f"{_num(r['catch_up_eps'], 'skipped (memory)')} | {stock} |")
+              f"{r['catch_up_eps']:,.0f} | {stock} |")
     print()
     print("| store | rebuild processes' peak RSS MB | verify (one-process fold + compare) s "
-          "| follower start (load working state) s |")
-    print("|---|---:|---:|---:|")
+          "| follower start (load working state) s | RSS MB before / after start / after catch-up |")
+    print("|---|---:|---:|---:|---:|")
     for r in results:
         peaks = " + ".join(f"{p:,.0f}" for p in r["worker_peaks"]) or "one process"
         verify_s = f"{r['verify_s']:,.1f}" if r["verify_s"] is not None else "skipped"
-        print(f"| {r['store']} | {peaks} | {verify_s} | {_num(r['load_s'], 'skipped (memory)', '.1f')} |")
+        rss = " / ".join(_num(x, "n/a") for x in r["follower_rss_mb"])
+        print(f"| {r['store']} | {peaks} | {verify_s} | {r['load_s']:,.1f} | {rss} |")
     print()
     shares = " / ".join(f"{f:.0%}".replace("%", " %") for f in results[0]["growth_fractions"]) if results else ""
     print(f"| store | one-process fold ev/s at {shares} | time per event, last ÷ first "

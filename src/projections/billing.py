@@ -34,6 +34,7 @@ DEFAULT_RULE_SET = "copenhagen-book-en-plads@1"
 ONE_DAY = timedelta(days=1)
 DETAIL_MAX = 300  # what an issued statement line can carry (ledger.commands.StatementLine)
 _UNSET = object()
+OWNER_BATCH = 2_000  # households derived (and their stored rows held) at a time
 
 HANDLES = frozenset({
     "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred",
@@ -62,6 +63,7 @@ STATEMENT_LINES = Table(
      ("child_id", TEXT), ("booking_id", TEXT), ("corrects_month", TEXT), ("detail", TEXT), ("events", TEXT),
      ("issued", BOOL)),
     key=("household_id", "month", "line_no"),
+    partition="household_id",
     indexes=(("month",),),
     doc="A household's statement lines per month: fee, lunch, friplads, sibling, adjustment, correction "
         "(of corrects_month). events: the notification positions behind the line. Issued months show "
@@ -71,6 +73,7 @@ STATEMENTS = Table(
     "statements",
     (("household_id", TEXT), ("month", TEXT), ("total_ore", INT), ("issued", BOOL)),
     key=("household_id", "month"),
+    partition="household_id",
     indexes=(("month",),),
     doc="A household's statement total per month; issued = the issued (immutable) statement.",
 )
@@ -79,6 +82,7 @@ SETTLEMENT_PARTS = Table(
     (("household_id", TEXT), ("month", TEXT), ("payer_municipality", TEXT), ("institution_municipality", TEXT),
      ("children", INT), ("place_days", INT), ("gross_cost_ore", INT), ("parent_payment_ore", INT)),
     key=("household_id", "month", "payer_municipality", "institution_municipality"),
+    partition="household_id",
     doc="Working rows: each household's share of the intermunicipal settlement.",
 )
 SETTLEMENT = Table(
@@ -86,6 +90,7 @@ SETTLEMENT = Table(
     (("month", TEXT), ("payer_municipality", TEXT), ("institution_municipality", TEXT), ("children", INT),
      ("place_days", INT), ("gross_cost_ore", INT), ("parent_payment_ore", INT), ("subsidy_ore", INT)),
     key=("month", "payer_municipality", "institution_municipality"),
+    derived=True,
     doc="Per month and pair of municipalities: children from payer_municipality placed in institutions of "
         "institution_municipality; subsidy = gross cost - parent payment, owed by the payer.",
     analyst=True,
@@ -95,6 +100,7 @@ BUDGET_PARTS = Table(
     (("owner", TEXT), ("month", TEXT), ("district", TEXT), ("seat_days", INT), ("gross_cost_ore", INT),
      ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT), ("friplads_ore", INT), ("sibling_ore", INT)),
     key=("owner", "month", "district"),
+    partition="owner",
     doc="Working rows: each household's (owner household/ID) or institution's (institution/ID, empty basis "
         "seats) share of the budget.",
 )
@@ -104,6 +110,7 @@ BUDGET = Table(
      ("gross_cost_ore", INT), ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT),
      ("friplads_cost_ore", INT), ("sibling_cost_ore", INT), ("net_municipal_cost_ore", INT)),
     key=("month", "district"),
+    derived=True,
     doc="Per month and district (of the institution): place-months (thousandths), gross operating cost "
         "(booked places plus empty basis seats), parent payments, friplads and sibling cost, net municipal cost.",
     analyst=True,
@@ -398,9 +405,13 @@ class _BillingFacts(View):
         if b["pool"] == "basis":
             self._dirty_i.add(b["institution"])
 
+    def rederive(self) -> None:
+        self._all_households = True
+        self._dirty_i.update(self.capacity)
+
     def finish_page(self, final: bool = True) -> None:
-        if not final:
-            return  # a rebuild derives once, at the end
+        if not final or not self.deriving:
+            return  # a rebuild derives once, at the end; a checkpoint needs no derived rows
         horizon = self.horizon()
         if self._old_horizon is not _UNSET and self._old_horizon != horizon:
             self._horizon_moved(self._old_horizon, horizon)
@@ -413,10 +424,18 @@ class _BillingFacts(View):
         # Each household's months are computed once and handed to every view that reads these
         # facts (a Budget linked to this Billing derives from the same result).
         consumers = [self, *self.linked]
-        for household in households:
-            result = self.household_result(household)
+        # In batches, so that a live projector holds the stored rows of a batch of households at a
+        # time (all of them are dirty after a billing run).
+        for i in range(0, len(households), OWNER_BATCH):
+            batch = households[i:i + OWNER_BATCH]
             for view in consumers:
-                view.derive_household(household, result)
+                view.load_households(batch)
+            for household in batch:
+                result = self.household_result(household)
+                for view in consumers:
+                    view.derive_household(household, result)
+            for view in consumers:
+                view.release_households(batch)
         for view in consumers:
             view.derive_end(institutions)
         if self.sink is not None:
@@ -426,7 +445,9 @@ class _BillingFacts(View):
         """A rebuild's working state, written once (it was never serialised page by page)."""
         sink, batch = self.sink, []
         assert sink is not None
+        restored = self.t[self.state.name].rows  # from a checkpoint: replaced by the newer facts
         for (entity, key), data in self._unsaved.items():
+            restored.pop((entity, key), None)
             batch.append({"entity": entity, "id": key, "data": json.dumps(data, sort_keys=True, separators=(",", ":"))})
             if len(batch) >= 10_000:
                 sink(self.state, batch)
@@ -447,6 +468,12 @@ class _BillingFacts(View):
 
     def derive_household(self, household: str, result: _Result) -> None:
         raise NotImplementedError
+
+    def load_households(self, households: list[str]) -> None:
+        """Load the stored rows the households' derivation replaces (a live projector)."""
+
+    def release_households(self, households: list[str]) -> None:
+        """Forget the households' unchanged rows again."""
 
     def derive_end(self, institutions: list[str]) -> None:
         raise NotImplementedError
@@ -764,8 +791,7 @@ class _BillingFacts(View):
 
     # -- writing rows -----------------------------------------------------------------------
 
-    def _replace(self, table: Keyed, index: dict[str, set[tuple]], owner: str, rows: dict[tuple, Row],
-                 totals: _Totals | None = None) -> None:
+    def _replace(self, table: Keyed, owner: str, rows: dict[tuple, Row], totals: _Totals | None = None) -> None:
         """Make `owner`'s rows exactly `rows` (keeping the group totals of parts in step). In a
         rebuild (a sink is set) every owner comes once into fresh tables: the rows stream out."""
         if self.sink is not None:
@@ -774,8 +800,7 @@ class _BillingFacts(View):
                 for key, row in rows.items():
                     totals.add(key[1:], row)
             return
-        old = index.pop(owner, set())
-        for key in old - set(rows):
+        for key in table.owned(owner) - set(rows):
             if totals is not None:
                 totals.add(key[1:], table.get(*key), -1)
             table.delete(*key)
@@ -787,8 +812,6 @@ class _BillingFacts(View):
                         totals.add(key[1:], before, -1)
                     totals.add(key[1:], row)
                 table.put(row)
-        if rows:
-            index[owner] = set(rows)
 
 
 class _Totals:
@@ -812,6 +835,12 @@ class _Totals:
         if not self.counts[group]:
             del self.sums[group], self.counts[group]
         self.touched.add(group)
+
+    def load(self, groups: Iterable[tuple[tuple, int, dict[str, int]]]) -> None:
+        """Start from stored totals: (group, number of parts, sums)."""
+        for group, count, sums in groups:
+            self.sums[group] = {m: sums[m] for m in self.measures}
+            self.counts[group] = count
 
     def write(self, out: Keyed, make: Callable[[tuple, list[Row]], Row]) -> None:
         """Bring the summary rows of the groups touched since the last write up to date."""
@@ -838,23 +867,24 @@ class Billing(_BillingFacts):
     state = BILLING_STATE
     tables = (BILLING_STATE, STATEMENT_LINES, STATEMENTS, SETTLEMENT_PARTS, SETTLEMENT)
 
+    OWNED = ("statement_lines", "statements", "billing_settlement_parts")
+
     def __init__(self) -> None:
         super().__init__()
-        self._line_keys: dict[str, set[tuple]] = {}
-        self._statement_keys: dict[str, set[tuple]] = {}
-        self._settle_keys: dict[str, set[tuple]] = {}
         self._settle_totals = _Totals(SETTLEMENT_MEASURES)
 
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)
-        for key in self.t["statement_lines"].rows:
-            self._line_keys.setdefault(key[0], set()).add(key)
-        for key in self.t["statements"].rows:
-            self._statement_keys.setdefault(key[0], set()).add(key)
-        for key, row in self.t["billing_settlement_parts"].rows.items():
-            self._settle_keys.setdefault(key[0], set()).add(key)
-            self._settle_totals.add(key[1:], row)
-        self._settle_totals.touched = set()  # the summary rows were stored with these totals
+        # The summary rows were stored with these totals (summed by the store: the parts stay there).
+        self._settle_totals.load(store.group_totals(SETTLEMENT_PARTS, SETTLEMENT.key, SETTLEMENT_MEASURES, prefix))
+
+    def load_households(self, households: list[str]) -> None:
+        for table in self.OWNED:
+            self.load_owned(table, households)
+
+    def release_households(self, households: list[str]) -> None:
+        for table in self.OWNED:
+            self.release_owned(table, households)
 
     def _init_kwargs(self) -> dict[str, Any]:
         return {}
@@ -876,9 +906,9 @@ class Billing(_BillingFacts):
             "household_id": household, "month": key[0], "payer_municipality": key[1],
             "institution_municipality": key[2], "children": v[0], "place_days": v[1],
             "gross_cost_ore": v[2], "parent_payment_ore": v[3]} for key, v in res.settlement.items()}
-        self._replace(self.t["statement_lines"], self._line_keys, household, lines)
-        self._replace(self.t["statements"], self._statement_keys, household, statements)
-        self._replace(self.t["billing_settlement_parts"], self._settle_keys, household, parts, self._settle_totals)
+        self._replace(self.t["statement_lines"], household, lines)
+        self._replace(self.t["statements"], household, statements)
+        self._replace(self.t["billing_settlement_parts"], household, parts, self._settle_totals)
 
     def derive_end(self, institutions: list[str]) -> None:
         self._settle_totals.write(self.t["intermunicipal_settlement"], _settlement_row)
@@ -917,7 +947,6 @@ class Budget(_BillingFacts):
                 facts.linked.append(self)
         self.facts: _BillingFacts = facts if facts is not None else self
         super().__init__(scenario)
-        self._part_keys: dict[str, set[tuple]] = {}
         self._totals = _Totals(BUDGET_MEASURES)
 
     def _init_kwargs(self) -> dict[str, Any]:
@@ -936,10 +965,19 @@ class Budget(_BillingFacts):
             super().start(store, prefix)
         else:
             View.start(self, store, prefix)
-        for key, row in self.t["budget_parts"].rows.items():
-            self._part_keys.setdefault(key[0], set()).add(key)
-            self._totals.add(key[1:], row)
-        self._totals.touched = set()  # the summary rows were stored with these totals
+        # The summary rows were stored with these totals (summed by the store: the parts stay there).
+        self._totals.load(store.group_totals(BUDGET_PARTS, BUDGET.key, BUDGET_MEASURES, prefix))
+
+    def rederive(self) -> None:
+        if self.facts is self:
+            super().rederive()
+        # else: the Billing view it is linked to derives everything again, for both
+
+    def load_households(self, households: list[str]) -> None:
+        self.load_owned("budget_parts", [f"household/{h}" for h in households])
+
+    def release_households(self, households: list[str]) -> None:
+        self.release_owned("budget_parts", [f"household/{h}" for h in households])
 
     def finish_page(self, final: bool = True) -> None:
         if self.facts is self:
@@ -954,14 +992,16 @@ class Budget(_BillingFacts):
         rows = {(owner,) + key: _part_row(owner, key, seat_days=v[0], gross=v[1], parent=v[3],
                                           friplads=v[4], sibling=v[5])
                 for key, v in res.budget.items()}
-        self._replace(self.t["budget_parts"], self._part_keys, owner, rows, self._totals)
+        self._replace(self.t["budget_parts"], owner, rows, self._totals)
 
     def derive_end(self, institutions: list[str]) -> None:
-        for institution in institutions:
-            owner = f"institution/{institution}"
+        owners = [f"institution/{institution}" for institution in institutions]
+        self.load_owned("budget_parts", owners)
+        for institution, owner in zip(institutions, owners):
             rows = {(owner,) + key: _part_row(owner, key, empty=cost)
                     for key, cost in self.facts.empty_basis_cost(institution).items()}
-            self._replace(self.t["budget_parts"], self._part_keys, owner, rows, self._totals)
+            self._replace(self.t["budget_parts"], owner, rows, self._totals)
+        self.release_owned("budget_parts", owners)
         self._totals.write(self.t["budget"], _budget_row)
 
 

@@ -68,12 +68,31 @@ class View:
         # reads back, instead of holding them in memory until the end. Views that derive per
         # page, or not at all, ignore it.
         self.sink: Callable[[Table, list[Row]], None] | None = None
+        # Set by start() from a view store: where the rows of partitioned tables live. They are
+        # loaded per owner while being derived again and forgotten once their changes are taken.
+        # Unset (a fold in memory, or a restore from a checkpoint) every row stays in memory.
+        self.owned_store: ViewStore | None = None
+        self._owned_prefix = ""
 
     def start(self, store: ViewStore, prefix: str = "") -> None:
-        """Load the working state from the view's (non-log) tables."""
+        """Load the working state from the view's (non-log, non-partitioned) tables."""
         for keyed in self.t.values():
-            if not keyed.table.append_only:
+            if not keyed.table.append_only and keyed.table.partition is None:
                 keyed.load(store.load(keyed.table, prefix))
+        if isinstance(store, ViewStore) and any(t.partition for t in self.tables):
+            self.owned_store, self._owned_prefix = store, prefix
+
+    def load_owned(self, table: str, owners: list[Any]) -> None:
+        """Bring the owners' rows of a partitioned table into memory (from the store), to be
+        compared with what the view derives for them now."""
+        if self.owned_store is not None and self.sink is None and owners:
+            keyed = self.t[table]
+            keyed.load(self.owned_store.load_owned(keyed.table, owners, self._owned_prefix))
+
+    def release_owned(self, table: str, owners: list[Any]) -> None:
+        """Forget the owners' unchanged rows again (the store keeps them)."""
+        if self.owned_store is not None and self.sink is None:
+            self.t[table].release(owners)
 
     # Relative cost of folding this view in a rebuild (measured on the synthetic city); a parallel
     # rebuild balances its processes by it.
@@ -108,7 +127,17 @@ class View:
             ch = keyed.take_changes()
             if ch:
                 out[keyed.table] = ch
+            if self.owned_store is not None and keyed.table.partition is not None:
+                keyed.evict()
         return out
+
+    def rederive(self) -> None:
+        """Restored from a checkpoint, which holds no derived rows: derive them all again at the
+        next final finish_page. Views with derived tables override this."""
+
+    # False while only the working state matters (checkpoints taken afterwards): views may then skip
+    # their derivations; a view restored from such a state derives everything again.
+    deriving: bool = True
 
 
 def open_store(ledger: Ledger) -> ViewStore:
@@ -412,7 +441,7 @@ def fold_into(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: s
     store.ensure(tables, prefix)
     reader = LogReader(ledger, set().union(*(v.handles for v in views)) if views else ())
     end = ledger.max_position() if until is None else until
-    sink = _BufferedSink(lambda table, rows: store.bulk_insert(table, rows, prefix))
+    sink = BufferedSink(lambda table, rows: store.bulk_insert(table, rows, prefix))
     for v in views:
         v.sink = sink
     try:
@@ -429,7 +458,7 @@ def fold_into(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: s
     return position
 
 
-class _BufferedSink:
+class BufferedSink:
     """Rows streamed out of a rebuild, written in batches (one COPY or executemany each)."""
 
     def __init__(self, write: Callable[[Table, list[Row]], None], batch: int = 20_000) -> None:

@@ -21,7 +21,7 @@ from typing import Callable, Iterator, Sequence
 from ledger import Ledger
 from ledger.clock import COPENHAGEN
 
-from projections.engine import LogReader, View, fold_log, open_store
+from projections.engine import LogReader, View, BufferedSink, fold_log, open_store
 from projections.stores import POSITIONS, SQLiteViewStore, ViewStore
 from projections.tables import BLOB, INT, TEXT, TIMESTAMP, Row, Table
 
@@ -63,11 +63,13 @@ def position_at(ledger: Ledger, as_of: datetime | date) -> int:
 
 
 def save_checkpoint(store: ViewStore, views: Sequence[View], position: int, recorded_at: datetime | None) -> None:
-    """Save each view's working state (not its append-only logs) at `position`."""
+    """Save each view's working state (not its append-only logs, nor the rows it derives from the
+    state, which a restore derives again) at `position`."""
     store.ensure([CHECKPOINTS])
     rows = []
     for v in views:
-        state = {name: list(keyed.rows.values()) for name, keyed in v.t.items() if not keyed.table.append_only}
+        state = {name: list(keyed.rows.values()) for name, keyed in v.t.items()
+                 if not (keyed.table.append_only or keyed.table.derived)}
         rows.append({"view": v.checkpoint_name, "position": position, "recorded_at": recorded_at,
                      "state": zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)})
     store.upsert(CHECKPOINTS, rows)
@@ -90,6 +92,7 @@ def _restore(store: ViewStore, views: Sequence[View], position: int) -> None:
         # Our own store wrote this blob (save_checkpoint); nothing else writes the table.
         state = pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301
         v.start(_Saved(state))  # views rebuild their indexes from the rows in start()
+        v.rederive()
 
 
 class _Saved:
@@ -100,6 +103,10 @@ class _Saved:
 
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
         return iter(self.state.get(table.name, ()))
+
+    def group_totals(self, table: Table, group: tuple[str, ...], measures: tuple[str, ...],
+                     prefix: str = "") -> Iterator[tuple[tuple, int, dict[str, int]]]:
+        return iter(())  # only derived tables are summed, and a checkpoint holds none
 
 
 def _nearest(store: ViewStore, views: Sequence[View], target: int, limit: int) -> int:
@@ -128,6 +135,8 @@ def take_checkpoints(ledger: Ledger, views: Sequence[View] | None = None, *, eve
         _restore(store, views, position)
         reader = LogReader(ledger, set().union(*(v.handles for v in views)))
         added = []
+        for v in views:
+            v.deriving = False  # a checkpoint holds the working state, not what derives from it
         while (position // every + 1) * every <= end:
             boundary = (position // every + 1) * every
             reached = fold_log(reader, views, position, boundary, page_size=page_size)
@@ -141,6 +150,8 @@ def take_checkpoints(ledger: Ledger, views: Sequence[View] | None = None, *, eve
                 progress(position, end)
         return added
     finally:
+        for v in views:
+            v.deriving = True
         store.close()
 
 
@@ -168,8 +179,17 @@ def views_as_of(ledger: Ledger, as_of: datetime | date | int, views: Sequence[Vi
                 if table.append_only and start > 0:
                     scratch.bulk_insert(table, _log_rows(live, table, start), "")
             reader = LogReader(ledger, set().union(*(v.handles for v in views)))
-            reached = fold_log(reader, views, start, target, page_size=page_size,
-                               on_appends=lambda table, rows: scratch.bulk_insert(table, rows, ""))
+            # Rows derived at the end stream into the scratch store (millions at city scale).
+            sink = BufferedSink(lambda table, rows: scratch.bulk_insert(table, rows, ""))
+            for v in views:
+                v.sink = sink
+            try:
+                reached = fold_log(reader, views, start, target, page_size=page_size,
+                                   on_appends=lambda table, rows: scratch.bulk_insert(table, rows, ""))
+                sink.flush()
+            finally:
+                for v in views:
+                    v.sink = None
             for v in views:
                 for keyed in v.t.values():
                     if not keyed.table.append_only:

@@ -46,6 +46,19 @@ class ViewStore(ABC):
     @abstractmethod
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]: ...
 
+    @abstractmethod
+    def load_owned(self, table: Table, owners: list[Any], prefix: str = "") -> Iterator[Row]:
+        """The rows of a partitioned table whose partition column is one of `owners`."""
+
+    def group_totals(self, table: Table, group: tuple[str, ...], measures: tuple[str, ...],
+                     prefix: str = "") -> Iterator[tuple[tuple, int, dict[str, int]]]:
+        """Per group of `group` columns: the group, its row count and the sums of `measures` (integers)."""
+        sums = ", ".join(f"CAST(COALESCE(SUM({m}), 0) AS BIGINT)" for m in measures)
+        sql = f"SELECT {', '.join(group)}, COUNT(*), {sums} FROM {prefix}{table.name} GROUP BY {', '.join(group)}"
+        n = len(group)
+        for rec in self.conn.execute(sql).fetchall():
+            yield tuple(rec[:n]), int(rec[n]), {m: int(v) for m, v in zip(measures, rec[n + 1:])}
+
     placeholder: str  # the driver's parameter marker
 
     def position(self, name: str) -> int:
@@ -134,6 +147,16 @@ class SQLiteViewStore(ViewStore):
     def decode_row(self, table: Table, record: tuple) -> Row:
         return {n: (_sqlite_decoder(ty)(v) if v is not None else None)
                 for (n, ty), v in zip(table.columns, record)}
+
+    def load_owned(self, table: Table, owners: list[Any], prefix: str = "") -> Iterator[Row]:
+        names = table.column_names
+        decoders = [_sqlite_decoder(ty) for _, ty in table.columns]
+        for i in range(0, len(owners), 500):  # well under SQLite's limit of bound parameters
+            chunk = [_sqlite_value(o) for o in owners[i:i + 500]]
+            cur = self.conn.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name} "
+                                    f"WHERE {table.partition} IN ({', '.join('?' for _ in chunk)})", chunk)
+            for rec in cur:
+                yield {n: (d(v) if v is not None else None) for n, d, v in zip(names, decoders, rec)}
 
     def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None:
         c = self.conn
@@ -283,6 +306,14 @@ class PostgresViewStore(ViewStore):
         names = table.column_names
         with self.conn.cursor(name=None) as cur:
             cur.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name}")
+            for rec in cur:
+                yield dict(zip(names, rec))
+
+    def load_owned(self, table: Table, owners: list[Any], prefix: str = "") -> Iterator[Row]:
+        names = table.column_names
+        with self.conn.cursor() as cur:
+            cur.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name} WHERE {table.partition} = ANY(%s)",
+                        (list(owners),))
             for rec in cur:
                 yield dict(zip(names, rec))
 

@@ -24,6 +24,19 @@ class Table:
     indexes: tuple[tuple[str, ...], ...] = ()
     doc: str = ""
     analyst: bool = False  # readable by the analysts' read-only role (no person-level rows)
+    # Rows the view computes from its other state: checkpoints leave them out, and a view restored
+    # from a checkpoint derives them again.
+    derived: bool = False
+    # The key column that owns the rows (a household, say): a view replaces one owner's rows at a
+    # time, so a live projector loads an owner's rows only while it derives them again, never the
+    # whole table (millions of statement lines at city scale). Implies derived.
+    partition: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.partition is not None:
+            if self.partition not in self.key:
+                raise ValueError(f"{self.name}: the partition column {self.partition} must be part of the key")
+            object.__setattr__(self, "derived", True)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -52,10 +65,33 @@ class Keyed:
         self._dirty: set[tuple] = set()
         self._deleted: set[tuple] = set()
         self._appended: list[Row] = []
+        # Partitioned tables: the keys of each owner's rows held here.
+        self._owner_at = table.key.index(table.partition) if table.partition else None
+        self._by_owner: dict[Any, set[tuple]] = {}
 
     def load(self, rows: Iterable[Row]) -> None:
         for row in rows:
-            self.rows[self.table.key_of(row)] = row
+            key = self.table.key_of(row)
+            self.rows[key] = row
+            if self._owner_at is not None:
+                self._by_owner.setdefault(key[self._owner_at], set()).add(key)
+
+    def owned(self, owner: Any) -> set[tuple]:
+        """The keys of `owner`'s rows held here (a partitioned table)."""
+        return set(self._by_owner.get(owner, ()))
+
+    def release(self, owners: Iterable[Any]) -> None:
+        """Forget the owners' unchanged rows (a partitioned table whose rows live in the store);
+        changed rows stay until their changes are taken."""
+        for owner in owners:
+            for key in self._by_owner.pop(owner, ()):
+                if key not in self._dirty:
+                    del self.rows[key]
+
+    def evict(self) -> None:
+        """Forget every row (after the changes were taken): the store holds them."""
+        assert not (self._dirty or self._deleted or self._appended), "evicting rows with changes not taken"
+        self.rows, self._by_owner = {}, {}
 
     def get(self, *key: Any) -> Row | None:
         return self.rows.get(key)
@@ -65,6 +101,8 @@ class Keyed:
         self.rows[key] = row
         self._dirty.add(key)
         self._deleted.discard(key)
+        if self._owner_at is not None:
+            self._by_owner.setdefault(key[self._owner_at], set()).add(key)
         return row
 
     def touch(self, row: Row) -> None:
@@ -75,6 +113,12 @@ class Keyed:
         if self.rows.pop(key, None) is not None or key in self._dirty:
             self._deleted.add(key)
         self._dirty.discard(key)
+        if self._owner_at is not None:
+            keys = self._by_owner.get(key[self._owner_at])
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_owner[key[self._owner_at]]
 
     def append(self, row: Row) -> None:
         self._appended.append(row)

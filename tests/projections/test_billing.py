@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from ledger import commands as c
-from projections import billing_views
+from projections import billing, billing_views
 from projections.billing import (BUDGET, BUDGET_PARTS, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget)
 from projections.engine import LogReader, Projector, open_store, rebuild, verify
 
@@ -326,6 +326,39 @@ def test_paged_projection_with_restarts_equals_a_rebuild(city, make):
         assert verify(city.ledger, make()) == []
         rebuild(city.ledger, make())
         assert all_checksums(store, make) == paged
+    store.close()
+
+
+def test_a_live_projector_keeps_derived_rows_in_the_store_not_in_memory(city, monkeypatch):
+    """Statement lines, statements and parts are read per household while it is derived again, and
+    forgotten after the page: a projector's memory does not grow with them (10 years of a city hold
+    tens of millions), and what it writes equals a rebuild."""
+    monkeypatch.setattr(billing, "OWNER_BATCH", 2)  # several batches per page, some rows kept changed
+    busy_history(city)
+    end = city.ledger.max_position()
+    store = open_store(city.ledger)
+    store.reset("views", [t for v in billing_views() for t in v.tables])
+    partitioned = [(v, name) for v in billing_views() for name, k in v.t.items() if k.table.partition]
+    assert {name for _, name in partitioned} == {"statement_lines", "statements", "billing_settlement_parts",
+                                                 "budget_parts"}
+    loaded = []
+    while store.position("views") < end:
+        projector = Projector(city.ledger, billing_views(), page_size=4)  # a restart: nothing derived is loaded
+        held = lambda: sum(len(k.rows) for v in projector.views for k in v.t.values() if k.table.partition)  # noqa: E731
+        assert held() == 0
+        real_load = projector.store.load_owned
+        monkeypatch.setattr(projector.store, "load_owned",
+                            lambda table, owners, prefix="": (loaded.append(len(owners)), real_load(table, owners, prefix))[1])
+        for _ in range(3):
+            if projector.run_page() == 0:
+                break
+            assert held() == 0
+        projector.close()
+    assert loaded and max(loaded) <= 2
+    paged = all_checksums(store, billing_views)
+    assert paged["statement_lines"] and paged["budget_parts"]
+    rebuild(city.ledger, billing_views())
+    assert all_checksums(store, billing_views) == paged
     store.close()
 
 
