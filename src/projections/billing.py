@@ -240,6 +240,10 @@ class _BillingFacts(View):
         self._by_household: dict[str, set[str]] = defaultdict(set)
         self._by_institution: dict[str, set[str]] = defaultdict(set)
         self._dirty_h: set[str] = set()
+        # Households whose facts did not change but hold days in months the horizon just took in:
+        # only those months are derived for them (earlier months do not depend on the horizon).
+        self._horizon_h: set[str] = set()
+        self._horizon_from: str | None = None
         self._dirty_i: set[str] = set()
         self._all_households = False
         self._old_horizon: Any = _UNSET
@@ -419,23 +423,27 @@ class _BillingFacts(View):
         if self._all_households:
             self._dirty_h.update(self.households, self._by_household, self.issued)
             self._all_households = False
-        households, institutions = sorted(self._dirty_h), sorted(self._dirty_i)
-        self._dirty_h, self._dirty_i = set(), set()
+        since = self._horizon_from
+        partial = sorted(h for h in self._horizon_h - self._dirty_h if self._new_months_only(h, since))
+        households = sorted(self._dirty_h | (self._horizon_h - set(partial)))
+        institutions = sorted(self._dirty_i)
+        self._dirty_h, self._dirty_i, self._horizon_h, self._horizon_from = set(), set(), set(), None
         # Each household's months are computed once and handed to every view that reads these
         # facts (a Budget linked to this Billing derives from the same result).
         consumers = [self, *self.linked]
-        # In batches, so that a live projector holds the stored rows of a batch of households at a
-        # time (all of them are dirty after a billing run).
-        for i in range(0, len(households), OWNER_BATCH):
-            batch = households[i:i + OWNER_BATCH]
-            for view in consumers:
-                view.load_households(batch)
-            for household in batch:
-                result = self.household_result(household)
+        for group, months_from in ((households, None), (partial, since)):
+            # In batches, so that a live projector holds the stored rows of a batch of households
+            # at a time (all of them are dirty after a billing run).
+            for i in range(0, len(group), OWNER_BATCH):
+                batch = group[i:i + OWNER_BATCH]
                 for view in consumers:
-                    view.derive_household(household, result)
-            for view in consumers:
-                view.release_households(batch)
+                    view.load_households(batch, months_from)
+                for household in batch:
+                    result = self.household_result(household, months_from)
+                    for view in consumers:
+                        view.derive_household(household, result, months_from)
+                for view in consumers:
+                    view.release_households(batch)
         for view in consumers:
             view.derive_end(institutions)
         if self.sink is not None:
@@ -464,12 +472,29 @@ class _BillingFacts(View):
         hi = _iso(rules.last_of_month(_first(new)))
         for b in self.bookings.values():
             if b["start"] <= hi and b["end"] >= lo and b["end"] >= b["start"]:
-                self._booking_changed(b)
+                if old is None:
+                    self._booking_changed(b)
+                else:
+                    self._horizon_h.add(b["household"])
+                    if b["pool"] == "basis":
+                        self._dirty_i.add(b["institution"])
+        if old is not None:
+            self._horizon_from = _next_month(old)
 
-    def derive_household(self, household: str, result: _Result) -> None:
+    def _new_months_only(self, household: str, since: str | None) -> bool:
+        """Whether deriving the months from `since` on gives all that changes for a household whose
+        facts did not change: so unless an issued month, or the statement carrying corrections (the
+        month after the latest issued), falls in those months."""
+        if since is None:
+            return False
+        issued_months = set(self.runs) | set(self.issued.get(household, {}))
+        return not issued_months or _next_month(max(issued_months)) < since
+
+    def derive_household(self, household: str, result: _Result, since: str | None = None) -> None:
+        """Make the household's rows (of the months from `since` on, given) those of `result`."""
         raise NotImplementedError
 
-    def load_households(self, households: list[str]) -> None:
+    def load_households(self, households: list[str], since: str | None = None) -> None:
         """Load the stored rows the households' derivation replaces (a live projector)."""
 
     def release_households(self, households: list[str]) -> None:
@@ -480,7 +505,9 @@ class _BillingFacts(View):
 
     # -- one household's months ------------------------------------------------------------
 
-    def household_result(self, household: str) -> _Result:
+    def household_result(self, household: str, since: str | None = None) -> _Result:
+        """The household's rows (lines, statements, settlement and budget shares) per month; given
+        `since`, of the months from `since` on only (see _new_months_only for when that is all)."""
         res = _Result()
         horizon = self.horizon()
         if horizon is None:
@@ -496,7 +523,7 @@ class _BillingFacts(View):
             first, last = _d(b["start"]), _d(b["end"])
             if last < first:
                 continue  # cancelled before it began: holds no day
-            m = first.replace(day=1)
+            m = first.replace(day=1) if since is None else max(first.replace(day=1), _first(since))
             while m <= last and _month(m) <= until:
                 raw[_month(m)].append((booking_id, max(first, m), min(last, rules.last_of_month(m))))
                 m = rules.add_months(m, 1)
@@ -507,7 +534,8 @@ class _BillingFacts(View):
                 if line.get("kind") == "correction" and line.get("month"):
                     corrected[line["month"]].append(line)
 
-        months = sorted(set(raw) | set(statements) | (set(corrected) & issued_months))
+        months = sorted(m for m in set(raw) | set(statements) | (set(corrected) & issued_months)
+                        if since is None or m >= since)
         due = {m: self._due(household, m, raw.get(m, [])) for m in months}
         corrections: list[dict[str, Any]] = []
         for m in months:
@@ -791,7 +819,8 @@ class _BillingFacts(View):
 
     # -- writing rows -----------------------------------------------------------------------
 
-    def _replace(self, table: Keyed, owner: str, rows: dict[tuple, Row], totals: _Totals | None = None) -> None:
+    def _replace(self, table: Keyed, owner: str, rows: dict[tuple, Row], totals: _Totals | None = None,
+                 since: str | None = None) -> None:
         """Make `owner`'s rows exactly `rows` (keeping the group totals of parts in step). In a
         rebuild (a sink is set) every owner comes once into fresh tables: the rows stream out."""
         if self.sink is not None:
@@ -800,7 +829,10 @@ class _BillingFacts(View):
                 for key, row in rows.items():
                     totals.add(key[1:], row)
             return
-        for key in table.owned(owner) - set(rows):
+        old = table.owned(owner)
+        if since is not None:  # keys are (owner, month, ...): only the months from `since` are replaced
+            old = {key for key in old if key[1] >= since}
+        for key in old - set(rows):
             if totals is not None:
                 totals.add(key[1:], table.get(*key), -1)
             table.delete(*key)
@@ -878,9 +910,9 @@ class Billing(_BillingFacts):
         # The summary rows were stored with these totals (summed by the store: the parts stay there).
         self._settle_totals.load(store.group_totals(SETTLEMENT_PARTS, SETTLEMENT.key, SETTLEMENT_MEASURES, prefix))
 
-    def load_households(self, households: list[str]) -> None:
+    def load_households(self, households: list[str], since: str | None = None) -> None:
         for table in self.OWNED:
-            self.load_owned(table, households)
+            self.load_owned(table, households, ("month", since) if since else None)
 
     def release_households(self, households: list[str]) -> None:
         for table in self.OWNED:
@@ -889,7 +921,7 @@ class Billing(_BillingFacts):
     def _init_kwargs(self) -> dict[str, Any]:
         return {}
 
-    def derive_household(self, household: str, res: _Result) -> None:
+    def derive_household(self, household: str, res: _Result, since: str | None = None) -> None:
         lines, statements = {}, {}
         for month, (shown, issued, issued_total) in sorted(res.shown.items()):
             for no, line in enumerate(shown, 1):
@@ -906,9 +938,9 @@ class Billing(_BillingFacts):
             "household_id": household, "month": key[0], "payer_municipality": key[1],
             "institution_municipality": key[2], "children": v[0], "place_days": v[1],
             "gross_cost_ore": v[2], "parent_payment_ore": v[3]} for key, v in res.settlement.items()}
-        self._replace(self.t["statement_lines"], household, lines)
-        self._replace(self.t["statements"], household, statements)
-        self._replace(self.t["billing_settlement_parts"], household, parts, self._settle_totals)
+        self._replace(self.t["statement_lines"], household, lines, since=since)
+        self._replace(self.t["statements"], household, statements, since=since)
+        self._replace(self.t["billing_settlement_parts"], household, parts, self._settle_totals, since)
 
     def derive_end(self, institutions: list[str]) -> None:
         self._settle_totals.write(self.t["intermunicipal_settlement"], _settlement_row)
@@ -973,8 +1005,8 @@ class Budget(_BillingFacts):
             super().rederive()
         # else: the Billing view it is linked to derives everything again, for both
 
-    def load_households(self, households: list[str]) -> None:
-        self.load_owned("budget_parts", [f"household/{h}" for h in households])
+    def load_households(self, households: list[str], since: str | None = None) -> None:
+        self.load_owned("budget_parts", [f"household/{h}" for h in households], ("month", since) if since else None)
 
     def release_households(self, households: list[str]) -> None:
         self.release_owned("budget_parts", [f"household/{h}" for h in households])
@@ -987,12 +1019,12 @@ class Budget(_BillingFacts):
     def changes(self) -> dict[Table, Changes]:
         return super().changes() if self.facts is self else View.changes(self)
 
-    def derive_household(self, household: str, res: _Result) -> None:
+    def derive_household(self, household: str, res: _Result, since: str | None = None) -> None:
         owner = f"household/{household}"
         rows = {(owner,) + key: _part_row(owner, key, seat_days=v[0], gross=v[1], parent=v[3],
                                           friplads=v[4], sibling=v[5])
                 for key, v in res.budget.items()}
-        self._replace(self.t["budget_parts"], owner, rows, self._totals)
+        self._replace(self.t["budget_parts"], owner, rows, self._totals, since)
 
     def derive_end(self, institutions: list[str]) -> None:
         owners = [f"institution/{institution}" for institution in institutions]

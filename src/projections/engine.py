@@ -82,12 +82,13 @@ class View:
         if isinstance(store, ViewStore) and any(t.partition for t in self.tables):
             self.owned_store, self._owned_prefix = store, prefix
 
-    def load_owned(self, table: str, owners: list[Any]) -> None:
-        """Bring the owners' rows of a partitioned table into memory (from the store), to be
-        compared with what the view derives for them now."""
+    def load_owned(self, table: str, owners: list[Any], since: tuple[str, Any] | None = None) -> None:
+        """Bring the owners' rows of a partitioned table into memory (from the store; given
+        `since` = (column, value), only rows from that value on), to be compared with what the view
+        derives for them now."""
         if self.owned_store is not None and self.sink is None and owners:
             keyed = self.t[table]
-            keyed.load(self.owned_store.load_owned(keyed.table, owners, self._owned_prefix))
+            keyed.load(self.owned_store.load_owned(keyed.table, owners, self._owned_prefix, since))
 
     def release_owned(self, table: str, owners: list[Any]) -> None:
         """Forget the owners' unchanged rows again (the store keeps them)."""

@@ -47,8 +47,10 @@ class ViewStore(ABC):
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]: ...
 
     @abstractmethod
-    def load_owned(self, table: Table, owners: list[Any], prefix: str = "") -> Iterator[Row]:
-        """The rows of a partitioned table whose partition column is one of `owners`."""
+    def load_owned(self, table: Table, owners: list[Any], prefix: str = "",
+                   since: tuple[str, Any] | None = None) -> Iterator[Row]:
+        """The rows of a partitioned table whose partition column is one of `owners` (and, given
+        `since` = (column, value), whose column is at least that value)."""
 
     def group_totals(self, table: Table, group: tuple[str, ...], measures: tuple[str, ...],
                      prefix: str = "") -> Iterator[tuple[tuple, int, dict[str, int]]]:
@@ -148,13 +150,16 @@ class SQLiteViewStore(ViewStore):
         return {n: (_sqlite_decoder(ty)(v) if v is not None else None)
                 for (n, ty), v in zip(table.columns, record)}
 
-    def load_owned(self, table: Table, owners: list[Any], prefix: str = "") -> Iterator[Row]:
+    def load_owned(self, table: Table, owners: list[Any], prefix: str = "",
+                   since: tuple[str, Any] | None = None) -> Iterator[Row]:
         names = table.column_names
         decoders = [_sqlite_decoder(ty) for _, ty in table.columns]
+        after = f" AND {since[0]} >= ?" if since else ""
         for i in range(0, len(owners), 500):  # well under SQLite's limit of bound parameters
             chunk = [_sqlite_value(o) for o in owners[i:i + 500]]
             cur = self.conn.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name} "
-                                    f"WHERE {table.partition} IN ({', '.join('?' for _ in chunk)})", chunk)
+                                    f"WHERE {table.partition} IN ({', '.join('?' for _ in chunk)}){after}",
+                                    chunk + ([_sqlite_value(since[1])] if since else []))
             for rec in cur:
                 yield {n: (d(v) if v is not None else None) for n, d, v in zip(names, decoders, rec)}
 
@@ -309,11 +314,13 @@ class PostgresViewStore(ViewStore):
             for rec in cur:
                 yield dict(zip(names, rec))
 
-    def load_owned(self, table: Table, owners: list[Any], prefix: str = "") -> Iterator[Row]:
+    def load_owned(self, table: Table, owners: list[Any], prefix: str = "",
+                   since: tuple[str, Any] | None = None) -> Iterator[Row]:
         names = table.column_names
+        after = f" AND {since[0]} >= %s" if since else ""
         with self.conn.cursor() as cur:
-            cur.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name} WHERE {table.partition} = ANY(%s)",
-                        (list(owners),))
+            cur.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name} WHERE {table.partition} = ANY(%s){after}",
+                        (list(owners), since[1]) if since else (list(owners),))
             for rec in cur:
                 yield dict(zip(names, rec))
 

@@ -177,6 +177,32 @@ def test_a_retroactive_friplads_decision_corrects_the_next_statement(city):
     p.close()
 
 
+def test_a_horizon_move_onto_the_month_carrying_corrections_keeps_them(city):
+    """A new month joining the horizon is derived alone for a household whose facts did not change
+    (earlier months do not depend on the horizon), except where it carries the corrections of issued
+    months: that month is derived whole."""
+    at(city, D(2025, 3, 5))  # horizon: April
+    inst = city.institution()
+    hh = city.household()
+    city.book(city.child(hh, birth=YOUNG), inst, D(2025, 2, 1))
+    p = project(city)
+    issue(city, p, "2025-03")
+    issue(city, p, "2025-04")  # in advance: corrections go on May's statement
+    city.run(c.DeclareIncome(household_id=hh, annual_income_ore=300_000_00, effective_from=D(2025, 3, 1)))
+    p.catch_up()
+    assert summary(lines(p, hh, "2025-05")) == [("correction", -357_808), ("correction", -357_808)]
+    at(city, D(2025, 4, 2))
+    city.household()  # another household: the horizon moves to May, this household's facts do not change
+    p.catch_up()
+    may = [("fee", 399_600), ("lunch", 71_200), ("friplads", -357_808), ("correction", -357_808),
+           ("correction", -357_808)]
+    assert summary(lines(p, hh, "2025-05")) == may
+    live = all_checksums(p.store)
+    rebuild(city.ledger, views())
+    assert all_checksums(p.store) == live
+    p.close()
+
+
 def test_a_backdated_cancellation_after_issue_is_corrected(city):
     at(city, D(2025, 4, 5))  # horizon: May 2025
     inst = city.institution()
@@ -348,7 +374,7 @@ def test_a_live_projector_keeps_derived_rows_in_the_store_not_in_memory(city, mo
         assert held() == 0
         real_load = projector.store.load_owned
         monkeypatch.setattr(projector.store, "load_owned",
-                            lambda table, owners, prefix="": (loaded.append(len(owners)), real_load(table, owners, prefix))[1])
+                            lambda table, owners, *rest: (loaded.append(len(owners)), real_load(table, owners, *rest))[1])
         for _ in range(3):
             if projector.run_page() == 0:
                 break
