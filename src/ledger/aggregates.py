@@ -13,6 +13,7 @@ snapshots serialise the aggregate's __dict__.
 
 from __future__ import annotations
 
+import copy
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -144,7 +145,22 @@ class Institution(LedgerAggregate):
             if first >= from_date:
                 continue
             kept.append([age_group, first, min(last, from_date - ONE_DAY)])
-        held["segments"] = kept
+        self.reservations[booking_id] = {**held, "segments": kept}  # replaced, never changed in place
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Institution":
+        # The application hands every command a deep copy of the cached institution, and an
+        # institution holds hundreds of reservations. Reservations and capacity entries are
+        # replaced, never changed in place (reserve, release, change_capacity), so a copy may
+        # share them: copying the two dicts keeps the cached institution as it was whatever
+        # the command does.
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for name, value in self.__dict__.items():
+            if name in ("reservations", "capacity"):
+                clone.__dict__[name] = dict(value)
+            else:
+                clone.__dict__[name] = copy.deepcopy(value, memo)
+        return clone
 
     @event("CapacityOverridden")
     def record_override(
