@@ -99,8 +99,20 @@ class Ledger(Application):
             # commands get deep copies, so a refused command leaves the cache as it was.
             super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "20000", **self.store.env, **(env or {})})
             self.registry = PersonRegistry(self.store)
+            self._last_recorded = self._last_recorded_in_log()
         except PersistenceError as e:
             raise StoreUnavailable(f"cannot open the ledger at {self.store.kind}: {e}") from None
+
+    def _last_recorded_in_log(self) -> datetime:
+        """The recorded time of the log's last event: a ledger opened again (a restart, another
+        process, a clock behind the last writer's) records after it, so recorded time keeps rising
+        with the log."""
+        last = self.recorder.max_notification_id()
+        if last:
+            found = self.recorder.select_notifications(start=last, limit=1)
+            if found:
+                return self.mapper.to_domain_event(found[0]).timestamp
+        return datetime.min.replace(tzinfo=timezone.utc)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

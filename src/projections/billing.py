@@ -239,11 +239,11 @@ class _BillingFacts(View):
         self.last_month: str | None = None
         self._by_household: dict[str, set[str]] = defaultdict(set)
         self._by_institution: dict[str, set[str]] = defaultdict(set)
-        self._dirty_h: set[str] = set()
-        # Households whose facts did not change but hold days in months the horizon just took in:
-        # only those months are derived for them (earlier months do not depend on the horizon).
-        self._horizon_h: set[str] = set()
-        self._horizon_from: str | None = None
+        self._dirty_h: set[str] = set()  # households to derive again, all months
+        # Households whose changes reach back only to a month (a booking's months, a friplads
+        # decision's, an adjustment's, or months the horizon just took in): only the months from
+        # there on are derived again, where that is all that can change (_new_months_only).
+        self._changed_from: dict[str, str] = {}
         self._dirty_i: set[str] = set()
         self._all_households = False
         self._old_horizon: Any = _UNSET
@@ -342,7 +342,9 @@ class _BillingFacts(View):
             self.children[oid] = {"household": d["household_id"], "birth": _iso(d["birth_date"]),
                                   "municipality": d["municipality_code"], "position": pos}
             self._save("child", oid, self.children[oid])
-            self._dirty_h.add(d["household_id"])
+            for booking_id in self._by_household.get(d["household_id"], ()):  # bookings before the child (an import)
+                if self.bookings[booking_id]["child"] == oid:
+                    self._booking_changed(self.bookings[booking_id])
         elif kind == "Institution.InstitutionRegistered":
             self.institutions[oid] = {"kind": d["kind"], "municipality": d["municipality_code"],
                                       "district": d["district"]}
@@ -384,7 +386,7 @@ class _BillingFacts(View):
                 inputs.append([effective, d["annual_income_ore"], scale.get("children_under_18", 1),
                                bool(scale.get("single_parent", False))])
                 self.friplads_inputs[oid] = sorted(inputs, key=lambda x: x[0])
-            self._dirty_h.add(oid)
+            self._changed(oid, effective[:7])  # a share applies from the 1st of a month on or after
         elif kind == "Household.PaymentAdjusted":
             self.adjustments.setdefault(oid, []).append({
                 "id": d["adjustment_id"], "kind": d["kind"], "from_month": d["from_month"],
@@ -392,7 +394,7 @@ class _BillingFacts(View):
                 "pay_share_percent": d["pay_share_percent"], "child_id": d["child_id"],
                 "reason": meta.get("reason"), "position": pos})
             self._save("adjustments", oid, self.adjustments[oid])
-            self._dirty_h.add(oid)
+            self._changed(oid, d["from_month"])
         elif kind == "Statement.StatementIssued":
             household, month = d["household_id"], d["month"]
             statement = {"total": d["total_ore"], "lines": d["lines"], "position": pos}
@@ -405,9 +407,16 @@ class _BillingFacts(View):
             self._all_households = True  # the next statement moved for everyone
 
     def _booking_changed(self, b: dict[str, Any]) -> None:
-        self._dirty_h.add(b["household"])
+        # From the booking's first month: every line of it lists the booking's events.
+        self._changed(b["household"], b["start"][:7])
         if b["pool"] == "basis":
             self._dirty_i.add(b["institution"])
+
+    def _changed(self, household: str, month: str) -> None:
+        """The household's months from `month` on may have changed (earlier ones did not)."""
+        known = self._changed_from.get(household)
+        if known is None or month < known:
+            self._changed_from[household] = month
 
     def rederive(self) -> None:
         self._all_households = True
@@ -423,15 +432,21 @@ class _BillingFacts(View):
         if self._all_households:
             self._dirty_h.update(self.households, self._by_household, self.issued)
             self._all_households = False
-        since = self._horizon_from
-        partial = sorted(h for h in self._horizon_h - self._dirty_h if self._new_months_only(h, since))
-        households = sorted(self._dirty_h | (self._horizon_h - set(partial)))
+        full = set(self._dirty_h)
+        partial: dict[str, list[str]] = defaultdict(list)  # from month -> households
+        for household, since in self._changed_from.items():
+            if household not in full:
+                if self._new_months_only(household, since):
+                    partial[since].append(household)
+                else:
+                    full.add(household)
         institutions = sorted(self._dirty_i)
-        self._dirty_h, self._dirty_i, self._horizon_h, self._horizon_from = set(), set(), set(), None
+        self._dirty_h, self._dirty_i, self._changed_from = set(), set(), {}
         # Each household's months are computed once and handed to every view that reads these
         # facts (a Budget linked to this Billing derives from the same result).
         consumers = [self, *self.linked]
-        for group, months_from in ((households, None), (partial, since)):
+        groups = [(sorted(full), None)] + [(sorted(hs), since) for since, hs in sorted(partial.items())]
+        for group, months_from in groups:
             # In batches, so that a live projector holds the stored rows of a batch of households
             # at a time (all of them are dirty after a billing run).
             for i in range(0, len(group), OWNER_BATCH):
@@ -472,21 +487,14 @@ class _BillingFacts(View):
         hi = _iso(rules.last_of_month(_first(new)))
         for b in self.bookings.values():
             if b["start"] <= hi and b["end"] >= lo and b["end"] >= b["start"]:
-                if old is None:
-                    self._booking_changed(b)
-                else:
-                    self._horizon_h.add(b["household"])
-                    if b["pool"] == "basis":
-                        self._dirty_i.add(b["institution"])
-        if old is not None:
-            self._horizon_from = _next_month(old)
+                self._changed(b["household"], _next_month(old) if old else b["start"][:7])
+                if b["pool"] == "basis":
+                    self._dirty_i.add(b["institution"])
 
-    def _new_months_only(self, household: str, since: str | None) -> bool:
-        """Whether deriving the months from `since` on gives all that changes for a household whose
-        facts did not change: so unless an issued month, or the statement carrying corrections (the
-        month after the latest issued), falls in those months."""
-        if since is None:
-            return False
+    def _new_months_only(self, household: str, since: str) -> bool:
+        """Whether deriving the months from `since` on gives all that changed for a household whose
+        earlier months did not: so unless an issued month, or the statement carrying corrections
+        (the month after the latest issued), falls in those months."""
         issued_months = set(self.runs) | set(self.issued.get(household, {}))
         return not issued_months or _next_month(max(issued_months)) < since
 

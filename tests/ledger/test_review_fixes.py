@@ -240,3 +240,22 @@ def test_an_erased_household_takes_no_new_facts(city):
                     c.ChangeHouseholdFacts(household_id=hh, effective_from=D(2025, 2, 1), single_parent=True)):
         with pytest.raises(Conflict, match="erased"):
             city.run(command)
+
+
+def test_a_ledger_opened_again_with_an_earlier_clock_records_after_the_log(store, city_class):
+    """Recorded time rises with the log across processes and restarts, not only within one: a
+    ledger opened on a store (another API worker, a restart with a clock behind) starts after the
+    log's last recorded time."""
+    from ledger import SimulatedClock
+
+    first = store.ledger(clock=SimulatedClock(D(2025, 6, 2)))
+    city_class(first)
+    first.close()
+    again = store.ledger(clock=SimulatedClock(D(2025, 1, 6)))  # five months behind the last writer
+    try:
+        city_class(again).household()
+        items = again.recorder.select_notifications(start=1, limit=1000)
+        stamps = [again.mapper.to_domain_event(n).timestamp for n in items]
+        assert len(items) > 2 and stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    finally:
+        again.close()

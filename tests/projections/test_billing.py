@@ -203,6 +203,32 @@ def test_a_horizon_move_onto_the_month_carrying_corrections_keeps_them(city):
     p.close()
 
 
+def test_a_change_derives_again_only_the_months_it_reaches_and_every_line_still_names_its_events(city):
+    """Live, a cancellation derives the booking's months again from its first (each of its lines lists
+    the booking's events, the cancellation included), a friplads decision from its month, and the
+    rest stays as stored; the result equals a rebuild."""
+    at(city, D(2025, 4, 2))  # horizon: May
+    inst = city.institution()
+    hh = city.household(children_under_18=2)
+    older = city.book(city.child(hh, birth=OLDER), inst, D(2024, 11, 1))["id"]
+    young = city.book(city.child(hh, birth=YOUNG), inst, D(2025, 2, 1))["id"]
+    p = project(city)
+    before = city.ledger.max_position()
+    city.run(c.CancelBooking(booking_id=young, effective_date=D(2025, 5, 1), reason="moved"))
+    cancelled = range(before + 1, city.ledger.max_position() + 1)  # the command's events
+    city.run(c.DeclareIncome(household_id=hh, annual_income_ore=300_000_00, effective_from=D(2025, 4, 1)))
+    p.catch_up()
+    for month in ("2025-02", "2025-03", "2025-04"):
+        mine = [r for r in lines(p, hh, month) if r["booking_id"] == young]
+        assert mine and all(any(int(x) in cancelled for x in r["events"].split(",")) for r in mine), month
+    assert not [r for r in lines(p, hh, "2025-05") if r["booking_id"] == young]
+    assert [r["kind"] for r in lines(p, hh, "2024-12")] == ["fee", "lunch"]  # before any change: as stored
+    live = all_checksums(p.store)
+    rebuild(city.ledger, views())
+    assert all_checksums(p.store) == live
+    p.close()
+
+
 def test_a_backdated_cancellation_after_issue_is_corrected(city):
     at(city, D(2025, 4, 5))  # horizon: May 2025
     inst = city.institution()
