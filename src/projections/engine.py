@@ -558,9 +558,12 @@ def _fold_in_processes(ledger: Ledger, groups: list[list[View]], prefix: str, en
         results = []
         for proc, _, receive in workers:
             proc.join()
-            if not receive.poll():
+            try:
+                results.append(receive.recv() if receive.poll() else None)
+            except EOFError:  # it died before sending (it could not even start, say)
+                results.append(None)
+            if results[-1] is None:
                 raise RuntimeError(f"a rebuild process ended without a result (exit code {proc.exitcode})")
-            results.append(receive.recv())
     finally:
         for proc, _, receive in workers:
             if proc.is_alive():
