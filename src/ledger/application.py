@@ -92,13 +92,14 @@ class Ledger(Application):
         self._store_down = False
         self._last_recorded = datetime.min.replace(tzinfo=timezone.utc)
         try:
-            if self.store.kind == "postgres" and self.store.schema:
-                _create_schema(self.store)
-            # Cached aggregates are fast-forwarded with one query for newer events (other
-            # processes' writes included) instead of a snapshot read and decode per command;
-            # commands get deep copies, so a refused command leaves the cache as it was.
-            super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "20000", **self.store.env, **(env or {})})
-            self.registry = PersonRegistry(self.store)
+            with _opening(self.store):
+                if self.store.kind == "postgres" and self.store.schema:
+                    _create_schema(self.store)
+                # Cached aggregates are fast-forwarded with one query for newer events (other
+                # processes' writes included) instead of a snapshot read and decode per command;
+                # commands get deep copies, so a refused command leaves the cache as it was.
+                super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "20000", **self.store.env, **(env or {})})
+                self.registry = PersonRegistry(self.store)
             self._last_recorded = self._last_recorded_in_log()
         except PersistenceError as e:
             raise StoreUnavailable(f"cannot open the ledger at {self.store.kind}: {e}") from None
@@ -411,6 +412,30 @@ class Bulk:
             }
         self.ledger._notify_after_commit(recordings)  # noqa: SLF001
         return max((r.notification.id for r in recordings), default=None)
+
+
+_OPENING_LOCK = 0x706C616472  # "plads" - 1: PostgreSQL advisory lock held while a ledger creates its tables
+
+
+@contextmanager
+def _opening(store: StoreConfig) -> Iterator[None]:
+    """Ledgers opening at once (API workers, a follower, rebuild processes) create the schema, the
+    tables and their types one after another: PostgreSQL's catalog refuses concurrent `CREATE …
+    IF NOT EXISTS` of one object ("tuple concurrently updated", a duplicate type name)."""
+    if store.kind != "postgres":
+        yield
+        return
+    import psycopg
+
+    try:
+        conn = psycopg.connect(store.postgres_conninfo, autocommit=True)
+    except psycopg.Error as e:
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {e}".strip()) from None
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_OPENING_LOCK,))
+        yield
+    finally:
+        conn.close()  # the session's advisory lock goes with it
 
 
 def _create_schema(store: StoreConfig) -> None:

@@ -83,3 +83,29 @@ def test_one_child_raced_into_k_institutions_gets_one_booking(pg_city, racers):
         assert sum(isinstance(o, dict) for o in outcomes) == 1, f"trial {trial}"
         assert sum(isinstance(o, ChildAlreadyBooked) for o in outcomes) == racers - 1
     assert version_gaps(ledger) == {}
+
+
+def test_ledgers_opening_at_once_on_postgresql_all_open(pg_store):
+    """API workers, a follower and rebuild processes open the ledger together: creating the schema,
+    tables and types at once used to fail with "tuple concurrently updated" or a duplicate type."""
+    import threading
+
+    for fresh in (True, False):
+        url = pg_store.new_url()
+        if not fresh:
+            pg_store.ledger(url=url).close()  # the tables exist: the catalog still refused
+        barrier, errors = threading.Barrier(6), []
+
+        def open_one(url=url, barrier=barrier, errors=errors):
+            barrier.wait()
+            try:
+                pg_store.ledger(url=url).close()
+            except Exception as e:  # noqa: BLE001 - collected and asserted below
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=open_one) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
