@@ -20,6 +20,7 @@ See docs/views-billing.md for the tables.
 from __future__ import annotations
 
 import json
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -249,6 +250,8 @@ class _BillingFacts(View):
         self._old_horizon: Any = _UNSET
         self._unsaved: dict[tuple[str, str], Any] = {}
         self.linked: list[_BillingFacts] = []  # views deriving from these facts (a linked Budget)
+        # (k, n) in a sharded rebuild: derive only the households and institutions of share k of n.
+        self.share: tuple[int, int] | None = None
 
     def _init_kwargs(self) -> dict[str, Any]:
         return {"scenario": self.scenario}
@@ -257,9 +260,9 @@ class _BillingFacts(View):
         return list(self.linked)
 
     def reset(self) -> None:
-        linked = self.linked
+        linked, share = self.linked, self.share
         self.__init__(**self._init_kwargs())  # type: ignore[misc]
-        self.linked = linked
+        self.linked, self.share = linked, share
 
     # -- state persistence ----------------------------------------------------------------
 
@@ -432,15 +435,15 @@ class _BillingFacts(View):
         if self._all_households:
             self._dirty_h.update(self.households, self._by_household, self.issued)
             self._all_households = False
-        full = set(self._dirty_h)
+        full = {h for h in self._dirty_h if self._mine(h)}
         partial: dict[str, list[str]] = defaultdict(list)  # from month -> households
         for household, since in self._changed_from.items():
-            if household not in full:
+            if household not in full and self._mine(household):
                 if self._new_months_only(household, since):
                     partial[since].append(household)
                 else:
                     full.add(household)
-        institutions = sorted(self._dirty_i)
+        institutions = sorted(i for i in self._dirty_i if self._mine(i))
         self._dirty_h, self._dirty_i, self._changed_from = set(), set(), {}
         # Each household's months are computed once and handed to every view that reads these
         # facts (a Budget linked to this Billing derives from the same result).
@@ -464,10 +467,31 @@ class _BillingFacts(View):
         if self.sink is not None:
             self._stream_state()
 
+    def _mine(self, owner: str) -> bool:
+        """Whether this view derives the owner's rows (always, unless it is one share of a rebuild)."""
+        return self.share is None or zlib.crc32(owner.encode()) % self.share[1] == self.share[0]
+
+    def shard(self, k: int, n: int) -> list[View] | None:
+        if self.scenario is not None:
+            return None  # counterfactual folds stay in memory, whole
+        views = self._with_linked()
+        views[0].share = (k, n)
+        return views
+
+    def _with_linked(self) -> list[View]:
+        """A fresh copy of this view and of the views linked to it."""
+        clone = type(self)(**self._init_kwargs())
+        for view in self.linked:
+            type(view)(facts=clone)  # type: ignore[call-arg]  # links itself
+        return [clone, *clone.linked]
+
     def _stream_state(self) -> None:
         """A rebuild's working state, written once (it was never serialised page by page)."""
         sink, batch = self.sink, []
         assert sink is not None
+        if self.share is not None and self.share[0] != 0:
+            self._unsaved = {}  # the first share writes the working state
+            return
         restored = self.t[self.state.name].rows  # from a checkpoint: replaced by the newer facts
         for (entity, key), data in self._unsaved.items():
             restored.pop((entity, key), None)
@@ -951,7 +975,11 @@ class Billing(_BillingFacts):
         self._replace(self.t["billing_settlement_parts"], household, parts, self._settle_totals, since)
 
     def derive_end(self, institutions: list[str]) -> None:
-        self._settle_totals.write(self.t["intermunicipal_settlement"], _settlement_row)
+        if self.share is None:  # a share holds part of the totals: finish_shards sums them all
+            self._settle_totals.write(self.t["intermunicipal_settlement"], _settlement_row)
+
+    def finish_shards(self, store, prefix: str) -> None:
+        _write_summary(store, prefix, SETTLEMENT_PARTS, SETTLEMENT, SETTLEMENT_MEASURES, _settlement_row)
 
 
 def _settlement_row(group: tuple, parts: list[Row]) -> Row:
@@ -994,6 +1022,9 @@ class Budget(_BillingFacts):
 
     def companions(self) -> list[View]:
         return [] if self.facts is self else [self.facts]
+
+    def shard(self, k: int, n: int) -> list[View] | None:
+        return super().shard(k, n) if self.facts is self else None  # a linked one is split with its facts
 
     @property
     def checkpoint_name(self) -> str:
@@ -1042,7 +1073,18 @@ class Budget(_BillingFacts):
                     for key, cost in self.facts.empty_basis_cost(institution).items()}
             self._replace(self.t["budget_parts"], owner, rows, self._totals)
         self.release_owned("budget_parts", owners)
-        self._totals.write(self.t["budget"], _budget_row)
+        if self.facts.share is None:  # a share holds part of the totals: finish_shards sums them all
+            self._totals.write(self.t["budget"], _budget_row)
+
+    def finish_shards(self, store, prefix: str) -> None:
+        _write_summary(store, prefix, BUDGET_PARTS, BUDGET, BUDGET_MEASURES, _budget_row)
+
+
+def _write_summary(store, prefix: str, parts: Table, summary: Table, measures: tuple[str, ...],
+                   make: Callable[[tuple, list[Row]], Row]) -> None:
+    """A sharded rebuild's summary rows, from all shares' parts (what _Totals gives one process)."""
+    store.bulk_insert(summary, [make(group, [sums]) for group, _, sums in
+                                store.group_totals(parts, summary.key, measures, prefix)], prefix)
 
 
 SETTLEMENT_MEASURES = ("children", "place_days", "gross_cost_ore", "parent_payment_ore")

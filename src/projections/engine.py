@@ -103,6 +103,16 @@ class View:
         """Views that share this one's working state, so must be folded in the same process."""
         return []
 
+    def shard(self, k: int, n: int) -> list["View"] | None:
+        """Fresh views (this one and its companions) that fold everything but derive only the k-th
+        of n shares of the rows, so a parallel rebuild can split this view's cost over processes;
+        None where the view cannot be split. The rows that sum over all shares (summary tables)
+        are written by `finish_shards` once the shards are done."""
+        return None
+
+    def finish_shards(self, store: ViewStore, prefix: str) -> None:
+        """After a sharded rebuild (called on one shard's views): write what no shard could write alone."""
+
     @property
     def checkpoint_name(self) -> str:
         """Whose working state a checkpoint holds (views whose state differs need different names)."""
@@ -431,15 +441,17 @@ def _hand_on(view: View, on_appends: Callable[[Table, list[Row]], None] | None) 
 
 def fold_into(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: str, *,
               until: int | None = None, page_size: int = 20_000,
-              progress: Callable[[int, int], None] | None = None) -> int:
-    """Fold the log from position 0 (to `until`) in memory into fresh prefixed tables.
+              progress: Callable[[int, int], None] | None = None, fresh_tables: bool = True) -> int:
+    """Fold the log from position 0 (to `until`) in memory into fresh prefixed tables (made here,
+    unless `fresh_tables` is False: the caller made them, for several processes to share).
 
     Append-only logs stream out page by page; keyed state is written in bulk at the
     end (COPY on PostgreSQL). Returns the position folded to.
     """
     tables = [t for v in views for t in v.tables]
-    store.drop(tables, prefix)
-    store.ensure(tables, prefix)
+    if fresh_tables:
+        store.drop(tables, prefix)
+        store.ensure(tables, prefix)
     reader = LogReader(ledger, set().union(*(v.handles for v in views)) if views else ())
     end = ledger.max_position() if until is None else until
     sink = BufferedSink(lambda table, rows: store.bulk_insert(table, rows, prefix))
@@ -494,9 +506,14 @@ def rebuild(ledger: Ledger, views: Sequence[View], *, name: str = "views", page_
         end = ledger.max_position() if until is None else until
         if workers is None and end < PARALLEL_FROM:
             workers = 1  # starting processes costs more than it saves on a short log
-        groups = _balanced(views, _workers(ledger, workers))
+        groups, sharded = _balanced(views, _workers(ledger, workers))
         if len(groups) > 1:
+            # The scratch tables are made here: processes folding shares of one view write into the same ones.
+            store.drop(tables, REBUILD)
+            store.ensure(tables, REBUILD)
             position = _fold_in_processes(ledger, groups, REBUILD, end, page_size, progress)
+            for v in sharded:
+                v.finish_shards(store, REBUILD)
         else:
             position = fold_into(ledger, views, store, REBUILD, until=end, page_size=page_size, progress=progress)
         store.swap_in(tables, REBUILD, name, position)
@@ -518,8 +535,11 @@ def _workers(ledger: Ledger, asked: int | None) -> int:
     return max(1, asked if asked is not None else (os.cpu_count() or 1))
 
 
-def _balanced(views: Sequence[View], workers: int) -> list[list[View]]:
-    """Views in at most `workers` groups of similar weight; companions stay together."""
+def _balanced(views: Sequence[View], workers: int) -> tuple[list[list[View]], list[View]]:
+    """Views in at most `workers` groups of similar weight; companions stay together. With more
+    than one worker, the heaviest unit that can be sharded is split into one share per worker
+    (each folds all its events and derives 1/workers of the rows). Returns the groups and the
+    views whose `finish_shards` completes the shares (empty when nothing was split)."""
     units: list[list[View]] = []
     for v in views:
         home = next((u for u in units if any(c in u for c in v.companions())), None)
@@ -527,10 +547,23 @@ def _balanced(views: Sequence[View], workers: int) -> list[list[View]]:
             units.append([v])
         else:
             home.append(v)
-    groups: list[list[View]] = [[] for _ in range(min(workers, len(units)))]
-    for unit in sorted(units, key=lambda u: -sum(v.rebuild_weight for v in u)):
-        min(groups, key=lambda g: sum(v.rebuild_weight for v in g)).extend(unit)
-    return [g for g in groups if g]
+    weighted = [(unit, sum(v.rebuild_weight for v in unit)) for unit in units]
+    sharded: list[View] = []
+    if workers > 1:
+        for i, (unit, weight) in sorted(enumerate(weighted), key=lambda x: -x[1][1]):
+            shares = [unit[0].shard(k, workers) for k in range(workers)]
+            if all(shares):
+                # Each share still folds every event of the unit: about a tenth of its cost (billing).
+                weighted[i:i + 1] = [(share, weight / workers + weight / 10) for share in shares]  # type: ignore[misc]
+                sharded = shares[0]  # type: ignore[assignment]
+                break
+    groups: list[list[View]] = [[] for _ in range(min(workers, len(weighted)))]
+    loads = [0.0] * len(groups)
+    for unit, weight in sorted(weighted, key=lambda x: -x[1]):
+        i = loads.index(min(loads))
+        groups[i].extend(unit)
+        loads[i] += weight
+    return [g for g in groups if g], sharded
 
 
 def _fold_in_processes(ledger: Ledger, groups: list[list[View]], prefix: str, end: int, page_size: int,
@@ -595,7 +628,8 @@ def _fold_worker(url: str, cipher_key: str, views: list[View], prefix: str, unti
                 def report(position: int, _end: int) -> None:
                     done.value = position
 
-                position = fold_into(ledger, views, store, prefix, until=until, page_size=page_size, progress=report)
+                position = fold_into(ledger, views, store, prefix, until=until, page_size=page_size, progress=report,
+                                     fresh_tables=False)
             finally:
                 store.close()
         send.send(("ok", position, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))

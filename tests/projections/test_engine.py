@@ -123,6 +123,27 @@ def test_rebuild_twice_gives_identical_checksums_and_equals_live(city):
     store.close()
 
 
+def test_a_rebuild_splits_billing_into_shares_and_sums_them_as_one_process_would(city):
+    """With several processes the billing view (and its linked budget) is folded by each and derived
+    by share of households; the summary rows are summed from all shares' parts afterwards."""
+    from projections import Billing, Budget, billing_views
+    from projections.engine import _balanced
+
+    groups, sharded = _balanced(all_views(), 2)
+    shares = sorted(v.share for g in groups for v in g if isinstance(v, Billing))
+    assert shares == [(0, 2), (1, 2)] and [type(v) for v in sharded] == [Billing, Budget]
+    assert sorted(type(v).__name__ for g in groups for v in g).count("Occupancy") == 1
+    small_history(city)
+    store = open_store(city.ledger)
+    for make, workers in ((billing_views, 3), (lambda: [Billing(), Budget()], 2)):
+        rebuild(city.ledger, make(), workers=1)
+        one = {t.name: store.checksums(t) for v in make() for t in v.tables}
+        assert one["statement_lines"] and one["budget"] and one["budget_parts"]
+        rebuild(city.ledger, make(), workers=workers)
+        assert {t.name: store.checksums(t) for v in make() for t in v.tables} == one
+    store.close()
+
+
 def test_verify_catches_an_injected_drift(city):
     small_history(city)
     projector = Projector(city.ledger, all_views())
