@@ -406,6 +406,10 @@ class PostgresViewStore(ViewStore):
                 f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, %s) "
                 f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
         self.grant_analyst(tables)  # the swapped-in tables are new: grant again
+        # Fresh tables have no statistics yet: without them the planner reads a household's
+        # statement lines by a scan of all 11 M (the follower's reads after a city rebuild).
+        for t in tables:
+            self.conn.execute(f"ANALYZE {t.name}")
 
     def close(self) -> None:
         self.conn.close()
