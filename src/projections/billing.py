@@ -519,8 +519,9 @@ class _BillingFacts(View):
         """Whether deriving the months from `since` on gives all that changed for a household whose
         earlier months did not: so unless an issued month, or the statement carrying corrections
         (the month after the latest issued), falls in those months."""
-        issued_months = set(self.runs) | set(self.issued.get(household, {}))
-        return not issued_months or _next_month(max(issued_months)) < since
+        # Runs over the hot path (every active household at each horizon move): no sets built.
+        latest = max(max(self.runs, default=""), max(self.issued.get(household, ()), default=""))
+        return not latest or _next_month(latest) < since
 
     def derive_household(self, household: str, result: _Result, since: str | None = None) -> None:
         """Make the household's rows (of the months from `since` on, given) those of `result`."""
