@@ -207,7 +207,7 @@ def main() -> None:
               f"{r['rebuild_eps']:,.0f} | {r['rebuild_ratio']:.2f} | {r['rebuild_s']:,.1f} | "
               f"{r['catch_up_eps']:,.0f} | {stock} |")
     print()
-    print("| store | rebuild processes' peak RSS MB | verify (one-process fold + compare) s "
+    print("| store | rebuild processes' peak RSS MB | verify (fold + in-database compare) s "
           "| follower start (load working state) s | RSS MB before / after start / after catch-up |")
     print("|---|---:|---:|---:|---:|")
     for r in results:

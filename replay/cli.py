@@ -230,20 +230,35 @@ def rebuild(
 
 
 @app.command()
-def verify(database: Optional[str] = DatabaseOpt) -> None:
-    """Rebuild into scratch tables and compare with the live views, row by row."""
+def verify(
+    database: Optional[str] = DatabaseOpt,
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, max=64,
+                                          help="processes folding the views (as for rebuild)"),
+) -> None:
+    """Rebuild into scratch tables and compare with the live views, row by row (in the database)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
     from ledger import Ledger
-    from projections import all_views
+    from projections import ViewsMoved, all_views
     from projections import verify as run_verify
 
-    with Ledger(database) as ledger:
-        drifts = run_verify(ledger, all_views())
+    try:
+        with Ledger(database) as ledger, Progress(
+            "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("rebuilding a copy to compare", total=None)
+            drifts = run_verify(ledger, all_views(), workers=workers,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except ViewsMoved as e:
+        _fail(str(e))
     if not drifts:
         typer.echo("no drift: the live views equal a fresh rebuild")
         return
     for d in drifts:
-        typer.echo(f"drift in {d.table}: {len(d.missing)} rows missing, {len(d.extra)} extra, "
-                   f"{len(d.different)} different; first: {(d.missing + d.extra + d.different)[0]}")
+        first = (d.missing + d.extra + d.different)[0]
+        typer.echo(f"drift in {d.table}: {d.counts.get('missing', 0)} rows missing, {d.counts.get('extra', 0)} extra, "
+                   f"{d.counts.get('different', 0)} different; first: {first}")
     raise typer.Exit(1)
 
 

@@ -19,7 +19,7 @@ import gc
 import json
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence
 from uuid import UUID
@@ -502,24 +502,30 @@ def rebuild(ledger: Ledger, views: Sequence[View], *, name: str = "views", page_
     reading the log itself and writing its own scratch tables; the swap stays one transaction."""
     store = open_store(ledger)
     try:
-        tables = [t for v in views for t in v.tables]
         end = ledger.max_position() if until is None else until
-        if workers is None and end < PARALLEL_FROM:
-            workers = 1  # starting processes costs more than it saves on a short log
-        groups, sharded = _balanced(views, _workers(ledger, workers))
-        if len(groups) > 1:
-            # The scratch tables are made here: processes folding shares of one view write into the same ones.
-            store.drop(tables, REBUILD)
-            store.ensure(tables, REBUILD)
-            position = _fold_in_processes(ledger, groups, REBUILD, end, page_size, progress)
-            for v in sharded:
-                v.finish_shards(store, REBUILD)
-        else:
-            position = fold_into(ledger, views, store, REBUILD, until=end, page_size=page_size, progress=progress)
-        store.swap_in(tables, REBUILD, name, position)
+        position = _fold_fresh(ledger, views, store, REBUILD, end, page_size, progress, workers)
+        store.swap_in([t for v in views for t in v.tables], REBUILD, name, position)
         return position
     finally:
         store.close()
+
+
+def _fold_fresh(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: str, end: int, page_size: int,
+                progress: Callable[[int, int], None] | None, workers: int | None) -> int:
+    """Fold the log to `end` into fresh `prefix` tables: in this process, or in parallel ones."""
+    if workers is None and end < PARALLEL_FROM:
+        workers = 1  # starting processes costs more than it saves on a short log
+    groups, sharded = _balanced(views, _workers(ledger, workers))
+    if len(groups) == 1:
+        return fold_into(ledger, views, store, prefix, until=end, page_size=page_size, progress=progress)
+    # The scratch tables are made here: processes folding shares of one view write into the same ones.
+    tables = [t for v in views for t in v.tables]
+    store.drop(tables, prefix)
+    store.ensure(tables, prefix)
+    position = _fold_in_processes(ledger, groups, prefix, end, page_size, progress)
+    for v in sharded:
+        v.finish_shards(store, prefix)
+    return position
 
 
 PARALLEL_FROM = 50_000  # events; a shorter log is rebuilt in this process
@@ -639,33 +645,51 @@ def _fold_worker(url: str, cipher_key: str, views: list[View], prefix: str, unti
         send.close()
 
 
+class ViewsMoved(RuntimeError):
+    """The live views moved on while `verify` rebuilt its copy: the two cannot be compared."""
+
+
 @dataclass
 class Drift:
+    """One table's differences between the live views and a fresh rebuild: how many rows of each
+    kind, and the keys of the first few (sorted)."""
+
     table: str
     missing: list[tuple]  # in the rebuild, not live
     extra: list[tuple]  # live, not in the rebuild
     different: list[tuple]
+    counts: dict[str, int] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.missing or self.extra or self.different)
+        return any(self.counts.values()) or bool(self.missing or self.extra or self.different)
 
 
-def verify(ledger: Ledger, views: Sequence[View], *, name: str = "views") -> list[Drift]:
-    """Rebuild into scratch tables up to the live position and compare row checksums."""
+def verify(ledger: Ledger, views: Sequence[View], *, name: str = "views", sample: int = 20,
+           workers: int | None = None, page_size: int = 20_000,
+           progress: Callable[[int, int], None] | None = None) -> list[Drift]:
+    """Rebuild into scratch tables up to the live position (folded as `rebuild` folds: in
+    parallel processes on a long log) and compare them with the live tables row by row, in the
+    database, within one snapshot. Raises ViewsMoved when the live views moved meanwhile."""
     store = open_store(ledger)
+    tables = [t for v in views for t in v.tables]
     try:
-        tables = [t for v in views for t in v.tables]
-        fold_into(ledger, views, store, SCRATCH, until=store.position(name))
+        position = store.position(name)
+        _fold_fresh(ledger, views, store, SCRATCH, position, page_size, progress, workers)
+        store.analyze(tables, SCRATCH)
         drifts = []
-        for t in tables:
-            live, fresh = store.checksums(t), store.checksums(t, SCRATCH)
-            d = Drift(t.name,
-                      missing=sorted(k for k in fresh if k not in live),
-                      extra=sorted(k for k in live if k not in fresh),
-                      different=sorted(k for k in fresh if k in live and fresh[k] != live[k]))
-            if d:
-                drifts.append(d)
-        store.drop(tables, SCRATCH)
+        with store.snapshot():
+            now = store.position(name)
+            if now != position:
+                raise ViewsMoved(f"the live views moved from position {position} to {now} while verify "
+                                 "rebuilt its copy; run it again while no follower or command is writing")
+            for t in tables:
+                counts, samples = store.compare(t, SCRATCH, sample)
+                d = Drift(t.name, samples["missing"], samples["extra"], samples.get("different", []), counts)
+                if d:
+                    drifts.append(d)
         return drifts
     finally:
-        store.close()
+        try:
+            store.drop(tables, SCRATCH)
+        finally:
+            store.close()

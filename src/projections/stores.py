@@ -101,6 +101,47 @@ class ViewStore(ABC):
     def decode_row(self, table: Table, record: tuple) -> Row:
         return dict(zip(table.column_names, record))
 
+    # Null-safe comparisons in the dialect (SQL's `=` and `<>` are unknown on NULL).
+    same: str
+    distinct: str
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One consistent read of the store: what a concurrent writer commits meanwhile is not seen."""
+        yield
+
+    def _rows(self, sql: str) -> Iterator[tuple]:
+        return iter(self.conn.execute(sql))
+
+    def analyze(self, tables: Iterable[Table], prefix: str = "") -> None:
+        """Gather the planner's statistics for fresh tables (where the engine needs them)."""
+
+    def compare(self, table: Table, prefix: str, sample: int = 20) -> tuple[dict[str, int], dict[str, list[tuple]]]:
+        """The live table against its `prefix` copy, compared in the database row by row and
+        streamed (the city's 11 M statement lines do not fit twice in memory). Per kind — missing
+        (only in the copy), extra (only live), different (one key, other values) — the number of
+        rows and the keys of the first `sample`, decoded as the views read them."""
+        live, copy = table.name, f"{prefix}{table.name}"
+        cols = ", ".join(f"a.{c}" for c in table.column_names)
+        on = " AND ".join(f"a.{k} {self.same} b.{k}" for k in table.key)
+        queries = {
+            "missing": f"SELECT {cols} FROM {copy} a WHERE NOT EXISTS (SELECT 1 FROM {live} b WHERE {on})",
+            "extra": f"SELECT {cols} FROM {live} a WHERE NOT EXISTS (SELECT 1 FROM {copy} b WHERE {on})",
+        }
+        values = [c for c in table.column_names if c not in table.key]
+        if values:
+            queries["different"] = (f"SELECT {cols} FROM {live} a JOIN {copy} b ON {on} WHERE "
+                                    + " OR ".join(f"a.{c} {self.distinct} b.{c}" for c in values))
+        counts, samples = {}, {}
+        for kind, sql in queries.items():
+            n, keys = 0, []
+            for record in self._rows(sql):
+                if n < sample:
+                    keys.append(table.key_of(self.decode_row(table, record)))
+                n += 1
+            counts[kind], samples[kind] = n, sorted(keys, key=_sortable)
+        return counts, samples
+
     def checksums(self, table: Table, prefix: str = "") -> dict[tuple, str]:
         """Row-level checksums: key -> sha1 of the row's canonical text."""
         out = {}
@@ -108,6 +149,10 @@ class ViewStore(ABC):
             text = "\x1f".join(_canonical(row[c]) for c in table.column_names)
             out[table.key_of(row)] = hashlib.sha1(text.encode()).hexdigest()
         return out
+
+
+def _sortable(key: tuple) -> tuple:
+    return tuple((v is not None, str(v) if v is not None else "") for v in key)
 
 
 def _canonical(value: Any) -> str:
@@ -131,6 +176,7 @@ class SQLiteViewStore(ViewStore):
     dialect = "sqlite"
     types = _SQLITE_TYPES
     placeholder = "?"
+    same, distinct = "IS", "IS NOT"
 
     def __init__(self, path: str) -> None:
         self.conn = sqlite3.connect(path, uri=path.startswith("file:"), isolation_level=None,
@@ -138,6 +184,14 @@ class SQLiteViewStore(ViewStore):
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        self.conn.execute("BEGIN")  # in WAL mode a read transaction sees one state of the file
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
 
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
         names = table.column_names
@@ -275,6 +329,8 @@ class PostgresViewStore(ViewStore):
     dialect = "postgres"
     types = _PG_TYPES
     placeholder = "%s"
+    # Keys are primary-key columns, never NULL: plain `=` lets the planner hash or merge the join.
+    same, distinct = "=", "IS DISTINCT FROM"
 
     def __init__(self, conninfo: str, schema: str | None) -> None:
         import psycopg
@@ -296,6 +352,23 @@ class PostgresViewStore(ViewStore):
     def ensure(self, tables: Iterable[Table], prefix: str = "") -> None:
         with self._ddl_lock():
             super().ensure(tables, prefix)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        with self.conn.transaction():
+            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def _rows(self, sql: str) -> Iterator[tuple]:
+        # A server-side cursor (inside the snapshot's transaction): rows arrive in batches, not all at once.
+        with self.conn.cursor(name="plads_compare") as cur:
+            cur.itersize = 10_000
+            cur.execute(sql)
+            yield from cur
+
+    def analyze(self, tables: Iterable[Table], prefix: str = "") -> None:
+        for t in tables:
+            self.conn.execute(f"ANALYZE {prefix}{t.name}")
 
     def grant_analyst(self, tables: Iterable[Table]) -> None:
         """The analysts' read-only role sees the aggregate views, never person-level rows or events."""
@@ -408,8 +481,7 @@ class PostgresViewStore(ViewStore):
         self.grant_analyst(tables)  # the swapped-in tables are new: grant again
         # Fresh tables have no statistics yet: without them the planner reads a household's
         # statement lines by a scan of all 11 M (the follower's reads after a city rebuild).
-        for t in tables:
-            self.conn.execute(f"ANALYZE {t.name}")
+        self.analyze(tables)
 
     def close(self) -> None:
         self.conn.close()

@@ -1,5 +1,6 @@
 """The command line, end to end on SQLite: demo, project, verify, export, errors."""
 
+import sqlite3
 import subprocess
 import sys
 
@@ -30,6 +31,11 @@ def test_demo_then_views_verify_and_export(tmp_path):
     assert parquet.returncode == 0, parquet.stderr
     table = pq.read_table(tmp_path / "t.parquet")
     assert table.num_rows > 0 and "event" in table.column_names
+    with sqlite3.connect(tmp_path / "demo.db") as db:
+        changed = db.execute("UPDATE occupancy SET free = free + 1 WHERE month = '2025-04'").rowcount
+    drifted = plads("verify", "-d", url, cwd=tmp_path)
+    assert drifted.returncode == 1 and changed > 0
+    assert f"drift in occupancy: 0 rows missing, 0 extra, {changed} different; first: (" in drifted.stdout
 
 
 def test_user_errors_are_one_readable_line(tmp_path):

@@ -160,6 +160,66 @@ def test_verify_catches_an_injected_drift(city):
     projector.close()
 
 
+def _scratch_tables(store):
+    if store.dialect == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'scratch%'"
+    else:
+        sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() " \
+              "AND table_name LIKE 'scratch%%'"
+    return store.query(sql)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_verify_counts_every_drifted_row_and_names_the_first_keys(city, workers):
+    """The copies are compared in the database: every row is counted, only a sample of keys comes back;
+    a NULL where the rebuild has a value is a difference too. In one process or in two."""
+    small_history(city)
+    projector = Projector(city.ledger, all_views())
+    projector.catch_up()
+    store = projector.store
+    p = store.placeholder
+    occupancy = rows(store, OCCUPANCY)
+    assert len(occupancy) > 8
+    first, second = occupancy[0], occupancy[1]
+    where = " AND ".join(f"{k} = {p}" for k in OCCUPANCY.key)
+    store.query_write(f"DELETE FROM occupancy WHERE {where}", OCCUPANCY.key_of(first))
+    store.query_write(f"UPDATE occupancy SET capacity = NULL WHERE {where}", OCCUPANCY.key_of(second))
+    store.query_write("UPDATE occupancy SET booked = booked + 1 WHERE month = '2025-04'")
+    april = [r for r in occupancy[2:] if r["month"] == "2025-04"]
+    extra = dict(first, month="1999-01")
+    names = OCCUPANCY.column_names
+    store.query_write(f"INSERT INTO occupancy ({', '.join(names)}) VALUES ({', '.join(p for _ in names)})",
+                      tuple(extra[n] for n in names))
+    drifts = verify(city.ledger, all_views(), sample=2, workers=workers)
+    assert [d.table for d in drifts] == ["occupancy"]
+    d = drifts[0]
+    assert d.counts == {"missing": 1, "extra": 1, "different": 1 + len(april)}
+    assert d.missing == [OCCUPANCY.key_of(first)] and d.extra == [OCCUPANCY.key_of(extra)]
+    assert len(d.different) == 2
+    assert set(d.different) <= {OCCUPANCY.key_of(r) for r in [second, *april]}
+    assert _scratch_tables(store) == []
+    projector.close()
+
+
+def test_verify_refuses_views_that_moved_while_it_rebuilt(city):
+    from projections import ViewsMoved
+
+    small_history(city)
+    projector = Projector(city.ledger, all_views(), page_size=5)
+    projector.run_page()
+
+    def a_follower_commits(done, total):
+        if projector.position < city.ledger.max_position():
+            projector.run_page()
+
+    with pytest.raises(ViewsMoved, match="moved from position 5 to "):
+        verify(city.ledger, all_views(), page_size=3, workers=1, progress=a_follower_commits)
+    assert _scratch_tables(projector.store) == []
+    projector.catch_up()
+    assert verify(city.ledger, all_views()) == []
+    projector.close()
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 @given(page_sizes=st.lists(st.integers(1, 40), min_size=1, max_size=6),
        crashes=st.lists(st.booleans(), min_size=1, max_size=12))
