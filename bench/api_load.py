@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from datetime import date
+from typing import Iterator
 
 TOKEN = "bench-load-token"
 
@@ -95,7 +96,8 @@ def client_process(base: str, clients: int, seconds: float, children: list[str],
             "unexpected": len(unexpected), "unexpected_codes": sorted(set(unexpected))}
 
 
-def run(database_url: str, seconds: float, levels: list[int], children_per_level: int = 4000) -> list[dict]:
+def run(database_url: str, seconds: float, levels: list[int], children_per_level: int = 4000) -> Iterator[dict]:
+    """Each level's figures as soon as it is done (the server runs until the last one)."""
     kids, insts = seed(database_url, children_per_level * len(levels))
     port = _free_port()
     env = {**os.environ, "PLADS_API_TOKENS": f"bench:caseworker:{TOKEN}"}
@@ -105,7 +107,6 @@ def run(database_url: str, seconds: float, levels: list[int], children_per_level
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, server)
-        results = []
         for n, clients in enumerate(levels):
             mine = kids[n * children_per_level:(n + 1) * children_per_level]
             out = subprocess.run([sys.executable, __file__, "--client", base, "--clients", str(clients),
@@ -113,8 +114,7 @@ def run(database_url: str, seconds: float, levels: list[int], children_per_level
                                  capture_output=True, text=True, timeout=seconds + 120)
             if out.returncode != 0:
                 raise SystemExit(f"load generator failed: {out.stderr[-1000:]}")
-            results.append(json.loads(out.stdout))
-        return results
+            yield json.loads(out.stdout)
     finally:
         server.terminate()
         server.wait(timeout=30)

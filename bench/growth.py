@@ -14,6 +14,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Iterator
 
 
 def fold(database_url: str, fraction: float) -> dict:
@@ -34,15 +35,14 @@ def fold(database_url: str, fraction: float) -> dict:
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def measure(database_url: str, fractions=(0.25, 0.5, 1.0)) -> list[dict]:
-    out = []
+def measure(database_url: str, fractions=(0.25, 0.5, 1.0)) -> Iterator[dict]:
+    """Each fold's figures as soon as it is done."""
     for f in fractions:
         run = subprocess.run([sys.executable, __file__, "--database", database_url, "--one", str(f)],
                              capture_output=True, text=True, timeout=3600)
         if run.returncode != 0:
             raise SystemExit(f"growth fold failed: {run.stderr[-1000:]}")
-        out.append(json.loads(run.stdout))
-    return out
+        yield json.loads(run.stdout)
 
 
 def main() -> None:
@@ -53,7 +53,7 @@ def main() -> None:
     if args.one:
         print(json.dumps(fold(args.database, args.one)))
         return
-    rows = measure(args.database)
+    rows = list(measure(args.database))
     print("| share of the history | events | rebuild s | events/s | peak RSS MB |")
     print("|---:|---:|---:|---:|---:|")
     for r in rows:

@@ -14,8 +14,11 @@ path; its write rate is reported). For each store:
   latency on the first 10 % of the history (snapshots: it must not grow with the history);
 - growth and memory: one-process folds of 25 %, 50 %, 100 % of the log, each in its own
   process (peak RSS);
+- API: `plads serve` on loopback under 1, 8 and 32 concurrent clients (`bench/api_load.py`: a load
+  generator in its own process, bounded in time), on a fresh ledger of the same store;
 - PostgreSQL only: eventsourcing's stock ProjectionRunner on the same history, for comparison.
-Prints Markdown tables for BENCHMARKS.md.
+Every figure is printed as soon as it is measured and appended to a JSON-lines log (`--log`), so
+a run stopped late keeps what it measured; the Markdown tables for BENCHMARKS.md come at the end.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+import api_load  # noqa: E402
 from city import city, copy_to  # noqa: E402
 from commands import booking_latency, booking_rate  # noqa: E402
 from growth import measure as measure_growth  # noqa: E402
@@ -78,12 +82,40 @@ def _rss_mb(field: str = "VmRSS") -> float | None:
     return None
 
 
+class Log:
+    """Figures as they are measured: one line on stdout and one JSON line in the log file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, store: str, step: str, **figures) -> None:
+        shown = ", ".join(f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
+        print(f"[{time.strftime('%H:%M:%S')} {store}] {step}: {shown}", flush=True)
+        if self.path is not None:
+            with self.path.open("a") as f:
+                f.write(json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "store": store, "step": step,
+                                    **figures}, default=str) + "\n")
+
+
+def _sibling(url: str, name: str) -> str:
+    """Another database of the same store: a file beside the SQLite one, or a schema beside the PostgreSQL one."""
+    return url.replace("bench.db", f"bench-{name}.db") if url.startswith("sqlite") else f"{url}_{name}"
+
+
 def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, verify_rebuild: bool = True,
-            children: int = 5_000, fractions: tuple[float, ...] = (0.25, 0.5, 1.0)) -> dict:
+            children: int = 5_000, fractions: tuple[float, ...] = (0.25, 0.5, 1.0), log: Log = Log(None),
+            api_seconds: float = 10.0, api_levels: tuple[int, ...] = (1, 8, 32), api_children: int = 4_000) -> dict:
     """`source`: a cached city (bench/city.py) to copy in, or None for bench/history.py's history."""
     from ledger import Ledger, SimulatedClock
 
-    small_url = url.replace("bench.db", "bench-small.db") if url.startswith("sqlite") else url + "_small"
+    store = url.split(":", 1)[0]
+
+    def note(step: str, **figures) -> None:
+        log(store, step, **figures)
+
+    small_url = _sibling(url, "small")
     started = time.perf_counter()
     if source is not None:
         copy_to(source, url)
@@ -94,7 +126,9 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
         write_label = "bulk write"
     write_s = time.perf_counter() - started
     events = ledger.max_position()
+    note("history", events=events, how=write_label, seconds=write_s)
     n, floor_s = raw_floor(ledger)
+    note("raw floor", events=n, seconds=floor_s, events_per_s=n / floor_s)
     # The rebuild folds the first 90 % of the log; a follower then catches up the last 10 %,
     # committing every page (one rebuild serves both measurements).
     rebuilt = int(events * 0.9)
@@ -103,6 +137,8 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
     rebuild(ledger, all_views(), until=rebuilt)
     rebuild_s = time.perf_counter() - started
     worker_peaks = list(engine.last_worker_peaks)
+    note("rebuild (first 90 %)", events=rebuilt, seconds=rebuild_s, events_per_s=rebuilt / rebuild_s,
+         ratio_to_floor=(rebuilt / rebuild_s) / (n / floor_s), peak_rss_mb=worker_peaks)
     # The follower: starts on the rebuilt views (its working state; derived rows stay in the store)
     # and catches up the last 10 %, committing every page.
     rss_before = _rss_mb()
@@ -115,16 +151,22 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
     catch_s = time.perf_counter() - started
     rss_caught_up = _rss_mb()
     projector.close()
+    note("follower", start_s=load_s, catch_up_events=behind, catch_up_s=catch_s,
+         events_per_s=behind / catch_s if catch_s else None, rss_mb=(rss_before, rss_loaded, rss_caught_up))
     verify_s = None
     if verify_rebuild:
         started = time.perf_counter()
         drifts = verify(ledger, all_views())  # rebuild + catch-up must equal a second, independent fold
         verify_s = time.perf_counter() - started
+        note("verify", seconds=verify_s, drifted_tables=[d.table for d in drifts])
         if drifts:
-            raise SystemExit(f"verify found drift after the rebuild and catch-up: {[d.table for d in drifts]}")
+            raise SystemExit(f"verify found drift after the rebuild and catch-up: "
+                             f"{[(d.table, d.counts) for d in drifts]}")
     # Commands on the full history, and sequential latency on a tenth of it (a fresh ledger).
     sequential = booking_latency(ledger, n=commands, tag="full")
+    note("bookings, 1 thread", **sequential)
     threaded = booking_rate(ledger, n=commands * 2, threads=8, tag="threads")
+    note("bookings, 8 threads", **threaded)
     if source is not None:
         small_events = copy_to(source, small_url, until=events // 10)
         small = Ledger(small_url, clock=SimulatedClock(source.day_after()))
@@ -133,13 +175,23 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
         small_events = small.max_position()
     small_latency = booking_latency(small, n=commands, tag="small")
     small.close()
+    note("bookings at 10 % of the history", events=small_events, **small_latency)
     stock = None
     if url.startswith("postgresql"):
         from stock_runner import stock_runner_rate
 
         stock = stock_runner_rate(ledger, seconds=stock_seconds)[1]
+        note("stock ProjectionRunner", events_per_s=stock)
     ledger.close()
-    growth = measure_growth(url, fractions)
+    api = []
+    if api_levels:
+        for level in api_load.run(_sibling(url, "api"), api_seconds, list(api_levels), api_children):
+            note(f"HTTP, {level['clients']} clients", **level)
+            api.append(level)
+    growth = []
+    for g in measure_growth(url, fractions):
+        note(f"one-process fold of {g['events']:,} events", **g)
+        growth.append(g)
     floor = n / floor_s
     return {"store": url.split(":", 1)[0], "events": events, "write_label": write_label, "write_s": write_s,
             "floor_eps": floor, "rebuild_eps": rebuilt / rebuild_s, "rebuild_ratio": (rebuilt / rebuild_s) / floor,
@@ -148,7 +200,7 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
             "follower_rss_mb": (rss_before, rss_loaded, rss_caught_up),
             "stock_eps": stock, "sequential": sequential, "threaded": threaded,
             "small_latency": small_latency, "small_events": small_events, "growth": growth,
-            "growth_fractions": fractions}
+            "growth_fractions": fractions, "api": api}
 
 
 def _num(value, otherwise: str, fmt: str = ",.0f") -> str:
@@ -167,7 +219,14 @@ def main() -> None:
     parser.add_argument("--no-verify", action="store_true", help="skip the verify fold after the rebuild")
     parser.add_argument("--stores", default="sqlite,postgresql", help="which stores to measure")
     parser.add_argument("--growth", default="0.25,0.5,1", help="shares of the history the one-process folds take")
+    parser.add_argument("--api-seconds", type=float, default=10.0, help="how long each API load level runs")
+    parser.add_argument("--api-levels", default="1,8,32", help="concurrent HTTP clients per level ('' skips the API)")
+    parser.add_argument("--api-children", type=int, default=4_000, help="children seeded per API level")
+    parser.add_argument("--log", default=None, help="JSON-lines file the figures are appended to as they are "
+                                                    "measured (default: bench/.cache/run-DATE-TIME.jsonl)")
     args = parser.parse_args()
+    log = Log(Path(args.log) if args.log else Path(__file__).parent / ".cache" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
+    api_levels = tuple(int(x) for x in args.api_levels.split(",") if x.strip())
     source = city(args.years, args.scale, cache_dir=args.cache_dir) if args.history == "city" else None
     stores = args.stores.split(",")
     urls = [f"sqlite:///{tempfile.mkdtemp()}/bench.db"] if "sqlite" in stores else []
@@ -189,21 +248,24 @@ def main() -> None:
     for url in urls:
         try:
             results.append(measure(url, source, args.stock_seconds, args.commands, not args.no_verify,
-                                   args.children, tuple(float(x) for x in args.growth.split(","))))
+                                   args.children, tuple(float(x) for x in args.growth.split(",")), log,
+                                   args.api_seconds, api_levels, args.api_children))
         finally:
             if url.startswith("postgresql"):
                 import psycopg
 
                 schema = url.rsplit("schema=", 1)[1]
                 with psycopg.connect(pg, autocommit=True) as conn:
-                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_small" CASCADE')
+                    for suffix in ("", "_small", "_api"):
+                        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}{suffix}" CASCADE')
+    if log.path is not None:
+        print(f"\n(the figures are also in {log.path})")
     print("| store | events | history in (s) | raw floor ev/s | rebuild (first 90 %) ev/s | rebuild ÷ floor "
           "| rebuild s | catch-up (last 10 %) ev/s | stock ProjectionRunner ev/s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         stock = f"{r['stock_eps']:,.0f}" if r["stock_eps"] is not None else "n/a (cannot subscribe)"
-        print(f"| {r['store']} | {r['events']:,} | {r['write_label']} {r['write_s']:,.0f} | {r['floor_eps']:,.0f} | "
+        print(f"| {r['store']} | {r['events']:,} | {r['write_label']} {r['write_s']:,.1f} | {r['floor_eps']:,.0f} | "
               f"{r['rebuild_eps']:,.0f} | {r['rebuild_ratio']:.2f} | {r['rebuild_s']:,.1f} | "
               f"{r['catch_up_eps']:,.0f} | {stock} |")
     print()
@@ -235,6 +297,14 @@ def main() -> None:
         print(f"| {r['store']} | {s['rate']:,.0f} | {s['p50_ms']:.1f} / {s['p99_ms']:.1f} | {t['rate']:,.0f} | "
               f"{t['p50_ms']:.1f} / {t['p99_ms']:.1f} | {m['p50_ms']:.1f} / {m['p99_ms']:.1f} "
               f"({r['small_events']:,} vs {r['events']:,}) |")
+    if any(r["api"] for r in results):
+        print()
+        print("| store | HTTP clients | requests | requests/s | p50 ms | p99 ms | unexpected answers |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in results:
+            for a in r["api"]:
+                print(f"| {r['store']} | {a['clients']} | {a['requests']:,} | {a['rps']:,.0f} | {a['p50_ms']:.1f} | "
+                      f"{a['p99_ms']:.1f} | {a['unexpected']} {a['unexpected_codes'] or ''} |")
 
 
 if __name__ == "__main__":

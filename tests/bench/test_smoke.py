@@ -1,6 +1,7 @@
 """`make bench` keeps working: a seconds-long run of the benchmark on both stores, on a tiny
 simulated city (cached in a temporary directory) and on bench/history.py's history."""
 
+import json
 import os
 import subprocess
 import sys
@@ -19,12 +20,25 @@ def _numbers(cell: str) -> list[float]:
 @pytest.mark.parametrize("history", [["--history", "city", "--years", "0.1", "--scale", "0.01"],
                                      ["--history", "synthetic", "--children", "40"]], ids=["city", "synthetic"])
 def test_the_benchmark_runs_and_prints_its_tables(history, tmp_path):
+    log = tmp_path / "figures.jsonl"
     out = subprocess.run([sys.executable, "bench/run.py", *history, "--cache-dir", str(tmp_path), "--stock-seconds",
-                          "1", "--commands", "10"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          "1", "--commands", "10", "--api-seconds", "1", "--api-levels", "1,2", "--api-children", "20",
+                          "--log", str(log)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [line for line in out.stdout.splitlines() if line.startswith("| sqlite") or line.startswith("| postgresql")]
     expected = 2 if os.environ.get("PLADS_TEST_DATABASE_URL") else 1
-    assert len(rows) == 4 * expected, out.stdout  # read side, processes, growth and memory, commands
+    # read side, processes, growth and memory, commands; then the API at two levels
+    assert len(rows) == 6 * expected, out.stdout
+    steps = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len({s["store"] for s in steps}) == expected
+    for step in ("raw floor", "rebuild (first 90 %)", "follower", "verify", "bookings, 1 thread", "HTTP, 2 clients"):
+        found = [s for s in steps if s["step"] == step]
+        assert len(found) == expected, step
+        assert f"] {step}: " in out.stdout  # printed as measured, not only in the tables
+    assert all(s["drifted_tables"] == [] for s in steps if s["step"] == "verify")
+    for api in rows[4 * expected:]:
+        cells = [c.strip() for c in api.strip("|").split("|")]
+        assert cells[1] in ("1", "2") and int(cells[2].replace(",", "")) > 0 and cells[6] == "0", api
     for row in rows[:expected]:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert int(cells[1].replace(",", "")) > 100  # events in the history
