@@ -35,6 +35,10 @@ class Views:
         self._detach = None
         self._written = 0  # the last position a command of this process reached
         self._written_lock = threading.Lock()
+        # Notified by the follower thread after each page it commits: reads waiting for a position
+        # wake at once instead of polling the store.
+        self._advanced = threading.Condition()
+        self.projector.on_commit = self._committed
         self.projector.catch_up()
         if ledger.store.kind == "sqlite":
             self._detach = attach_inline(ledger, self.projector)
@@ -59,6 +63,10 @@ class Views:
         while not self._stores.empty():
             self._stores.get().close()
         self.projector.close()
+
+    def _committed(self, _position: int) -> None:
+        with self._advanced:
+            self._advanced.notify_all()
 
     def wrote(self, position: int | None) -> None:
         """A command of this process reached `position`: later reads here wait for it (not on
@@ -104,7 +112,14 @@ class Views:
                     return  # the answer's `position` says how far the views are
                 raise StoreUnavailable(f"the views have not reached position {position} within "
                                        f"{WAIT_SECONDS:.0f} s; try again")
-            time.sleep(0.02)
+            if self._thread is not None:
+                # The follower is ours: sleep until it commits a page (the store is then read again:
+                # another process's projector may have applied the page instead).
+                with self._advanced:
+                    self._advanced.wait_for(lambda: self.projector.position >= position,
+                                            timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+            else:
+                time.sleep(0.02)
 
     @contextmanager
     def as_of(self, when: datetime | date, views: Sequence[View] | None = None) -> Iterator[ViewStore]:

@@ -269,6 +269,8 @@ class Projector:
         self.store = store or open_store(ledger)
         self.reader = LogReader(ledger, set().union(*(v.handles for v in self.views)) if self.views else ())
         self._lock = threading.Lock()
+        # Called with the new position after every committed page (the API wakes its waiting reads).
+        self.on_commit: Callable[[int], None] | None = None
         self.store.ensure(self.tables)
         if isinstance(self.store, PostgresViewStore):
             self.store.grant_analyst(self.tables)
@@ -309,6 +311,8 @@ class Projector:
                 from projections.pointintime import save_checkpoint
 
                 save_checkpoint(self.store, self.views, last, events[-1].recorded_at if events else None)
+            if self.on_commit:
+                self.on_commit(last)
             return read
 
     def _fold(self, events: list[Envelope]) -> dict[Table, Changes]:
