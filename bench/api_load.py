@@ -96,13 +96,14 @@ def client_process(base: str, clients: int, seconds: float, children: list[str],
             "unexpected": len(unexpected), "unexpected_codes": sorted(set(unexpected))}
 
 
-def run(database_url: str, seconds: float, levels: list[int], children_per_level: int = 4000) -> Iterator[dict]:
+def run(database_url: str, seconds: float, levels: list[int], children_per_level: int = 4000,
+        workers: int = 1) -> Iterator[dict]:
     """Each level's figures as soon as it is done (the server runs until the last one)."""
     kids, insts = seed(database_url, children_per_level * len(levels))
     port = _free_port()
     env = {**os.environ, "PLADS_API_TOKENS": f"bench:caseworker:{TOKEN}"}
     server = subprocess.Popen([sys.executable, "-m", "replay.cli", "serve", "--database", database_url,
-                               "--host", "127.0.0.1", "--port", str(port)], env=env,
+                               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -141,6 +142,7 @@ def main() -> None:
     parser.add_argument("--database")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument("--workers", type=int, default=1, help="`plads serve` worker processes")
     parser.add_argument("--client", help=argparse.SUPPRESS)  # the load generator's own process
     parser.add_argument("--clients", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -152,7 +154,7 @@ def main() -> None:
         raise SystemExit("give --database URL")
     print("| clients | requests | requests/s | p50 ms | p99 ms | unexpected answers |")
     print("|---:|---:|---:|---:|---:|---:|")
-    for r in run(args.database, args.seconds, [int(x) for x in args.levels.split(",")]):
+    for r in run(args.database, args.seconds, [int(x) for x in args.levels.split(",")], workers=args.workers):
         print(f"| {r['clients']} | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
               f"{r['unexpected']} {r['unexpected_codes'] or ''} |")
 

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from typing import Iterator, Sequence
 
 from ledger import InvalidCommand, Ledger, StoreUnavailable
-from projections import Projector, View, all_views, attach_inline, open_store
+from projections import Leadership, Projector, View, all_views, attach_inline, open_store
 from projections.pointintime import views_as_of
 from projections.stores import ViewStore
 
@@ -28,31 +28,72 @@ WAIT_SECONDS = 5.0
 class Views:
     def __init__(self, ledger: Ledger, *, follow: bool = True, poll_seconds: float = 0.5) -> None:
         self.ledger = ledger
-        self.projector = Projector(ledger, all_views(), checkpoint_every=100_000)
+        # This process's projector: always on SQLite (inline); on PostgreSQL only while this
+        # process leads (one follower per database, among API workers and `plads project --follow`).
+        self.projector: Projector | None = None
         self._stores: queue.SimpleQueue[ViewStore] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._detach = None
+        self._leadership: Leadership | None = None
         self._written = 0  # the last position a command of this process reached
         self._written_lock = threading.Lock()
         # Notified by the follower thread after each page it commits: reads waiting for a position
         # wake at once instead of polling the store.
         self._advanced = threading.Condition()
-        self.projector.on_commit = self._committed
-        self.projector.catch_up()
         if ledger.store.kind == "sqlite":
+            self.projector = self._projector()
+            self.projector.catch_up()
             self._detach = attach_inline(ledger, self.projector)
         elif follow:
+            self._leadership = Leadership(ledger)
+            if self._leadership.try_acquire():
+                self._lead()  # the views are current before the first request (as a lone server expects)
             self._thread = threading.Thread(target=self._follow, args=(poll_seconds,), name="plads-follower",
                                             daemon=True)
             self._thread.start()
 
+    def _projector(self) -> Projector:
+        projector = Projector(self.ledger, all_views(), checkpoint_every=100_000)
+        projector.on_commit = self._committed
+        return projector
+
+    def _lead(self) -> None:
+        projector = self._projector()
+        try:
+            projector.catch_up()
+        except BaseException:
+            projector.close()
+            raise
+        self.projector = projector
+
     def _follow(self, poll_seconds: float) -> None:
+        assert self._leadership is not None
         while not self._stop.is_set():
             try:
+                if self.projector is None:
+                    if not self._leadership.try_acquire():
+                        self._stop.wait(poll_seconds)  # another process follows; take over when it goes
+                        continue
+                    self._lead()
+                assert self.projector is not None
                 self.projector.follow(self._stop, poll_seconds=poll_seconds)
-            except Exception:  # noqa: BLE001 - an outage: try again after a pause
+            except Exception:  # noqa: BLE001 - an outage: give up the lead, try again after a pause
+                self._resign()
                 self._stop.wait(1.0)
+
+    def _resign(self) -> None:
+        projector, self.projector = self.projector, None
+        if projector is not None:
+            try:
+                projector.close()
+            except Exception:  # noqa: BLE001 - its connection may be gone already
+                pass
+        if self._leadership is not None:
+            try:
+                self._leadership.release()
+            except Exception:  # noqa: BLE001
+                pass
 
     def close(self) -> None:
         if self._detach:
@@ -62,7 +103,7 @@ class Views:
             self._thread.join(timeout=10)
         while not self._stores.empty():
             self._stores.get().close()
-        self.projector.close()
+        self._resign()
 
     def _committed(self, _position: int) -> None:
         with self._advanced:
@@ -106,20 +147,21 @@ class Views:
         deadline = time.monotonic() + WAIT_SECONDS
         while store.position("views") < position:
             if self.ledger.store.kind == "sqlite":
+                assert self.projector is not None
                 self.projector.catch_up()
             if time.monotonic() > deadline:
                 if not strict:
                     return  # the answer's `position` says how far the views are
                 raise StoreUnavailable(f"the views have not reached position {position} within "
                                        f"{WAIT_SECONDS:.0f} s; try again")
-            if self._thread is not None:
-                # The follower is ours: sleep until it commits a page (the store is then read again:
-                # another process's projector may have applied the page instead).
+            projector = self.projector
+            if self._thread is not None and projector is not None:
+                # This process follows: sleep until it commits a page (the store is then read again).
                 with self._advanced:
-                    self._advanced.wait_for(lambda: self.projector.position >= position,
+                    self._advanced.wait_for(lambda: projector.position >= position,
                                             timeout=min(0.5, max(0.0, deadline - time.monotonic())))
             else:
-                time.sleep(0.02)
+                time.sleep(0.005)  # another process follows: poll the store (one indexed read)
 
     @contextmanager
     def as_of(self, when: datetime | date, views: Sequence[View] | None = None) -> Iterator[ViewStore]:

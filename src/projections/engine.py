@@ -301,7 +301,7 @@ class Projector:
                 changes = self._fold(events)
                 if crash_before_commit:
                     crash_before_commit()
-                self.store.commit(self.name, last, changes)
+                self.store.commit(self.name, self.position, last, changes)
             except BaseException:
                 self._start()  # the page was not committed: forget what it folded
                 raise
@@ -356,6 +356,30 @@ class Projector:
 
     def close(self) -> None:
         self.store.close()
+
+
+class Leadership:
+    """One follower per set of views on PostgreSQL: a session advisory lock on (schema, view set),
+    held on its own connection while following. Followers that do not hold it wait and take over
+    when the holder goes (its connection closes, and the lock with it). Two followers would only
+    refuse each other's pages (PositionMoved) and reload their whole state each time."""
+
+    def __init__(self, ledger: Ledger, name: str = "views") -> None:
+        self.conninfo = ledger.store.postgres_conninfo
+        self.key = f"plads follower {ledger.store.schema or 'public'} {name}"
+        self.conn: Any = None
+
+    def try_acquire(self) -> bool:
+        import psycopg
+
+        if self.conn is None or self.conn.closed:
+            self.conn = psycopg.connect(self.conninfo, autocommit=True)
+        return bool(self.conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self.key,)).fetchone()[0])
+
+    def release(self) -> None:
+        if self.conn is not None:
+            self.conn.close()  # the lock goes with the session
+            self.conn = None
 
 
 class _NotifyWaiter:

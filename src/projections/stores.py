@@ -76,7 +76,10 @@ class ViewStore(ABC):
         self.conn.execute(sql, params)
 
     @abstractmethod
-    def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None: ...
+    def commit(self, name: str, start: int, position: int, changes: Mapping[Table, Changes],
+               prefix: str = "") -> None:
+        """Write a page's changes and move the position from `start` to `position`, in one
+        transaction; PositionMoved (nothing written) unless the stored position is still `start`."""
 
     @abstractmethod
     def upsert(self, table: Table, rows: list[Row]) -> None:
@@ -217,14 +220,16 @@ class SQLiteViewStore(ViewStore):
             for rec in cur:
                 yield {n: (d(v) if v is not None else None) for n, d, v in zip(names, decoders, rec)}
 
-    def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None:
+    def commit(self, name: str, start: int, position: int, changes: Mapping[Table, Changes],
+               prefix: str = "") -> None:
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
             # Exactly once: the position moves forward in the same transaction, or not at all.
             current = self.position(name)
-            if position <= current:
-                raise PositionMoved(f"projection {name} is already at {current}; refusing to apply up to {position}")
+            if current != start:
+                raise PositionMoved(f"projection {name} is at {current}, not {start}; refusing to apply "
+                                    f"{start}..{position}")
             for table, ch in changes.items():
                 self._write(table, ch, prefix)
             c.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?) "
@@ -337,9 +342,10 @@ class PostgresViewStore(ViewStore):
 
         self.schema = schema or "public"
         self.conn = psycopg.connect(conninfo, autocommit=True)
-        self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
-        self.conn.execute(f'SET search_path TO "{self.schema}"')
-        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name text PRIMARY KEY, position bigint NOT NULL)")
+        with self._ddl_lock():  # stores opened at once on a fresh schema (API workers) met duplicate types
+            self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+            self.conn.execute(f'SET search_path TO "{self.schema}"')  # for the session: the transaction commits
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name text PRIMARY KEY, position bigint NOT NULL)")
 
     @contextmanager
     def _ddl_lock(self) -> Iterator[None]:
@@ -397,13 +403,19 @@ class PostgresViewStore(ViewStore):
             for rec in cur:
                 yield dict(zip(names, rec))
 
-    def commit(self, name: str, position: int, changes: Mapping[Table, Changes], prefix: str = "") -> None:
+    def commit(self, name: str, start: int, position: int, changes: Mapping[Table, Changes],
+               prefix: str = "") -> None:
         with self.conn.transaction():
             # Row lock on the position: a second projector of the same name waits, then sees it moved.
+            # The row is made first if missing (nothing to lock otherwise: two projectors starting
+            # on fresh views both saw none and wrote the same first page).
+            self.conn.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING",
+                              (name,))
             row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = %s FOR UPDATE", (name,)).fetchone()
             current = row[0] if row else 0
-            if position <= current:
-                raise PositionMoved(f"projection {name} is already at {current}; refusing to apply up to {position}")
+            if current != start:
+                raise PositionMoved(f"projection {name} is at {current}, not {start}; refusing to apply "
+                                    f"{start}..{position}")
             for table, ch in changes.items():
                 self._write(table, ch, prefix)
             self.conn.execute(

@@ -155,3 +155,38 @@ def test_a_read_sees_the_commands_this_server_answered_without_min_position(stor
             assert [(r["booked"], r["free"]) for r in occ["items"]] == [(1, 0)]
     finally:
         ledger.close()
+
+
+def test_one_follower_per_database_and_another_takes_over_when_it_goes(pg_store):
+    """API workers on one database: the first leads (follows the ledger), the second only reads and
+    waits; when the leader closes, the second takes over and keeps the views current."""
+    import time
+
+    from api.views import Views
+    from ledger import commands as c
+
+    ledger = pg_store.ledger(date(2025, 1, 6))
+
+    def register() -> int:
+        return ledger.execute(c.RegisterHousehold(district="Valby"), actor="t", channel="caseworker").position
+
+    first = Views(ledger, poll_seconds=0.05)
+    second = Views(ledger, poll_seconds=0.05)
+    try:
+        assert first.projector is not None and second.projector is None
+        position = register()
+        with second.current(min_position=position) as store:  # the leader applies it; the other sees it
+            assert store.position("views") >= position
+        assert second.projector is None
+        first.close()
+        deadline = time.monotonic() + 10
+        while second.projector is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert second.projector is not None, "the second worker did not take over"
+        position = register()
+        with second.current(min_position=position) as store:
+            assert store.position("views") >= position
+    finally:
+        first.close()
+        second.close()
+        ledger.close()

@@ -160,6 +160,64 @@ def test_verify_catches_an_injected_drift(city):
     projector.close()
 
 
+def test_a_projector_whose_page_starts_behind_the_stored_position_applies_nothing(city):
+    """Two projectors of one name with different pages: the second page overlaps what the first
+    committed, so it is refused whole (it would apply events 1-5 twice) and the projector goes on."""
+    from projections.stores import PositionMoved
+
+    small_history(city)
+    first = Projector(city.ledger, all_views(), page_size=5)
+    second = Projector(city.ledger, all_views(), page_size=12)
+    assert first.run_page() == 5
+    with pytest.raises(PositionMoved, match="at 5, not 0"):
+        second.run_page()
+    assert second.position == 5  # reloaded from the store
+    second.catch_up()
+    first.catch_up()  # the other one moved on meanwhile: it reloads and finds nothing left
+    assert first.position == second.position == city.ledger.max_position()
+    assert verify(city.ledger, all_views()) == []
+    first.close()
+    second.close()
+
+
+def test_two_projectors_committing_their_first_page_at_once(city):
+    """Fresh views, no stored position yet: both fold the first page and commit together; one wins,
+    the other is refused (before, neither found a position row to lock and both wrote the page)."""
+    import threading
+
+    from projections.stores import PositionMoved
+
+    small_history(city)
+    together = threading.Barrier(2, timeout=30)
+    outcomes = []
+
+    def project():
+        projector = None
+        try:
+            projector = Projector(city.ledger, all_views(), page_size=10)
+            projector.run_page(crash_before_commit=together.wait)
+            outcomes.append("committed")
+        except PositionMoved:
+            outcomes.append("refused")
+        except Exception as e:  # noqa: BLE001 - the test reports it
+            outcomes.append(repr(e))
+        finally:
+            if projector is not None:
+                projector.close()
+
+    threads = [threading.Thread(target=project) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["committed", "refused"]
+    projector = Projector(city.ledger, all_views())
+    assert projector.position == 10
+    projector.catch_up()
+    assert verify(city.ledger, all_views()) == []
+    projector.close()
+
+
 def _scratch_tables(store):
     if store.dialect == "sqlite":
         sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'scratch%'"
