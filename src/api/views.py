@@ -1,7 +1,8 @@
 """How the API reads the views: current ones (waiting for a position if asked), or as of a time.
 
 On SQLite the views are brought up to date inline after every command (read-your-writes).
-On PostgreSQL a follower thread keeps them current; a command's response carries the log
+On PostgreSQL a follower thread keeps them current (one per database: the API worker holding
+the follower's advisory lock; the others read and wait); a command's response carries the log
 position of its events, and a read with `min_position` waits (bounded) until the views
 have caught up to it. A read without it waits (bounded, then answers what it has) for the
 commands this server process has answered, so one client talking to one server reads its
