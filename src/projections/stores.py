@@ -197,28 +197,21 @@ class SQLiteViewStore(ViewStore):
             self.conn.execute("COMMIT")
 
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
-        names = table.column_names
-        cur = self.conn.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name}")
-        decoders = [_sqlite_decoder(ty) for _, ty in table.columns]
-        for rec in cur:
-            yield {n: (d(v) if v is not None else None) for n, d, v in zip(names, decoders, rec)}
+        cur = self.conn.execute(f"SELECT {', '.join(table.column_names)} FROM {prefix}{table.name}")
+        return _decoded(table, cur)
 
     def decode_row(self, table: Table, record: tuple) -> Row:
-        return {n: (_sqlite_decoder(ty)(v) if v is not None else None)
-                for (n, ty), v in zip(table.columns, record)}
+        return next(_decoded(table, [record]))
 
     def load_owned(self, table: Table, owners: list[Any], prefix: str = "",
                    since: tuple[str, Any] | None = None) -> Iterator[Row]:
-        names = table.column_names
-        decoders = [_sqlite_decoder(ty) for _, ty in table.columns]
         after = f" AND {since[0]} >= ?" if since else ""
         for i in range(0, len(owners), 500):  # well under SQLite's limit of bound parameters
             chunk = [_sqlite_value(o) for o in owners[i:i + 500]]
-            cur = self.conn.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name} "
+            cur = self.conn.execute(f"SELECT {', '.join(table.column_names)} FROM {prefix}{table.name} "
                                     f"WHERE {table.partition} IN ({', '.join('?' for _ in chunk)}){after}",
                                     chunk + ([_sqlite_value(since[1])] if since else []))
-            for rec in cur:
-                yield {n: (d(v) if v is not None else None) for n, d, v in zip(names, decoders, rec)}
+            yield from _decoded(table, cur)
 
     def commit(self, name: str, start: int, position: int, changes: Mapping[Table, Changes],
                prefix: str = "") -> None:
@@ -311,6 +304,14 @@ def _sqlite_value(v: Any) -> Any:
     if isinstance(v, bool):
         return int(v)
     return v
+
+
+def _decoded(table: Table, records: Iterable[tuple]) -> Iterator[Row]:
+    """SQLite records as the views' rows: dates, booleans and timestamps decoded from their storage."""
+    names = table.column_names
+    decoders = [_sqlite_decoder(ty) for _, ty in table.columns]
+    for rec in records:
+        yield {n: (d(v) if v is not None else None) for n, d, v in zip(names, decoders, rec)}
 
 
 def _sqlite_decoder(ty: str):
