@@ -1,6 +1,6 @@
 """Rebuild growth and memory: fold all views over the first 25 %, 50 % and 100 % of a history.
 
-Each fold runs in its own process, so its peak RSS is the fold's own (ru_maxrss of the child).
+Each fold runs in its own process, so its peak RSS is the fold's own (VmHWM of the child).
 Linear growth means time(100 %) ≈ 4 × time(25 %); memory should stay well under 1 GB.
 
     python bench/growth.py --database URL        # prints a Markdown table
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import Iterator
 def fold(database_url: str, fraction: float) -> dict:
     from ledger import Ledger
     from projections import all_views, open_store
-    from projections.engine import fold_into
+    from projections.engine import fold_into, peak_rss_mb
 
     with Ledger(database_url) as ledger:
         until = int(ledger.max_position() * fraction)
@@ -32,7 +31,7 @@ def fold(database_url: str, fraction: float) -> dict:
         store.drop([t for v in views for t in v.tables], "growth_")
         store.close()
     return {"fraction": fraction, "events": until, "seconds": seconds,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def measure(database_url: str, fractions=(0.25, 0.5, 1.0)) -> Iterator[dict]:

@@ -648,9 +648,24 @@ def _fold_in_processes(ledger: Ledger, groups: list[list[View]], prefix: str, en
     return positions.pop()
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident set (MB): VmHWM where /proc has it. ru_maxrss is not the process's
+    own after fork + exec on Linux: it starts at the parent's high-water mark (a 2.6 GB benchmark
+    process made its 200 MB children report 2.6 GB)."""
+    import resource
+
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _fold_worker(url: str, cipher_key: str, views: list[View], prefix: str, until: int, page_size: int,
                  done: Any, send: Any) -> None:
-    import resource
     import traceback
 
     try:
@@ -666,7 +681,7 @@ def _fold_worker(url: str, cipher_key: str, views: list[View], prefix: str, unti
                                      fresh_tables=False)
             finally:
                 store.close()
-        send.send(("ok", position, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+        send.send(("ok", position, peak_rss_mb()))
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises
         send.send(("error", f"{type(e).__name__}: {e}", traceback.format_exc()))
     finally:
