@@ -24,6 +24,7 @@ a run stopped late keeps what it measured; the Markdown tables for BENCHMARKS.md
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -151,6 +152,9 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
     catch_s = time.perf_counter() - started
     rss_caught_up = _rss_mb()
     projector.close()
+    del projector  # its working state (GBs on the city) must not sit under the command measurements
+    gc.unfreeze()  # the projector froze its loaded state out of the collector's sight
+    gc.collect()
     note("follower", start_s=load_s, catch_up_events=behind, catch_up_s=catch_s,
          events_per_s=behind / catch_s if catch_s else None, rss_mb=(rss_before, rss_loaded, rss_caught_up))
     verify_s = None

@@ -124,6 +124,8 @@ class ViewStore(ABC):
         streamed (the city's 11 M statement lines do not fit twice in memory). Per kind — missing
         (only in the copy), extra (only live), different (one key, other values) — the number of
         rows and the keys of the first `sample`, decoded as the views read them."""
+        if not table.key:
+            raise ValueError(f"{table.name} has no key: its rows cannot be compared one by one")
         live, copy = table.name, f"{prefix}{table.name}"
         cols = ", ".join(f"a.{c}" for c in table.column_names)
         on = " AND ".join(f"a.{k} {self.same} b.{k}" for k in table.key)
