@@ -104,3 +104,31 @@ def test_the_analyst_role_reads_aggregates_but_no_person_level_rows(pg_city):
         for forbidden in ("child_timeline", "seat_spans", "ledger_events", "plads_persons"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f"SELECT * FROM {forbidden}")
+
+
+def test_a_second_follower_waits_for_the_first_and_takes_over(pg_store, city_class):
+    """One follower per database: `plads project --follow` started while another holds the lead
+    says so and applies nothing; when the lead is given up it takes over and catches up."""
+    from projections import Leadership
+
+    ledger = pg_store.ledger()
+    city_class(ledger).household()
+    lead = Leadership(ledger)
+    assert lead.try_acquire()
+    proc = subprocess.Popen([sys.executable, "-m", "replay.cli", "project", "--follow", "--poll", "0.1"],
+                            env=dict(os.environ, PLADS_DATABASE_URL=pg_store.url),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    try:
+        assert wait_for(lambda: any("waiting to take over" in line for line in lines), 30), lines
+        time.sleep(0.5)
+        assert _position(ledger) == 0  # it applied nothing while the other led
+        lead.release()
+        assert wait_for(lambda: _position(ledger) == ledger.max_position(), 30), "it did not take over"
+        assert any("following the ledger" in line for line in lines)
+    finally:
+        lead.release()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        ledger.close()
