@@ -92,12 +92,18 @@ class Log:
             path.parent.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, store: str, step: str, **figures) -> None:
-        shown = ", ".join(f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in figures.items())
+        shown = ", ".join(f"{k} {_shown(v)}" for k, v in figures.items())
         print(f"[{time.strftime('%H:%M:%S')} {store}] {step}: {shown}", flush=True)
         if self.path is not None:
             with self.path.open("a") as f:
                 f.write(json.dumps({"at": time.strftime("%Y-%m-%dT%H:%M:%S"), "store": store, "step": step,
                                     **figures}, default=str) + "\n")
+
+
+def _shown(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 1 else f"{value:.3g}"  # 0.05 of the history, not 0.1
+    return str(value)
 
 
 def _sibling(url: str, name: str) -> str:
