@@ -48,5 +48,7 @@ def test_user_errors_are_one_readable_line(tmp_path):
     assert "unknown rule set" in bad_rule.stderr
     bad_date = plads("rules", "activate", "copenhagen-book-en-plads@1", "--from", "soon", "-d", url, cwd=tmp_path)
     assert bad_date.returncode != 0 and "not a date" in bad_date.stderr
+    never_projected = plads("verify", "-d", url, cwd=tmp_path)
+    assert never_projected.returncode == 0 and "no drift" in never_projected.stdout, never_projected.stderr
     bad_url = plads("verify", "-d", "mysql://x", cwd=tmp_path)
     assert bad_url.returncode != 0 and "sqlite:///" in bad_url.stderr and "Traceback" not in bad_url.stderr
