@@ -72,17 +72,6 @@ def raw_floor(ledger) -> tuple[int, float]:
     return n, time.perf_counter() - started
 
 
-def _rss_mb(field: str = "VmRSS") -> float | None:
-    """This process's resident set (VmRSS) or its peak so far (VmHWM), from /proc (Linux)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 class Log:
     """Figures as they are measured: one line on stdout and one JSON line in the log file."""
 
@@ -148,15 +137,15 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
          ratio_to_floor=(rebuilt / rebuild_s) / (n / floor_s), peak_rss_mb=worker_peaks)
     # The follower: starts on the rebuilt views (its working state; derived rows stay in the store)
     # and catches up the last 10 %, committing every page.
-    rss_before = _rss_mb()
+    rss_before = engine.rss_mb()
     started = time.perf_counter()
     projector = Projector(ledger, all_views())
     load_s = time.perf_counter() - started
-    rss_loaded = _rss_mb()
+    rss_loaded = engine.rss_mb()
     started = time.perf_counter()
     projector.catch_up()
     catch_s = time.perf_counter() - started
-    rss_caught_up = _rss_mb()
+    rss_caught_up = engine.rss_mb()
     projector.close()
     del projector  # its working state (GBs on the city) must not sit under the command measurements
     gc.unfreeze()  # the projector froze its loaded state out of the collector's sight
@@ -275,8 +264,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         stock = f"{r['stock_eps']:,.0f}" if r["stock_eps"] is not None else "n/a (cannot subscribe)"
-        print(f"| {r['store']} | {r['events']:,} | {r['write_label']} {r['write_s']:,.1f} | {r['floor_eps']:,.0f} | "
-              f"{r['rebuild_eps']:,.0f} | {r['rebuild_ratio']:.2f} | {r['rebuild_s']:,.1f} | "
+        print(f"| {r['store']} | {r['events']:,} | {r['write_label']} {_shown(r['write_s'])} | {r['floor_eps']:,.0f} | "
+              f"{r['rebuild_eps']:,.0f} | {r['rebuild_ratio']:.2f} | {_shown(r['rebuild_s'])} | "
               f"{r['catch_up_eps']:,.0f} | {stock} |")
     print()
     print("| store | rebuild processes' peak RSS MB | verify (fold + in-database compare) s "

@@ -648,20 +648,26 @@ def _fold_in_processes(ledger: Ledger, groups: list[list[View]], prefix: str, en
     return positions.pop()
 
 
+def rss_mb(field: str = "VmRSS") -> float | None:
+    """This process's resident set (VmRSS) or its peak (VmHWM) in MB, from /proc (Linux); None elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set (MB): VmHWM where /proc has it. ru_maxrss is not the process's
     own after fork + exec on Linux: it starts at the parent's high-water mark (a 2.6 GB benchmark
     process made its 200 MB children report 2.6 GB)."""
     import resource
 
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = rss_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _fold_worker(url: str, cipher_key: str, views: list[View], prefix: str, until: int, page_size: int,

@@ -410,12 +410,15 @@ class PostgresViewStore(ViewStore):
                prefix: str = "") -> None:
         with self.conn.transaction():
             # Row lock on the position: a second projector of the same name waits, then sees it moved.
-            # The row is made first if missing (nothing to lock otherwise: two projectors starting
-            # on fresh views both saw none and wrote the same first page).
-            self.conn.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING",
-                              (name,))
-            row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = %s FOR UPDATE", (name,)).fetchone()
-            current = row[0] if row else 0
+            lock = f"SELECT position FROM {POSITIONS} WHERE name = %s FOR UPDATE"
+            row = self.conn.execute(lock, (name,)).fetchone()
+            if row is None:
+                # Nothing to lock yet (fresh views): make the row — a projector doing the same at
+                # once waits on it here, then locks the committed row and sees it moved.
+                self.conn.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, 0) "
+                                  f"ON CONFLICT (name) DO NOTHING", (name,))
+                row = self.conn.execute(lock, (name,)).fetchone()
+            current = row[0]
             if current != start:
                 raise PositionMoved(f"projection {name} is at {current}, not {start}; refusing to apply "
                                     f"{start}..{position}")
