@@ -6,13 +6,15 @@ versions read are the optimistic locks for the whole command (invariant 5).
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypeVar
 from uuid import UUID
-
-from eventsourcing.application import AggregateNotFoundError, Application
 
 from ledger.aggregates import LedgerAggregate
 from ledger.errors import Conflict, NotFound
+
+if TYPE_CHECKING:
+    from ledger.application import Ledger
 
 A = TypeVar("A", bound=LedgerAggregate)
 
@@ -29,7 +31,7 @@ _WHAT = {
 
 
 class UnitOfWork:
-    def __init__(self, app: Application) -> None:
+    def __init__(self, app: "Ledger") -> None:
         self.app = app
         self.seen: dict[UUID, LedgerAggregate] = {}
         self._missing: set[UUID] = set()
@@ -64,16 +66,25 @@ class UnitOfWork:
         elif key in self._missing:
             return None
         else:
-            try:
-                agg = self.app.repository.get(key)
-            except AggregateNotFoundError:
-                self._missing.add(key)
+            self.prefetch([key])
+            if key in self._missing:
                 return None
-            self.seen[key] = agg
+            agg = self.seen[key]
         if not isinstance(agg, cls):
             return None
         self._touch(agg)
         return agg
+
+    def prefetch(self, ids: Iterable[UUID | str]) -> None:
+        """Read these aggregates now, together (one round trip on PostgreSQL), for the
+        command to find later; ids that are not ids, or of no aggregate, are fine."""
+        keys = [k for k in (i if isinstance(i, UUID) else _uuid(i) for i in ids)
+                if k is not None and k not in self.seen and k not in self._missing]
+        if not keys:
+            return
+        found = self.app.load(keys)
+        self.seen.update(found)
+        self._missing.update(k for k in keys if k not in found)
 
     def ensure_unused(self, aggregate_id: UUID | str, what: str) -> None:
         """A caller-chosen id (imports keep theirs) must not name any aggregate yet.
@@ -84,14 +95,11 @@ class UnitOfWork:
         key = aggregate_id if isinstance(aggregate_id, UUID) else _uuid(aggregate_id)
         if key is None or key in self._missing:
             return
-        existing = self.seen.get(key)
-        if existing is None:
-            try:
-                existing = self.app.repository.get(key)
-            except AggregateNotFoundError:
-                self._missing.add(key)
+        if key not in self.seen:
+            self.prefetch([key])
+            if key in self._missing:
                 return
-            self.seen[key] = existing
+        existing = self.seen[key]
         kind = _WHAT.get(type(existing).__name__, type(existing).__name__)
         raise Conflict(f"{what} id {aggregate_id} is already in use (a {kind} is registered under it)")
 

@@ -1,0 +1,90 @@
+"""How a command reads its aggregates (Ledger.load): fresh across processes, from the latest
+snapshot, never sharing state with the cache, and on PostgreSQL in one round trip."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import psycopg
+
+from ledger import commands as c
+from ledger.aggregates import Child, Household, Institution, RuleBook
+
+D = date
+
+
+def test_a_cached_aggregate_sees_what_another_process_wrote_since(store, city_class):
+    first = city_class(store.ledger())
+    hh = first.household()
+    child = first.child(hh)
+    inst = first.institution(kind="vuggestue", nursery=5, kindergarten=None)
+    cached = first.ledger.load([uuid.UUID(child)])[uuid.UUID(child)]
+    # Another process (its own ledger, its own cache) books the child.
+    with store.ledger() as other:
+        other.execute(c.BookPlace(child_id=child, institution_id=inst, start_date=D(2025, 9, 1)),
+                      actor="bo", channel="caseworker")
+    fresh = first.ledger.load([uuid.UUID(child)])[uuid.UUID(child)]
+    assert fresh.version > cached.version and fresh.placements and not cached.placements
+    # ... so the first ledger refuses a second booking instead of double-booking the child.
+    second = first.institution(kind="vuggestue", nursery=5, kindergarten=None, name="Mælkebøtten")
+    try:
+        first.book(child, second, D(2025, 9, 1))
+        raise AssertionError("the child was booked twice")
+    except Exception as e:  # noqa: BLE001
+        assert "already holds booking" in str(e)
+    first.ledger.close()
+
+
+def test_load_mixes_cached_uncached_snapshotted_and_unknown_ids(store, city_class):
+    city = city_class(store.ledger())
+    inst = city.institution(kind="vuggestue", nursery=60, kindergarten=None)
+    for _ in range(55):  # > 50 events: the institution is snapshotted
+        city.book(city.child(city.household()), inst, D(2025, 9, 1))
+    inst_id = uuid.UUID(inst)
+    assert list(city.ledger.snapshots.get(inst_id)), "no snapshot taken"
+    hh = uuid.UUID(city.household())
+    unknown = uuid.uuid4()
+    with store.ledger() as cold:  # an empty cache: snapshot + events after it
+        loaded = cold.load([inst_id, hh, unknown, RuleBook.create_id()])
+    assert set(loaded) == {inst_id, hh, RuleBook.create_id()}
+    warm = city.ledger.load([inst_id, hh, unknown])
+    for agg in (loaded[inst_id], warm[inst_id]):
+        assert isinstance(agg, Institution)
+        assert len(agg.reservations) == 55 and agg.version == city.ledger.load([inst_id])[inst_id].version
+    assert isinstance(loaded[hh], Household) and loaded[hh].version == warm[hh].version
+    city.ledger.close()
+
+
+def test_loaded_aggregates_are_copies_a_refused_command_cannot_spoil(store, city_class):
+    city = city_class(store.ledger())
+    child = uuid.UUID(city.child(city.household()))
+    first = city.ledger.load([child])[child]
+    first.birth_date = D(1900, 1, 1)  # a command's copy, changed and thrown away
+    again = city.ledger.load([child])[child]
+    assert again is not first and isinstance(again, Child) and again.birth_date == D(2024, 3, 15)
+    city.ledger.close()
+
+
+def test_on_postgresql_a_booking_reads_its_aggregates_in_two_queries(pg_store, city_class, monkeypatch):
+    city = city_class(pg_store.ledger())
+    inst = city.institution(kind="vuggestue", nursery=5, kindergarten=None)
+    hh = city.household()
+    child = city.child(hh)
+    with pg_store.ledger() as fresh:  # nothing cached: every aggregate from the database
+        selects: list[str] = []
+        execute = psycopg.Cursor.execute
+
+        def counting(self, query, params=None, **kw):
+            text = query if isinstance(query, str) else query.as_string(self)
+            if text.lstrip().upper().startswith(("SELECT", "WITH")):
+                selects.append(text)
+            return execute(self, query, params, **kw)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", counting)
+        fresh.execute(c.BookPlace(child_id=child, institution_id=inst, start_date=D(2025, 9, 1)),
+                      actor="anna", channel="caseworker")
+        monkeypatch.undo()
+    # The rule book, the child and the institution together; then the child's household.
+    assert len(selects) == 2, selects
+    city.ledger.close()
