@@ -88,3 +88,22 @@ def test_on_postgresql_a_booking_reads_its_aggregates_in_two_queries(pg_store, c
     # The rule book, the child and the institution together; then the child's household.
     assert len(selects) == 2, selects
     city.ledger.close()
+
+
+def test_a_snapshot_is_taken_from_the_saved_aggregate_and_reloads_the_same(store, city_class):
+    """A bulk batch that carries an institution past version 50 snapshots it as saved (at its
+    latest version); a ledger with an empty cache rebuilds the same state from that snapshot."""
+    city = city_class(store.ledger())
+    inst = city.institution(kind="vuggestue", nursery=100, kindergarten=None)
+    with city.ledger.bulk(actor="import", channel="import", batch_size=100) as bulk:
+        for i in range(60):
+            bulk.execute(c.ChangeCapacity(institution_id=inst, age_group="nursery", seats=100 + i,
+                                          effective_from=D(2025, 1, 1) + (D(2025, 2, 1) - D(2025, 1, 1)) * (i % 7)))
+    inst_id = uuid.UUID(inst)
+    warm = city.ledger.load([inst_id])[inst_id]
+    snapshots = list(city.ledger.snapshots.get(inst_id))
+    assert [s.originator_version for s in snapshots] == [warm.version] and warm.version > 50
+    with store.ledger() as cold:
+        again = cold.load([inst_id])[inst_id]
+    assert again.__dict__ == warm.__dict__
+    city.ledger.close()
