@@ -557,7 +557,7 @@ def _book(
     today = ctx.today
     if child.erased:
         raise Conflict(f"child {child.id} was erased")
-    household = uow.get(Household, child.household_id)
+    # (the household is not read: a child's is there since its registration, and only its id is needed)
     if ctx.channel == "self_service" and not rules.self_service_allowed(rule_set, today):
         raise Conflict(f"self-service booking is not offered under {rule_set.id}; ask a caseworker")
     if not rules.pool_allowed(pool, ctx.channel, rule_set):
@@ -626,7 +626,7 @@ def _book(
     booking = Booking(
         id=booking_id,
         child_id=str(child.id),
-        household_id=str(household.id),
+        household_id=str(child.household_id),
         institution_id=str(inst.id),
         pool=pool,
         age_group=start_group,
