@@ -19,6 +19,7 @@ See docs/views-billing.md for the tables.
 
 from __future__ import annotations
 
+import itertools
 import json
 import zlib
 from collections import defaultdict
@@ -210,6 +211,8 @@ class _Result:
     shown: dict[str, tuple[list[dict[str, Any]], bool, int | None]] = field(default_factory=dict)
     settlement: dict[tuple[str, str, str], list] = field(default_factory=dict)
     budget: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # The earliest issued month (of those derived) whose billed amounts differ from what is due now.
+    corrected_from: str | None = None
 
 
 # -- the shared fold ---------------------------------------------------------------------------
@@ -246,8 +249,14 @@ class _BillingFacts(View):
         # there on are derived again, where that is all that can change (_new_months_only).
         self._changed_from: dict[str, str] = {}
         self._dirty_i: set[str] = set()
+        # Per household derived by this process: the earliest issued month that needed a correction
+        # (None: none did). Months before it are settled — billed as due — and stay so until a fact
+        # of theirs changes, so a billing run or a new month derives only the months from there on
+        # (households not derived yet by this process are derived whole).
+        self._corrected_from: dict[str, str | None] = {}
         self._all_households = False
         self._old_horizon: Any = _UNSET
+        self._run_from: str | None = None  # the earliest month issued by a billing run in this page
         self._unsaved: dict[tuple[str, str], Any] = {}
         self.linked: list[_BillingFacts] = []  # views deriving from these facts (a linked Budget)
         # (k, n) in a sharded rebuild: derive only the households and institutions of share k of n.
@@ -403,11 +412,12 @@ class _BillingFacts(View):
             statement = {"total": d["total_ore"], "lines": d["lines"], "position": pos}
             self.issued.setdefault(household, {})[month] = statement
             self._save("issued", f"{household}/{month}", statement)
-            self._dirty_h.add(household)
+            self._changed(household, month)
         elif kind == "BillingRun.BillingRunIssued":
             self.runs[d["month"]] = pos
             self._save("run", d["month"], pos)
-            self._all_households = True  # the next statement moved for everyone
+            # The month is issued for everyone (billed or not) and the next statement moved.
+            self._run_from = min(self._run_from or d["month"], d["month"])
 
     def _booking_changed(self, b: dict[str, Any]) -> None:
         # From the booking's first month: every line of it lists the booking's events.
@@ -435,14 +445,19 @@ class _BillingFacts(View):
         if self._all_households:
             self._dirty_h.update(self.households, self._by_household, self.issued)
             self._all_households = False
+        if self._run_from is not None:
+            for household in itertools.chain(self.households, self._by_household, self.issued):
+                self._changed(household, self._run_from)
+            self._run_from = None
         full = {h for h in self._dirty_h if self._mine(h)}
         partial: dict[str, list[str]] = defaultdict(list)  # from month -> households
         for household, since in self._changed_from.items():
             if household not in full and self._mine(household):
-                if self._new_months_only(household, since):
-                    partial[since].append(household)
-                else:
+                start = self._derive_from(household, since)
+                if start is None:
                     full.add(household)
+                else:
+                    partial[start].append(household)
         institutions = sorted(i for i in self._dirty_i if self._mine(i))
         self._dirty_h, self._dirty_i, self._changed_from = set(), set(), {}
         # Each household's months are computed once and handed to every view that reads these
@@ -458,6 +473,7 @@ class _BillingFacts(View):
                     view.load_households(batch, months_from)
                 for household in batch:
                     result = self.household_result(household, months_from)
+                    self._note_corrections(household, months_from, result)
                     for view in consumers:
                         view.derive_household(household, result, months_from)
                 for view in consumers:
@@ -515,6 +531,27 @@ class _BillingFacts(View):
                 if b["pool"] == "basis":
                     self._dirty_i.add(b["institution"])
 
+    def _note_corrections(self, household: str, since: str | None, result: _Result) -> None:
+        if since is not None:
+            if household not in self._corrected_from:
+                return  # the months before `since` were not derived here: still unknown
+            earlier = self._corrected_from[household]
+            if earlier is not None and earlier < since:
+                return  # that month was not derived again: it still needs its correction
+        self._corrected_from[household] = result.corrected_from
+
+    def _derive_from(self, household: str, since: str) -> str | None:
+        """The month to derive a household's rows from when its months from `since` on may have
+        changed; None: all its months."""
+        if self._new_months_only(household, since):
+            return since
+        if household not in self._corrected_from:
+            return None  # not derived by this process yet: earlier corrections unknown
+        # Issued months before the first correction are settled and their facts did not change:
+        # they stay settled, and the corrections of the later ones are derived again.
+        corrected = self._corrected_from[household]
+        return since if corrected is None else min(since, corrected)
+
     def _new_months_only(self, household: str, since: str) -> bool:
         """Whether deriving the months from `since` on gives all that changed for a household whose
         earlier months did not: so unless an issued month, or the statement carrying corrections
@@ -540,7 +577,7 @@ class _BillingFacts(View):
 
     def household_result(self, household: str, since: str | None = None) -> _Result:
         """The household's rows (lines, statements, settlement and budget shares) per month; given
-        `since`, of the months from `since` on only (see _new_months_only for when that is all)."""
+        `since`, of the months from `since` on only (see _derive_from for when that is all)."""
         res = _Result()
         horizon = self.horizon()
         if horizon is None:
@@ -574,7 +611,10 @@ class _BillingFacts(View):
         for m in months:
             if m in issued_months:
                 statement = statements.get(m)
-                corrections += self._corrections(m, statement, corrected.get(m, []), due[m])
+                of_month = self._corrections(m, statement, corrected.get(m, []), due[m])
+                if of_month and res.corrected_from is None:
+                    res.corrected_from = m
+                corrections += of_month
                 if statement is not None:
                     lines = [{"kind": line.get("kind"), "amount_ore": line.get("amount_ore", 0),
                               "child_id": line.get("child_id"), "booking_id": line.get("booking_id"),

@@ -451,3 +451,64 @@ def test_the_busy_history_keeps_issued_months_and_balances_corrections(city):
     # A fresh projection over the whole log agrees row for row.
     assert verify(city.ledger, views()) == []
     p.close()
+
+
+def test_billing_runs_and_late_changes_derive_from_the_first_unsettled_month_and_equal_a_rebuild(city, monkeypatch):
+    """A live projector that derived a household knows from which issued month on it still needed
+    corrections: a billing run, a new month or a change then derives the months from there (or from
+    the change) only, not the household's whole history — and the rows equal a rebuild at every step,
+    a late change reaching back before settled months included."""
+    at(city, D(2025, 3, 3))
+    inst = city.institution()
+    hh = city.household(children_under_18=2)
+    young = city.book(city.child(hh, birth=YOUNG), inst, D(2024, 11, 1))["id"]
+    city.book(city.child(hh, birth=OLDER), inst, D(2025, 1, 15))
+    other = city.household()
+    city.book(city.child(other, birth=YOUNG), inst, D(2025, 1, 1))
+    derived: list[tuple[str, str | None]] = []
+    real = Billing.household_result
+    monkeypatch.setattr(Billing, "household_result",
+                        lambda self, h, since=None: (derived.append((h, since)), real(self, h, since))[1])
+    p = project(city, page_size=7)
+
+    def same_as_rebuild():
+        live = all_checksums(p.store)
+        assert verify(city.ledger, views()) == []
+        return live
+
+    for month, day in (("2024-12", D(2025, 3, 4)), ("2025-01", D(2025, 3, 5)), ("2025-02", D(2025, 3, 6))):
+        at(city, day)
+        derived.clear()
+        issue(city, p, month)
+        assert derived and all(since is not None and since >= month for h, since in derived if h == hh), derived
+        same_as_rebuild()
+    # Income declared from January: corrections of January and February, pending on March.
+    city.run(c.DeclareIncome(household_id=hh, annual_income_ore=300_000_00, effective_from=D(2025, 1, 1)))
+    p.catch_up()
+    march = [r for r in lines(p, hh, "2025-03") if r["kind"] == "correction"]
+    assert sorted({r["corrects_month"] for r in march}) == ["2025-01", "2025-02"]
+    same_as_rebuild()
+    # A new month joins the horizon beyond the statement carrying the corrections: that month alone.
+    derived.clear()
+    at(city, D(2025, 4, 1))
+    city.household()
+    p.catch_up()
+    assert {since for h, since in derived if h == hh} == {"2025-05"}, derived
+    same_as_rebuild()
+    # Issuing March settles them: that run derives from the first month that needed a correction,
+    # the next one only from its own month.
+    derived.clear()
+    issue(city, p, "2025-03")
+    assert {since for h, since in derived if h == hh} == {"2025-01"}, derived
+    at(city, D(2025, 4, 2))
+    derived.clear()
+    issue(city, p, "2025-04")
+    assert {since for h, since in derived if h == hh} == {"2025-04"}, derived
+    assert not [r for r in lines(p, hh, "2025-05") if r["kind"] == "correction"]
+    # A cancellation backdated into a settled month still corrects it (on May's statement).
+    city.run(c.CancelBooking(booking_id=young, effective_date=D(2024, 12, 16), reason="moved"))
+    p.catch_up()
+    may = [r for r in lines(p, hh, "2025-05") if r["kind"] == "correction"]
+    assert {r["corrects_month"] for r in may} >= {"2024-12", "2025-01", "2025-04"}
+    same_as_rebuild()
+    p.close()
