@@ -332,6 +332,8 @@ class _BillingFacts(View):
                 self._old_horizon = self.horizon()
             self.last_month = seen
             self._save("clock", "last_month", seen)
+        if self.share is not None and not self._folds(e):
+            return
         d, oid, pos, meta = e.data, e.originator_id, e.position, e.meta
         kind = e.kind
         if kind == "Booking.PlaceBooked":
@@ -419,6 +421,20 @@ class _BillingFacts(View):
             # The month is issued for everyone (billed or not) and the next statement moved.
             self._run_from = min(self._run_from or d["month"], d["month"])
 
+    def _folds(self, e: Envelope) -> bool:
+        """In one share of a rebuild: whether an event is a fact this share needs — of its own
+        households, a basis booking at one of its institutions (empty basis seats are costed per
+        institution), or everyone's (institutions, capacity, billing runs). Each share holds only
+        its households' facts, so the processes of a rebuild do not each hold them all."""
+        kind, d = e.kind, e.data
+        if kind == "Booking.PlaceBooked":
+            return self._mine(d["household_id"]) or (d["pool"] == "basis" and self._mine(d["institution_id"]))
+        if kind in ("Child.ChildRegistered", "Statement.StatementIssued"):
+            return self._mine(d["household_id"])
+        if kind.startswith("Household."):
+            return self._mine(e.originator_id)
+        return True
+
     def _booking_changed(self, b: dict[str, Any]) -> None:
         # From the booking's first month: every line of it lists the booking's events.
         self._changed(b["household"], b["start"][:7])
@@ -505,11 +521,10 @@ class _BillingFacts(View):
         """A rebuild's working state, written once (it was never serialised page by page)."""
         sink, batch = self.sink, []
         assert sink is not None
-        if self.share is not None and self.share[0] != 0:
-            self._unsaved = {}  # the first share writes the working state
-            return
         restored = self.t[self.state.name].rows  # from a checkpoint: replaced by the newer facts
         for (entity, key), data in self._unsaved.items():
+            if self.share is not None and not self._writes(entity, key, data):
+                continue  # another share's household, or everyone's facts (the first share writes those)
             restored.pop((entity, key), None)
             batch.append({"entity": entity, "id": key, "data": json.dumps(data, sort_keys=True, separators=(",", ":"))})
             if len(batch) >= 10_000:
@@ -517,6 +532,17 @@ class _BillingFacts(View):
                 batch = []
         sink(self.state, batch)
         self._unsaved = {}
+
+    def _writes(self, entity: str, key: str, data: Any) -> bool:
+        """Whether this share of a rebuild writes a fact of the working state: its households'
+        facts; everyone's (institutions, capacity, runs, the clock) the first share writes."""
+        if entity in ("booking", "child"):
+            return self._mine(data["household"])
+        if entity in ("household", "friplads", "adjustments"):
+            return self._mine(key)
+        if entity == "issued":
+            return self._mine(key.split("/", 1)[0])
+        return self.share is None or self.share[0] == 0
 
     def _horizon_moved(self, old: str | None, new: str | None) -> None:
         """Months (old, new] joined the horizon: what holds days in them is dirty."""

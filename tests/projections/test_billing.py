@@ -512,3 +512,29 @@ def test_billing_runs_and_late_changes_derive_from_the_first_unsettled_month_and
     assert {r["corrects_month"] for r in may} >= {"2024-12", "2025-01", "2025-04"}
     same_as_rebuild()
     p.close()
+
+
+def test_each_share_of_a_rebuild_holds_only_its_households_facts(city):
+    """A rebuild split over processes: each share folds its own households' bookings, children,
+    statements and friplads, plus the basis bookings at its institutions (empty basis seats are
+    costed per institution) — not everyone's facts in every process."""
+    busy_history(city)
+    reader = LogReader(city.ledger, Billing.handles)
+
+    def fold(view):
+        events, _ = reader.page(0, 100_000)
+        for e in events:
+            if e.kind in view.handles:
+                view.apply(e)
+        return view
+
+    whole = fold(Billing())
+    shares = [fold(Billing().shard(k, 3)[0]) for k in range(3)]
+    for facts in ("households", "children", "friplads", "adjustments", "issued"):
+        parts = [set(getattr(s, facts)) for s in shares]
+        assert sum(map(len, parts)) == len(getattr(whole, facts)) and set().union(*parts) == set(getattr(whole, facts))
+    for s in shares:
+        mine = {b for b, v in whole.bookings.items() if s._mine(v["household"])
+                or (v["pool"] == "basis" and s._mine(v["institution"]))}
+        assert set(s.bookings) == mine
+    assert len(whole.households) >= 3 and max(len(s.households) for s in shares) < len(whole.households)
