@@ -226,10 +226,13 @@ def main() -> None:
     args = parser.parse_args()
     log = Log(Path(args.log) if args.log else Path(__file__).parent / ".cache" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
     api_levels = tuple(int(x) for x in args.api_levels.split(",") if x.strip())
-    source = city(args.years, args.scale, cache_dir=args.cache_dir) if args.history == "city" else None
     stores = args.stores.split(",")
     urls = [f"sqlite:///{tempfile.mkdtemp()}/bench.db"] if "sqlite" in stores else []
     pg = os.environ.get("PLADS_TEST_DATABASE_URL")
+    if "postgresql" in stores and not pg:
+        # (`make bench` sets it: scripts/with-postgres finds or starts a server)
+        raise SystemExit("bench: --stores postgresql needs PLADS_TEST_DATABASE_URL (run it with `make bench`)")
+    source = city(args.years, args.scale, cache_dir=args.cache_dir) if args.history == "city" else None
     if pg and "postgresql" in stores:
         urls.append(f"{pg}{'&' if '?' in pg else '?'}schema=bench_{uuid.uuid4().hex[:8]}")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
