@@ -414,7 +414,9 @@ class _BillingFacts(View):
             statement = {"total": d["total_ore"], "lines": d["lines"], "position": pos}
             self.issued.setdefault(household, {})[month] = statement
             self._save("issued", f"{household}/{month}", statement)
-            self._changed(household, month)
+            # The month, and any month its correction lines bill again (normally unsettled already).
+            corrected = [line["month"] for line in d["lines"] if line.get("kind") == "correction" and line.get("month")]
+            self._changed(household, min([month, *corrected]))
         elif kind == "BillingRun.BillingRunIssued":
             self.runs[d["month"]] = pos
             self._save("run", d["month"], pos)

@@ -538,3 +538,26 @@ def test_each_share_of_a_rebuild_holds_only_its_households_facts(city):
                 or (v["pool"] == "basis" and s._mine(v["institution"]))}
         assert set(s.bookings) == mine
     assert len(whole.households) >= 3 and max(len(s.households) for s in shares) < len(whole.households)
+
+
+def test_a_statement_billing_a_settled_month_again_is_corrected_like_a_rebuild(city):
+    """A statement may carry a correction of a month the projector holds as settled (issued by hand,
+    or from a view that was behind): that month is derived again, as a rebuild derives it."""
+    at(city, D(2025, 3, 3))
+    inst = city.institution()
+    hh = city.household()
+    child = city.child(hh, birth=YOUNG)
+    booking = city.book(child, inst, D(2025, 1, 1))["id"]
+    p = project(city, page_size=5)
+    issue(city, p, "2025-01")
+    issue(city, p, "2025-02")
+    stray = c.HouseholdStatement(household_id=hh, total_ore=-1_000, lines=[
+        c.StatementLine(kind="correction", amount_ore=-1_000, child_id=child, booking_id=booking, month="2025-01",
+                        detail="refund by hand")])
+    city.run(c.IssueStatements(month="2025-03", statements=[stray]))
+    p.catch_up()
+    april = [r for r in lines(p, hh, "2025-04") if r["kind"] == "correction"]
+    # January was billed 1,000 øre too little by that refund, and March not at all: both corrected.
+    assert {(r["corrects_month"], r["amount_ore"]) for r in april} >= {("2025-01", 1_000)}
+    assert verify(city.ledger, views()) == []
+    p.close()
