@@ -40,6 +40,7 @@ soak: $(STAMP)
 # synthetic" uses a small generated history instead.
 bench: $(STAMP)
 	scripts/with-postgres $(BIN)/python bench/run.py $(BENCH_ARGS)
+	scripts/with-postgres $(BIN)/python bench/billing_runs.py
 
 serve: $(STAMP)
 	$(BIN)/plads serve

@@ -51,3 +51,18 @@ def test_the_benchmark_runs_and_prints_its_tables(history, tmp_path):
         assert float(cells[1].replace(",", "")) > 0 and float(cells[3].replace(",", "")) > 0
     if history[1] == "city":
         assert list(tmp_path.glob("city-*.db")), "the simulated city is cached"
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_the_billing_runs_benchmark_runs_and_derives_less_than_the_whole_history(store):
+    if store == "postgresql" and not os.environ.get("PLADS_TEST_DATABASE_URL"):
+        pytest.skip("PLADS_TEST_DATABASE_URL is not set (run the tests with `make test`)")
+    out = subprocess.run([sys.executable, "bench/billing_runs.py", "--children", "60", "--months", "3", "--store", store],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in out.stdout.splitlines()
+            if line.startswith("| 2025-")]
+    assert [r[0] for r in rows] == ["2025-03", "2025-04", "2025-05"]
+    derived = [(int(r[3].replace(",", "")), int(r[5].replace(",", ""))) for r in rows]
+    assert all(0 < settled <= whole for settled, whole in derived) and derived[-1][0] < derived[-1][1], derived
+    assert "all runs:" in out.stdout

@@ -1,0 +1,140 @@
+"""Monthly billing runs under a live projector: what each run costs the follower.
+
+A billing run issues every household's statement for a month (`IssueStatements`, built from the
+billing view as the API does) and moves the statement that carries corrections for everyone, so
+the follower derives every household again. It derives each household from its first unsettled
+month (the first issued month still needing a correction); before session 7 it derived every
+household's whole history, which grew with each month issued. Both are measured in the same run,
+on the same deterministic history (`bench/history.py`): the second pass makes the projector forget
+what it knew of settled months before each run, as the old code did.
+
+    python bench/billing_runs.py                      # 3,000 children, 18 monthly runs
+    python bench/billing_runs.py --children 500 --months 4 --store sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from history import build_history  # noqa: E402
+
+from ledger import commands as c  # noqa: E402
+from projections import Billing, Projector, billing_views  # noqa: E402
+from projections.billing import STATEMENT_LINES, STATEMENTS  # noqa: E402
+
+
+def _statements(projector: Projector, month: str) -> list[c.HouseholdStatement]:
+    """The month's statements as the billing view shows them (what `POST /v1/billing/{month}/issue` issues)."""
+    lines: dict[str, list[dict]] = {}
+    for row in projector.store.load(STATEMENT_LINES):
+        if row["month"] == month and not row["issued"]:
+            lines.setdefault(row["household_id"], []).append(row)
+    out = []
+    for s in projector.store.load(STATEMENTS):
+        if s["month"] != month or s["issued"]:
+            continue
+        rows = sorted(lines.get(s["household_id"], []), key=lambda r: r["line_no"])
+        out.append(c.HouseholdStatement(
+            household_id=s["household_id"], total_ore=s["total_ore"],
+            lines=[c.StatementLine(kind=r["kind"], amount_ore=r["amount_ore"], child_id=r["child_id"],
+                                   booking_id=r["booking_id"], month=r["corrects_month"], detail=r["detail"])
+                   for r in rows]))
+    return out
+
+
+def billing_runs(database_url: str, children: int, months: int, whole: bool) -> list[dict]:
+    """Build the history, follow it, then issue `months` monthly runs; per run: the follower's
+    seconds to take it in, households derived, and household-months derived."""
+    ledger = build_history(database_url, children=children)
+    views = billing_views()
+    billing = views[0]
+    derived = {"households": 0, "months": 0}
+    real = Billing.household_result
+
+    def counting(self, household, since=None):
+        result = real(self, household, since)
+        derived["households"] += 1
+        derived["months"] += len(result.shown)
+        return result
+
+    Billing.household_result = counting  # type: ignore[method-assign]
+    try:
+        # The history is recorded on one January day; a household registered in late February brings
+        # March into the view's horizon (each run, recorded on the 25th, brings in the next month).
+        ledger.clock.set(date(2025, 2, 25))
+        ledger.execute(c.RegisterHousehold(district="Valby"), actor="bench", channel="caseworker")
+        projector = Projector(ledger, views, page_size=5_000)
+        projector.catch_up()
+        out = []
+        month = date(2025, 3, 1)  # the history's bookings start from March 2025
+        for _ in range(months):
+            ledger.clock.set(month.replace(day=25))
+            label = f"{month:%Y-%m}"
+            statements = _statements(projector, label)
+            ledger.execute(c.IssueStatements(month=label, statements=statements), actor="bench", channel="system")
+            if whole:
+                billing._corrected_from.clear()  # noqa: SLF001 - the old behaviour: every household, all months
+            derived.update(households=0, months=0)
+            started = time.perf_counter()
+            projector.catch_up()
+            out.append({"month": label, "statements": len(statements), "seconds": time.perf_counter() - started,
+                        **derived})
+            month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        projector.close()
+    finally:
+        Billing.household_result = real  # type: ignore[method-assign]
+        ledger.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--children", type=int, default=3_000)
+    parser.add_argument("--months", type=int, default=18)
+    parser.add_argument("--store", choices=("postgresql", "sqlite"), default=None,
+                        help="default: PostgreSQL where PLADS_TEST_DATABASE_URL is set (make bench), else SQLite")
+    args = parser.parse_args()
+    pg = os.environ.get("PLADS_TEST_DATABASE_URL")
+    store = args.store or ("postgresql" if pg else "sqlite")
+    if store == "postgresql" and not pg:
+        raise SystemExit("bench: --store postgresql needs PLADS_TEST_DATABASE_URL (run it with `make bench`)")
+    print(f"date {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; {store}; bench/history.py with "
+          f"{args.children:,} children, {args.months} monthly billing runs\n")
+    results = {}
+    for whole in (False, True):
+        if store == "postgresql":
+            import psycopg
+
+            schema = f"bench_billing_{uuid.uuid4().hex[:8]}"
+            try:
+                results[whole] = billing_runs(f"{pg}{'&' if '?' in pg else '?'}schema={schema}", args.children,
+                                              args.months, whole)
+            finally:
+                with psycopg.connect(pg, autocommit=True) as conn:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        else:
+            results[whole] = billing_runs(f"sqlite:///{Path(tempfile.mkdtemp()) / 'billing.db'}", args.children,
+                                          args.months, whole)
+    print("| month | statements | follower s (first unsettled month) | household-months derived "
+          "| follower s (whole history) | household-months derived |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for a, b in zip(results[False], results[True]):
+        print(f"| {a['month']} | {a['statements']:,} | {a['seconds']:.2f} | {a['months']:,} | {b['seconds']:.2f} | "
+              f"{b['months']:,} |")
+    total_a = sum(r["seconds"] for r in results[False])
+    total_b = sum(r["seconds"] for r in results[True])
+    print(f"\nall runs: {total_a:.1f} s vs {total_b:.1f} s (whole history) = {total_b / total_a:.1f} ×; last run "
+          f"{results[True][-1]['seconds'] / results[False][-1]['seconds']:.1f} ×")
+
+
+if __name__ == "__main__":
+    main()
