@@ -18,11 +18,10 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
-
-from copy import deepcopy
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
@@ -471,6 +470,7 @@ class Bulk:
         try:
             with using_clock(self.ledger.clock):
                 try:
+                    self.uow.prefetch(_named_ids(command, None))
                     result = handler(self.uow, command, ctx)
                 except rules.RuleError as e:
                     raise InvalidCommand(str(e)) from None
