@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -135,7 +136,8 @@ def _next_month(month: str) -> str:
 
 
 def _iso(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
+    # Interned: the facts hold hundreds of thousands of dates, most of them the 1st of a month.
+    return sys.intern(value.isoformat()) if isinstance(value, date) else value
 
 
 def _d(value: str | date) -> date:

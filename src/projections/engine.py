@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -169,9 +170,13 @@ class LogReader:
     def __init__(self, ledger: Ledger, kinds: Iterable[str]) -> None:
         self.ledger = ledger
         self.kinds = frozenset(kinds)
+        self._dates: dict[str, date] = {}
         mapper = ledger.mapper
         self._cipher, self._compressor = mapper.cipher, mapper.compressor
         transcodings = mapper.transcoder.names  # type: ignore[attr-defined]
+        # Views keep ids and dates in many places (a child's id in a dozen indexes): one object
+        # per id and per date instead of one per mention keeps a rebuild's memory down.
+        intern, dates = sys.intern, self._dates
 
         def hook(d: dict[str, Any]) -> Any:
             if len(d) == 2:
@@ -179,12 +184,20 @@ class LogReader:
                 if name is not None and "_data_" in d:
                     data = d["_data_"]
                     if name == "uuid_hex":
-                        return f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}"
+                        return intern(f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}")
                     if name == "date_iso":
-                        return date.fromisoformat(data)
+                        day = dates.get(data)
+                        if day is None:
+                            day = date.fromisoformat(data)
+                            if len(dates) < 100_000:
+                                dates[data] = day
+                        return day
                     if name == "datetime_iso":
                         return datetime.fromisoformat(data)
                     return transcodings[name].decode(data)
+            for k, v in d.items():
+                if type(v) is str and len(v) <= 40:  # districts, pools, age groups, codes: few values
+                    d[k] = intern(v)
             return d
 
         self._decoder = json.JSONDecoder(object_hook=hook)
@@ -241,6 +254,7 @@ class LogReader:
                     if k not in ("originator_id", "originator_version")}
         if len(originator_id) == 32:  # SQLite keeps the hex form
             originator_id = str(UUID(originator_id))
+        originator_id = sys.intern(originator_id)
         aggregate, name = kind.split(".", 1)
         return Envelope(position, data.pop("timestamp"), aggregate, name, originator_id, version, data)
 
