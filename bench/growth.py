@@ -4,6 +4,7 @@ Each fold runs in its own process, so its peak RSS is the fold's own (VmHWM of t
 Linear growth means time(100 %) ≈ 4 × time(25 %); memory should stay well under 1 GB.
 
     python bench/growth.py --database URL        # prints a Markdown table
+    python bench/growth.py --database URL --rebuild 2   # the whole rebuild in 2 processes: time, peaks
 """
 
 from __future__ import annotations
@@ -34,6 +35,20 @@ def fold(database_url: str, fraction: float) -> dict:
             "peak_rss_mb": peak_rss_mb()}
 
 
+def rebuild_peaks(database_url: str, workers: int) -> dict:
+    """A rebuild of every view over the whole log (into fresh tables, swapped in) in `workers`
+    processes: its time and each process's peak RSS."""
+    from ledger import Ledger
+    from projections import all_views, engine, rebuild
+
+    with Ledger(database_url) as ledger:
+        events = ledger.max_position()
+        started = time.perf_counter()
+        rebuild(ledger, all_views(), workers=workers)
+        seconds = time.perf_counter() - started
+    return {"events": events, "seconds": seconds, "peak_rss_mb": list(engine.last_worker_peaks)}
+
+
 def measure(database_url: str, fractions=(0.25, 0.5, 1.0)) -> Iterator[dict]:
     """Each fold's figures as soon as it is done."""
     for f in fractions:
@@ -48,7 +63,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database", required=True)
     parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--rebuild", type=int, metavar="WORKERS", help="rebuild the whole log in WORKERS processes")
     args = parser.parse_args()
+    if args.rebuild:
+        r = rebuild_peaks(args.database, args.rebuild)
+        peaks = " + ".join(f"{p:,.0f}" for p in r["peak_rss_mb"]) or "one process"
+        print(f"rebuild of {r['events']:,} events in {args.rebuild} process(es): {r['seconds']:.1f} s, "
+              f"{r['events'] / r['seconds']:,.0f} events/s, peak RSS {peaks} MB")
+        return
     if args.one:
         print(json.dumps(fold(args.database, args.one)))
         return

@@ -66,3 +66,14 @@ def test_the_billing_runs_benchmark_runs_and_derives_less_than_the_whole_history
     derived = [(int(r[3].replace(",", "")), int(r[5].replace(",", ""))) for r in rows]
     assert all(0 < settled <= whole for settled, whole in derived) and derived[-1][0] < derived[-1][1], derived
     assert "all runs:" in out.stdout
+
+
+def test_the_rebuild_memory_measurement_runs(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    built = subprocess.run([sys.executable, "bench/history.py", url, "40"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    out = subprocess.run([sys.executable, "bench/growth.py", "--database", url, "--rebuild", "2"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith(f"rebuild of {int(built.stdout):,} events in 2 process(es): ") and "peak RSS" in out.stdout
