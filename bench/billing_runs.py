@@ -17,38 +17,27 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
-import uuid
 from datetime import date
-from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
 
 from history import build_history  # noqa: E402
+from scratch import scratch_database  # noqa: E402
 
 from ledger import commands as c  # noqa: E402
 from projections import Billing, Projector, billing_views  # noqa: E402
-from projections.billing import STATEMENT_LINES, STATEMENTS  # noqa: E402
+from projections import queries  # noqa: E402
 
 
 def _statements(projector: Projector, month: str) -> list[c.HouseholdStatement]:
     """The month's statements as the billing view shows them (what `POST /v1/billing/{month}/issue` issues)."""
-    lines: dict[str, list[dict]] = {}
-    for row in projector.store.load(STATEMENT_LINES):
-        if row["month"] == month and not row["issued"]:
-            lines.setdefault(row["household_id"], []).append(row)
-    out = []
-    for s in projector.store.load(STATEMENTS):
-        if s["month"] != month or s["issued"]:
-            continue
-        rows = sorted(lines.get(s["household_id"], []), key=lambda r: r["line_no"])
-        out.append(c.HouseholdStatement(
-            household_id=s["household_id"], total_ore=s["total_ore"],
-            lines=[c.StatementLine(kind=r["kind"], amount_ore=r["amount_ore"], child_id=r["child_id"],
-                                   booking_id=r["booking_id"], month=r["corrects_month"], detail=r["detail"])
-                   for r in rows]))
-    return out
+    return [c.HouseholdStatement(
+        household_id=d["household_id"], total_ore=d["total_ore"],
+        lines=[c.StatementLine(kind=line["kind"], amount_ore=line["amount_ore"], child_id=line["child_id"],
+                               booking_id=line["booking_id"], month=line["corrects_month"],
+                               detail=(line["detail"] or "")[:300]) for line in d["lines"]])
+        for d in queries.draft_statements(projector.store, month)]
 
 
 def billing_runs(database_url: str, children: int, months: int, whole: bool) -> list[dict]:
@@ -103,27 +92,13 @@ def main() -> None:
     parser.add_argument("--store", choices=("postgresql", "sqlite"), default=None,
                         help="default: PostgreSQL where PLADS_TEST_DATABASE_URL is set (make bench), else SQLite")
     args = parser.parse_args()
-    pg = os.environ.get("PLADS_TEST_DATABASE_URL")
-    store = args.store or ("postgresql" if pg else "sqlite")
-    if store == "postgresql" and not pg:
-        raise SystemExit("bench: --store postgresql needs PLADS_TEST_DATABASE_URL (run it with `make bench`)")
+    store = args.store or ("postgresql" if os.environ.get("PLADS_TEST_DATABASE_URL") else "sqlite")
     print(f"date {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores; {store}; bench/history.py with "
           f"{args.children:,} children, {args.months} monthly billing runs\n")
     results = {}
     for whole in (False, True):
-        if store == "postgresql":
-            import psycopg
-
-            schema = f"bench_billing_{uuid.uuid4().hex[:8]}"
-            try:
-                results[whole] = billing_runs(f"{pg}{'&' if '?' in pg else '?'}schema={schema}", args.children,
-                                              args.months, whole)
-            finally:
-                with psycopg.connect(pg, autocommit=True) as conn:
-                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        else:
-            results[whole] = billing_runs(f"sqlite:///{Path(tempfile.mkdtemp()) / 'billing.db'}", args.children,
-                                          args.months, whole)
+        with scratch_database("billing", store) as url:
+            results[whole] = billing_runs(url, args.children, args.months, whole)
     print("| month | statements | follower s (first unsettled month) | household-months derived "
           "| follower s (whole history) | household-months derived |")
     print("|---|---:|---:|---:|---:|---:|")

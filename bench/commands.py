@@ -79,34 +79,24 @@ def main() -> None:
     what a booking costs without a history behind it."""
     import argparse
     import os
-    import tempfile
-    import uuid
-    from pathlib import Path
+    import sys
 
     from ledger import SimulatedClock
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from scratch import scratch_database
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--bookings", type=int, default=400, help="per measurement (8 threads book twice as many)")
     args = parser.parse_args()
-    pg = os.environ.get("PLADS_TEST_DATABASE_URL")
-    schema = f"bench_commands_{uuid.uuid4().hex[:8]}"
-    url = f"{pg}{'&' if '?' in pg else '?'}schema={schema}" if pg else f"sqlite:///{Path(tempfile.mkdtemp()) / 'c.db'}"
-    try:
-        with Ledger(url, clock=SimulatedClock(date(2026, 1, 1))) as ledger:
-            with ledger.bulk(actor="bench", channel="system") as bulk:
-                bulk.execute(c.ActivateRuleSet(rule_set_id="copenhagen-book-en-plads@1",
-                                               effective_from=date(2025, 1, 1)))
-            for threads, n, institutions in ((1, args.bookings, 10), (8, 2 * args.bookings, 50)):
-                r = booking_rate(ledger, n=n, threads=threads, institutions=institutions, tag=f"t{threads}")
-                print(f"{'postgresql' if pg else 'sqlite'}: {n} bookings from {threads} thread(s): {r['rate']:,.0f} /s, "
-                      f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
-    finally:
-        if pg:
-            import psycopg
-
-            with psycopg.connect(pg, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
+    store = "postgresql" if os.environ.get("PLADS_TEST_DATABASE_URL") else "sqlite"
+    with scratch_database("commands", store) as url, Ledger(url, clock=SimulatedClock(date(2026, 1, 1))) as ledger:
+        with ledger.bulk(actor="bench", channel="system") as bulk:
+            bulk.execute(c.ActivateRuleSet(rule_set_id="copenhagen-book-en-plads@1", effective_from=date(2025, 1, 1)))
+        for threads, n, institutions in ((1, args.bookings, 10), (8, 2 * args.bookings, 50)):
+            r = booking_rate(ledger, n=n, threads=threads, institutions=institutions, tag=f"t{threads}")
+            print(f"{store}: {n} bookings from {threads} thread(s): {r['rate']:,.0f} /s, "
+                  f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
 
 if __name__ == "__main__":
     main()

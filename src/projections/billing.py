@@ -463,10 +463,10 @@ class _BillingFacts(View):
             self._horizon_moved(self._old_horizon, horizon)
         self._old_horizon = _UNSET
         if self._all_households:
-            self._dirty_h.update(self.households, self._by_household, self.issued)
+            self._dirty_h.update(self._every_household())
             self._all_households = False
         if self._run_from is not None:
-            for household in itertools.chain(self.households, self._by_household, self.issued):
+            for household in self._every_household():
                 self._changed(household, self._run_from)
             self._run_from = None
         full = {h for h in self._dirty_h if self._mine(h)}
@@ -502,6 +502,10 @@ class _BillingFacts(View):
             view.derive_end(institutions)
         if self.sink is not None:
             self._stream_state()
+
+    def _every_household(self) -> Iterable[str]:
+        """Every household the facts know (registered, booked for, or billed)."""
+        return itertools.chain(self.households, self._by_household, self.issued)
 
     def _mine(self, owner: str) -> bool:
         """Whether this view derives the owner's rows (always, unless it is one share of a rebuild)."""
