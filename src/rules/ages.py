@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 from .dates import add_months, first_of_month
 from .errors import RuleError
+from .memo import Memo
 from .model import AgeRules, RuleSet
 from .types import AgeGroup, InstitutionKind
 
@@ -52,12 +53,8 @@ def kindergarten_from(birth: date, rs: RuleSet) -> date:
     )
 
 
-# Billing asks for a child's rate age once for every month of its place: remember it per rule set
-# and birth date. Rule sets are immutable, so they are keyed by identity (and kept alive here, so
-# an identity is never reused); the memo is bounded.
-_RATE_FROM: dict[tuple[int, date], date] = {}
-_PINNED: dict[int, RuleSet] = {}
-_MEMO_MAX = 200_000
+# Billing asks for a child's rate age once for every month of its place.
+_RATE_FROM = Memo()
 
 
 def kindergarten_rate_from(birth: date, rs: RuleSet) -> date:
@@ -65,14 +62,10 @@ def kindergarten_rate_from(birth: date, rs: RuleSet) -> date:
     key = (id(rs), birth)
     found = _RATE_FROM.get(key)
     if found is None:
-        found = _age_date(
+        found = _RATE_FROM.remember(rs, key, _age_date(
             birth, rs, "the kindergarten rate age",
             lambda r: first_of_month(add_months(birth, r.kindergarten_rate_from_months)),
-        )
-        if len(_RATE_FROM) >= _MEMO_MAX:
-            _RATE_FROM.clear()
-        _PINNED.setdefault(id(rs), rs)
-        _RATE_FROM[key] = found
+        ))
     return found
 
 

@@ -6,13 +6,19 @@ import calendar
 from datetime import date
 
 
+_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def days_in_month(d: date) -> int:
     """Number of days in d's month (28-31)."""
-    return calendar.monthrange(d.year, d.month)[1]
+    # Arithmetic rather than calendar.monthrange: billing asks this millions of times.
+    if d.month == 2 and calendar.isleap(d.year):
+        return 29
+    return _DAYS[d.month]
 
 
 def first_of_month(d: date) -> date:
-    return d.replace(day=1)
+    return d if d.day == 1 else d.replace(day=1)
 
 
 def last_of_month(d: date) -> date:

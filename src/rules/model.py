@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 from .errors import RuleError
+from .memo import Memo
 from .money import round_half_up
 from .types import POOLS, SUBSIDY_ORDER, Policy, Pool
 
@@ -215,6 +216,10 @@ def in_force(entries: Sequence[D], on: date, what: str = "rule") -> D:
     return chosen
 
 
+# Billing asks for the tariffs, subsidies and sibling rules in force once per household-month.
+_IN_FORCE = Memo()
+
+
 class RuleSet(_Frozen):
     """A named, versioned rule set: metadata plus effective-dated sections."""
 
@@ -254,7 +259,11 @@ class RuleSet(_Frozen):
 
     def in_force(self, section: str, day: date) -> Any:
         """The entry of `section` in force on `day`; RuleError before the first entry."""
-        return in_force(self._section(section), day, f"{section} rule of {self.id}")
+        key = (id(self), section, day)
+        found = _IN_FORCE.get(key)
+        if found is None:
+            found = _IN_FORCE.remember(self, key, in_force(self._section(section), day, f"{section} rule of {self.id}"))
+        return found
 
     @property
     def first_day(self) -> date:

@@ -51,7 +51,10 @@ def prorate_ore(amount_ore: int, first: date, last: date) -> int:
     amount * days covered / days in the month, rounded half up; a whole month is exact.
     """
     covered = _days_within_one_month(first, last)
-    return round_half_up(amount_ore * covered, days_in_month(first))
+    days = days_in_month(first)
+    if covered == days and isinstance(amount_ore, int):
+        return amount_ore  # a whole month: exact, and most months are whole
+    return round_half_up(amount_ore * covered, days)
 
 
 def prorate_split_ore(amount_ore: int, spans: Sequence[tuple[date, date]]) -> list[int]:

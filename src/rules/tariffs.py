@@ -6,20 +6,31 @@ from datetime import date
 
 from .ages import age_groups_for_kind, kindergarten_rate_from
 from .dates import first_of_month
+from .memo import Memo
 from .model import KindTariff, RuleSet, TariffBand, TariffRules
 from .money import round_half_up
 from .types import InstitutionKind
 
 
+# Billing asks three times per place and month; the answer depends on the kind, the month and
+# which side of the rate age the child is on, not on the birth date itself.
+_TARIFFS = Memo()
+
+
 def _tariff(kind: str, birth: date, month_first_day: date, rs: RuleSet) -> tuple[TariffRules, KindTariff, TariffBand]:
     age_groups_for_kind(kind)  # RuleError for an unknown kind
     month = first_of_month(month_first_day)
-    rules: TariffRules = rs.in_force("tariffs", month)
-    kind_tariff = rules.dagpleje if kind == "dagpleje" else rules.daginstitution
     # The rate band follows the child's age, not the institution: the kindergarten rate from the
     # 1st of the month of the rate age (3 y 1 m since 2025), even in a nursery.
-    band = kind_tariff.from_rate_age if month >= kindergarten_rate_from(birth, rs) else kind_tariff.under_rate_age
-    return rules, kind_tariff, band
+    rate_age = month >= kindergarten_rate_from(birth, rs)
+    key = (id(rs), kind, month, rate_age)
+    found = _TARIFFS.get(key)
+    if found is None:
+        rules: TariffRules = rs.in_force("tariffs", month)
+        kind_tariff = rules.dagpleje if kind == "dagpleje" else rules.daginstitution
+        band = kind_tariff.from_rate_age if rate_age else kind_tariff.under_rate_age
+        found = _TARIFFS.remember(rs, key, (rules, kind_tariff, band))
+    return found
 
 
 def monthly_tariff_ore(
