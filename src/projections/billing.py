@@ -127,8 +127,14 @@ def _month(d: date) -> str:
     return f"{d.year:04d}-{d.month:02d}"
 
 
+_FIRSTS: dict[str, date] = {}
+
+
 def _first(month: str) -> date:
-    return date(int(month[:4]), int(month[5:7]), 1)
+    found = _FIRSTS.get(month)
+    if found is None:  # a few hundred months, asked millions of times
+        found = _FIRSTS[month] = date(int(month[:4]), int(month[5:7]), 1)
+    return found
 
 
 def _next_month(month: str) -> str:
@@ -146,6 +152,15 @@ def _d(value: str | date) -> date:
 
 def _events_text(positions: Iterable[int]) -> str:
     return ",".join(str(p) for p in sorted(set(positions)))
+
+
+def _events_behind(booking: dict[str, Any], month: str) -> list[int]:
+    """The booking's events behind its lines of `month`: its booking, and each cancellation or
+    transfer from the month it made the booking end in ("events_from"; absent: every month)."""
+    since = booking.get("events_from")
+    if since is None:
+        return booking["events"]
+    return [pos for pos, first in zip(booking["events"], since) if first <= month]
 
 
 _rule_sets: dict[str | None, rules.RuleSet] = {}
@@ -351,9 +366,13 @@ class _BillingFacts(View):
             if b is None:
                 return
             b["end"] = min(b["end"], _iso(_d(d["effective_date"]) - ONE_DAY))
+            # The change reaches the months from the one the booking now ends in: the lines of
+            # earlier months stay as they were, so they do not list it (nor need deriving again).
+            since = max(b["start"], b["end"])[:7]
+            b.setdefault("events_from", [""] * len(b["events"])).append(since)
             b["events"].append(pos)
             self._save("booking", oid, b)
-            self._booking_changed(b)
+            self._booking_changed(b, since)
         elif kind == "Child.ChildRegistered":
             self.children[oid] = {"household": d["household_id"], "birth": _iso(d["birth_date"]),
                                   "municipality": d["municipality_code"], "position": pos}
@@ -387,9 +406,10 @@ class _BillingFacts(View):
             effective = _iso(meta.get("effective_date") or e.recorded_at.date())
             h["facts"] = sorted(h["facts"] + [[effective, d["municipality_code"], d["district"], pos]],
                                 key=lambda x: (x[0], x[3]))
-            h["municipality"], h["district"] = d["municipality_code"], d["district"]
             self._save("household", oid, h)
-            self._dirty_h.add(oid)
+            # The facts are effective-dated (municipality and district as of each month's 1st):
+            # months before the change bill and count as they did.
+            self._changed(oid, effective[:7])
         elif kind == "Household.FripladsDecided":
             effective = _iso(d["effective_from"])
             entries = [x for x in self.friplads.get(oid, []) if x[0] != effective]
@@ -439,9 +459,9 @@ class _BillingFacts(View):
             return self._mine(e.originator_id)
         return True
 
-    def _booking_changed(self, b: dict[str, Any]) -> None:
-        # From the booking's first month: every line of it lists the booking's events.
-        self._changed(b["household"], b["start"][:7])
+    def _booking_changed(self, b: dict[str, Any], since: str | None = None) -> None:
+        """A booking's months from `since` (default: its first) may bill differently."""
+        self._changed(b["household"], since or b["start"][:7])
         if b["pool"] == "basis":
             self._dirty_i.add(b["institution"])
 
@@ -669,7 +689,7 @@ class _BillingFacts(View):
             children: dict[tuple[str, str, str], set[str]] = defaultdict(set)
             for s in dm.spans:
                 inst = self.institutions.get(s.institution_id, {})
-                district = inst.get("district") or self._household_district(household)
+                district = inst.get("district") or self._household_district(household, m)
                 part = res.budget.setdefault((m, district), [0] * 6)
                 part[0] += s.days
                 part[1] += s.gross_ore
@@ -693,7 +713,7 @@ class _BillingFacts(View):
         for m, (lines, _, _) in res.shown.items():
             dm = due.get(m)
             for line in lines:
-                part = res.budget.setdefault((m, self._line_district(household, line, dm)), [0] * 6)
+                part = res.budget.setdefault((m, self._line_district(household, line, dm, m)), [0] * 6)
                 part[3] += line["amount_ore"]
                 if line["kind"] == "friplads":
                     part[4] += line["amount_ore"]
@@ -740,7 +760,7 @@ class _BillingFacts(View):
     def _due(self, household: str, month: str, raw: list[tuple[str, date, date]]) -> _Due:
         """What the month costs the household by today's knowledge (rules.household_month_charges)."""
         out = _Due()
-        m_first = _first(month)
+        m_first, m_day = _first(month), f"{month}-01"
         for booking_id, first, last in raw:
             b = self.bookings[booking_id]
             child, inst = self.children.get(b["child"]), self.institutions.get(b["institution"])
@@ -771,7 +791,7 @@ class _BillingFacts(View):
                     current = _Place([s])
                     places.append(current)
         out.place_of = {p.place_id: p for p in places}
-        place_events = {p.place_id: {pos for s in p.spans for pos in self.bookings[s.booking_id]["events"]}
+        place_events = {p.place_id: {pos for s in p.spans for pos in _events_behind(self.bookings[s.booking_id], month)}
                         for p in places}
         all_events = set().union(*place_events.values())
 
@@ -779,7 +799,7 @@ class _BillingFacts(View):
         rs = self.rules_for(self.bookings[newest.booking_id]["rule_set"])
         share, share_position = 100, None
         for effective, pct, position in self.friplads.get(household, []):
-            if effective <= _iso(m_first):
+            if effective <= m_day:
                 share, share_position = pct, position
         if self.scenario is not None:
             share = self._scenario_share(household, m_first, share)
@@ -854,17 +874,24 @@ class _BillingFacts(View):
         code = child["municipality"]
         household = self.households.get(child["household"])
         if household:
-            day = _iso(_first(month))
+            day = f"{month}-01"
             for effective, municipality, _, _ in household["facts"]:
                 if effective <= day:
                     code = municipality
         return code
 
-    def _household_district(self, household: str) -> str:
+    def _household_district(self, household: str, month: str) -> str:
+        """The household's district on the month's 1st (effective-dated facts, else as registered)."""
         h = self.households.get(household)
-        return (h or {}).get("district") or ""
+        if h is None:
+            return ""
+        district, day = h["district"], f"{month}-01"
+        for effective, _, moved_to, _ in h["facts"]:
+            if effective <= day:
+                district = moved_to
+        return district or ""
 
-    def _line_district(self, household: str, line: dict[str, Any], due: _Due | None) -> str:
+    def _line_district(self, household: str, line: dict[str, Any], due: _Due | None, month: str) -> str:
         """A line counts in its institution's district (the household's when it names none)."""
         b = self.bookings.get(line.get("booking_id") or "")
         if b is None and due is not None and due.spans:
@@ -874,7 +901,7 @@ class _BillingFacts(View):
             inst = self.institutions.get(b["institution"])
             if inst:
                 return inst["district"]
-        return self._household_district(household)
+        return self._household_district(household, month)
 
     def empty_basis_cost(self, institution: str) -> dict[tuple[str, str], int]:
         """The institution's empty basis seat-days per month, costed at the gross cost of a place:

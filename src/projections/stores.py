@@ -240,7 +240,7 @@ class SQLiteViewStore(ViewStore):
         convert = [i for i, (_, ty) in enumerate(table.columns) if ty in (DATE, TIMESTAMP, BOOL)]
 
         def encode(r: Row) -> list[Any]:
-            values = [r.get(n) for n in names]
+            values = list(map(r.get, names))
             for i in convert:
                 if values[i] is not None:
                     values[i] = _sqlite_value(values[i])
@@ -448,7 +448,7 @@ class PostgresViewStore(ViewStore):
             if ch.upserts:
                 update = ", ".join(f"{n} = excluded.{n}" for n in names if n not in table.key)
                 conflict = f"ON CONFLICT ({', '.join(table.key)}) DO " + (f"UPDATE SET {update}" if update else "NOTHING")
-                rows = [tuple(r.get(n) for n in names) for r in ch.upserts]
+                rows = [tuple(map(r.get, names)) for r in ch.upserts]
                 if len(rows) < _COPY_FROM:
                     vals = ", ".join("%s" for _ in names)
                     cur.executemany(f"INSERT INTO {full} ({cols}) VALUES ({vals}) {conflict}", rows)
@@ -462,7 +462,7 @@ class PostgresViewStore(ViewStore):
             if ch.appends:
                 with cur.copy(f"COPY {full} ({', '.join(names)}) FROM STDIN") as copy:
                     for r in ch.appends:
-                        copy.write_row(tuple(r.get(n) for n in names))
+                        copy.write_row(tuple(map(r.get, names)))
 
     def _staging(self, cur: Any, table: Table, full: str, columns: tuple[str, ...]) -> str:
         """A temporary table (this connection's) with `columns` of `full`, created on first use."""
@@ -481,7 +481,7 @@ class PostgresViewStore(ViewStore):
         with self.conn.cursor() as cur, cur.copy(
                 f"COPY {prefix}{table.name} ({', '.join(names)}) FROM STDIN") as copy:
             for r in rows:
-                copy.write_row(tuple(r.get(n) for n in names))
+                copy.write_row(tuple(map(r.get, names)))
 
     def swap_in(self, tables: Iterable[Table], prefix: str, name: str, position: int) -> None:
         tables = list(tables)
