@@ -9,9 +9,12 @@ path; its write rate is reported). For each store:
   process per core (the growth columns are one-process folds);
 - catch-up: then the live projector over the last 10 %, committing the position with every
   page (loading its working state is timed apart);
+- write floor (PostgreSQL): the rows the rebuild wrote, COPYed alone into empty twins of their
+  tables (`bench/write_floor.py`) — the fastest any rebuild writing these rows could be;
 - verify: the views against a second, independent fold (no drift allowed; --no-verify skips it);
 - commands: bookings through the application, sequential and 8 threads, and sequential
-  latency on the first 10 % of the history (snapshots: it must not grow with the history);
+  latency on the first 10 % of the history (snapshots: it must not grow with the history), each
+  after a CHECKPOINT, so that the server is not still writing out the rebuild and verify;
 - growth and memory: one-process folds of 25 %, 50 %, 100 % of the log, each in its own
   process (peak RSS);
 - API: `plads serve` on loopback under 1, 8 and 32 concurrent clients (`bench/api_load.py`: a load
@@ -42,6 +45,7 @@ from city import city, copy_to  # noqa: E402
 from commands import booking_latency, booking_rate  # noqa: E402
 from growth import measure as measure_growth  # noqa: E402
 from history import build_history  # noqa: E402
+from write_floor import copy_floor  # noqa: E402
 
 from projections import Projector, all_views, rebuild, verify  # noqa: E402
 from projections import engine  # noqa: E402
@@ -135,6 +139,11 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
     worker_peaks = list(engine.last_worker_peaks)
     note("rebuild (first 90 %)", events=rebuilt, seconds=rebuild_s, events_per_s=rebuilt / rebuild_s,
          ratio_to_floor=(rebuilt / rebuild_s) / (n / floor_s), peak_rss_mb=worker_peaks)
+    # The write floor: the rebuilt rows alone, COPYed into empty twins of their tables (PostgreSQL).
+    wrote = copy_floor(url, [t for v in all_views() for t in v.tables]) if url.startswith("postgresql") else None
+    if wrote:
+        note("write floor", rows=wrote["rows"], rows_per_event=wrote["rows"] / rebuilt, mb=wrote["mb"],
+             seconds=wrote["seconds"], fastest_rebuild_events_per_s=rebuilt / wrote["seconds"])
     # The follower: starts on the rebuilt views (its working state; derived rows stay in the store)
     # and catches up the last 10 %, committing every page.
     rss_before = engine.rss_mb()
@@ -161,7 +170,10 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
         if drifts:
             raise SystemExit(f"verify found drift after the rebuild and catch-up: "
                              f"{[(d.table, d.counts) for d in drifts]}")
-    # Commands on the full history, and sequential latency on a tenth of it (a fresh ledger).
+    # Commands on the full history, and sequential latency on a tenth of it (a fresh ledger) —
+    # on a settled server: without a checkpoint PostgreSQL is still writing out the rebuild and
+    # verify (GBs at city scale), and each booking's commit queues behind that I/O.
+    settle(url)
     sequential = booking_latency(ledger, n=commands, tag="full")
     note("bookings, 1 thread", **sequential)
     threaded = booking_rate(ledger, n=commands * 2, threads=8, tag="threads")
@@ -172,6 +184,7 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
     else:
         small = build_history(small_url, children=max(10, children // 10), institutions=12)
         small_events = small.max_position()
+    settle(url)
     small_latency = booking_latency(small, n=commands, tag="small")
     small.close()
     note("bookings at 10 % of the history", events=small_events, **small_latency)
@@ -194,12 +207,30 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
     floor = n / floor_s
     return {"store": url.split(":", 1)[0], "events": events, "write_label": write_label, "write_s": write_s,
             "floor_eps": floor, "rebuild_eps": rebuilt / rebuild_s, "rebuild_ratio": (rebuilt / rebuild_s) / floor,
-            "rebuild_s": rebuild_s, "worker_peaks": worker_peaks, "verify_s": verify_s,
+            "rebuild_s": rebuild_s, "worker_peaks": worker_peaks, "verify_s": verify_s, "wrote": wrote,
+            "rebuilt": rebuilt,
             "catch_up_eps": behind / catch_s if catch_s else None, "catch_up_events": behind, "load_s": load_s,
             "follower_rss_mb": (rss_before, rss_loaded, rss_caught_up),
             "stock_eps": stock, "sequential": sequential, "threaded": threaded,
             "small_latency": small_latency, "small_events": small_events, "growth": growth,
             "growth_fractions": fractions, "api": api}
+
+
+def settle(url: str) -> None:
+    """Let PostgreSQL write out what earlier steps left in its buffers (CHECKPOINT), so that
+    command latencies measure the commands; a role that may not checkpoint measures without."""
+    if not url.startswith("postgresql"):
+        return
+    import psycopg
+
+    from ledger.storage import parse_database_url
+
+    try:
+        with psycopg.connect(parse_database_url(url).postgres_conninfo, autocommit=True) as conn:
+            conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        print("bench: not allowed to CHECKPOINT; command latencies may include the server's write-out",
+              file=sys.stderr)
 
 
 def _num(value, otherwise: str, fmt: str = ",.0f") -> str:
@@ -272,13 +303,17 @@ def main() -> None:
               f"{r['catch_up_eps']:,.0f} | {stock} |")
     print()
     print("| store | rebuild processes' peak RSS MB | verify (fold + in-database compare) s "
-          "| follower start (load working state) s | RSS MB before / after start / after catch-up |")
-    print("|---|---:|---:|---:|---:|")
+          "| follower start (load working state) s | RSS MB before / after start / after catch-up "
+          "| rows the rebuild wrote (per event) | their COPY alone s (fastest rebuild ev/s) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         peaks = " + ".join(f"{p:,.0f}" for p in r["worker_peaks"]) or "one process"
         verify_s = f"{r['verify_s']:,.1f}" if r["verify_s"] is not None else "skipped"
         rss = " / ".join(_num(x, "n/a") for x in r["follower_rss_mb"])
-        print(f"| {r['store']} | {peaks} | {verify_s} | {r['load_s']:,.1f} | {rss} |")
+        w = r["wrote"]
+        rows = f"{w['rows']:,} ({w['rows'] / r['rebuilt']:.1f})" if w else "n/a"
+        floor = f"{w['seconds']:,.1f} ({r['rebuilt'] / w['seconds']:,.0f})" if w else "n/a"
+        print(f"| {r['store']} | {peaks} | {verify_s} | {r['load_s']:,.1f} | {rss} | {rows} | {floor} |")
     print()
     shares = " / ".join(f"{f:.0%}".replace("%", " %") for f in results[0]["growth_fractions"]) if results else ""
     print(f"| store | one-process fold ev/s at {shares} | time per event, last ÷ first "

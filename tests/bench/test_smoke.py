@@ -36,6 +36,8 @@ def test_the_benchmark_runs_and_prints_its_tables(history, tmp_path):
         assert len(found) == expected, step
         assert f"] {step}: " in out.stdout  # printed as measured, not only in the tables
     assert all(s["drifted_tables"] == [] for s in steps if s["step"] == "verify")
+    floors = [s for s in steps if s["step"] == "write floor"]  # PostgreSQL only
+    assert len(floors) == expected - 1 and all(f["rows"] > 0 and f["seconds"] > 0 for f in floors)
     for api in rows[4 * expected:]:
         cells = [c.strip() for c in api.strip("|").split("|")]
         assert cells[1] in ("1", "2") and int(cells[2].replace(",", "")) > 0 and cells[6] == "0", api
