@@ -317,14 +317,16 @@ def main() -> None:
     print()
     shares = " / ".join(f"{f:.0%}".replace("%", " %") for f in results[0]["growth_fractions"]) if results else ""
     print(f"| store | one-process fold ev/s at {shares} | time per event, last ÷ first "
-          f"| peak RSS at {shares} (MB) |")
-    print("|---|---:|---:|---:|")
+          f"| peak RSS at {shares} (MB) | rows written per event at {shares} | time per row written, last ÷ first |")
+    print("|---|---:|---:|---:|---:|---:|")
     for r in results:
         g = r["growth"]
         ratio = (g[-1]["seconds"] / g[-1]["events"]) / (g[0]["seconds"] / g[0]["events"])
         rates = " / ".join(f"{x['events'] / x['seconds']:,.0f}" for x in g)
         rss = " / ".join(f"{x['peak_rss_mb']:,.0f}" for x in g)
-        print(f"| {r['store']} | {rates} | {ratio:.2f} | {rss} |")
+        per_event = " / ".join(f"{x['rows'] / x['events']:.1f}" for x in g)
+        per_row = (g[-1]["seconds"] / g[-1]["rows"]) / (g[0]["seconds"] / g[0]["rows"])
+        print(f"| {r['store']} | {rates} | {ratio:.2f} | {rss} | {per_event} | {per_row:.2f} |")
     print()
     print("| store | bookings/s, 1 thread | p50 / p99 ms | bookings/s, 8 threads | p50 / p99 ms "
           "| p50 / p99 ms at 10 % of the history (events) |")

@@ -45,9 +45,10 @@ def test_the_benchmark_runs_and_prints_its_tables(history, tmp_path):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert int(cells[1].replace(",", "")) > 100  # events in the history
         assert all(_numbers(c) and all(x > 0 for x in _numbers(c)) for c in (cells[3], cells[4], cells[6], cells[7]))
-    for row in rows[2 * expected:3 * expected]:  # growth: three folds, each with its rate and peak RSS
+    for row in rows[2 * expected:3 * expected]:  # growth: three folds, each with its rate, peak RSS and rows
         cells = [c.strip() for c in row.strip("|").split("|")]
-        assert len(_numbers(cells[1])) == 3 and len(_numbers(cells[3])) == 3
+        assert len(_numbers(cells[1])) == 3 and len(_numbers(cells[3])) == 3 and len(_numbers(cells[4])) == 3
+        assert all(x > 0 for x in _numbers(cells[4]) + _numbers(cells[5]))
     for row in rows[3 * expected:]:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert float(cells[1].replace(",", "")) > 0 and float(cells[3].replace(",", "")) > 0
