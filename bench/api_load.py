@@ -4,8 +4,10 @@ The ledger is seeded through the bulk path (institutions with room, households a
 children); then `plads serve` starts on loopback and a load generator — a separate
 process — runs each level for a bounded time. Each client alternates a booking
 (`POST /v1/bookings`, a fresh child each time) and an occupancy read
-(`GET /v1/occupancy?institution_id=`). Reported: requests/s, p50 and p99 latency, and
-any answer that is neither 2xx nor an expected 409.
+(`GET /v1/occupancy?institution_id=`). Reported: requests/s, p50 and p99 latency, any
+answer that is neither 2xx nor an expected 409, and the CPU each request cost the server,
+PostgreSQL (its processes on this machine) and the load generator — at that cost the
+machine's cores allow at most cores ÷ CPU per request requests/s, whatever the latency.
 
     python bench/api_load.py --database URL [--seconds 10] [--levels 1,8,32]
 """
@@ -22,6 +24,7 @@ import sys
 import threading
 import time
 from datetime import date
+from pathlib import Path
 from typing import Iterator
 
 TOKEN = "bench-load-token"
@@ -45,6 +48,37 @@ def seed(database_url: str, children: int, institutions: int = 40) -> tuple[list
                 hh = bulk.execute(c.RegisterHousehold(district="Valby"))["id"]
                 kids.append(bulk.execute(c.RegisterChild(household_id=hh, birth_date=date(2024, 1 + k % 10, 10)))["id"])
     return kids, insts
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far (Linux /proc; 0 for one that is gone)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _processes(parent: int | None = None, named: str | None = None) -> list[int]:
+    """`parent` and its descendants, or the processes whose command is `named`."""
+    found: dict[int, tuple[int, str]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        found[int(stat.parent.name)] = (int(tail.split()[1]), head.split("(", 1)[1])
+    if named is not None:
+        return [pid for pid, (_, comm) in found.items() if comm == named]
+    tree, grew = {parent}, True
+    while grew:
+        more = {pid for pid, (ppid, _) in found.items() if ppid in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sorted(tree)
 
 
 def _free_port() -> int:
@@ -84,16 +118,18 @@ def client_process(base: str, clients: int, seconds: float, children: list[str],
                 i += 1
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+    cpu = time.process_time()
     started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     ms = sorted(x * 1000 for x in latencies)
     q = statistics.quantiles(ms, n=100) if len(ms) > 1 else [ms[0] if ms else 0.0] * 99
     return {"clients": clients, "requests": len(ms), "rps": len(ms) / elapsed, "p50_ms": q[49], "p99_ms": q[98],
-            "unexpected": len(unexpected), "unexpected_codes": sorted(set(unexpected))}
+            "unexpected": len(unexpected), "unexpected_codes": sorted(set(unexpected)), "client_cpu_s": cpu}
 
 
 def run(database_url: str, seconds: float, levels: list[int], children_per_level: int = 4000,
@@ -110,12 +146,25 @@ def run(database_url: str, seconds: float, levels: list[int], children_per_level
         _wait_healthy(base, server)
         for n, clients in enumerate(levels):
             mine = kids[n * children_per_level:(n + 1) * children_per_level]
+            # CPU spent per request by the server (its processes), PostgreSQL (its processes on this
+            # machine; none when the server is elsewhere) and the load generator: at that cost the
+            # machine's cores allow at most cores ÷ CPU per request requests/s.
+            server_pids, postgres_pids = _processes(parent=server.pid), _processes(named="postgres")
+            before = _cpu_seconds(server_pids), _cpu_seconds(postgres_pids)
             out = subprocess.run([sys.executable, __file__, "--client", base, "--clients", str(clients),
                                   "--seconds", str(seconds)], input=json.dumps({"children": mine, "insts": insts}),
                                  capture_output=True, text=True, timeout=seconds + 120)
             if out.returncode != 0:
                 raise SystemExit(f"load generator failed: {out.stderr[-1000:]}")
-            yield json.loads(out.stdout)
+            level = json.loads(out.stdout)
+            server_s = _cpu_seconds(server_pids) - before[0]
+            postgres_s = _cpu_seconds(postgres_pids) - before[1]
+            per = 1000 / max(level["requests"], 1)
+            level["cpu_ms_per_request"] = {"server": server_s * per, "postgresql": postgres_s * per,
+                                           "load_generator": level.pop("client_cpu_s") * per}
+            total_ms = sum(level["cpu_ms_per_request"].values())
+            level["cpu_bound_rps"] = (os.cpu_count() or 1) * 1000 / total_ms if total_ms else None
+            yield level
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -152,11 +201,20 @@ def main() -> None:
         return
     if not args.database:
         raise SystemExit("give --database URL")
-    print("| clients | requests | requests/s | p50 ms | p99 ms | unexpected answers |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print(f"| clients | requests | requests/s | p50 ms | p99 ms | unexpected answers | {CPU_COLUMNS} |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in run(args.database, args.seconds, [int(x) for x in args.levels.split(",")], workers=args.workers):
         print(f"| {r['clients']} | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-              f"{r['unexpected']} {r['unexpected_codes'] or ''} |")
+              f"{r['unexpected']} {r['unexpected_codes'] or ''} | {cpu_cells(r)} |")
+
+
+CPU_COLUMNS = "CPU ms per request: server / PostgreSQL / load generator | requests/s the cores allow at that cost"
+
+
+def cpu_cells(level: dict) -> str:
+    c, bound = level["cpu_ms_per_request"], level["cpu_bound_rps"]
+    allowed = f"{bound:,.0f}" if bound else "n/a"
+    return f"{c['server']:.1f} / {c['postgresql']:.1f} / {c['load_generator']:.1f} | {allowed}"
 
 
 if __name__ == "__main__":

@@ -338,12 +338,13 @@ def main() -> None:
               f"({r['small_events']:,} vs {r['events']:,}) |")
     if any(r["api"] for r in results):
         print()
-        print("| store | HTTP clients | requests | requests/s | p50 ms | p99 ms | unexpected answers |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print(f"| store | HTTP clients | requests | requests/s | p50 ms | p99 ms | unexpected answers "
+              f"| {api_load.CPU_COLUMNS} |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results:
             for a in r["api"]:
                 print(f"| {r['store']} | {a['clients']} | {a['requests']:,} | {a['rps']:,.0f} | {a['p50_ms']:.1f} | "
-                      f"{a['p99_ms']:.1f} | {a['unexpected']} {a['unexpected_codes'] or ''} |")
+                      f"{a['p99_ms']:.1f} | {a['unexpected']} {a['unexpected_codes'] or ''} | {api_load.cpu_cells(a)} |")
 
 
 if __name__ == "__main__":

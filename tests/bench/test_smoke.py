@@ -41,6 +41,8 @@ def test_the_benchmark_runs_and_prints_its_tables(history, tmp_path):
     for api in rows[4 * expected:]:
         cells = [c.strip() for c in api.strip("|").split("|")]
         assert cells[1] in ("1", "2") and int(cells[2].replace(",", "")) > 0 and cells[6] == "0", api
+        # CPU per request (server / PostgreSQL / load generator) and the rate the cores allow at that cost
+        assert len(_numbers(cells[7])) == 3 and _numbers(cells[7])[0] > 0 and _numbers(cells[8])[0] > 0, api
     for row in rows[:expected]:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert int(cells[1].replace(",", "")) > 100  # events in the history
