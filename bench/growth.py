@@ -5,6 +5,7 @@ Linear growth means time(100 %) ≈ 4 × time(25 %); memory should stay well und
 
     python bench/growth.py --database URL        # prints a Markdown table
     python bench/growth.py --database URL --rebuild 2   # the whole rebuild in 2 processes: time, peaks
+    python bench/growth.py --database URL --catch-up    # rebuild 90 %, then time a follower over the rest
 """
 
 from __future__ import annotations
@@ -52,6 +53,24 @@ def rebuild_peaks(database_url: str, workers: int) -> dict:
     return {"events": events, "seconds": seconds, "peak_rss_mb": list(engine.last_worker_peaks)}
 
 
+def catch_up(database_url: str, share: float = 0.1) -> dict:
+    """Rebuild all but the last `share` of the log (one process), then time a live projector
+    catching up that share, committing every page (its start — loading working state — apart)."""
+    from ledger import Ledger
+    from projections import Projector, all_views, rebuild
+
+    with Ledger(database_url) as ledger:
+        events = ledger.max_position()
+        rebuilt = int(events * (1 - share))
+        rebuild(ledger, all_views(), until=rebuilt, workers=1)
+        projector = Projector(ledger, all_views())
+        started = time.perf_counter()
+        projector.catch_up()
+        seconds = time.perf_counter() - started
+        projector.close()
+    return {"events": events - rebuilt, "seconds": seconds}
+
+
 def measure(database_url: str, fractions=(0.25, 0.5, 1.0)) -> Iterator[dict]:
     """Each fold's figures as soon as it is done."""
     for f in fractions:
@@ -67,7 +86,12 @@ def main() -> None:
     parser.add_argument("--database", required=True)
     parser.add_argument("--one", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--rebuild", type=int, metavar="WORKERS", help="rebuild the whole log in WORKERS processes")
+    parser.add_argument("--catch-up", action="store_true", help="rebuild 90 %% of the log, time catching up the rest")
     args = parser.parse_args()
+    if args.catch_up:
+        r = catch_up(args.database)
+        print(f"caught up {r['events']:,} events in {r['seconds']:.1f} s: {r['events'] / r['seconds']:,.0f} events/s")
+        return
     if args.rebuild:
         r = rebuild_peaks(args.database, args.rebuild)
         peaks = " + ".join(f"{p:,.0f}" for p in r["peak_rss_mb"]) or "one process"

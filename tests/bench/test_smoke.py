@@ -73,7 +73,7 @@ def test_the_billing_runs_benchmark_runs_and_derives_less_than_the_whole_history
     assert "all runs:" in out.stdout
 
 
-def test_the_rebuild_memory_measurement_runs(tmp_path):
+def test_the_rebuild_memory_and_catch_up_measurements_run(tmp_path):
     url = f"sqlite:///{tmp_path / 'h.db'}"
     built = subprocess.run([sys.executable, "bench/history.py", url, "40"], cwd=ROOT, capture_output=True, text=True,
                            timeout=600)
@@ -82,3 +82,8 @@ def test_the_rebuild_memory_measurement_runs(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.startswith(f"rebuild of {int(built.stdout):,} events in 2 process(es): ") and "peak RSS" in out.stdout
+    out = subprocess.run([sys.executable, "bench/growth.py", "--database", url, "--catch-up"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    behind = int(built.stdout) - int(int(built.stdout) * 0.9)
+    assert out.stdout.startswith(f"caught up {behind:,} events in ") and "events/s" in out.stdout, out.stdout
