@@ -25,13 +25,14 @@ class Memo(dict):
         _MEMOS.append(self)
 
     def remember(self, rs: Any, key: Any, value: Any) -> Any:
-        if id(rs) not in _PINNED:
-            if len(_PINNED) >= _PINNED_MAX:
-                forget_all()
-            _PINNED[id(rs)] = rs
+        if id(rs) not in _PINNED and len(_PINNED) >= _PINNED_MAX:
+            forget_all()
         if len(self) >= self.limit:
             self.clear()
         self[key] = value
+        # Pinned after storing: a forget_all in another thread meanwhile cannot leave this answer
+        # keyed by an identity that is free to be reused.
+        _PINNED[id(rs)] = rs
         return value
 
 

@@ -217,7 +217,7 @@ def in_force(entries: Sequence[D], on: date, what: str = "rule") -> D:
 
 
 # Billing asks for the tariffs, subsidies and sibling rules in force once per household-month.
-_IN_FORCE = Memo()
+_IN_FORCE = Memo(limit=50_000)
 
 
 class RuleSet(_Frozen):
