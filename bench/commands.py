@@ -75,8 +75,10 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
 
 
 def main() -> None:
-    """Bookings on a fresh, empty ledger (PLADS_TEST_DATABASE_URL, a schema of its own; else SQLite):
-    what a booking costs without a history behind it."""
+    """Bookings on a fresh ledger (PLADS_TEST_DATABASE_URL, a schema of its own; else SQLite): empty —
+    what a booking costs without a history behind it — or, with --city F, holding the first F of
+    the cached city's events (bench/city.py), after the raw floor of that copy (the machine's
+    speed at that moment) and a CHECKPOINT."""
     import argparse
     import os
     import sys
@@ -88,15 +90,34 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--bookings", type=int, default=400, help="per measurement (8 threads book twice as many)")
+    parser.add_argument("--city", type=float, metavar="FRACTION", help="book on a copy of this share of the city")
+    parser.add_argument("--years", type=float, default=10, help="the city's years (with --city)")
+    parser.add_argument("--scale", type=float, default=1.0, help="the city's scale (with --city)")
+    parser.add_argument("--cache-dir", default=None, help="where the city is cached (with --city)")
     args = parser.parse_args()
     store = "postgresql" if os.environ.get("PLADS_TEST_DATABASE_URL") else "sqlite"
-    with scratch_database("commands", store) as url, Ledger(url, clock=SimulatedClock(date(2026, 1, 1))) as ledger:
-        with ledger.bulk(actor="bench", channel="system") as bulk:
-            bulk.execute(c.ActivateRuleSet(rule_set_id="copenhagen-book-en-plads@1", effective_from=date(2025, 1, 1)))
-        for threads, n, institutions in ((1, args.bookings, 10), (8, 2 * args.bookings, 50)):
-            r = booking_rate(ledger, n=n, threads=threads, institutions=institutions, tag=f"t{threads}")
-            print(f"{store}: {n} bookings from {threads} thread(s): {r['rate']:,.0f} /s, "
-                  f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+    with scratch_database("commands", store) as url:
+        if args.city:
+            from city import city, copy_to
+            from run import raw_floor, settle
+
+            source = city(args.years, args.scale, cache_dir=args.cache_dir, quiet=True)
+            copied = copy_to(source, url, until=int(source.events * args.city))
+            ledger = Ledger(url, clock=SimulatedClock(source.day_after()))
+            n, seconds = raw_floor(ledger)
+            print(f"{store}: {copied:,} events of the city; raw floor {n / seconds:,.0f} events/s")
+            settle(url)
+        else:
+            ledger = Ledger(url, clock=SimulatedClock(date(2026, 1, 1)))
+            with ledger.bulk(actor="bench", channel="system") as bulk:
+                bulk.execute(c.ActivateRuleSet(rule_set_id="copenhagen-book-en-plads@1",
+                                               effective_from=date(2025, 1, 1)))
+        with ledger:
+            for threads, n, institutions in ((1, args.bookings, 10), (8, 2 * args.bookings, 50)):
+                r = booking_rate(ledger, n=n, threads=threads, institutions=institutions, tag=f"t{threads}")
+                print(f"{store}: {n} bookings from {threads} thread(s): {r['rate']:,.0f} /s, "
+                      f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms")
+
 
 if __name__ == "__main__":
     main()

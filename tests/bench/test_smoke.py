@@ -3,6 +3,7 @@ simulated city (cached in a temporary directory) and on bench/history.py's histo
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,16 @@ def test_the_rebuild_memory_and_catch_up_measurements_run(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     behind = int(built.stdout) - int(int(built.stdout) * 0.9)
     assert out.stdout.startswith(f"caught up {behind:,} events in ") and "events/s" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("city", [[], ["--city", "1", "--years", "0.1", "--scale", "0.01"]], ids=["empty", "city"])
+def test_the_bookings_benchmark_runs_on_an_empty_ledger_and_on_the_city(city, tmp_path):
+    out = subprocess.run([sys.executable, "bench/commands.py", "--bookings", "10", *city,
+                          *(["--cache-dir", str(tmp_path)] if city else [])],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    found = re.findall(r"bookings from (\d) thread\(s\): ([\d,]+) /s", out.stdout)
+    assert [threads for threads, _ in found] == ["1", "8"], out.stdout
+    assert all(int(rate.replace(",", "")) > 0 for _, rate in found), out.stdout
+    if city:
+        assert "events of the city; raw floor" in out.stdout
