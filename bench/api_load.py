@@ -9,7 +9,14 @@ answer that is neither 2xx nor an expected 409, and the CPU each request cost th
 PostgreSQL (its processes on this machine) and the load generator — at that cost the
 machine's cores allow at most cores ÷ CPU per request requests/s, whatever the latency.
 
-    python bench/api_load.py --database URL [--seconds 10] [--levels 1,8,32]
+A level is N clients (`32`): closed loop, each sends its next request as soon as the last is
+answered — the server's saturation, where latency is N ÷ throughput (Little's law). Or N users
+with a think time (`32@1000`): each waits that many ms after an answer before its next request
+(the first after a random part of it, so the users do not move in step) — latency at a load
+below saturation, as N caseworkers at their screens would meet it. Each level's offered load
+shows as its requests/s.
+
+    python bench/api_load.py --database URL [--seconds 10] [--levels 1,8,32,32@1000]
 """
 
 from __future__ import annotations
@@ -87,8 +94,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def client_process(base: str, clients: int, seconds: float, children: list[str], insts: list[str]) -> dict:
+def parse_levels(text: str) -> list[tuple[int, float]]:
+    """"1,8,32,32@1000" -> [(1, 0), (8, 0), (32, 0), (32, 1000)]: clients and think time in ms."""
+    levels = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        clients, _, think = part.partition("@")
+        try:
+            levels.append((int(clients), float(think or 0)))
+        except ValueError:
+            raise SystemExit(f"bench: a level is CLIENTS or CLIENTS@THINK_MS, not {part!r}") from None
+        if levels[-1][0] < 1 or levels[-1][1] < 0:
+            raise SystemExit(f"bench: a level needs at least one client and a think time >= 0, not {part!r}")
+    return levels
+
+
+def level_name(level: dict) -> str:
+    think = level.get("think_ms") or 0
+    return f"{level['clients']}" if not think else f"{level['clients']} users, {think:,.0f} ms think"
+
+
+def client_process(base: str, clients: int, seconds: float, children: list[str], insts: list[str],
+                   think_ms: float = 0.0) -> dict:
     """The load generator's body (runs in its own process)."""
+    import random
+
     import httpx
 
     latencies: list[float] = []
@@ -100,8 +131,11 @@ def client_process(base: str, clients: int, seconds: float, children: list[str],
     def run(n: int) -> None:
         mine = children[n * share:(n + 1) * share]
         headers = {"Authorization": f"Bearer {TOKEN}"}
+        pause = random.Random(n)  # a fixed stream per user: runs stay comparable
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             i = 0
+            if think_ms:
+                time.sleep(pause.uniform(0, think_ms) / 1000)
             while time.monotonic() < deadline:
                 inst = insts[(n + i) % len(insts)]
                 t = time.perf_counter()
@@ -116,6 +150,8 @@ def client_process(base: str, clients: int, seconds: float, children: list[str],
                     if not (200 <= r.status_code < 300 or r.status_code == 409):
                         unexpected.append(r.status_code)
                 i += 1
+                if think_ms:
+                    time.sleep(min(think_ms / 1000, max(deadline - time.monotonic(), 0)))
 
     threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
     cpu = time.process_time()
@@ -128,13 +164,15 @@ def client_process(base: str, clients: int, seconds: float, children: list[str],
     cpu = time.process_time() - cpu
     ms = sorted(x * 1000 for x in latencies)
     q = statistics.quantiles(ms, n=100) if len(ms) > 1 else [ms[0] if ms else 0.0] * 99
-    return {"clients": clients, "requests": len(ms), "rps": len(ms) / elapsed, "p50_ms": q[49], "p99_ms": q[98],
+    return {"clients": clients, "think_ms": think_ms, "requests": len(ms), "rps": len(ms) / elapsed,
+            "p50_ms": q[49], "p99_ms": q[98],
             "unexpected": len(unexpected), "unexpected_codes": sorted(set(unexpected)), "client_cpu_s": cpu}
 
 
-def run(database_url: str, seconds: float, levels: list[int], children_per_level: int = 4000,
+def run(database_url: str, seconds: float, levels: list[tuple[int, float]], children_per_level: int = 4000,
         workers: int = 1) -> Iterator[dict]:
-    """Each level's figures as soon as it is done (the server runs until the last one)."""
+    """Each level's figures as soon as it is done (the server runs until the last one); a level is
+    (clients, think time in ms)."""
     kids, insts = seed(database_url, children_per_level * len(levels))
     port = _free_port()
     env = {**os.environ, "PLADS_API_TOKENS": f"bench:caseworker:{TOKEN}"}
@@ -144,7 +182,7 @@ def run(database_url: str, seconds: float, levels: list[int], children_per_level
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, server)
-        for n, clients in enumerate(levels):
+        for n, (clients, think_ms) in enumerate(levels):
             mine = kids[n * children_per_level:(n + 1) * children_per_level]
             # CPU spent per request by the server (its processes), PostgreSQL (its processes on this
             # machine; none when the server is elsewhere) and the load generator: at that cost the
@@ -152,7 +190,8 @@ def run(database_url: str, seconds: float, levels: list[int], children_per_level
             server_pids, postgres_pids = _processes(parent=server.pid), _processes(named="postgres")
             before = _cpu_seconds(server_pids), _cpu_seconds(postgres_pids)
             out = subprocess.run([sys.executable, __file__, "--client", base, "--clients", str(clients),
-                                  "--seconds", str(seconds)], input=json.dumps({"children": mine, "insts": insts}),
+                                  "--seconds", str(seconds), "--think-ms", str(think_ms)],
+                                 input=json.dumps({"children": mine, "insts": insts}),
                                  capture_output=True, text=True, timeout=seconds + 120)
             if out.returncode != 0:
                 raise SystemExit(f"load generator failed: {out.stderr[-1000:]}")
@@ -190,21 +229,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--database")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--levels", default="1,8,32")
+    parser.add_argument("--levels", default="1,8,32,32@1000",
+                        help="clients per level, closed loop (N) or with a think time in ms (N@MS)")
     parser.add_argument("--workers", type=int, default=1, help="`plads serve` worker processes")
     parser.add_argument("--client", help=argparse.SUPPRESS)  # the load generator's own process
     parser.add_argument("--clients", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--think-ms", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
         work = json.loads(sys.stdin.read())
-        print(json.dumps(client_process(args.client, args.clients, args.seconds, work["children"], work["insts"])))
+        print(json.dumps(client_process(args.client, args.clients, args.seconds, work["children"], work["insts"],
+                                        args.think_ms)))
         return
     if not args.database:
         raise SystemExit("give --database URL")
     print(f"| clients | requests | requests/s | p50 ms | p99 ms | unexpected answers | {CPU_COLUMNS} |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in run(args.database, args.seconds, [int(x) for x in args.levels.split(",")], workers=args.workers):
-        print(f"| {r['clients']} | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+    for r in run(args.database, args.seconds, parse_levels(args.levels), workers=args.workers):
+        print(f"| {level_name(r)} | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
               f"{r['unexpected']} {r['unexpected_codes'] or ''} | {cpu_cells(r)} |")
 
 

@@ -17,8 +17,9 @@ path; its write rate is reported). For each store:
   after a CHECKPOINT, so that the server is not still writing out the rebuild and verify;
 - growth and memory: one-process folds of 25 %, 50 %, 100 % of the log, each in its own
   process (peak RSS);
-- API: `plads serve` on loopback under 1, 8 and 32 concurrent clients (`bench/api_load.py`: a load
-  generator in its own process, bounded in time), on a fresh ledger of the same store;
+- API: `plads serve` on loopback under 1, 8 and 32 concurrent clients in a closed loop, and 32 users
+  who think 1 s between requests (`bench/api_load.py`: a load generator in its own process, bounded
+  in time), on a fresh ledger of the same store;
 - PostgreSQL only: eventsourcing's stock ProjectionRunner on the same history, for comparison.
 Every figure is printed as soon as it is measured and appended to a JSON-lines log (`--log`), so
 a run stopped late keeps what it measured; the Markdown tables for BENCHMARKS.md come at the end.
@@ -106,7 +107,8 @@ def _sibling(url: str, name: str) -> str:
 
 def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, verify_rebuild: bool = True,
             children: int = 5_000, fractions: tuple[float, ...] = (0.25, 0.5, 1.0), log: Log = Log(None),
-            api_seconds: float = 10.0, api_levels: tuple[int, ...] = (1, 8, 32), api_children: int = 4_000) -> dict:
+            api_seconds: float = 10.0, api_levels: tuple[tuple[int, float], ...] = ((1, 0), (8, 0), (32, 0), (32, 1000)),
+            api_children: int = 4_000) -> dict:
     """`source`: a cached city (bench/city.py) to copy in, or None for bench/history.py's history."""
     from ledger import Ledger, SimulatedClock
 
@@ -199,7 +201,7 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
     api = []
     if api_levels:
         for level in api_load.run(_sibling(url, "api"), api_seconds, list(api_levels), api_children):
-            note(f"HTTP, {level['clients']} clients", **level)
+            note(f"HTTP, clients: {api_load.level_name(level)}", **level)
             api.append(level)
     growth = []
     for g in measure_growth(url, fractions):
@@ -251,13 +253,14 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,postgresql", help="which stores to measure")
     parser.add_argument("--growth", default="0.25,0.5,1", help="shares of the history the one-process folds take")
     parser.add_argument("--api-seconds", type=float, default=10.0, help="how long each API load level runs")
-    parser.add_argument("--api-levels", default="1,8,32", help="concurrent HTTP clients per level ('' skips the API)")
+    parser.add_argument("--api-levels", default="1,8,32,32@1000",
+                        help="concurrent HTTP clients per level, N (closed loop) or N@THINK_MS ('' skips the API)")
     parser.add_argument("--api-children", type=int, default=4_000, help="children seeded per API level")
     parser.add_argument("--log", default=None, help="JSON-lines file the figures are appended to as they are "
                                                     "measured (default: bench/.cache/run-DATE-TIME.jsonl)")
     args = parser.parse_args()
     log = Log(Path(args.log) if args.log else Path(__file__).parent / ".cache" / f"run-{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
-    api_levels = tuple(int(x) for x in args.api_levels.split(",") if x.strip())
+    api_levels = tuple(api_load.parse_levels(args.api_levels))
     stores = args.stores.split(",")
     urls = [f"sqlite:///{tempfile.mkdtemp()}/bench.db"] if "sqlite" in stores else []
     pg = os.environ.get("PLADS_TEST_DATABASE_URL")
@@ -344,8 +347,8 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results:
             for a in r["api"]:
-                print(f"| {r['store']} | {a['clients']} | {a['requests']:,} | {a['rps']:,.0f} | {a['p50_ms']:.1f} | "
-                      f"{a['p99_ms']:.1f} | {a['unexpected']} {a['unexpected_codes'] or ''} | {api_load.cpu_cells(a)} |")
+                print(f"| {r['store']} | {api_load.level_name(a)} | {a['requests']:,} | {a['rps']:,.0f} | "
+                      f"{a['p50_ms']:.1f} | {a['p99_ms']:.1f} | {a['unexpected']} {a['unexpected_codes'] or ''} | {api_load.cpu_cells(a)} |")
 
 
 if __name__ == "__main__":

@@ -23,16 +23,18 @@ def _numbers(cell: str) -> list[float]:
 def test_the_benchmark_runs_and_prints_its_tables(history, tmp_path):
     log = tmp_path / "figures.jsonl"
     out = subprocess.run([sys.executable, "bench/run.py", *history, "--cache-dir", str(tmp_path), "--stock-seconds",
-                          "1", "--commands", "10", "--api-seconds", "1", "--api-levels", "1,2", "--api-children", "20",
+                          "1", "--commands", "10", "--api-seconds", "1", "--api-levels", "1,2@50", "--api-children", "20",
                           "--log", str(log)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     rows = [line for line in out.stdout.splitlines() if line.startswith("| sqlite") or line.startswith("| postgresql")]
     expected = 2 if os.environ.get("PLADS_TEST_DATABASE_URL") else 1
-    # read side, processes, growth and memory, commands; then the API at two levels
+    # read side, processes, growth and memory, commands; then the API at two levels (one closed loop, one
+    # with users who think 50 ms between requests)
     assert len(rows) == 6 * expected, out.stdout
     steps = [json.loads(line) for line in log.read_text().splitlines()]
     assert len({s["store"] for s in steps}) == expected
-    for step in ("raw floor", "rebuild (first 90 %)", "follower", "verify", "bookings, 1 thread", "HTTP, 2 clients"):
+    for step in ("raw floor", "rebuild (first 90 %)", "follower", "verify", "bookings, 1 thread",
+                 "HTTP, clients: 1", "HTTP, clients: 2 users, 50 ms think"):
         found = [s for s in steps if s["step"] == step]
         assert len(found) == expected, step
         assert f"] {step}: " in out.stdout  # printed as measured, not only in the tables
@@ -41,7 +43,9 @@ def test_the_benchmark_runs_and_prints_its_tables(history, tmp_path):
     assert len(floors) == expected - 1 and all(f["rows"] > 0 and f["seconds"] > 0 for f in floors)
     for api in rows[4 * expected:]:
         cells = [c.strip() for c in api.strip("|").split("|")]
-        assert cells[1] in ("1", "2") and int(cells[2].replace(",", "")) > 0 and cells[6] == "0", api
+        assert cells[1] in ("1", "2 users, 50 ms think") and int(cells[2].replace(",", "")) > 0 and cells[6] == "0", api
+        if cells[1] != "1":  # two users who each wait 50 ms after every answer send at most 40 requests/s
+            assert float(cells[3].replace(",", "")) <= 40, api
         # CPU per request (server / PostgreSQL / load generator) and the rate the cores allow at that cost
         assert len(_numbers(cells[7])) == 3 and _numbers(cells[7])[0] > 0 and _numbers(cells[8])[0] > 0, api
     for row in rows[:expected]:
@@ -52,7 +56,7 @@ def test_the_benchmark_runs_and_prints_its_tables(history, tmp_path):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert len(_numbers(cells[1])) == 3 and len(_numbers(cells[3])) == 3 and len(_numbers(cells[4])) == 3
         assert all(x > 0 for x in _numbers(cells[4]) + _numbers(cells[5]))
-    for row in rows[3 * expected:]:
+    for row in rows[3 * expected:4 * expected]:  # commands
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert float(cells[1].replace(",", "")) > 0 and float(cells[3].replace(",", "")) > 0
     if history[1] == "city":
@@ -101,3 +105,15 @@ def test_the_bookings_benchmark_runs_on_an_empty_ledger_and_on_the_city(city, tm
     assert all(int(rate.replace(",", "")) > 0 for _, rate in found), out.stdout
     if city:
         assert "events of the city; raw floor" in out.stdout
+
+
+def test_load_levels_are_clients_with_an_optional_think_time():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import api_load
+
+    assert api_load.parse_levels("1, 8,32,32@1000") == [(1, 0), (8, 0), (32, 0), (32, 1000)]
+    assert api_load.level_name({"clients": 32, "think_ms": 1000}) == "32 users, 1,000 ms think"
+    assert api_load.level_name({"clients": 8, "think_ms": 0}) == "8"
+    for bad in ("0", "x", "4@-1", "4@soon"):
+        with pytest.raises(SystemExit, match="level"):
+            api_load.parse_levels(bad)
