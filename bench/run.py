@@ -107,7 +107,7 @@ def _sibling(url: str, name: str) -> str:
 
 def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, verify_rebuild: bool = True,
             children: int = 5_000, fractions: tuple[float, ...] = (0.25, 0.5, 1.0), log: Log = Log(None),
-            api_seconds: float = 10.0, api_levels: tuple[tuple[int, float], ...] = ((1, 0), (8, 0), (32, 0), (32, 1000)),
+            api_seconds: float = 30.0, api_levels: tuple[tuple[int, float], ...] = ((1, 0), (8, 0), (32, 0), (32, 1000)),
             api_children: int = 4_000) -> dict:
     """`source`: a cached city (bench/city.py) to copy in, or None for bench/history.py's history."""
     from ledger import Ledger, SimulatedClock
@@ -252,7 +252,9 @@ def main() -> None:
     parser.add_argument("--no-verify", action="store_true", help="skip the verify fold after the rebuild")
     parser.add_argument("--stores", default="sqlite,postgresql", help="which stores to measure")
     parser.add_argument("--growth", default="0.25,0.5,1", help="shares of the history the one-process folds take")
-    parser.add_argument("--api-seconds", type=float, default=10.0, help="how long each API load level runs")
+    parser.add_argument("--api-seconds", type=float, default=30.0,
+                        help="how long each API load level runs (30 s: some 900 requests for the p99 of 32 "
+                             "users who think 1 s)")
     parser.add_argument("--api-levels", default="1,8,32,32@1000",
                         help="concurrent HTTP clients per level, N (closed loop) or N@THINK_MS ('' skips the API)")
     parser.add_argument("--api-children", type=int, default=4_000, help="children seeded per API level")
