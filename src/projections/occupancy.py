@@ -99,6 +99,10 @@ def _month(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def _first_of(month: str) -> date:
+    return date(int(month[:4]), int(month[5:7]), 1)
+
+
 def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
@@ -114,9 +118,12 @@ class Occupancy(View):
 
     def __init__(self) -> None:
         super().__init__()
-        self._dirty: set[tuple[str, str, str]] = set()
+        # Per institution, age group and pool: the first day a change of this page reaches — months
+        # before it keep their rows (a recompute of the whole history per booking grew with it).
+        self._dirty: dict[tuple[str, str, str], date] = {}
         self._months: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-        self._spans_by_key: dict[tuple[str, str, str], set[tuple]] = defaultdict(set)
+        # The days each span holds (first, last), beside its row: a recompute reads no rows.
+        self._spans_by_key: dict[tuple[str, str, str], dict[tuple, tuple[date, date]]] = defaultdict(dict)
         self._caps_by_key: dict[tuple[str, str, str], dict[date, int]] = defaultdict(dict)
 
     def start(self, store, prefix: str = "") -> None:
@@ -127,7 +134,12 @@ class Occupancy(View):
             key = (row["institution_id"], row["age_group"], row["pool"])
             self._caps_by_key[key][row["effective_from"]] = row["seats"]
         for key, row in self.t["seat_spans"].rows.items():
-            self._spans_by_key[(row["institution_id"], row["age_group"], row["pool"])].add(key)
+            self._spans_by_key[(row["institution_id"], row["age_group"], row["pool"])][key] = (
+                row["first_day"], row["last_day"])
+
+    def _changed(self, key: tuple[str, str, str], day: date) -> None:
+        if key not in self._dirty or day < self._dirty[key]:
+            self._dirty[key] = day
 
     def apply(self, e: Envelope) -> None:
         d, inst = e.data, e.originator_id
@@ -143,15 +155,15 @@ class Occupancy(View):
                 "effective_from": d["effective_from"], "seats": d["seats"]})
             key = (inst, d["age_group"], d["pool"])
             self._caps_by_key[key][d["effective_from"]] = d["seats"]
-            self._dirty.add(key)
+            self._changed(key, d["effective_from"])
         elif e.name == "SeatsReserved":
             for i, (group, first, last) in enumerate(d["segments"]):
                 row = {"booking_id": d["booking_id"], "segment": i, "institution_id": inst, "age_group": group,
                        "pool": d["pool"], "child_id": d["child_id"], "first_day": first, "last_day": last}
                 self.t["seat_spans"].put(row)
                 key = (inst, group, d["pool"])
-                self._spans_by_key[key].add((d["booking_id"], i))
-                self._dirty.add(key)
+                self._spans_by_key[key][(d["booking_id"], i)] = (first, last)
+                self._changed(key, first)
         elif e.name == "SeatsReleased":
             spans = self.t["seat_spans"]
             i = 0
@@ -161,27 +173,41 @@ class Occupancy(View):
                 else:
                     row["last_day"] = min(row["last_day"], d["from_date"] - ONE_DAY)
                 spans.touch(row)
-                self._dirty.add((row["institution_id"], row["age_group"], row["pool"]))
+                key = (row["institution_id"], row["age_group"], row["pool"])
+                self._spans_by_key[key][(d["booking_id"], i)] = (row["first_day"], row["last_day"])
+                self._changed(key, max(row["first_day"], d["from_date"]))  # days before it hold as they did
                 i += 1
 
     def finish_page(self, final: bool = True) -> None:
         if not final:
             return
         for key in sorted(self._dirty):
-            self._recompute(key)
+            self._recompute(key, self._dirty[key])
         self._dirty.clear()
 
-    def _recompute(self, key: tuple[str, str, str]) -> None:
+    def _recompute(self, key: tuple[str, str, str], since: date) -> None:
+        """The months of `key` from the month of `since` on (a change reaches no earlier day, and the
+        months' range only grows or shrinks from there: it starts at the earliest capacity or span)."""
         inst, group, pool = key
         schedule = sorted(self._caps_by_key.get(key, {}).items())
-        spans = [self.t["seat_spans"].get(*k) for k in self._spans_by_key.get(key, ())]
-        spans = [(r["first_day"], r["last_day"]) for r in spans if r and r["first_day"] <= r["last_day"]]
+        spans = [(a, z) for a, z in self._spans_by_key.get(key, {}).values() if a <= z]
         starts = [d for d, _ in schedule] + [a for a, _ in spans]
         old_months = self._months.pop(key, set())
+        kept: set[str] = set()
         new_rows = {}
         if starts:
             first = min(starts).replace(day=1)
             last = max([z for _, z in spans] + ([rules.add_months(schedule[0][0], 12) - ONE_DAY] if schedule else []))
+            # Months before `since` stay as they are where they were derived already (not past the
+            # old range's end) and the range still holds them (a span removed at the end can
+            # shorten it to before `since`).
+            start = since.replace(day=1)
+            if not old_months or min(old_months) > _month(first):
+                start = first
+            else:
+                start = min(start, _next_month(_first_of(max(old_months))))
+            kept = {m for m in old_months if _month(first) <= m < _month(start) and m <= _month(last)}
+            first = max(first, start)
             inst_row = self.t["institutions"].get(inst)
             district = inst_row["district"] if inst_row else None
             for month_start, most, fewest, seat_days, capacity_days in monthly_use(spans, dict(schedule), first, last):
@@ -190,9 +216,9 @@ class Occupancy(View):
                                    "district": district, "capacity": fewest, "booked": most,
                                    "free": fewest - most, "seat_days": seat_days, "capacity_days": capacity_days}
         table = self.t["occupancy"]
-        for month in old_months - set(new_rows):
+        for month in old_months - kept - set(new_rows):
             table.delete(inst, group, pool, month)
         for month, row in new_rows.items():
             if table.get(inst, group, pool, month) != row:
                 table.put(row)
-        self._months[key] = set(new_rows)
+        self._months[key] = kept | set(new_rows)

@@ -372,3 +372,49 @@ def test_big_pages_upsert_and_delete_through_staging_tables(city, monkeypatch):
     projector.catch_up()
     projector.close()
     assert verify(city.ledger, all_views()) == []
+
+
+
+def _occupancy_events(draws):
+    """Envelopes of one institution's nursery seats: capacity changes, reservations (each booking
+    its own) and releases of one of the bookings reserved so far."""
+    from datetime import datetime, timedelta, timezone
+
+    from projections.engine import Envelope
+
+    base, at = date(2025, 1, 1), datetime(2025, 1, 1, tzinfo=timezone.utc)
+    events = [Envelope(1, at, "Institution", "InstitutionRegistered", "inst", 1, {
+        "name": "A", "district": "Valby", "kind": "integreret", "ownership": "kommunal", "municipality_code": "101"})]
+    booked: list[str] = []
+    for what, a, b, c in draws:
+        n = len(events) + 1
+        if what == "capacity":
+            name, data = "CapacityChanged", {"age_group": "nursery", "pool": "general",
+                                             "effective_from": base + timedelta(days=a), "seats": c}
+        elif what == "reserve" or not booked:
+            booked.append(f"b{n}")
+            name, data = "SeatsReserved", {"booking_id": f"b{n}", "child_id": f"c{n}", "pool": "general",
+                                           "segments": [("nursery", base + timedelta(days=a),
+                                                         base + timedelta(days=a + b))]}
+        else:
+            name, data = "SeatsReleased", {"booking_id": booked[c % len(booked)], "from_date": base + timedelta(days=a)}
+        events.append(Envelope(n, at, "Institution", name, "inst", n, data))
+    return events
+
+
+@settings(max_examples=300, deadline=None)
+@given(draws=st.lists(st.tuples(st.sampled_from(["capacity", "reserve", "release"]), st.integers(0, 900),
+                                st.integers(0, 500), st.integers(0, 6)), max_size=14))
+def test_occupancy_event_by_event_equals_all_at_once(draws):
+    """Occupancy derives only the months from the first day a page's changes reach: page by page
+    (one event each) it ends with the rows one derivation of the whole history gives — spans
+    released to nothing at either end, capacity before the first month or after the last, a
+    booking long after the months derived so far."""
+    paged, whole = Occupancy(), Occupancy()
+    for e in _occupancy_events(draws):
+        paged.apply(e)
+        paged.finish_page()
+        paged.changes()
+        whole.apply(e)
+    whole.finish_page()
+    assert paged.t["occupancy"].rows == whole.t["occupancy"].rows
