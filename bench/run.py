@@ -107,7 +107,8 @@ def _sibling(url: str, name: str) -> str:
 
 def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, verify_rebuild: bool = True,
             children: int = 5_000, fractions: tuple[float, ...] = (0.25, 0.5, 1.0), log: Log = Log(None),
-            api_seconds: float = 30.0, api_levels: tuple[tuple[int, float], ...] = ((1, 0), (8, 0), (32, 0), (32, 1000)),
+            api_seconds: float = 30.0,
+            api_levels: tuple[tuple[int, float], ...] = ((1, 0), (8, 0), (32, 0), (32, 1000)),
             api_children: int = 4_000) -> dict:
     """`source`: a cached city (bench/city.py) to copy in, or None for bench/history.py's history."""
     from ledger import Ledger, SimulatedClock
@@ -350,7 +351,8 @@ def main() -> None:
         for r in results:
             for a in r["api"]:
                 print(f"| {r['store']} | {api_load.level_name(a)} | {a['requests']:,} | {a['rps']:,.0f} | "
-                      f"{a['p50_ms']:.1f} | {a['p99_ms']:.1f} | {a['unexpected']} {a['unexpected_codes'] or ''} | {api_load.cpu_cells(a)} |")
+                      f"{a['p50_ms']:.1f} | {a['p99_ms']:.1f} | {a['unexpected']} {a['unexpected_codes'] or ''} | "
+                      f"{api_load.cpu_cells(a)} |")
 
 
 if __name__ == "__main__":
