@@ -34,12 +34,16 @@ LEEWAY_SECONDS = 30
 
 class OidcVerifier:
     def __init__(self, issuer: str, audience: str, *, household_of_cpr: Callable[[str], str | None],
-                 role_claim: str = "roles", cpr_claim: str = CPR_CLAIM, timeout: float = 5.0) -> None:
+                 role_claim: str = "roles", cpr_claim: str = CPR_CLAIM, timeout: float = 5.0,
+                 refetch_after: float = 30.0) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
         self.role_claim = role_claim
         self.cpr_claim = cpr_claim
         self.timeout = timeout
+        # An unknown key id fetches the keys again, at most once per `refetch_after` seconds (so tokens
+        # with made-up key ids cannot make this server hammer the issuer).
+        self.refetch_after = refetch_after
         self._household_of_cpr = household_of_cpr
         self._jwks: jwt.PyJWKClient | None = None
         self._lock = threading.Lock()
@@ -56,7 +60,8 @@ class OidcVerifier:
             raise ValueError("PLADS_OIDC_ISSUER is set but PLADS_OIDC_AUDIENCE is not: tokens must name this service")
         return cls(issuer, audience, household_of_cpr=household_of_cpr,
                    role_claim=env.get("PLADS_OIDC_ROLE_CLAIM", "roles"),
-                   cpr_claim=env.get("PLADS_OIDC_CPR_CLAIM", CPR_CLAIM))
+                   cpr_claim=env.get("PLADS_OIDC_CPR_CLAIM", CPR_CLAIM),
+                   refetch_after=float(env.get("PLADS_OIDC_REFETCH_SECONDS", "30")))
 
     def _client(self) -> jwt.PyJWKClient:
         with self._lock:
@@ -70,7 +75,7 @@ class OidcVerifier:
                 if config.get("issuer", "").rstrip("/") != self.issuer or not config.get("jwks_uri"):
                     raise AuthError(503, "the identity provider's configuration does not match PLADS_OIDC_ISSUER")
                 self._jwks = jwt.PyJWKClient(config["jwks_uri"], cache_keys=True, lifespan=300,
-                                             timeout=int(self.timeout))
+                                             timeout=self.timeout, cooldown_duration=self.refetch_after)
             return self._jwks
 
     def claims(self, token: str) -> dict[str, Any]:
