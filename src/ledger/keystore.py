@@ -49,11 +49,11 @@ class KeyStore:
         self.path = path
         self._lock = threading.Lock()
         memory = path.startswith("file:")
-        if not memory:
-            # Only its owner may read the keys: create the file (and its folder) private.
-            Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
+            if not memory:
+                # Only its owner may read the keys: create the file (and its folder) private.
+                Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._conn = sqlite3.connect(path, uri=memory, check_same_thread=False, isolation_level=None,
                                          timeout=10)
             if not memory:
@@ -63,7 +63,7 @@ class KeyStore:
             self._conn.execute("PRAGMA secure_delete=ON")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("CREATE TABLE IF NOT EXISTS person_keys (person_id TEXT PRIMARY KEY, key TEXT NOT NULL)")
-        except sqlite3.Error as e:
+        except (OSError, sqlite3.Error) as e:
             raise StoreUnavailable(f"cannot open the person key store {path}: {e}") from None
 
     @contextmanager
@@ -78,7 +78,7 @@ class KeyStore:
                     self._conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as e:
-                raise StoreUnavailable(f"the person key store {self.path} is unavailable: {e}") from None
+                raise StoreUnavailable(f"the person key store is unavailable: {e}") from None
 
     def put(self, person_id: str, key: str) -> None:
         with self._transaction() as conn:
@@ -103,8 +103,8 @@ class KeyStore:
                 try:
                     self._conn.execute("VACUUM")
                 except sqlite3.Error as e:
-                    raise StoreUnavailable(f"the person key store {self.path} could not be rewritten "
-                                           f"after an erasure; erase again: {e}") from None
+                    raise StoreUnavailable(f"the person key store could not be rewritten after an erasure; "
+                                           f"erase again: {e}") from None
         return found
 
     def close(self) -> None:

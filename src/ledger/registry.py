@@ -161,8 +161,9 @@ class PersonRegistry:
         return bytes(rows[0][0]) if rows else None
 
     def _key_missing(self, pid: str) -> Conflict:
-        return Conflict(f"the person key store {self.keys.path} holds no key for person {pid}, whose record the "
-                        "ledger holds: this is not the key store the person was registered with (PLADS_KEY_STORE)")
+        # No path in the message: it reaches API clients.
+        return Conflict(f"the person key store holds no key for person {pid}, whose record the ledger holds: it "
+                        "is not the key store the person was registered with (set PLADS_KEY_STORE to that one)")
 
     def get(self, person_id: UUID | str) -> dict[str, Any] | None:
         pid = str(person_id)

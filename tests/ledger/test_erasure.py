@@ -55,6 +55,15 @@ def test_plads_erase(store):
         assert failed.stderr.startswith("plads: ") and failed.stderr.count("\n") == 1 and says in failed.stderr
 
 
+def test_a_key_store_that_cannot_be_opened_is_one_line(store, tmp_path):
+    _, child = _family(store)
+    (tmp_path / "a-file").write_text("")
+    failed = plads("erase", child, "-d", store.url, env={"PLADS_KEY_STORE": str(tmp_path / "a-file" / "k.db")})
+    assert failed.returncode == 1 and failed.stderr.count("\n") == 1
+    assert failed.stderr.startswith("plads: cannot open the person key store ")
+    assert _erasures(store) == []
+
+
 def test_an_erasure_with_another_key_store_is_refused_and_records_nothing(store, tmp_path):
     """An erasure run where the person's key is not (another PLADS_KEY_STORE) would leave the key
     behind: it is refused, and nothing is recorded."""
