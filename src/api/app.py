@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from api import commands, models, problems, reads
+from api import commands, models, people, problems, reads
 from api.auth import Tokens, parse_tokens
 from api.views import Views
 from ledger import Ledger
@@ -57,6 +57,7 @@ def create_app(database_url: str | None = None, *, tokens: str | None = None, fo
     problems.install(app)
     app.include_router(commands.router)
     app.include_router(reads.router)
+    app.include_router(people.router)
 
     @app.get("/health", response_model=models.Health, tags=["health"])
     def health(request: Request):

@@ -95,6 +95,7 @@ class Ledger(Application):
         clock: Clock | None = None,
         cipher_key: str | None = None,
         env: dict[str, str] | None = None,
+        key_store: str | None = None,
     ) -> None:
         self.store: StoreConfig = parse_database_url(database_url, cipher_key)
         self.clock: Clock = clock or SystemClock()
@@ -111,7 +112,7 @@ class Ledger(Application):
                 # processes' writes included) instead of a snapshot read and decode per command;
                 # commands get deep copies, so a refused command leaves the cache as it was.
                 super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "20000", **self.store.env, **(env or {})})
-                self.registry = PersonRegistry(self.store)
+                self.registry = PersonRegistry(self.store, key_store)  # keys: $PLADS_KEY_STORE
             self._last_recorded = self._last_recorded_in_log()
         except PersistenceError as e:
             raise StoreUnavailable(f"cannot open the ledger at {self.store.kind}: {e}") from None

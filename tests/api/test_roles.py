@@ -29,6 +29,7 @@ ROLES = {
     ("POST", "/v1/bookings/{booking_id}/cancel"): {"caseworker"},
     ("POST", "/v1/bookings/{booking_id}/transfer"): {"caseworker"},
     ("POST", "/v1/billing/{month}/issue"): {"admin"},
+    ("POST", "/v1/people/{person_id}/erase"): {"admin"},
     ("POST", "/v1/allocation/{month}/run"): {"admin", "caseworker"},
     ("GET", "/v1/occupancy"): ALL,
     ("GET", "/v1/institutions/{institution_id}/availability"): ALL,
