@@ -407,6 +407,36 @@ def roll(month: str = MonthOpt, database: Optional[str] = DatabaseOpt) -> None:
     typer.echo(f"{month}: {len(rolled['registered'])} children put on the kindergarten waiting lists")
 
 
+@app.command()
+def erase(
+    person_id: str = typer.Argument(..., help="the child's or household's id"),
+    ground: str = typer.Option("request", help="why (GDPR art. 17(1)): request, no_longer_necessary, "
+                                               "consent_withdrawn, objection, unlawful, legal_obligation"),
+    actor: str = typer.Option("admin", help="who erases (recorded in the event)"),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Erase a person's identifiers for good: the key store's key destroyed, a PersonErased event recorded
+    (who, whom, when; no identifier). Uses the ledger's key store ($PLADS_KEY_STORE, docs/storage.md)."""
+    from uuid import UUID
+
+    from ledger import Ledger
+    from ledger import commands as c
+    from ledger.registry import ERASURE_GROUNDS
+
+    if ground not in ERASURE_GROUNDS:
+        _fail(f"{ground!r} is not a ground of erasure; one of: {', '.join(ERASURE_GROUNDS)}", 2)
+    try:
+        pid = UUID(person_id)
+    except ValueError:
+        _fail(f"{person_id!r} is not a person id (a child's or household's UUID)", 2)
+        raise
+    with Ledger(database) as ledger:
+        outcome = ledger.execute(c.ErasePerson(person_id=pid, reason=ERASURE_GROUNDS[ground]), actor=actor,
+                                 channel="system")
+    typer.echo(f"{pid} erased" + (f" (event at position {outcome.position})" if outcome.position
+                                  else " (already erased before)"))
+
+
 def _month(text: str) -> None:
     import re
 

@@ -8,7 +8,10 @@ SQLite alone.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from datetime import date
 
@@ -17,6 +20,10 @@ import pytest
 from ledger import Ledger, SimulatedClock
 
 PG_URL = os.environ.get("PLADS_TEST_DATABASE_URL")
+# PostgreSQL ledgers keep their person keys under $XDG_DATA_HOME/plads (ledger.keystore): the
+# tests' go to a temporary folder (and their subprocesses' too), never the user's home.
+os.environ["XDG_DATA_HOME"] = _KEYS_HOME = tempfile.mkdtemp(prefix="plads-test-keys-")
+atexit.register(shutil.rmtree, _KEYS_HOME, True)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -778,11 +778,14 @@ def erase_person(uow: UnitOfWork, cmd: c.ErasePerson, ctx: Context) -> dict:
     person = uow.find(Child, cmd.person_id) or uow.find(Household, cmd.person_id)
     if person is None:
         raise NotFound(f"no child or household with id {cmd.person_id}")
+    registry = ctx.registry
+    if registry is not None:
+        registry.check_erasable(cmd.person_id)
+        # Before the event is saved: an acknowledged erasure has destroyed the key. (Sent again,
+        # the command destroys whatever a failure left, and records no second event.)
+        ctx.before_commit.append(lambda: registry.erase(cmd.person_id))
     if not person.erased:
         person.erase(person_id=str(cmd.person_id), meta=ctx.meta(uow, ctx.today, cmd.reason))
-    if ctx.registry is not None:
-        registry = ctx.registry
-        ctx.after_commit.append(lambda: registry.erase(cmd.person_id))
     return {"person_id": str(cmd.person_id), "erased": True}
 
 

@@ -222,3 +222,28 @@ def test_institutions_are_found_by_a_part_of_their_name(world):
     one = api.ok(api.get(f"/v1/institutions/{a}", role="analyst"), 200)
     assert one["name"] == "Solsikken" and {(s["age_group"], s["seats"]) for s in one["capacity"]} == \
         {("nursery", 10), ("kindergarten", 20)}
+
+
+def test_a_caseworker_finds_a_child_by_cpr_and_the_lookup_is_recorded_without_it(world):
+    api, ledger, _ = world
+    hh = api.ok(api.post("/v1/households", json={"district": "Nørrebro",
+                                                 "payer": {"cpr": "121285-4321", "name": "Bo Jensen"}}))["id"]
+    child = api.ok(api.post("/v1/children", json={"household_id": hh, "birth_date": "2024-03-15",
+                                                  "identifiers": {"cpr": "1503241234"}}))["id"]
+    found = api.ok(api.post("/v1/people/lookup", json={"cpr": "150324-1234"}), 200)
+    assert found == {"kind": "child", "id": child, "household_id": hh}
+    payer = api.ok(api.post("/v1/people/lookup", role="admin", json={"cpr": "1212854321"}), 200)
+    assert payer == {"kind": "household", "id": hh, "household_id": hh}
+    missing = api.post("/v1/people/lookup", json={"cpr": "010101-0101"})
+    assert missing.status_code == 404 and "0101" not in missing.json()["detail"]
+    assert api.post("/v1/people/lookup", role="family", json={"cpr": "150324-1234"}).status_code == 403
+    assert api.post("/v1/people/lookup", role="analyst", json={"cpr": "150324-1234"}).status_code == 403
+    # the child in one request after the look-up
+    assert api.ok(api.get(f"/v1/children/{found['id']}"), 200)["household_id"] == hh
+    log = ledger.registry.lookups()
+    assert [(actor, person) for _, actor, person in log] == [
+        ("caseworker-actor", child), ("admin-actor", hh), ("caseworker-actor", None)]
+    assert not any("1503241234" in str(row) or "150324" in str(row) for row in log)
+    # after the child's erasure its number finds nothing
+    api.ok(api.post(f"/v1/people/{child}/erase", role="admin", json={}), 200)
+    assert api.post("/v1/people/lookup", json={"cpr": "150324-1234"}).status_code == 404

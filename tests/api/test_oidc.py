@@ -156,8 +156,9 @@ def test_a_family_is_bound_to_its_household_through_the_cpr_claim(client, issuer
                                                              "birth_date": "2024-03-15"}).json()["id"]
     inst = c.post("/v1/institutions", headers=admin,
                   json={"name": "Solsikken", "district": "Nørrebro", "kind": "integreret"}).json()["id"]
-    c.put(f"/v1/institutions/{inst}/capacity", headers=admin,
-          json={"age_group": "nursery", "seats": 10, "effective_from": "2025-01-01"})
+    for group in ("nursery", "kindergarten"):
+        c.put(f"/v1/institutions/{inst}/capacity", headers=admin,
+              json={"age_group": group, "seats": 10, "effective_from": "2025-01-01"})
     booked = c.post("/v1/bookings", headers=family,
                     json={"child_id": child, "institution_id": inst, "start_date": "2025-08-01"})
     assert booked.status_code == 201, booked.text

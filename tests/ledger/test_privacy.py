@@ -56,6 +56,5 @@ def test_with_cipher_key_the_registry_keys_are_wrapped_too(store):
     key = AESCipher.create_key(32)
     with store.ledger(cipher_key=key) as ledger:
         ledger.registry.put("p-1", {"cpr": CPR})
-        stored = ledger.registry._execute([f"SELECT key FROM {ledger.registry._keys}"], fetch=True)  # noqa: SLF001
-        assert stored[0][0].startswith("wrapped:")
+        assert ledger.registry.keys.get("p-1").startswith("wrapped:")
         assert ledger.registry.get("p-1") == {"cpr": CPR}
