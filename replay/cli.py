@@ -163,6 +163,7 @@ def serve(
     if database:
         os.environ["PLADS_DATABASE_URL"] = database
     os.environ["PLADS_API_FOLLOW"] = "1" if follow else "0"
+    typer.echo(f"plads: serving the API on http://{host}:{port} (OpenAPI at /docs); Ctrl-C stops it", err=True)
     if workers == 1:
         uvicorn.run("api.app:app_from_environment", factory=True, host=host, port=port, log_level="warning")
         return

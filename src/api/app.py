@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from api import commands, models, people, problems, reads
+from api import bookings, children, commands, households, institutions, lists, models, offers, people, problems, reads
 from api.auth import Tokens, parse_tokens
+from api.oidc import OidcVerifier
 from api.views import Views
 from ledger import Ledger
 
@@ -19,8 +20,9 @@ DESCRIPTION = """
 An event-sourced booking ledger for municipal daycare. Every command is an immutable event;
 the reads come from projections of the event log.
 
-* **Auth**: `Authorization: Bearer <token>`; tokens and roles (caseworker, auditor, analyst, admin)
-  from `PLADS_API_TOKENS`. 401 without a valid token, 403 for a wrong role.
+* **Auth**: `Authorization: Bearer <token>`; tokens and roles (caseworker, auditor, analyst, admin,
+  family) from `PLADS_API_TOKENS`, or OpenID Connect tokens from `PLADS_OIDC_ISSUER`. 401 without a
+  valid token, 403 for a wrong role. A family sees and acts for its own household only (404 otherwise).
 * **Errors**: RFC 9457 `application/problem+json` — 422 invalid input, 404 unknown id, 409 conflict
   (no seat, already booked, concurrent change, idempotency key reused), 503 database unavailable.
 * **Idempotency**: send `Idempotency-Key` on a POST; a retry gets the first answer.
@@ -31,10 +33,16 @@ the reads come from projections of the event log.
 
 
 def create_app(database_url: str | None = None, *, tokens: str | None = None, follow: bool = True,
-               ledger: Ledger | None = None) -> FastAPI:
-    """The app. `tokens` defaults to $PLADS_API_TOKENS; `follow=False` leaves the PostgreSQL views
-    to a separate `plads project --follow`; a given `ledger` is used (and left open) instead of a new one."""
-    token_list = Tokens(parse_tokens(tokens if tokens is not None else os.environ.get("PLADS_API_TOKENS")))
+               ledger: Ledger | None = None, oidc_env: dict[str, str] | None = None) -> FastAPI:
+    """The app. `tokens` defaults to $PLADS_API_TOKENS and `oidc_env` (PLADS_OIDC_*) to the environment;
+    `follow=False` leaves the PostgreSQL views to a separate `plads project --follow`; a given `ledger`
+    is used (and left open) instead of a new one."""
+
+    def household_of_cpr(cpr: str) -> str | None:
+        return app.state.ledger.household_of_cpr(cpr)
+
+    token_list = Tokens(parse_tokens(tokens if tokens is not None else os.environ.get("PLADS_API_TOKENS")),
+                        oidc=OidcVerifier.from_environment(household_of_cpr, oidc_env))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -57,7 +65,8 @@ def create_app(database_url: str | None = None, *, tokens: str | None = None, fo
     problems.install(app)
     app.include_router(commands.router)
     app.include_router(reads.router)
-    app.include_router(people.router)
+    for resource in (institutions, children, households, bookings, offers, lists, people):
+        app.include_router(resource.router)
 
     @app.get("/health", response_model=models.Health, tags=["health"])
     def health(request: Request):

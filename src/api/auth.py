@@ -1,24 +1,42 @@
-"""Bearer tokens from PLADS_API_TOKENS (`actor:role:token`, comma-separated) and roles.
+"""Who is asking: bearer tokens from PLADS_API_TOKENS, or OpenID Connect tokens (api/oidc.py).
 
-Tokens are compared in constant time, against every configured token, so neither a
-token's content nor its position in the list shows in the response time.
+PLADS_API_TOKENS is a comma-separated list of `actor:role:token`; a family's entry carries
+its household as a fourth field, `actor:family:token:household_id`. Tokens are compared in
+constant time, against every configured token, so neither a token's content nor its
+position in the list shows in the response time.
 """
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+from uuid import UUID
 
 from fastapi import Request
 
-ROLES = ("caseworker", "auditor", "analyst", "admin")
+if TYPE_CHECKING:
+    from api.oidc import OidcVerifier
+
+STAFF = ("caseworker", "auditor", "analyst", "admin")
+ROLES = STAFF + ("family",)
+# The channel a role's commands carry into their events.
+CHANNEL = {"caseworker": "caseworker", "admin": "system", "family": "self_service"}
 
 
 @dataclass(frozen=True)
 class Principal:
     actor: str
     role: str
+    household_id: str | None = None  # a family's own household: it sees and acts for nothing else
+
+    @property
+    def channel(self) -> str:
+        return CHANNEL.get(self.role, "system")
+
+    @property
+    def is_family(self) -> bool:
+        return self.role == "family"
 
 
 class AuthError(Exception):
@@ -28,33 +46,47 @@ class AuthError(Exception):
         self.detail = detail
 
 
+def _entry(n: int, entry: str) -> tuple[bytes, Principal]:
+    parts = entry.split(":", 2)
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"PLADS_API_TOKENS entry {n} is not actor:role:token")
+    actor, role, token = parts
+    if role not in ROLES:
+        raise ValueError(f"PLADS_API_TOKENS entry {n} has role {role!r}; roles: {', '.join(ROLES)}")
+    household = None
+    if role == "family":
+        token, _, household = token.rpartition(":")
+        try:
+            household = str(UUID(household))
+        except ValueError:
+            raise ValueError(f"PLADS_API_TOKENS entry {n}: a family token is actor:family:token:household_id "
+                             "(the household's id, a UUID)") from None
+    if len(token) < 8:
+        raise ValueError(f"PLADS_API_TOKENS entry {n}: a token needs at least 8 characters")
+    return token.encode(), Principal(actor, role, household)
+
+
 def parse_tokens(text: str | None) -> list[tuple[bytes, Principal]]:
-    """`actor:role:token,...` → tokens; a malformed entry is an error naming it (never the token)."""
-    out = []
-    for n, entry in enumerate((text or "").split(","), start=1):
-        entry = entry.strip()
-        if not entry:
-            continue
-        parts = entry.split(":", 2)
-        if len(parts) != 3 or not all(parts):
-            raise ValueError(f"PLADS_API_TOKENS entry {n} is not actor:role:token")
-        actor, role, token = parts
-        if role not in ROLES:
-            raise ValueError(f"PLADS_API_TOKENS entry {n} has role {role!r}; roles: {', '.join(ROLES)}")
-        if len(token) < 8:
-            raise ValueError(f"PLADS_API_TOKENS entry {n}: a token needs at least 8 characters")
-        out.append((token.encode(), Principal(actor, role)))
-    return out
+    """`actor:role:token[:household_id],...` → tokens; a malformed entry is an error naming it (never the token)."""
+    return [_entry(n, entry.strip()) for n, entry in enumerate((text or "").split(","), start=1) if entry.strip()]
+
+
+def _looks_like_jwt(token: str) -> bool:
+    return token.startswith("eyJ") and token.count(".") == 2
 
 
 class Tokens:
-    def __init__(self, tokens: list[tuple[bytes, Principal]]) -> None:
+    def __init__(self, tokens: list[tuple[bytes, Principal]], oidc: "OidcVerifier | None" = None) -> None:
         self._tokens = tokens
+        self.oidc = oidc
 
     def principal(self, authorization: str | None) -> Principal:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise AuthError(401, "send Authorization: Bearer <token>")
-        given = authorization[7:].strip().encode()
+        text = authorization[7:].strip()
+        if self.oidc is not None and _looks_like_jwt(text):
+            return self.oidc.principal(text)
+        given = text.encode()
         found = None
         for token, principal in self._tokens:
             if hmac.compare_digest(given, token) and found is None:
@@ -79,5 +111,5 @@ def require(*roles: str) -> Callable[[Request], Principal]:
     return dependency
 
 
-EVERYONE = ("caseworker", "auditor", "analyst", "admin")
+EVERYONE = STAFF
 PERSON_LEVEL = ("caseworker", "auditor", "admin")  # never analysts

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from api import models as m
 from api.auth import Principal, require
+from api.deps import Acting, own_booking, own_child
 from api.problems import Problem
 from ledger import AlreadyIssued, InvalidCommand, Ledger
 from ledger import commands as c
@@ -34,7 +35,6 @@ def linked(status: int, param: str, *operations: str, body_field: str = "id") ->
     return {**ERRORS, status: {"links": links}}
 
 
-CHANNEL = {"caseworker": "caseworker", "admin": "system"}
 caseworker = require("caseworker")
 admin = require("admin")
 planner = require("admin", "caseworker")
@@ -45,7 +45,7 @@ def run(request: Request, response: Response, command: c.Command, principal: Pri
     ledger: Ledger = request.app.state.ledger
     if key is not None and not key.strip():
         raise InvalidCommand("Idempotency-Key is empty")
-    outcome = ledger.execute(command, actor=principal.actor, channel=CHANNEL[principal.role], idempotency_key=key)
+    outcome = ledger.execute(command, actor=principal.actor, channel=principal.channel, idempotency_key=key)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     request.app.state.views.wrote(outcome.position)
@@ -120,8 +120,9 @@ def register_child(body: c.RegisterChild, request: Request, response: Response,
 @router.post("/children/{child_id}/registrations", status_code=201, response_model=m.Registration,
              responses=ERRORS, tags=["families"])
 def register_on_waiting_lists(child_id: UUID, body: m.RegistrationBody, request: Request, response: Response,
-                              principal: Principal = Depends(caseworker), key: IdempotencyKey = None):
-    """Opskrivning: put the child on the waiting lists of its wished institutions."""
+                              principal: Acting, key: IdempotencyKey = None):
+    """Opskrivning: put the child on the waiting lists of its wished institutions (a family: its own child)."""
+    own_child(request.app.state.ledger, principal, child_id)
     return run(request, response, c.Register(child_id=child_id, **body.model_dump()), principal, key)
 
 
@@ -130,24 +131,29 @@ def register_on_waiting_lists(child_id: UUID, body: m.RegistrationBody, request:
 
 @router.post("/bookings", status_code=201, response_model=m.Booking, tags=["bookings"],
              responses=linked(201, "booking_id", "cancel_booking", "transfer_child"))
-def book_place(body: c.BookPlace, request: Request, response: Response,
-               principal: Principal = Depends(caseworker), key: IdempotencyKey = None):
-    """Book a seat from a start date to the end of the age band (409 when no seat is free every day)."""
+def book_place(body: c.BookPlace, request: Request, response: Response, principal: Acting,
+               key: IdempotencyKey = None):
+    """Book a seat from a start date to the end of the age band (409 when no seat is free every day).
+
+    A family books for its own children through the self-service share (general seats, no override)."""
+    own_child(request.app.state.ledger, principal, body.child_id)
     return run(request, response, body, principal, key)
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=m.Cancellation, responses=ERRORS, tags=["bookings"])
 def cancel_booking(booking_id: UUID, body: m.CancelBody, request: Request, response: Response,
-                   principal: Principal = Depends(caseworker), key: IdempotencyKey = None):
+                   principal: Acting, key: IdempotencyKey = None):
     """End a booking: `effective_date` is the first day without the place."""
+    own_booking(request.app.state.ledger, principal, booking_id)
     return run(request, response, c.CancelBooking(booking_id=booking_id, **body.model_dump()), principal, key)
 
 
 @router.post("/bookings/{booking_id}/transfer", status_code=201, response_model=m.Booking, responses=ERRORS,
              tags=["bookings"])
 def transfer_child(booking_id: UUID, body: m.TransferBody, request: Request, response: Response,
-                   principal: Principal = Depends(caseworker), key: IdempotencyKey = None):
+                   principal: Acting, key: IdempotencyKey = None):
     """Move the child to another institution from `effective_date`; the answer is the new booking."""
+    own_booking(request.app.state.ledger, principal, booking_id)
     return run(request, response, c.TransferChild(booking_id=booking_id, **body.model_dump()), principal, key)
 
 
@@ -188,7 +194,7 @@ def run_allocation(month: Month, request: Request, seed: int | None = Query(None
 
     ledger: Ledger = request.app.state.ledger
     with request.app.state.views.current(min_position=ledger.max_position() or None) as store:
-        result = run_month(ledger, month, seed=seed, actor=principal.actor, channel=CHANNEL[principal.role],
+        result = run_month(ledger, month, seed=seed, actor=principal.actor, channel=principal.channel,
                            store=store)
     request.app.state.views.wrote(ledger.max_position())
     return result

@@ -232,20 +232,24 @@ class WaitingChild(BaseModel):
     wish_no: int | None
     district: str | None
     rule_set: str | None
+    has_place: bool | None = Field(None, description="the child holds a place outside its wishes that meets its "
+                                                     "guarantee (it still waits for a wished one)")
 
 
 class GuaranteeWatch(BaseModel):
     model_config = _example(child_id=ID, age_group="nursery", district="Valby", guarantee_date="2025-08-01",
                             days_left=-12, need_date="2025-05-01", first_wish=ID,
-                            rule_set="copenhagen-2025-waitinglist@1")
+                            rule_set="copenhagen-2025-waitinglist@1", place="none")
     child_id: str
     age_group: str
     district: str | None
     guarantee_date: date
-    days_left: int = Field(description="days until the guarantee date; negative = breached that many days ago")
+    days_left: int = Field(description="days until the guarantee date; negative = passed that many days ago")
     need_date: date | None
     first_wish: str
     rule_set: str | None
+    place: str = Field("none", description="none: no place (past the date, the guarantee is broken); "
+                                           "outside_wishes: a place that meets the guarantee, not a wished one")
 
 
 class StatementLine(BaseModel):

@@ -13,11 +13,14 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Principal
+from api.auth import require
 from api.commands import ERRORS, IdempotencyKey, admin, run
+from ledger import NotFound
 from ledger import commands as c
 from ledger.registry import ERASURE_GROUNDS
 
 router = APIRouter(prefix="/v1")
+lookup_roles = require("caseworker", "admin")
 
 Ground = Literal[tuple(ERASURE_GROUNDS)]  # type: ignore[valid-type]  # the ledger's vocabulary, one list
 
@@ -46,3 +49,29 @@ def erase_person(person_id: UUID, request: Request, response: Response,
     ground = (body or ErasureBody()).ground
     command = c.ErasePerson(person_id=person_id, reason=ERASURE_GROUNDS[ground])
     return run(request, response, command, principal, key)
+
+
+class LookupBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"cpr": "010190-1234"}]})
+    cpr: Annotated[str, Field(pattern=r"^[0-9]{6}-?[0-9]{4}$", description="ten digits, a hyphen after the sixth "
+                                                                          "allowed")]
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"kind": "child", "id": "0b7c6a52-8f0e-4c55-9d43-3f7e2c1d9a10",
+         "household_id": "6f1c2a3e-9b7d-4c11-8e0a-2d5b7c9e1f40"}]})
+    kind: Literal["child", "household"] = Field(description="a child's own number, or a household's payer's")
+    id: str = Field(description="the child's or household's id: GET /v1/children/{id} or /v1/households/{id}")
+    household_id: str
+
+
+@router.post("/people/lookup", response_model=Person, responses=ERRORS, tags=["families"])
+def lookup_person(body: LookupBody, request: Request, principal: Principal = Depends(lookup_roles)):
+    """The child or household registered with a CPR number (a POST, so the number never sits in a URL or
+    an access log). Each look-up is recorded with its actor and whom it found, never the number."""
+    found = request.app.state.ledger.find_person(body.cpr, actor=principal.actor)
+    if found is None:
+        raise NotFound("no child or household is registered with that CPR number")
+    kind, person_id, household_id = found
+    return {"kind": kind, "id": person_id, "household_id": household_id}

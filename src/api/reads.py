@@ -15,8 +15,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from api import models as m
 from api.auth import EVERYONE, PERSON_LEVEL, Principal, require
 from api.commands import ERRORS, Month
+from api.deps import Anyone, Reader, own_child, own_household
 from ledger import InvalidCommand, Ledger
-from ledger.aggregates import Child, Household, Institution
+from ledger.aggregates import Institution
 from projections import Billing, ChildTimeline, Occupancy, View, WaitingLists, billing_views
 from projections import queries as q
 from projections.stores import ViewStore
@@ -86,13 +87,12 @@ def occupancy(request: Request, institution_id: UUID | None = None, district: Di
 
 @router.get("/institutions/{institution_id}/availability", response_model=m.Page[m.OccupancyRow],
             responses=ERRORS, tags=["views"])
-def institution_availability(institution_id: UUID, request: Request,
+def institution_availability(institution_id: UUID, request: Request, _: Anyone,
                              from_: Annotated[date | None, Query(alias="from", ge=date(1990, 1, 1),
                                                                  le=date(2100, 12, 31))] = None,
                              to: Annotated[date | None, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))] = None,
                              age_group: AgeGroup = None, limit: Limit = 100, offset: Offset = 0,
-                             min_position: MinPosition = None, as_of: AsOf = None,
-                             _: Principal = Depends(everyone)):
+                             min_position: MinPosition = None, as_of: AsOf = None):
     """Capacity, booked and free seats per month between `from` and `to` (dates; months that touch them)."""
     _exists(request, Institution, institution_id)
     if from_ and to and to < from_:
@@ -105,11 +105,11 @@ def institution_availability(institution_id: UUID, request: Request,
 
 
 @router.get("/availability", response_model=m.Page[m.Availability], responses=ERRORS, tags=["views"])
-def availability(request: Request, age_group: Annotated[str, Query(pattern=r"^(nursery|kindergarten)$")],
+def availability(request: Request, _: Anyone, age_group: Annotated[str, Query(pattern=r"^(nursery|kindergarten)$")],
                  start: Annotated[date, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))],
                  end: Annotated[date | None, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))] = None,
                  district: District = None, limit: Limit = 100, offset: Offset = 0,
-                 min_position: MinPosition = None, as_of: AsOf = None, _: Principal = Depends(everyone)):
+                 min_position: MinPosition = None, as_of: AsOf = None):
     """Institutions with a free general seat in every month from `start` to `end` (default: 12 months)."""
     if end and end < start:
         raise InvalidCommand("`end` is before `start`")
@@ -146,10 +146,10 @@ def guarantee_watch(request: Request, on: Annotated[date | None, Query(ge=date(1
 
 @router.get("/households/{household_id}/statements/{month}", response_model=m.Statement, responses=ERRORS,
             tags=["views"])
-def statement(household_id: UUID, month: Month, request: Request, min_position: MinPosition = None,
-              as_of: AsOf = None, _: Principal = Depends(person_level)):
-    """A household's statement for a month: issued (immutable) or as it stands, line by line."""
-    _exists(request, Household, household_id)
+def statement(household_id: UUID, month: Month, request: Request, principal: Reader, min_position: MinPosition = None,
+              as_of: AsOf = None):
+    """A household's statement for a month: issued (immutable) or as it stands, line by line (a family: its own)."""
+    own_household(request.app.state.ledger, principal, household_id)
     with _views(request, [Billing()], min_position, as_of) as (store, position):
         found = q.statement(store, str(household_id), month)
     if found is None:
@@ -161,10 +161,10 @@ def statement(household_id: UUID, month: Month, request: Request, min_position: 
 
 @router.get("/children/{child_id}/history", response_model=m.Page[m.HistoryRow], responses=ERRORS,
             tags=["views"])
-def child_history(child_id: UUID, request: Request, limit: Limit = 100, offset: Offset = 0,
-                  min_position: MinPosition = None, as_of: AsOf = None, _: Principal = Depends(person_level)):
-    """Every event of a child in the order the ledger learned them (for caseworkers and appeals)."""
-    _exists(request, Child, child_id)
+def child_history(child_id: UUID, request: Request, principal: Reader, limit: Limit = 100, offset: Offset = 0,
+                  min_position: MinPosition = None, as_of: AsOf = None):
+    """Every event of a child in the order the ledger learned them (for caseworkers, appeals and the family)."""
+    own_child(request.app.state.ledger, principal, child_id)
     with _views(request, [ChildTimeline()], min_position, as_of) as (store, position):
         page = q.child_history_page(store, str(child_id), limit=limit, offset=offset)
     return _page(page, position)

@@ -47,7 +47,7 @@ from ledger.aggregates import (
     receipt_id,
 )
 from ledger.clock import Clock, SystemClock, copenhagen_date, using_clock
-from ledger.errors import IdempotencyKeyReused, InvalidCommand, LedgerError, StaleState, StoreUnavailable
+from ledger.errors import IdempotencyKeyReused, InvalidCommand, LedgerError, NotFound, StaleState, StoreUnavailable
 from ledger.handlers import HANDLERS, Context
 from ledger.registry import PersonRegistry
 from ledger.storage import StoreConfig, parse_database_url
@@ -379,6 +379,38 @@ class Ledger(Application):
             pass
         except PersistenceError:
             logger.warning("could not keep the refusal of idempotency key %r; a retry runs the command again", key)
+
+    def find_person(self, cpr: str, *, actor: str | None = None) -> tuple[str, str, str] | None:
+        """(kind, id, household id) of the child or household registered with a CPR number, or None.
+
+        The number is compared as a keyed digest in the person key store; it is neither kept nor logged.
+        With `actor`, the look-up is recorded (who, when, whom found; never the number)."""
+        found = self._person(self.registry.find(cpr))
+        if actor is not None:
+            self.registry.record_lookup(actor, found[1] if found else None, self.clock.now().isoformat())
+        return found
+
+    def _person(self, person_id: str | None) -> tuple[str, str, str] | None:
+        if person_id is None:
+            return None
+        child = self._find(Child, person_id)
+        if child is not None and not child.erased:
+            return "child", person_id, str(child.household_id)
+        household = self._find(Household, person_id)
+        if household is not None and not household.erased:
+            return "household", person_id, person_id
+        return None
+
+    def household_of_cpr(self, cpr: str) -> str | None:
+        """The household a CPR number belongs to (as its payer, or as one of its children)."""
+        found = self.find_person(cpr)
+        return found[2] if found else None
+
+    def _find(self, cls, aggregate_id):
+        try:
+            return self.get(cls, aggregate_id)
+        except NotFound:
+            return None
 
     def today(self) -> date:
         """The ledger's decision day (Copenhagen date of its clock)."""

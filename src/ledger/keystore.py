@@ -14,6 +14,7 @@ for PostgreSQL, `$XDG_DATA_HOME/plads/keys-<host>-<port>-<db>-<schema>.db` (see 
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -63,6 +64,12 @@ class KeyStore:
             self._conn.execute("PRAGMA secure_delete=ON")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("CREATE TABLE IF NOT EXISTS person_keys (person_id TEXT PRIMARY KEY, key TEXT NOT NULL)")
+            # CPR look-up: a keyed digest of the number → the person. Kept here, not in the events
+            # database, so an erasure leaves no digest in a write-ahead log to test guesses against.
+            self._conn.execute("CREATE TABLE IF NOT EXISTS person_lookup (digest TEXT PRIMARY KEY, "
+                               "person_id TEXT NOT NULL)")
+            self._conn.execute("CREATE INDEX IF NOT EXISTS person_lookup_person ON person_lookup (person_id)")
+            self._conn.execute("CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
         except (OSError, sqlite3.Error) as e:
             raise StoreUnavailable(f"cannot open the person key store {path}: {e}") from None
 
@@ -94,9 +101,25 @@ class KeyStore:
             row = conn.execute("SELECT key FROM person_keys WHERE person_id = ?", (person_id,)).fetchone()
         return row[0] if row else None
 
-    def delete(self, person_id: str) -> bool:
-        """Destroy a key: zeroed in its page (secure_delete), the file rewritten without it."""
+    def secret(self, name: str) -> str:
+        """A random secret kept in this file (made on first use)."""
         with self._transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)", (name, secrets.token_hex(32)))
+            return conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()[0]
+
+    def index(self, digest: str, person_id: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO person_lookup (digest, person_id) VALUES (?, ?)", (digest, person_id))
+
+    def find(self, digest: str) -> str | None:
+        with self._transaction() as conn:
+            row = conn.execute("SELECT person_id FROM person_lookup WHERE digest = ?", (digest,)).fetchone()
+        return row[0] if row else None
+
+    def delete(self, person_id: str) -> bool:
+        """Destroy a key and its look-up: zeroed in their pages (secure_delete), the file rewritten without them."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM person_lookup WHERE person_id = ?", (person_id,))
             found = conn.execute("DELETE FROM person_keys WHERE person_id = ?", (person_id,)).rowcount > 0
         if found:
             with self._lock:

@@ -11,6 +11,8 @@ WAL archives and backups of the events database can no longer be read.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
 import sqlite3
@@ -55,6 +57,7 @@ class PersonRegistry:
         self._sqlite: sqlite3.Connection | None = None
         prefix = f"{config.schema}." if config.schema else ""
         self._persons = f"{prefix}plads_persons"
+        self._lookups = f"{prefix}plads_person_lookups"
         self._legacy_keys = f"{prefix}plads_person_keys"
         self.keys = KeyStore(key_store_path(config, key_store))
         self._create_tables()
@@ -63,7 +66,10 @@ class PersonRegistry:
     # -- connections ------------------------------------------------------------------
 
     def _create_tables(self) -> None:
-        ddl = [f"CREATE TABLE IF NOT EXISTS {self._persons} (person_id TEXT PRIMARY KEY, record BYTEA NOT NULL)"]
+        ddl = [f"CREATE TABLE IF NOT EXISTS {self._persons} (person_id TEXT PRIMARY KEY, record BYTEA NOT NULL)",
+               # Who looked up a person by CPR number, and when (never the number itself).
+               f"CREATE TABLE IF NOT EXISTS {self._lookups} (looked_up_at TEXT NOT NULL, actor TEXT NOT NULL, "
+               "person_id TEXT)"]
         if self.config.kind == "sqlite":
             ddl = [s.replace("BYTEA", "BLOB") for s in ddl]
         else:
@@ -149,12 +155,35 @@ class PersonRegistry:
             stored_key = "wrapped:" + base64.b64encode(self._master.encrypt(key.encode())).decode()
         # The key first: a record is never left without its key (a key without a record is harmless).
         self.keys.put(pid, stored_key)
+        if identifiers.get("cpr"):
+            self.keys.index(self._digest(identifiers["cpr"]), pid)
         self._execute(
             [
                 (f"DELETE FROM {self._persons} WHERE person_id = %s", (pid,)),
                 (f"INSERT INTO {self._persons} (person_id, record) VALUES (%s, %s)", (pid, record)),
             ]
         )
+
+    def _digest(self, cpr: str) -> str:
+        """A keyed digest of a CPR number (its ten digits): with CIPHER_KEY set the key derives from it,
+        so the key store alone cannot test guesses; else a random secret of the key store."""
+        digits = "".join(ch for ch in cpr if ch.isdigit())
+        master = self.config.env.get("CIPHER_KEY")
+        secret = (hmac.new(master.encode(), b"plads person lookup", hashlib.sha256).hexdigest() if master
+                  else self.keys.secret("person-lookup"))
+        return hmac.new(secret.encode(), digits.encode(), hashlib.sha256).hexdigest()
+
+    def find(self, cpr: str) -> str | None:
+        """The person (child or household id) registered with this CPR number, if any."""
+        return self.keys.find(self._digest(cpr))
+
+    def record_lookup(self, actor: str, person_id: str | None, at: str) -> None:
+        self._execute([(f"INSERT INTO {self._lookups} (looked_up_at, actor, person_id) VALUES (%s, %s, %s)",
+                        (at, actor, person_id))])
+
+    def lookups(self) -> list[tuple[str, str, str | None]]:
+        return [tuple(r) for r in self._execute([f"SELECT looked_up_at, actor, person_id FROM {self._lookups} "
+                                                 "ORDER BY looked_up_at"], fetch=True)]
 
     def _record(self, pid: str) -> bytes | None:
         rows = self._execute([(f"SELECT record FROM {self._persons} WHERE person_id = %s", (pid,))], fetch=True)

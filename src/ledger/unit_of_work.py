@@ -54,7 +54,7 @@ class UnitOfWork:
     def get(self, cls: type[A], aggregate_id: UUID | str) -> A:
         found = self.find(cls, aggregate_id)
         if found is None:
-            raise NotFound(f"no {_WHAT.get(cls.__name__, cls.__name__)} with id {aggregate_id}")
+            raise NotFound(f"no {describe(cls)} with id {aggregate_id}")
         return found
 
     def find(self, cls: type[A], aggregate_id: UUID | str) -> A | None:
@@ -122,3 +122,8 @@ def _uuid(value: str) -> UUID | None:
         return UUID(str(value))
     except ValueError:
         return None
+
+
+def describe(cls: type) -> str:
+    """An aggregate class in words, as a "not found" message names it."""
+    return _WHAT.get(cls.__name__, cls.__name__)

@@ -27,6 +27,17 @@ BOOKING_CHILD = Table(
     "timeline_booking_child", (("booking_id", TEXT), ("child_id", TEXT)), key=("booking_id",),
     doc="Working state: which child a booking belongs to.",
 )
+# Look-ups the API needs from an id to the child behind it (an offer is answered by its id alone;
+# a household lists its children). Person-level: not for analysts.
+OFFER_CHILD = Table(
+    "offer_child", (("offer_id", TEXT), ("child_id", TEXT)), key=("offer_id",),
+    doc="Which child an offer was made to.",
+)
+CHILD_HOUSEHOLD = Table(
+    "child_household", (("child_id", TEXT), ("household_id", TEXT), ("birth_date", DATE)), key=("child_id",),
+    indexes=(("household_id",),),
+    doc="Which household a child belongs to.",
+)
 
 
 def _json_default(value: Any) -> str:
@@ -38,13 +49,18 @@ def _json_default(value: Any) -> str:
 class ChildTimeline(View):
     name = "timeline"
     rebuild_weight = 13  # seconds per 300k events of the synthetic city, folded alone
-    tables = (TIMELINE, BOOKING_CHILD)
+    tables = (TIMELINE, BOOKING_CHILD, OFFER_CHILD, CHILD_HOUSEHOLD)
     handles = frozenset([f"Child.{n}" for n in CHILD_EVENTS] + [f"Booking.{n}" for n in BOOKING_EVENTS])
 
     def apply(self, e: Envelope) -> None:
         data = e.data
         if e.aggregate == "Child":
             child_id, booking_id = e.originator_id, data.get("booking_id")
+            if e.name == "ChildRegistered":
+                self.t["child_household"].put({"child_id": child_id, "household_id": data["household_id"],
+                                               "birth_date": data["birth_date"]})
+            elif e.name == "PlaceOffered":
+                self.t["offer_child"].put({"offer_id": data["offer_id"], "child_id": child_id})
         else:
             booking_id = e.originator_id
             if e.name == "PlaceBooked":

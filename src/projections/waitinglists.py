@@ -66,13 +66,14 @@ WAITING_LIST = Table(
     (("institution_id", TEXT), ("age_group", TEXT), ("child_id", TEXT), ("rank", INT), ("priority_basis", TEXT),
      ("sibling", BOOL), ("seniority_date", DATE), ("need_date", DATE), ("registered_on", DATE),
      ("guarantee_date", DATE), ("days_waiting", INT), ("channel", TEXT), ("wish_no", INT), ("district", TEXT),
-     ("rule_set", TEXT)),
+     ("rule_set", TEXT), ("has_place", BOOL)),
     key=("institution_id", "age_group", "child_id"),
     indexes=(("institution_id", "age_group", "rank"), ("child_id",)),
     doc="Per institution and age group, the waiting children in offer order on the list date: rank "
         "(1 = offered first), priority basis, sibling in the institution, seniority, need, registration and "
         "guarantee dates, days waiting (list date - need date, never negative), registration channel, wish "
-        "number (1 = first wish), the child's district and the rule set in force.",
+        "number (1 = first wish), the child's district, the rule set in force, and has_place: the child holds "
+        "a place outside its wishes that meets its guarantee (rules.place_meets_guarantee).",
 )
 WAITING_LIST_DISTRICT = Table(
     "waiting_list_district",
@@ -187,6 +188,7 @@ class _Waiting:
     guarantee: date | None
     days_waiting: int
     district: str | None
+    has_place: bool  # a place outside its wishes meets the guarantee (the child may still wait for a wish)
 
 
 # -- the view ----------------------------------------------------------------------------------
@@ -349,10 +351,12 @@ class WaitingLists(View):
         self._changed(child_id)
 
     def _placement_changed(self, child: _Child, inst: str) -> None:
-        # The child's own lists (a booking at a wished institution, or one it now holds) and its
-        # siblings' places on this institution's lists.
+        # The child's own lists (a booking at a wished institution, or one it now holds; whether it
+        # has a place shows on every wished list) and its siblings' places on this institution's lists.
         for group in AGE_GROUPS:
             self._dirty_lists.add((inst, group))
+        for group, reg in child.registrations.items():
+            self._dirty_lists.update((wish, group) for wish in reg.wishes)
         if child.district is not None:
             for group in child.registrations:
                 self._dirty_districts.add((child.district, group))
@@ -418,7 +422,9 @@ class WaitingLists(View):
         entry = rules.WaitingEntry(child_id=child_id, birth=birth, registered_on=reg.registered_on,
                                    need_date=reg.need_date, age_group=group, sibling_in_institution=False,
                                    seniority=seniority, newcomer=reg.newcomer)
-        return _Waiting(entry, reg, guarantee, max(0, (on - reg.need_date).days), child.district)
+        has_place = guarantee is not None and rules.place_meets_guarantee(
+            guarantee, reg.registered_on, [(first, last) for _, first, last in child.placements.values()])
+        return _Waiting(entry, reg, guarantee, max(0, (on - reg.need_date).days), child.district, has_place)
 
     def _sibling_in(self, child_id: str, inst: str, on: date) -> bool:
         child = self.children[child_id]
@@ -446,7 +452,7 @@ class WaitingLists(View):
                    "seniority_date": entry.seniority, "need_date": entry.need_date,
                    "registered_on": entry.registered_on, "guarantee_date": w.guarantee,
                    "days_waiting": w.days_waiting, "channel": reg.channel, "wish_no": reg.wishes.index(inst) + 1,
-                   "district": w.district, "rule_set": rs.id}
+                   "district": w.district, "rule_set": rs.id, "has_place": w.has_place}
             now.add(entry.child_id)
             if table.get(inst, group, entry.child_id) != row:
                 table.put(row)

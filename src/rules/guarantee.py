@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Iterable
 
 from .ages import earliest_start
 from .dates import add_months
@@ -48,3 +49,26 @@ def guarantee_list_due(birth: date, listed_on: date, need_date: date, rs: RuleSe
     """
     rules = _guarantee(rs, listed_on)
     return max(add_months(listed_on, rules.guarantee_list_months), need_date, earliest_start(birth, rs))
+
+
+def place_meets_guarantee(due: date, registered_on: date, places: Iterable[tuple[date, date]]) -> bool:
+    """Was the child without a place by the guarantee date? The one answer the guarantee watch, the
+    allocation run and the fairness audit share.
+
+    DTL § 23 guarantees *a* place, not a wished one: a place (first, last) that covers the due date
+    meets it, and so does one taken after the registration that started by the due date (even if
+    it ended before it). A place outside the child's wishes meets the guarantee; the child may
+    still wait for a wished one.
+    """
+    return any(first <= last and (first <= due <= last or registered_on <= first <= due)
+               for first, last in places)
+
+
+def guarantee_days_late(due: date, on: date, registered_on: date, places: Iterable[tuple[date, date]]) -> int | None:
+    """Days the guarantee is broken as seen on `on`: None when a place met it or it is not yet due;
+    else from the due date to the first later place's start (if it has started by `on`), or to `on`."""
+    spans = [(first, last) for first, last in places if first <= last]
+    if on < due or place_meets_guarantee(due, registered_on, spans):
+        return None
+    later = min((first for first, _ in spans if due < first <= on), default=on)
+    return (later - due).days

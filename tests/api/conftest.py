@@ -15,7 +15,11 @@ TOKENS = {
     "auditor": "tok-auditor-01",
     "analyst": "tok-analyst-01",
 }
-TOKEN_ENV = ",".join(f"{role}-actor:{role}:{token}" for role, token in TOKENS.items())
+# The family token is bound to this household (tests register it with this id).
+FAMILY_HOUSEHOLD = "5a5a5a5a-5a5a-4a5a-8a5a-5a5a5a5a5a5a"
+TOKENS["family"] = "tok-family-001"
+TOKEN_ENV = ",".join(f"{role}-actor:{role}:{token}" + (f":{FAMILY_HOUSEHOLD}" if role == "family" else "")
+                     for role, token in TOKENS.items())
 
 
 def auth(role: str) -> dict[str, str]:
@@ -54,8 +58,11 @@ class Api:
                                  json={"age_group": group, "seats": seats, "effective_from": "2025-01-01"}), 200)
         return inst
 
-    def household(self, district="Nørrebro", income_kr=None, children=1):
-        hh = self.ok(self.post("/v1/households", json={"district": district, "children_under_18": children}))["id"]
+    def household(self, district="Nørrebro", income_kr=None, children=1, household_id=None):
+        body = {"district": district, "children_under_18": children}
+        if household_id is not None:
+            body["household_id"] = household_id
+        hh = self.ok(self.post("/v1/households", json=body))["id"]
         if income_kr is not None:
             self.ok(self.post(f"/v1/households/{hh}/income",
                               json={"annual_income_ore": income_kr * 100, "effective_from": "2025-01-01"}))

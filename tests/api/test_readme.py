@@ -22,10 +22,13 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _walkthrough() -> tuple[str, str]:
+    """Every shell block of the README's API section, in order, as one script (without `plads serve`)."""
     text = README.read_text(encoding="utf-8")
-    block = re.search(r"## The API.*?```sh\n(.*?)```", text, re.S).group(1)
-    tokens = re.search(r'PLADS_API_TOKENS="([^"]+)"', block).group(1)
-    script = "\n".join(line for line in block.splitlines() if "plads serve" not in line)
+    section = re.search(r"## The API\n(.*?)\n## ", text, re.S).group(1)
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(blocks) == 2, "the caseworker's and the family's walk-through"
+    tokens = re.search(r'PLADS_API_TOKENS="([^"]+)"', blocks[0]).group(1)
+    script = "\n".join(line for block in blocks for line in block.splitlines() if "plads serve" not in line)
     return script, tokens
 
 
@@ -52,23 +55,29 @@ def test_the_readme_walkthrough_books_a_seat_and_reads_the_statement(store):
         thread.join(timeout=30)
         ledger.close()
     assert run.returncode == 0, run.stdout + run.stderr
-    answers = _split(run.stdout)
+    answers = _lines(run.stdout)
     booking = next(a for a in answers if "end_date" in a)
     assert booking["start_date"] == "2026-12-01"
     income = next(a for a in answers if "pay_share_percent" in a)
     assert 0 <= income["pay_share_percent"] <= 100
-    statement = answers[-1]
+    statements = [a for a in answers if "lines" in a]
+    # the caseworker's read and the family's (at a later log position): the same issued statement
+    assert len(statements) == 2 and {**statements[0], "position": 0} == {**statements[1], "position": 0}
+    statement = statements[0]
     assert statement["month"] == "2026-12" and statement["issued"] is True
     assert statement["total_ore"] == sum(line["amount_ore"] for line in statement["lines"]) > 0
+    # the family's part: found the institution, booked through the self-service share, read the fee
+    found = next(a for a in answers if "items" in a and a["items"] and "name" in a["items"][0])
+    assert [i["name"] for i in found["items"]] == ["Solsikken"]
+    family_booking = next(a for a in answers if a.get("id") == "55555555-5555-4555-8555-555555555555"
+                          and "expected_fee" in a)
+    assert family_booking["child_id"] == "44444444-4444-4444-8444-444444444444"
+    assert family_booking["expected_fee"]["month"] == "2027-01"
+    child = next(a for a in answers if a.get("id") == "44444444-4444-4444-8444-444444444444" and "bookings" in a)
+    assert [b["booking_id"] for b in child["bookings"]] == ["55555555-5555-4555-8555-555555555555"]
+    assert family_booking["status"] == "booked"
 
 
-def _split(output: str) -> list[dict]:
-    """The JSON answers curl printed one after another."""
-    decoder, out, i = json.JSONDecoder(), [], 0
-    text = output.strip()
-    while i < len(text):
-        obj, i = decoder.raw_decode(text, i)
-        out.append(obj)
-        while i < len(text) and text[i].isspace():
-            i += 1
-    return out
+def _lines(output: str) -> list[dict]:
+    """The JSON answers curl printed, one per line (as the README promises)."""
+    return [json.loads(line) for line in output.splitlines() if line.strip()]
