@@ -558,13 +558,16 @@ def _book(
     if child.erased:
         raise Conflict(f"child {child.id} was erased")
     # (the household is not read: a child's is there since its registration, and only its id is needed)
-    if ctx.channel == "self_service" and not rules.self_service_allowed(rule_set, today):
+    # An accepted offer is the placement office's decision even when the family answers it: it
+    # is checked (and its seat counted) as a caseworker placement.
+    self_service = ctx.channel == "self_service" and basis["source"] != "offer"
+    if self_service and not rules.self_service_allowed(rule_set, today):
         raise Conflict(f"self-service booking is not offered under {rule_set.id}; ask a caseworker")
-    if not rules.pool_allowed(pool, ctx.channel, rule_set):
+    if not rules.pool_allowed(pool, "caseworker" if basis["source"] == "offer" else ctx.channel, rule_set):
         raise InvalidCommand(f"{pool} seats are assigned only by caseworkers")
     if override and ctx.channel != "caseworker":
         raise InvalidCommand("only a caseworker can book beyond capacity")
-    if ctx.channel == "self_service" and start < today:
+    if self_service and start < today:
         raise InvalidCommand(f"a start date in the past ({start}) can only be recorded by a caseworker")
     _within_horizon(start, ctx, "a start date")
     try:
@@ -579,32 +582,10 @@ def _book(
             f"child {child.id} already holds booking {clash} from {first} to {last}"
         )
 
-    self_service = ctx.channel == "self_service" and pool == "general"
-
-    def limit(day: date, capacity: int) -> int:
-        if self_service:
-            return rules.self_service_capacity(capacity, day, today, rule_set)
-        return capacity
-
-    shortages = []
-    for age_group, first, last in segments:
-        short = shortfall_days(
-            first,
-            last,
-            inst.schedule(age_group, pool),
-            inst.seats_held(age_group, pool),
-            limit=limit,
-            extra_breaks=month_starts(first, last) if self_service else (),
-        )
-        if short:
-            shortages.append((age_group, short))
+    self_service = self_service and pool == "general"
+    shortages = _shortages(inst, pool, segments, start, today, rule_set, self_service)
     if shortages and not override:
-        age_group, short = shortages[0]
-        share = " in the self-service share" if self_service else ""
-        raise NoSeat(
-            f"{inst.name} has no free {age_group} seat in the {pool} pool{share} "
-            f"from {short[0][0]} to {short[0][1]}"
-        )
+        raise NoSeat(_no_seat_detail(inst, pool, shortages[0], start, today, rule_set, self_service))
 
     # -- all checks passed: record the facts --------------------------------------------------
     if mutate_first is not None:
@@ -654,7 +635,7 @@ def _book(
         )
     inst.reserve(
         booking_id=str(booking_id), child_id=str(child.id), pool=pool, segments=seg_data, meta=meta,
-        forget_before=today - CHECK_HORIZON,
+        forget_before=today - CHECK_HORIZON, self_service=self_service,
     )
     child.place(booking_id=str(booking_id), institution_id=str(inst.id), first=start, last=end, meta=meta)
     return {
@@ -666,6 +647,48 @@ def _book(
         "end_date": end.isoformat(),
         "override": bool(shortages),
     }
+
+
+def _shortages(inst, pool, segments, start, today, rule_set, self_service) -> list[tuple[str, list]]:
+    """Per age group of the booking, the days on which its pool has no seat for it (invariant 1).
+
+    A self-service booking must fit `rules.self_service_limit`: in its start month a seat beyond
+    the held seats still kept for caseworker placements, later any free general seat.
+    """
+    def limit(day: date, capacity: int, caseworker_seats: int) -> int:
+        if self_service:
+            return rules.self_service_limit(capacity, caseworker_seats, day, start, today, rule_set)
+        return capacity
+
+    out = []
+    for age_group, first, last in segments:
+        short = shortfall_days(
+            first,
+            last,
+            inst.schedule(age_group, pool),
+            inst.seats_held(age_group, pool),
+            limit=limit,
+            extra_breaks=month_starts(first, last)[:1] if self_service else (),
+            caseworker_in_use=inst.seats_held(age_group, pool, caseworkers_only=True) if self_service else (),
+        )
+        if short:
+            out.append((age_group, short))
+    return out
+
+
+def _no_seat_detail(inst, pool, shortage, start, today, rule_set, self_service) -> str:
+    """Why a booking found no seat, naming the month: the pool is full, or (a self-service
+    booking's start month) its free seats are held for caseworker placements."""
+    age_group, short = shortage
+    first, last = short[0]
+    month = f"{first:%Y-%m}"
+    if self_service and not _shortages(inst, pool, [(age_group, first, last)], start, today, rule_set, False):
+        return (
+            f"{inst.name} has no {age_group} seat open to self-service in {month}: the self-service share "
+            f"is full, the free general seats are held for caseworker placements until "
+            f"{rules.release_day(first, rule_set, today)}"
+        )
+    return f"{inst.name} has no free {age_group} seat in the {pool} pool in {month} (from {first} to {last})"
 
 
 def _active_booking(uow: UnitOfWork, booking_id: UUID) -> Booking:
