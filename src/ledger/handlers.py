@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Callable
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 import rules
 from ledger import commands as c
@@ -21,6 +21,7 @@ from ledger.aggregates import (
     Household,
     Institution,
     RuleBook,
+    NS,
     Statement,
     billing_run_id,
     statement_id,
@@ -96,6 +97,30 @@ class Context:
             "rule_set": rule_set.id if rule_set else None,
             "effective_date": effective_date or self.today,
         }
+
+
+def _derived_id(*parts: object) -> UUID:
+    """An id derived from what the command acts on (never random), so the same history gives
+    the same ids: `plads simulate --seed` writes the same ledger event for event."""
+    return uuid5(NS, "/".join(str(p) for p in parts))
+
+
+def _new_booking_id(uow: UnitOfWork, *parts: object) -> UUID:
+    """A derived booking id; should a caller have chosen it for something else, the next one."""
+    n = 0
+    while True:
+        booking_id = _derived_id("booking", *parts, *((n,) if n else ()))
+        if _unused(uow, booking_id):
+            return booking_id
+        n += 1
+
+
+def _unused(uow: UnitOfWork, aggregate_id: UUID) -> bool:
+    try:
+        uow.ensure_unused(aggregate_id, "booking")
+    except Conflict:
+        return False
+    return True
 
 
 def _rule_error(e: rules.RuleError) -> InvalidCommand:
@@ -285,7 +310,7 @@ def adjust_payment(uow: UnitOfWork, cmd: c.AdjustPayment, ctx: Context) -> dict:
             raise InvalidCommand(f"child {cmd.child_id} does not belong to household {household.id}")
     if cmd.kind in ("socialpaedagogisk_friplads", "manual_correction") and ctx.channel == "self_service":
         raise InvalidCommand(f"a {cmd.kind} is decided by a caseworker")
-    adjustment_id = str(uuid4())
+    adjustment_id = str(_derived_id("adjustment", household.id, household.version))
     first_day = date.fromisoformat(cmd.from_month + "-01")
     household.adjust_payment(
         adjustment_id=adjustment_id,
@@ -445,7 +470,7 @@ def offer_place(uow: UnitOfWork, cmd: c.OfferPlace, ctx: Context) -> dict:
         raise InvalidCommand("the offer would expire before it is made")
     if not rules.pool_allowed(cmd.pool, ctx.channel, ctx.rule_set(uow)):
         raise InvalidCommand(f"{cmd.pool} seats are assigned only by caseworkers")
-    offer_id = str(uuid4())
+    offer_id = str(_derived_id("offer", child.id, child.version))
     child.offer(
         offer_id=offer_id,
         institution_id=str(inst.id),
@@ -475,7 +500,7 @@ def accept_offer(uow: UnitOfWork, cmd: c.AcceptOffer, ctx: Context) -> dict:
     offer = _open_offer(child, cmd.offer_id)
     if ctx.today > offer["expires_on"]:
         raise Conflict(f"offer {cmd.offer_id} expired on {offer['expires_on']}")
-    booking_id = uuid4()
+    booking_id = _new_booking_id(uow, "offer", cmd.offer_id)
     outcome = _book(
         uow,
         ctx,
@@ -521,15 +546,16 @@ def expire_offer(uow: UnitOfWork, cmd: c.ExpireOffer, ctx: Context) -> dict:
 def book_place(uow: UnitOfWork, cmd: c.BookPlace, ctx: Context) -> dict:
     if cmd.booking_id:
         uow.ensure_unused(cmd.booking_id, "booking")
+    child = uow.get(Child, cmd.child_id)
     return _book(
         uow,
         ctx,
-        child=uow.get(Child, cmd.child_id),
+        child=child,
         inst=uow.get(Institution, cmd.institution_id),
         start=cmd.start_date,
         pool=cmd.pool,
         lunch=cmd.lunch,
-        booking_id=cmd.booking_id or uuid4(),
+        booking_id=cmd.booking_id or _new_booking_id(uow, child.id, child.version),
         basis={"source": "booking"},
         override=cmd.override,
         reason=cmd.reason,
@@ -735,7 +761,7 @@ def transfer_child(uow: UnitOfWork, cmd: c.TransferChild, ctx: Context) -> dict:
     old_inst = uow.get(Institution, booking.institution_id)
     new_inst = uow.get(Institution, cmd.institution_id)
     child = uow.get(Child, booking.child_id)
-    new_id = uuid4()
+    new_id = _new_booking_id(uow, "transfer", booking.id)
     meta = ctx.meta(uow, cmd.effective_date, cmd.reason)
 
     def end_old_booking() -> None:
