@@ -707,14 +707,16 @@ def _no_seat_detail(inst, pool, shortage, start, today, rule_set, self_service) 
     booking's start month) its free seats are held for caseworker placements."""
     age_group, short = shortage
     first, last = short[0]
-    month = f"{first:%Y-%m}"
-    if self_service and not _shortages(inst, pool, [(age_group, first, last)], start, today, rule_set, False):
-        return (
-            f"{inst.name} has no {age_group} seat open to self-service in {month}: the self-service share "
-            f"is full, the free general seats are held for caseworker placements until "
-            f"{rules.release_day(first, rule_set, today)}"
-        )
-    return f"{inst.name} has no free {age_group} seat in the {pool} pool in {month} (from {first} to {last})"
+    if self_service:
+        full = _shortages(inst, pool, [(age_group, first, last)], start, today, rule_set, False)
+        if not full:
+            return (
+                f"{inst.name} has no {age_group} seat open to self-service in {first:%Y-%m}: the self-service "
+                f"share is full, the free general seats are held for caseworker placements until "
+                f"{rules.release_day(first, rule_set, today)}"
+            )
+        first, last = full[0][1][0]
+    return f"{inst.name} has no free {age_group} seat in the {pool} pool in {first:%Y-%m} (from {first} to {last})"
 
 
 def _active_booking(uow: UnitOfWork, booking_id: UUID) -> Booking:

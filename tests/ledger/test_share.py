@@ -50,6 +50,17 @@ def test_the_seats_still_held_are_the_held_share_less_the_caseworker_placements(
     city.book(kids[9], inst, D(2025, 9, 1), channel="caseworker")  # a caseworker may use the whole pool
 
 
+def test_a_refusal_names_the_first_day_without_any_seat_when_the_pool_is_full(city):
+    inst = city.institution(kind="vuggestue", nursery=10, kindergarten=None)
+    for _ in range(8):
+        city.book(city.child(city.household()), inst, D(2025, 9, 1), channel="self_service")
+    for _ in range(2):
+        city.book(city.child(city.household()), inst, D(2025, 9, 20), channel="caseworker")
+    # 1-19 September only the share is full (2 seats held); from the 20th no seat is free at all.
+    with pytest.raises(NoSeat, match=r"no free nursery seat in the general pool in 2025-09 \(from 2025-09-20 to "):
+        city.book(city.child(city.household()), inst, D(2025, 9, 1), channel="self_service")
+
+
 def test_a_released_seat_is_the_familys_to_the_end_of_its_booking(new_city):
     # Today 2025-05-10: June's held seats were released on 2025-05-04, July's are still held.
     city = new_city(start=D(2025, 5, 10))
