@@ -15,13 +15,13 @@ from uuid import UUID, uuid4, uuid5
 import rules
 from ledger import commands as c
 from ledger.aggregates import (
+    NS,
     BillingRun,
     Booking,
     Child,
     Household,
     Institution,
     RuleBook,
-    NS,
     Statement,
     billing_run_id,
     statement_id,
