@@ -70,6 +70,9 @@ class Context:
     registry: PersonRegistry | None = None
     before_commit: list[Callable[[], None]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # A re-run after a conflicting save: derived ids are then checked against the store (one
+    # read a booking does not pay on its first try).
+    retried: bool = False
     _rule_set: Any = None
 
     def rule_set(self, uow: UnitOfWork, required: bool = True) -> Any:
@@ -105,12 +108,16 @@ def _derived_id(*parts: object) -> UUID:
     return uuid5(NS, "/".join(str(p) for p in parts))
 
 
-def _new_booking_id(uow: UnitOfWork, *parts: object) -> UUID:
-    """A derived booking id; should a caller have chosen it for something else, the next one."""
+def _new_booking_id(uow: UnitOfWork, ctx: Context, *parts: object) -> UUID:
+    """A derived booking id; should a caller have chosen it for something else, the next one.
+
+    Only a re-run looks in the store: a first try that meets a caller's id fails to save as a
+    conflict and is re-run (a uuid5 of a child's id and version is not guessed by chance).
+    """
     n = 0
     while True:
         booking_id = _derived_id("booking", *parts, *((n,) if n else ()))
-        if _unused(uow, booking_id):
+        if booking_id not in uow.seen and (not ctx.retried or _unused(uow, booking_id)):
             return booking_id
         n += 1
 
@@ -500,7 +507,7 @@ def accept_offer(uow: UnitOfWork, cmd: c.AcceptOffer, ctx: Context) -> dict:
     offer = _open_offer(child, cmd.offer_id)
     if ctx.today > offer["expires_on"]:
         raise Conflict(f"offer {cmd.offer_id} expired on {offer['expires_on']}")
-    booking_id = _new_booking_id(uow, "offer", cmd.offer_id)
+    booking_id = _new_booking_id(uow, ctx, "offer", cmd.offer_id)
     outcome = _book(
         uow,
         ctx,
@@ -555,7 +562,7 @@ def book_place(uow: UnitOfWork, cmd: c.BookPlace, ctx: Context) -> dict:
         start=cmd.start_date,
         pool=cmd.pool,
         lunch=cmd.lunch,
-        booking_id=cmd.booking_id or _new_booking_id(uow, child.id, child.version),
+        booking_id=cmd.booking_id or _new_booking_id(uow, ctx, child.id, child.version),
         basis={"source": "booking"},
         override=cmd.override,
         reason=cmd.reason,
@@ -763,7 +770,7 @@ def transfer_child(uow: UnitOfWork, cmd: c.TransferChild, ctx: Context) -> dict:
     old_inst = uow.get(Institution, booking.institution_id)
     new_inst = uow.get(Institution, cmd.institution_id)
     child = uow.get(Child, booking.child_id)
-    new_id = _new_booking_id(uow, "transfer", booking.id)
+    new_id = _new_booking_id(uow, ctx, "transfer", booking.id)
     meta = ctx.meta(uow, cmd.effective_date, cmd.reason)
 
     def end_old_booking() -> None:
