@@ -68,28 +68,30 @@ def run_demo(database_url: str) -> None:
                 children[f"{name}{i + 1}"] = run(c.RegisterChild(household_id=hh, birth_date=birth))["id"]
 
         bookings = {}
-        plan = [("A1", solsikken, date(2025, 3, 1), "self_service"),
-                ("A2", solsikken, date(2025, 2, 1), "self_service"),
-                ("B1", maelkeboetten, date(2025, 2, 1), "caseworker"),
-                ("C1", maelkeboetten, date(2025, 2, 1), "self_service"),
-                ("D1", maelkeboetten, date(2025, 2, 1), "self_service")]
-        for child, inst, start, channel in plan:
+
+        def book(child, inst, start, channel):
             b = run(c.BookPlace(child_id=children[child], institution_id=inst, start_date=start), channel=channel,
                     actor="parent" if channel == "self_service" else "pladsanviser-anna")
             bookings[child] = b["id"]
             console.print(f"Booked {child} ({channel}) from {b['start_date']} to {b['end_date']}")
 
-        # Mælkebøtten: 3 of 5 seats taken. Two more self-service bookings try; the last
-        # seat is held for caseworkers (the fairness principle).
+        for child, inst, start in (("A1", solsikken, date(2025, 3, 1)), ("A2", solsikken, date(2025, 2, 1)),
+                                   ("C1", maelkeboetten, date(2025, 2, 1)), ("D1", maelkeboetten, date(2025, 2, 1))):
+            book(child, inst, start, "self_service")
+
+        # Mælkebøtten: 2 of 5 seats taken. Three more families book from April; April's held seat
+        # stays free for a caseworker placement until 4 weeks before the month (the fairness principle).
         extra_hh = run(c.RegisterHousehold(district="Nørrebro"))["id"]
-        for n in range(2):
+        for n in range(3):
             kid = run(c.RegisterChild(household_id=extra_hh, birth_date=date(2024, 7, 1 + n)))["id"]
             try:
-                run(c.BookPlace(child_id=kid, institution_id=maelkeboetten, start_date=date(2025, 2, 1)),
+                run(c.BookPlace(child_id=kid, institution_id=maelkeboetten, start_date=date(2025, 4, 1)),
                     channel="self_service", actor="parent")
-                console.print("Booked a 4th seat at Mælkebøtten through self-service")
+                console.print("Booked a seat at Mælkebøtten from April through self-service")
             except LedgerError as e:
                 console.print(f"[yellow]Refused (HTTP {e.status}):[/] {e.detail}")
+        # The caseworker's placement takes the held seat.
+        book("B1", maelkeboetten, date(2025, 2, 1), "caseworker")
 
         clock.set(date(2025, 3, 3))
         cancel = run(c.CancelBooking(booking_id=bookings["C1"], effective_date=date(2025, 3, 15),

@@ -118,12 +118,17 @@ class Institution(LedgerAggregate):
         segments: list[list[Any]],
         meta: Meta,
         forget_before: date | None = None,
+        self_service: bool | None = None,
     ) -> None:
+        # self_service: a family's own booking, not a caseworker placement (which uses the held
+        # seats first). An accepted offer is the placement office's even when the family answers
+        # it; events before this field follow their channel.
         self.reservations[booking_id] = {
             "child_id": child_id,
             "pool": pool,
             "channel": meta.get("channel"),
             "segments": segments,
+            "self_service": meta.get("channel") == "self_service" if self_service is None else self_service,
         }
         if forget_before is not None:
             # An institution lives for decades: seats held only before the checking
@@ -184,15 +189,21 @@ class Institution(LedgerAggregate):
             seats = n
         return seats
 
-    def seats_held(self, age_group: str, pool: str) -> list[tuple[date, date]]:
+    def seats_held(self, age_group: str, pool: str, *, caseworkers_only: bool = False) -> list[tuple[date, date]]:
+        """The (first, last) days of the seats reserved; `caseworkers_only`: of the caseworker placements."""
         out = []
         for r in self.reservations.values():
-            if r["pool"] != pool:
+            if r["pool"] != pool or (caseworkers_only and _self_service(r)):
                 continue
             for g, first, last in r["segments"]:
                 if g == age_group:
                     out.append((first, last))
         return out
+
+
+def _self_service(reservation: dict[str, Any]) -> bool:
+    # Reservations kept in snapshots from before the field follow their channel.
+    return reservation.get("self_service", reservation["channel"] == "self_service")
 
 
 # -- households ----------------------------------------------------------------------------

@@ -263,7 +263,8 @@ class Ledger(Application):
         for attempt in range(MAX_ATTEMPTS):
             writing = False
             uow = UnitOfWork(self)
-            ctx = Context(actor=actor, channel=channel, today=self._today(), registry=self.registry)
+            ctx = Context(actor=actor, channel=channel, today=self._today(), registry=self.registry,
+                          retried=attempt > 0)
             try:
                 with using_clock(self.clock):
                     uow.prefetch(_named_ids(command, idempotency_key))

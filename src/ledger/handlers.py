@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Callable
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 import rules
 from ledger import commands as c
 from ledger.aggregates import (
+    NS,
     BillingRun,
     Booking,
     Child,
@@ -69,6 +70,9 @@ class Context:
     registry: PersonRegistry | None = None
     before_commit: list[Callable[[], None]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # A re-run after a conflicting save: derived ids are then checked against the store (one
+    # read a booking does not pay on its first try).
+    retried: bool = False
     _rule_set: Any = None
 
     def rule_set(self, uow: UnitOfWork, required: bool = True) -> Any:
@@ -96,6 +100,34 @@ class Context:
             "rule_set": rule_set.id if rule_set else None,
             "effective_date": effective_date or self.today,
         }
+
+
+def _derived_id(*parts: object) -> UUID:
+    """An id derived from what the command acts on (never random), so the same history gives
+    the same ids: `plads simulate --seed` writes the same ledger event for event."""
+    return uuid5(NS, "/".join(str(p) for p in parts))
+
+
+def _new_booking_id(uow: UnitOfWork, ctx: Context, *parts: object) -> UUID:
+    """A derived booking id; should a caller have chosen it for something else, the next one.
+
+    Only a re-run looks in the store: a first try that meets a caller's id fails to save as a
+    conflict and is re-run (a uuid5 of a child's id and version is not guessed by chance).
+    """
+    n = 0
+    while True:
+        booking_id = _derived_id("booking", *parts, *((n,) if n else ()))
+        if booking_id not in uow.seen and (not ctx.retried or _unused(uow, booking_id)):
+            return booking_id
+        n += 1
+
+
+def _unused(uow: UnitOfWork, aggregate_id: UUID) -> bool:
+    try:
+        uow.ensure_unused(aggregate_id, "booking")
+    except Conflict:
+        return False
+    return True
 
 
 def _rule_error(e: rules.RuleError) -> InvalidCommand:
@@ -285,7 +317,7 @@ def adjust_payment(uow: UnitOfWork, cmd: c.AdjustPayment, ctx: Context) -> dict:
             raise InvalidCommand(f"child {cmd.child_id} does not belong to household {household.id}")
     if cmd.kind in ("socialpaedagogisk_friplads", "manual_correction") and ctx.channel == "self_service":
         raise InvalidCommand(f"a {cmd.kind} is decided by a caseworker")
-    adjustment_id = str(uuid4())
+    adjustment_id = str(_derived_id("adjustment", household.id, household.version))
     first_day = date.fromisoformat(cmd.from_month + "-01")
     household.adjust_payment(
         adjustment_id=adjustment_id,
@@ -445,7 +477,7 @@ def offer_place(uow: UnitOfWork, cmd: c.OfferPlace, ctx: Context) -> dict:
         raise InvalidCommand("the offer would expire before it is made")
     if not rules.pool_allowed(cmd.pool, ctx.channel, ctx.rule_set(uow)):
         raise InvalidCommand(f"{cmd.pool} seats are assigned only by caseworkers")
-    offer_id = str(uuid4())
+    offer_id = str(_derived_id("offer", child.id, child.version))
     child.offer(
         offer_id=offer_id,
         institution_id=str(inst.id),
@@ -475,7 +507,7 @@ def accept_offer(uow: UnitOfWork, cmd: c.AcceptOffer, ctx: Context) -> dict:
     offer = _open_offer(child, cmd.offer_id)
     if ctx.today > offer["expires_on"]:
         raise Conflict(f"offer {cmd.offer_id} expired on {offer['expires_on']}")
-    booking_id = uuid4()
+    booking_id = _new_booking_id(uow, ctx, "offer", cmd.offer_id)
     outcome = _book(
         uow,
         ctx,
@@ -521,15 +553,16 @@ def expire_offer(uow: UnitOfWork, cmd: c.ExpireOffer, ctx: Context) -> dict:
 def book_place(uow: UnitOfWork, cmd: c.BookPlace, ctx: Context) -> dict:
     if cmd.booking_id:
         uow.ensure_unused(cmd.booking_id, "booking")
+    child = uow.get(Child, cmd.child_id)
     return _book(
         uow,
         ctx,
-        child=uow.get(Child, cmd.child_id),
+        child=child,
         inst=uow.get(Institution, cmd.institution_id),
         start=cmd.start_date,
         pool=cmd.pool,
         lunch=cmd.lunch,
-        booking_id=cmd.booking_id or uuid4(),
+        booking_id=cmd.booking_id or _new_booking_id(uow, ctx, child.id, child.version),
         basis={"source": "booking"},
         override=cmd.override,
         reason=cmd.reason,
@@ -558,13 +591,16 @@ def _book(
     if child.erased:
         raise Conflict(f"child {child.id} was erased")
     # (the household is not read: a child's is there since its registration, and only its id is needed)
-    if ctx.channel == "self_service" and not rules.self_service_allowed(rule_set, today):
+    # An accepted offer is the placement office's decision even when the family answers it: it
+    # is checked (and its seat counted) as a caseworker placement.
+    self_service = ctx.channel == "self_service" and basis["source"] != "offer"
+    if self_service and not rules.self_service_allowed(rule_set, today):
         raise Conflict(f"self-service booking is not offered under {rule_set.id}; ask a caseworker")
-    if not rules.pool_allowed(pool, ctx.channel, rule_set):
+    if not rules.pool_allowed(pool, "caseworker" if basis["source"] == "offer" else ctx.channel, rule_set):
         raise InvalidCommand(f"{pool} seats are assigned only by caseworkers")
     if override and ctx.channel != "caseworker":
         raise InvalidCommand("only a caseworker can book beyond capacity")
-    if ctx.channel == "self_service" and start < today:
+    if self_service and start < today:
         raise InvalidCommand(f"a start date in the past ({start}) can only be recorded by a caseworker")
     _within_horizon(start, ctx, "a start date")
     try:
@@ -579,32 +615,10 @@ def _book(
             f"child {child.id} already holds booking {clash} from {first} to {last}"
         )
 
-    self_service = ctx.channel == "self_service" and pool == "general"
-
-    def limit(day: date, capacity: int) -> int:
-        if self_service:
-            return rules.self_service_capacity(capacity, day, today, rule_set)
-        return capacity
-
-    shortages = []
-    for age_group, first, last in segments:
-        short = shortfall_days(
-            first,
-            last,
-            inst.schedule(age_group, pool),
-            inst.seats_held(age_group, pool),
-            limit=limit,
-            extra_breaks=month_starts(first, last) if self_service else (),
-        )
-        if short:
-            shortages.append((age_group, short))
+    self_service = self_service and pool == "general"
+    shortages = _shortages(inst, pool, segments, start, today, rule_set, self_service)
     if shortages and not override:
-        age_group, short = shortages[0]
-        share = " in the self-service share" if self_service else ""
-        raise NoSeat(
-            f"{inst.name} has no free {age_group} seat in the {pool} pool{share} "
-            f"from {short[0][0]} to {short[0][1]}"
-        )
+        raise NoSeat(_no_seat_detail(inst, pool, shortages[0], start, today, rule_set, self_service))
 
     # -- all checks passed: record the facts --------------------------------------------------
     if mutate_first is not None:
@@ -654,7 +668,7 @@ def _book(
         )
     inst.reserve(
         booking_id=str(booking_id), child_id=str(child.id), pool=pool, segments=seg_data, meta=meta,
-        forget_before=today - CHECK_HORIZON,
+        forget_before=today - CHECK_HORIZON, self_service=self_service,
     )
     child.place(booking_id=str(booking_id), institution_id=str(inst.id), first=start, last=end, meta=meta)
     return {
@@ -666,6 +680,50 @@ def _book(
         "end_date": end.isoformat(),
         "override": bool(shortages),
     }
+
+
+def _shortages(inst, pool, segments, start, today, rule_set, self_service) -> list[tuple[str, list]]:
+    """Per age group of the booking, the days on which its pool has no seat for it (invariant 1).
+
+    A self-service booking must fit `rules.self_service_limit`: in its start month a seat beyond
+    the held seats still kept for caseworker placements, later any free general seat.
+    """
+    def limit(day: date, capacity: int, caseworker_seats: int) -> int:
+        if self_service:
+            return rules.self_service_limit(capacity, caseworker_seats, day, start, today, rule_set)
+        return capacity
+
+    out = []
+    for age_group, first, last in segments:
+        short = shortfall_days(
+            first,
+            last,
+            inst.schedule(age_group, pool),
+            inst.seats_held(age_group, pool),
+            limit=limit,
+            extra_breaks=month_starts(first, last)[:1] if self_service else (),
+            caseworker_in_use=inst.seats_held(age_group, pool, caseworkers_only=True) if self_service else (),
+        )
+        if short:
+            out.append((age_group, short))
+    return out
+
+
+def _no_seat_detail(inst, pool, shortage, start, today, rule_set, self_service) -> str:
+    """Why a booking found no seat, naming the month: the pool is full, or (a self-service
+    booking's start month) its free seats are held for caseworker placements."""
+    age_group, short = shortage
+    first, last = short[0]
+    if self_service:
+        full = _shortages(inst, pool, [(age_group, first, last)], start, today, rule_set, False)
+        if not full:
+            return (
+                f"{inst.name} has no {age_group} seat open to self-service in {first:%Y-%m}: the self-service "
+                f"share is full, the free general seats are held for caseworker placements until "
+                f"{rules.release_day(first, rule_set, today)}"
+            )
+        first, last = full[0][1][0]
+    return f"{inst.name} has no free {age_group} seat in the {pool} pool in {first:%Y-%m} (from {first} to {last})"
 
 
 def _active_booking(uow: UnitOfWork, booking_id: UUID) -> Booking:
@@ -712,7 +770,7 @@ def transfer_child(uow: UnitOfWork, cmd: c.TransferChild, ctx: Context) -> dict:
     old_inst = uow.get(Institution, booking.institution_id)
     new_inst = uow.get(Institution, cmd.institution_id)
     child = uow.get(Child, booking.child_id)
-    new_id = uuid4()
+    new_id = _new_booking_id(uow, ctx, "transfer", booking.id)
     meta = ctx.meta(uow, cmd.effective_date, cmd.reason)
 
     def end_old_booking() -> None:

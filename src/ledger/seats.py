@@ -21,24 +21,14 @@ def seats_in_force(schedule: Schedule, day: date) -> int:
     return schedule[i - 1][1] if i else 0
 
 
-def shortfall_days(
-    first: date,
-    last: date,
-    schedule: Schedule,
-    in_use: Iterable[tuple[date, date]],
-    limit: Callable[[date, int], int] = lambda day, capacity: capacity,
-    extra_breaks: Iterable[date] = (),
-) -> list[tuple[date, date]]:
-    """Ranges of days in [first, last] where one more seat would exceed the limit.
+Span = tuple[date, date]
 
-    `in_use` are the (first, last) days of the reservations already held in the
-    pool; `limit(day, capacity)` turns the capacity in force into the seats this
-    booking may use (e.g. the self-service share). The limit and the count are
-    constant between breakpoints, so we sweep breakpoints rather than days.
-    """
+
+def _sweep(first: date, last: date, spans: Iterable[Span]) -> tuple[int, dict[date, int]]:
+    """The spans held on `first`, and the change in that count on each later day of [first, last]."""
     deltas: dict[date, int] = {}
     active = 0
-    for start, end in in_use:
+    for start, end in spans:
         if end < first or start > last:
             continue
         if start <= first:
@@ -48,15 +38,41 @@ def shortfall_days(
         after = end + ONE_DAY
         if after <= last:
             deltas[after] = deltas.get(after, 0) - 1
+    return active, deltas
+
+
+def shortfall_days(
+    first: date,
+    last: date,
+    schedule: Schedule,
+    in_use: Iterable[Span],
+    limit: Callable[[date, int, int], int] = lambda day, capacity, caseworker_seats: capacity,
+    extra_breaks: Iterable[date] = (),
+    caseworker_in_use: Iterable[Span] = (),
+) -> list[Span]:
+    """Ranges of days in [first, last] where one more seat would exceed the limit.
+
+    `in_use` are the (first, last) days of the reservations already held in the
+    pool, `caseworker_in_use` those of them placed by caseworkers; `limit(day,
+    capacity, caseworker_seats)` turns the capacity in force and the caseworker
+    placements of the day into the seats this booking may find in use (e.g. the
+    self-service limit). The limit and the counts are constant between breakpoints,
+    so we sweep breakpoints rather than days.
+    """
+    active, deltas = _sweep(first, last, in_use)
+    caseworkers, cw_deltas = _sweep(first, last, caseworker_in_use)
     breaks = {first}
     breaks.update(deltas)
+    breaks.update(cw_deltas)
     breaks.update(d for d, _ in schedule if first < d <= last)
     breaks.update(d for d in extra_breaks if first < d <= last)
     ordered = sorted(breaks)
-    short: list[tuple[date, date]] = []
+    short: list[Span] = []
     for i, day in enumerate(ordered):
-        active += deltas.get(day, 0) if day != first else 0
-        allowed = limit(day, seats_in_force(schedule, day))
+        if day != first:
+            active += deltas.get(day, 0)
+            caseworkers += cw_deltas.get(day, 0)
+        allowed = limit(day, seats_in_force(schedule, day), caseworkers)
         if active + 1 > allowed:
             until = ordered[i + 1] - ONE_DAY if i + 1 < len(ordered) else last
             if short and short[-1][1] + ONE_DAY == day:
@@ -64,6 +80,11 @@ def shortfall_days(
             else:
                 short.append((day, until))
     return short
+
+
+def in_use_on(day: date, spans: Iterable[Span]) -> int:
+    """How many of the spans hold a seat on `day`."""
+    return sum(1 for start, end in spans if start <= day <= end)
 
 
 def month_starts(first: date, last: date) -> list[date]:

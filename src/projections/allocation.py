@@ -17,6 +17,7 @@ import rules
 from ledger import Ledger, LedgerError, NoRuleSetInForce
 from ledger import commands as c
 from ledger.aggregates import Child, Household, Institution, RuleBook
+from ledger.seats import in_use_on
 from projections import queries as q
 from projections.engine import LogReader, Projector
 from projections.occupancy import Occupancy
@@ -246,9 +247,15 @@ def _book_en_plads_run(ledger, store, rs, month, first, waiting) -> dict[str, An
             capacity = q.capacity_in_force(store, inst_row["institution_id"], group, first)
             held = rules.caseworker_held_seats(capacity, rs, first) if capacity else 0
             if held and rules.held_seats_released(first, ledger.today(), rs):
+                # Caseworker placements use the held seats first: only the rest are released
+                # (counted on the month's first day).
+                inst = ledger.get(Institution, inst_row["institution_id"])
+                caseworkers = in_use_on(first, inst.seats_held(group, "general", caseworkers_only=True))
+                unused = rules.held_seats_unused(capacity, caseworkers, rs, first)
                 free = q.free_seats(store, inst_row["institution_id"], group, first, 1)
-                released.append({"institution_id": inst_row["institution_id"], "age_group": group,
-                                 "seats": min(held, free)})
+                if unused:
+                    released.append({"institution_id": inst_row["institution_id"], "age_group": group,
+                                     "seats": min(unused, free)})
     seen, cases = set(), []
     for r in sorted(waiting, key=lambda r: (r["guarantee_date"] or date.max, r["child_id"])):
         if r["has_place"]:

@@ -41,26 +41,53 @@ def caseworker_held_seats(capacity: int, rs: RuleSet, on: date | None = None) ->
     return capacity * rules.caseworker_share_percent // 100
 
 
+def release_day(day: date, rs: RuleSet, on: date | None = None) -> date:
+    """The first day the unused held seats of day's month are open to self-service:
+    `release_weeks` weeks before the month."""
+    return first_of_month(day) - timedelta(weeks=_rules(rs, on).release_weeks_before_month)
+
+
 def held_seats_released(day: date, decided_on: date, rs: RuleSet) -> bool:
     """Unused held seats of day's month are released `release_weeks` weeks before the month."""
-    rules = _rules(rs, decided_on)
-    if not rules.self_service:
+    if not _rules(rs, decided_on).self_service:
         return False
-    return decided_on >= first_of_month(day) - timedelta(weeks=rules.release_weeks_before_month)
+    return decided_on >= release_day(day, rs, decided_on)
 
 
-def self_service_capacity(capacity: int, day: date, decided_on: date, rs: RuleSet) -> int:
-    """The general seats a self-service booking decided on `decided_on` may use on `day`.
+def held_seats_unused(capacity: int, caseworker_seats: int, rs: RuleSet, on: date | None = None) -> int:
+    """The held seats no caseworker placement uses: placements by caseworkers take the held
+    seats first, so only those beyond the held share reach the seats open to self-service."""
+    return max(0, caseworker_held_seats(capacity, rs, on) - caseworker_seats)
 
-    Capacity minus the held seats, unless the held seats are released for day's month:
-    decided_on >= (1st of day's month) - release_weeks weeks. Zero without self-service.
+
+def seats_still_held(capacity: int, caseworker_seats: int, day: date, decided_on: date, rs: RuleSet) -> int:
+    """The general seats kept from a self-service booking decided on `decided_on` on `day`:
+    the unused held seats until their release, none after it (every seat without self-service)."""
+    _check_capacity(capacity)
+    if not self_service_allowed(rs, decided_on):
+        return capacity
+    if held_seats_released(day, decided_on, rs):
+        return 0
+    return held_seats_unused(capacity, caseworker_seats, rs, decided_on)
+
+
+def self_service_limit(
+    capacity: int, caseworker_seats: int, day: date, start: date, decided_on: date, rs: RuleSet
+) -> int:
+    """The most general seats that may be in use on `day`, a self-service booking from `start` included.
+
+    The held share governs intake only: in the booking's start month a seat must be open to
+    self-service (capacity less the seats still held, `seats_still_held`); in every later month
+    any free general seat will do, so a released seat a family takes is theirs to the end of the
+    booking. `caseworker_seats`: the general seats caseworker placements use on `day`.
+    A booking fits when, on every day of it, the seats in use + 1 <= this limit.
     """
     _check_capacity(capacity)
     if not self_service_allowed(rs, decided_on):
         return 0
-    if held_seats_released(day, decided_on, rs):
+    if first_of_month(day) > first_of_month(start):
         return capacity
-    return capacity - caseworker_held_seats(capacity, rs, decided_on)
+    return capacity - seats_still_held(capacity, caseworker_seats, day, decided_on, rs)
 
 
 def pool_allowed(pool: Pool, channel: Channel, rs: RuleSet, on: date | None = None) -> bool:

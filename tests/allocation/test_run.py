@@ -203,6 +203,18 @@ def test_book_en_plads_offers_nothing_and_lists_the_open_cases(new_city):
     assert run_allocation(city.ledger, "2025-03")["released"] == []  # March's are still held
 
 
+def test_book_en_plads_releases_only_the_held_seats_no_caseworker_placement_uses(new_city):
+    city = new_city(rule_set="copenhagen-book-en-plads@1")
+    a = city.institution(kind="vuggestue", nursery=10, kindergarten=None, name="A")
+    b = city.institution(kind="vuggestue", nursery=10, kindergarten=None, name="B")
+    city.book(city.child(city.household()), a, D(2025, 2, 1))  # a caseworker placement: 1 of A's 2 held seats
+    for _ in range(2):
+        city.book(city.child(city.household()), b, D(2025, 2, 1))  # both of B's held seats
+    city.book(city.child(city.household()), b, D(2025, 2, 1), channel="self_service")
+    run = run_allocation(city.ledger, "2025-02")
+    assert [(r["institution_id"], r["seats"]) for r in run["released"]] == [(a, 1)]
+
+
 def test_kindergarten_offers_go_to_the_oldest_child_first(city):
     kg = city.institution(kind="boernehave", nursery=None, kindergarten=1, name="K")
     younger = waiting_child(city, [kg], birth=D(2022, 5, 20), need=D(2025, 4, 1), group="kindergarten")

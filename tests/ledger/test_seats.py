@@ -37,8 +37,19 @@ def test_limit_function_applies_a_share():
     schedule = [(D(2025, 1, 1), 10)]
     held = [(D(2025, 1, 1), D(2025, 12, 31))] * 8
     # 8 of 10 used; a self-service share of 8 seats is full, the whole pool is not.
-    assert shortfall_days(D(2025, 5, 1), D(2025, 5, 31), schedule, held, limit=lambda d, c: c - 2)
+    assert shortfall_days(D(2025, 5, 1), D(2025, 5, 31), schedule, held, limit=lambda d, c, cw: c - 2)
     assert not shortfall_days(D(2025, 5, 1), D(2025, 5, 31), schedule, held)
+
+
+def test_the_limit_sees_the_caseworker_placements_of_each_day():
+    schedule = [(D(2025, 1, 1), 10)]
+    caseworkers = [(D(2025, 5, 1), D(2025, 5, 15)), (D(2025, 5, 10), D(2025, 5, 31))]
+    held = [(D(2025, 1, 1), D(2025, 12, 31))] * 7 + caseworkers + [(D(2025, 5, 20), D(2025, 12, 31))]
+    # 2 held seats, less the caseworker placements of the day: in use + 1 <= 10 - max(0, 2 - caseworkers).
+    # 1-9 May: 8 + 1 <= 9; 10-15 May: 9 + 1 <= 10; 16-19 May: 8 + 1 <= 9; 20-31 May: 9 + 1 > 9.
+    short = shortfall_days(D(2025, 5, 1), D(2025, 5, 31), schedule, held,
+                           limit=lambda d, c, cw: c - max(0, 2 - cw), caseworker_in_use=caseworkers)
+    assert short == [(D(2025, 5, 20), D(2025, 5, 31))]
 
 
 def test_month_starts():

@@ -18,6 +18,7 @@ def test_demo_then_views_verify_and_export(tmp_path):
     assert demo.returncode == 0, demo.stderr
     assert "Issued 4 statements for 2025-03" in demo.stdout
     assert "is refused (HTTP 409)" in demo.stdout
+    assert "Refused (HTTP 409)" in demo.stdout  # a family meets the seat held for caseworkers
     assert plads("project", "-d", url, cwd=tmp_path).returncode == 0
     checked = plads("verify", "-d", url, cwd=tmp_path)
     assert checked.returncode == 0 and "no drift" in checked.stdout

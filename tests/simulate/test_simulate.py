@@ -135,6 +135,24 @@ def test_the_same_seed_gives_the_same_ledger_event_for_event(store):
             ledger.close()
 
 
+@pytest.mark.parametrize("policy", POLICIES)
+def test_the_same_seed_gives_the_same_ids_too(store, policy):
+    """Offers, bookings and transfers the ledger names itself get ids derived from what they act on."""
+    ledgers = [store.ledger(START, url=store.new_url()) for _ in range(2)]
+    try:
+        for ledger in ledgers:
+            simulate(ledger, years=1, scale=0.01, seed=5, policy=policy)
+        a, b = ([(n.topic, n.originator_id, n.originator_version, n.state) for n in _events(led)] for led in ledgers)
+        assert a == b
+        names = {topic.rsplit(".", 1)[-1] for topic, *_ in a}
+        assert {"PlaceBooked", "ChildTransferred"} <= names
+        if policy == "waitinglist":
+            assert {"PlaceOffered", "OfferAccepted"} <= names
+    finally:
+        for ledger in ledgers:
+            ledger.close()
+
+
 def test_the_simulator_needs_a_simulated_clock(store):
     from ledger import Ledger, SystemClock
 
