@@ -113,7 +113,9 @@ def test_a_full_self_service_share_refuses_the_family_with_a_clear_problem(world
     assert refused.headers["content-type"].startswith("application/problem+json")
     problem = refused.json()
     assert problem["title"] == "No free seat"
-    assert "self-service share" in problem["detail"] and "2025-08-01" in problem["detail"]
+    # the month, why, and when the held seat is released (4 weeks before 1 August)
+    assert "2025-08" in problem["detail"] and "self-service share is full" in problem["detail"]
+    assert "2025-07-04" in problem["detail"]
     # the held seat is still there for a caseworker
     api.ok(api.post("/v1/bookings", json={"child_id": second, "institution_id": inst, "start_date": NURSERY_START}))
 
