@@ -11,9 +11,9 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from ledger.text import Text
+from ledger.text import Text, no_cpr
 
 AgeGroup = Literal["nursery", "kindergarten"]
 Pool = Literal["general", "basis", "special"]
@@ -37,7 +37,8 @@ LineKind = Text(40)
 PriorityBasis = Text(200, min_length=0, check_cpr=False)
 LineDetail = Text(300, min_length=0, check_cpr=False)
 RULE_SET_ID = r"^[a-z0-9][a-z0-9-]*@[1-9][0-9]*$"  # name@version, as rules.loader reads them
-RuleSetId = Annotated[str, StringConstraints(max_length=100, pattern=RULE_SET_ID)]
+# (a refusal echoes an unknown id, and a refusal under an idempotency key is kept)
+RuleSetId = Annotated[str, StringConstraints(max_length=100, pattern=RULE_SET_ID), AfterValidator(no_cpr)]
 MunicipalityCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
 Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 # Dates a daycare ledger can meaningfully hold; keeps hostile input (year 1 or 9999) out.

@@ -103,7 +103,8 @@ def _printable(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def _no_cpr(text: str) -> str:
+def no_cpr(text: str) -> str:
+    """`text`, unless it looks like a CPR number (a validator)."""
     if looks_like_cpr(text):
         raise ValueError("looks like a CPR number; identifiers go in the person registry, not in free text")
     return text
@@ -113,6 +114,6 @@ def Text(max_length: int, *, min_length: int = 1, check_cpr: bool = True) -> Any
     """Free text of `min_length`..`max_length` characters (see the module). `check_cpr=False` is
     only for text the ledger composes itself from checked text (a statement line's detail), where
     a cut at the length limit must not turn into the refusal of a whole billing run."""
-    checks = [AfterValidator(_printable)] + ([AfterValidator(_no_cpr)] if check_cpr else [])
+    checks = [AfterValidator(_printable)] + ([AfterValidator(no_cpr)] if check_cpr else [])
     return Annotated[str, StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
                      *checks]

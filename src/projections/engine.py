@@ -488,11 +488,16 @@ def attach_inline(ledger: Ledger, projector: Projector) -> Callable[[], None]:
 
     Returns a function that detaches the projector again."""
 
+    stalled = False
+
     def listener(_ledger: Ledger, _recordings: list[Any]) -> None:
+        nonlocal stalled
+        if stalled:
+            return  # it would only fail again (and reload every view to do so); a restart tries again
         try:
             projector.catch_up()
         except ViewStalled:
-            pass  # logged and recorded by the projector; the command stands
+            stalled = True  # logged and recorded by the projector; the command stands
 
     ledger.after_commit.append(listener)
     return lambda: ledger.after_commit.remove(listener) if listener in ledger.after_commit else None
