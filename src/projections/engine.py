@@ -54,7 +54,7 @@ class ViewStalled(LedgerError):
 class _Refused(Exception):
     """A view refused a page: in folding (at a known event) or in writing its rows."""
 
-    def __init__(self, view: str, position: int | None, error: BaseException) -> None:
+    def __init__(self, view: str, position: int, error: BaseException) -> None:
         super().__init__(view, position, error)
         self.view, self.position, self.error = view, position, error
 
@@ -398,7 +398,7 @@ class Projector:
         size, self.page_size = self.page_size, 1
         total = 0
         try:
-            while refused.position is None or self.position < refused.position:
+            while self.position < refused.position:
                 try:
                     n = self.run_page(until=until)
                 except PositionMoved:
@@ -413,7 +413,6 @@ class Projector:
             self.page_size = size
 
     def _stalled(self, refused: _Refused) -> ViewStalled:
-        assert refused.position is not None
         error = f"{type(refused.error).__name__}: {refused.error}".replace("\x00", "\\x00")
         logger.error("projection %s: view %s cannot take the event at log position %d; the views stop before "
                      "it: %s", self.name, refused.view, refused.position, error)
