@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from ledger import commands as c
-from tests.api.conftest import TOKEN_ENV, Api
+from .conftest import TOKEN_ENV, Api
 
 PROBLEM = "application/problem+json"
 

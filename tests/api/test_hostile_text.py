@@ -98,8 +98,8 @@ def test_hostile_text_in_every_field_is_422_naming_the_field_and_the_views_still
     assert api.ok(api.get("/health"), 200)["position"] == before
     inst = api.ok(api.post("/v1/institutions", role="admin",
                            json={"name": "Efterår", "district": "Amager", "kind": "integreret"}))["id"]
-    position = api.ok(api.put(f"/v1/institutions/{inst}/capacity",
-                              json={"age_group": "nursery", "seats": 12, "effective_from": "2025-01-01"}), 200)["position"]
+    capacity = {"age_group": "nursery", "seats": 12, "effective_from": "2025-01-01"}
+    position = api.ok(api.put(f"/v1/institutions/{inst}/capacity", json=capacity), 200)["position"]
     rows = api.ok(api.get("/v1/occupancy", params={"district": "Amager", "min_position": position}), 200)["items"]
     assert {r["institution_id"] for r in rows} == {inst} and rows[0]["capacity"] == 12
     health = api.ok(api.get("/health"), 200)
