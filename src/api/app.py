@@ -15,6 +15,7 @@ from api.auth import Tokens, parse_tokens
 from api.oidc import OidcVerifier
 from api.views import Views
 from ledger import Ledger
+from projections.engine import ViewStalled
 
 DESCRIPTION = """
 An event-sourced booking ledger for municipal daycare. Every command is an immutable event;
@@ -24,7 +25,8 @@ the reads come from projections of the event log.
   family) from `PLADS_API_TOKENS`, or OpenID Connect tokens from `PLADS_OIDC_ISSUER`. 401 without a
   valid token, 403 for a wrong role. A family sees and acts for its own household only (404 otherwise).
 * **Errors**: RFC 9457 `application/problem+json` — 422 invalid input, 404 unknown id, 409 conflict
-  (no seat, already booked, concurrent change, idempotency key reused), 503 database unavailable.
+  (no seat, already booked, concurrent change, idempotency key reused), 503 database unavailable
+  or views stopped before an event they cannot take (`/health` says which).
 * **Idempotency**: send `Idempotency-Key` on a POST; a retry gets the first answer.
 * **Consistency**: a command's answer has `position`; pass it as `min_position` to a read to see the
   command's effect. `as_of` reads the views as the ledger knew them then.
@@ -68,12 +70,17 @@ def create_app(database_url: str | None = None, *, tokens: str | None = None, fo
     for resource in (institutions, children, households, bookings, offers, lists, people):
         app.include_router(resource.router)
 
-    @app.get("/health", response_model=models.Health, tags=["health"])
+    @app.get("/health", response_model=models.Health, tags=["health"],
+             responses={503: {"model": problems.Problem, "content": {"application/problem+json": {}}}})
     def health(request: Request):
-        """Liveness and how far the views are behind the log (no auth)."""
+        """Liveness and how far the views are behind the log (no auth); 503 while the store is down
+        or a view has stopped before an event it cannot take."""
         ledger_: Ledger = request.app.state.ledger
         with request.app.state.views.current(own_writes=False) as store:
             views_position = store.position("views")
+            stall = store.stall("views")
+        if stall is not None:
+            raise ViewStalled("views", *stall)
         return {"status": "ok", "store": ledger_.store.kind, "position": ledger_.max_position(),
                 "views_position": views_position}
 

@@ -18,6 +18,7 @@ from api.deps import Acting, own_booking, own_child
 from api.problems import Problem
 from ledger import AlreadyIssued, InvalidCommand, Ledger
 from ledger import commands as c
+from ledger.text import looks_like_cpr
 from projections import queries as q
 
 router = APIRouter(prefix="/v1")
@@ -25,8 +26,9 @@ router = APIRouter(prefix="/v1")
 ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": Problem, "content": {"application/problem+json": {}}} for s in (400, 401, 403, 404, 409, 413, 422, 503)
 }
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
-                                              description="a retry with the same key gets the first answer")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200, pattern=r"^[ -~]+$",
+                                              description="a retry with the same key gets the first answer "
+                                                          "(printable ASCII; a UUID is best)")]
 Month = Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2025-03"])]
 
 def linked(status: int, param: str, *operations: str, body_field: str = "id") -> dict[int | str, dict[str, Any]]:
@@ -43,13 +45,27 @@ planner = require("admin", "caseworker")
 def run(request: Request, response: Response, command: c.Command, principal: Principal,
         key: str | None) -> dict[str, Any]:
     ledger: Ledger = request.app.state.ledger
-    if key is not None and not key.strip():
-        raise InvalidCommand("Idempotency-Key is empty")
+    if key is not None:
+        _check_key(key)
     outcome = ledger.execute(command, actor=principal.actor, channel=principal.channel, idempotency_key=key)
     if outcome.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     request.app.state.views.wrote(outcome.position)
     return {**outcome.result, "position": outcome.position}
+
+
+def _check_key(key: str) -> None:
+    """The key lands in the ledger (as a digest) and in logs of retries: no CPR number in it. A UUID
+    is taken as it is (its hex digits can happen to look like one)."""
+    if not key.strip():
+        raise InvalidCommand("Idempotency-Key is empty")
+    try:
+        UUID(key)
+        return
+    except ValueError:
+        pass
+    if looks_like_cpr(key):
+        raise InvalidCommand("Idempotency-Key looks like a CPR number; use a random key (a UUID)")
 
 
 # -- administration --------------------------------------------------------------------------------
@@ -75,7 +91,8 @@ def change_capacity(institution_id: UUID, body: m.CapacityBody, request: Request
 @router.post("/rule-sets/{rule_set_id}/activate", status_code=201, response_model=m.Activation, responses=ERRORS,
              tags=["administration"])
 def activate_rule_set(body: m.ActivationBody, request: Request, response: Response,
-                      rule_set_id: str = Path(max_length=100, examples=["copenhagen-book-en-plads@1"]),
+                      rule_set_id: str = Path(max_length=100, pattern=c.RULE_SET_ID,
+                                              examples=["copenhagen-book-en-plads@1"]),
                       principal: Principal = Depends(admin), key: IdempotencyKey = None):
     """Put a rule set in force from a date (admin)."""
     command = c.ActivateRuleSet(rule_set_id=rule_set_id, **body.model_dump())

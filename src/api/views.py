@@ -20,10 +20,13 @@ from typing import Iterator, Sequence
 
 from ledger import InvalidCommand, Ledger, StoreUnavailable
 from projections import Leadership, Projector, View, all_views, attach_inline, open_store
+from projections.engine import ViewStalled
 from projections.pointintime import views_as_of
-from projections.stores import ViewStore
+from projections.stores import ViewStore, is_outage
 
 WAIT_SECONDS = 5.0
+STALL_RETRY_SECONDS = 60.0  # a view that could not take an event is tried again this often (it was logged)
+STALL_CHECK_SECONDS = 0.25  # how often a waiting read looks whether the views stopped
 
 
 class Views:
@@ -44,12 +47,18 @@ class Views:
         self._advanced = threading.Condition()
         if ledger.store.kind == "sqlite":
             self.projector = self._projector()
-            self.projector.catch_up()
+            try:
+                self.projector.catch_up()
+            except ViewStalled:
+                pass  # logged and recorded by the projector: /health and the reads say so
             self._detach = attach_inline(ledger, self.projector)
         elif follow:
             self._leadership = Leadership(ledger)
             if self._leadership.try_acquire():
-                self._lead()  # the views are current before the first request (as a lone server expects)
+                try:
+                    self._lead()  # the views are current before the first request (as a lone server expects)
+                except ViewStalled:
+                    self._resign()  # logged and recorded; the follower tries again now and then
             self._thread = threading.Thread(target=self._follow, args=(poll_seconds,), name="plads-follower",
                                             daemon=True)
             self._thread.start()
@@ -79,6 +88,12 @@ class Views:
                     self._lead()
                 assert self.projector is not None
                 self.projector.follow(self._stop, poll_seconds=poll_seconds)
+            except ViewStalled:
+                # A view cannot take an event (logged and recorded by the projector): the waiting
+                # reads hear it now; trying again at once would only fail again.
+                self._resign()
+                self._committed(0)
+                self._stop.wait(STALL_RETRY_SECONDS)
             except Exception:  # noqa: BLE001 - an outage: give up the lead, try again after a pause
                 self._resign()
                 self._stop.wait(1.0)
@@ -111,9 +126,9 @@ class Views:
             self._advanced.notify_all()
 
     def wrote(self, position: int | None) -> None:
-        """A command of this process reached `position`: later reads here wait for it (not on
-        SQLite, where the inline projection has caught up before the command answers)."""
-        if position and self._detach is None:
+        """A command of this process reached `position`: later reads here wait for it (on SQLite
+        the inline projection has caught up before the command answers, unless a view stopped)."""
+        if position:
             with self._written_lock:
                 self._written = max(self._written, position)
 
@@ -136,6 +151,10 @@ class Views:
                 self._wait_for(store, self._written, strict=False)
             yield store
             healthy = True
+        except Exception as e:
+            if is_outage(e):  # the database went away while this read used it
+                raise StoreUnavailable(f"the views' database is unavailable: {e}") from None
+            raise
         finally:
             if healthy:
                 self._stores.put(store)
@@ -146,7 +165,13 @@ class Views:
         if strict and position > self.ledger.max_position():
             raise InvalidCommand(f"min_position {position} is beyond the ledger's last event")
         deadline = time.monotonic() + WAIT_SECONDS
+        check_stall = 0.0
         while store.position("views") < position:
+            if time.monotonic() >= check_stall:
+                stall = store.stall("views")
+                if stall is not None and stall[0] <= position:
+                    raise ViewStalled("views", *stall)  # it will not get there: say so at once
+                check_stall = time.monotonic() + STALL_CHECK_SECONDS
             if self.ledger.store.kind == "sqlite":
                 assert self.projector is not None
                 self.projector.catch_up()

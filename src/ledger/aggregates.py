@@ -14,6 +14,7 @@ snapshots serialise the aggregate's __dict__.
 from __future__ import annotations
 
 import copy
+import hashlib
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -579,8 +580,16 @@ def billing_run_id(month: str) -> UUID:
     return BillingRun.create_id(month=month)
 
 
-def receipt_id(key: str) -> UUID:
-    return CommandReceipt.create_id(key=key)
+def key_digest(key: str) -> str:
+    """What a receipt keeps of its idempotency key (and its id derives from): a digest, never the
+    key a client chose, which could hold anything."""
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def receipt_ids(key: str) -> tuple[UUID, UUID]:
+    """Where the receipt of `key` may be: under the key's digest, or (saved before keys were
+    digested) under the key itself."""
+    return CommandReceipt.create_id(key=key_digest(key)), CommandReceipt.create_id(key=key)
 
 
 def _dated_upsert(entries: list[list[Any]], effective_from: date, value: Any) -> list[list[Any]]:

@@ -44,7 +44,8 @@ from ledger.aggregates import (
     LedgerAggregate,
     RefusalReceipt,
     RuleBook,
-    receipt_id,
+    key_digest,
+    receipt_ids,
 )
 from ledger.clock import Clock, SystemClock, copenhagen_date, using_clock
 from ledger.errors import IdempotencyKeyReused, InvalidCommand, LedgerError, NotFound, StaleState, StoreUnavailable
@@ -276,7 +277,7 @@ class Ledger(Application):
                     if idempotency_key:
                         uow.add(
                             CommandReceipt(
-                                key=idempotency_key,
+                                key=key_digest(idempotency_key),
                                 command=type(command).__name__,
                                 request_hash=request_hash,
                                 outcome=result,
@@ -341,7 +342,7 @@ class Ledger(Application):
         self._store_down = False
 
     def _earlier_outcome(self, uow: UnitOfWork, key: str, request_hash: str) -> Outcome | None:
-        receipt = uow.find(CommandReceipt, receipt_id(key))
+        receipt = _find_receipt(uow, key)
         if receipt is None:
             return None
         if receipt.request_hash != request_hash:
@@ -368,10 +369,10 @@ class Ledger(Application):
         ctx = Context(actor=actor, channel=channel, today=self._today(), registry=self.registry)
         try:
             with using_clock(self.clock):
-                if uow.find(CommandReceipt, receipt_id(key)) is not None:
+                if _find_receipt(uow, key) is not None:
                     return
                 uow.add(RefusalReceipt(
-                    key=key, command=type(command).__name__, request_hash=request_hash,
+                    key=key_digest(key), command=type(command).__name__, request_hash=request_hash,
                     outcome={"refused": {"error": type(refusal).__name__, "detail": refusal.detail}},
                     meta=ctx.meta(uow, None),
                 ))
@@ -379,7 +380,8 @@ class Ledger(Application):
         except (IntegrityError, LedgerError, rules.RuleError):
             pass
         except PersistenceError:
-            logger.warning("could not keep the refusal of idempotency key %r; a retry runs the command again", key)
+            logger.warning("could not keep the refusal of a %s under its idempotency key; a retry runs the "
+                           "command again", type(command).__name__)
 
     def find_person(self, cpr: str, *, actor: str | None = None) -> tuple[str, str, str] | None:
         """(kind, id, household id) of the child or household registered with a CPR number, or None.
@@ -584,6 +586,14 @@ def _create_schema(store: StoreConfig) -> None:
         raise StoreUnavailable(f"cannot reach PostgreSQL: {e}".strip()) from None
 
 
+def _find_receipt(uow: UnitOfWork, key: str) -> CommandReceipt | None:
+    for receipt_id in receipt_ids(key):
+        receipt = uow.find(CommandReceipt, receipt_id)
+        if receipt is not None:
+            return receipt
+    return None
+
+
 def _handler_for(command: c.Command):
     try:
         return HANDLERS[type(command)]
@@ -596,7 +606,7 @@ def _named_ids(command: c.Command, idempotency_key: str | None) -> list[Any]:
     consults, and the receipt of its idempotency key: what it will read first."""
     ids: list[Any] = [RuleBook.create_id()]
     if idempotency_key:
-        ids.append(receipt_id(idempotency_key))
+        ids.extend(receipt_ids(idempotency_key))
     for name, value in command:
         if name.endswith("_id") and isinstance(value, (str, UUID)):
             ids.append(value)

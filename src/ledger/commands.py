@@ -7,12 +7,13 @@ checked by the handlers.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from ledger.text import Text, no_cpr
 
 AgeGroup = Literal["nursery", "kindergarten"]
 Pool = Literal["general", "basis", "special"]
@@ -24,19 +25,20 @@ AdjustmentKind = Literal[
     "sibling", "socialpaedagogisk_friplads", "behandlingsmaessig_friplads", "manual_correction"
 ]
 
-# A CPR number is an identifier: it belongs in the person registry, never in an event.
-_CPR_LIKE = re.compile(r"(?<!\d)[0-3]\d[01]\d\d\d[- ]?\d{4}(?!\d)")
-
-
-def _no_cpr(text: str) -> str:
-    if _CPR_LIKE.search(text):
-        raise ValueError("looks like a CPR number; identifiers go in the person registry, not in free text")
-    return text
-
-
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_cpr)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
-                   AfterValidator(_no_cpr)]
+# Every string a client sends that lands in an event is free text (ledger.text: NFC, one line of
+# printable characters, no CPR number) or a stricter pattern.
+Name = Text(200)
+Reason = Text(1000)
+Label = Text(100)  # a support need
+Address = Text(300)
+LineKind = Text(40)
+# Text the ledger composes itself from checked text: a cut at the length limit must not make a
+# billing or allocation run refuse a whole month, so no CPR check.
+PriorityBasis = Text(200, min_length=0, check_cpr=False)
+LineDetail = Text(300, min_length=0, check_cpr=False)
+RULE_SET_ID = r"^[a-z0-9][a-z0-9-]*@[1-9][0-9]*$"  # name@version, as rules.loader reads them
+# (a refusal echoes an unknown id, and a refusal under an idempotency key is kept)
+RuleSetId = Annotated[str, StringConstraints(max_length=100, pattern=RULE_SET_ID), AfterValidator(no_cpr)]
 MunicipalityCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
 Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 # Dates a daycare ledger can meaningfully hold; keeps hostile input (year 1 or 9999) out.
@@ -60,14 +62,14 @@ class PersonIdentifiers(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     cpr: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}-?[0-9]{4}$")] | None = None
     name: Name | None = None
-    address: Annotated[str, StringConstraints(max_length=300)] | None = None
+    address: Address | None = None
 
 
 # -- administration -----------------------------------------------------------------
 
 
 class ActivateRuleSet(Command):
-    rule_set_id: Annotated[str, StringConstraints(max_length=100)]
+    rule_set_id: RuleSetId
     effective_from: SaneDate
     reason: Reason | None = None
 
@@ -154,7 +156,7 @@ class RegisterChild(Command):
     birth_date: SaneDate
     district: Name | None = None  # defaults to the household's
     municipality_code: MunicipalityCode | None = None
-    support_needs: list[Annotated[str, StringConstraints(max_length=100)]] = Field(
+    support_needs: list[Label] = Field(
         default_factory=list, max_length=20
     )
     identifiers: PersonIdentifiers | None = None
@@ -192,7 +194,7 @@ class OfferPlace(Command):
     pool: Pool = "general"
     expires_on: SaneDate
     rank: int = Field(ge=1)
-    priority_basis: Annotated[str, StringConstraints(max_length=200)]
+    priority_basis: PriorityBasis
     seed: int = 0
 
 
@@ -254,12 +256,12 @@ class TransferChild(Command):
 
 class StatementLine(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    kind: Annotated[str, StringConstraints(max_length=40)]
+    kind: LineKind
     amount_ore: Ore
     child_id: UUID | None = None
     booking_id: UUID | None = None
     month: Month | None = None  # the month a correction line corrects
-    detail: Annotated[str, StringConstraints(max_length=300)] = ""
+    detail: LineDetail = ""
 
 
 class HouseholdStatement(BaseModel):

@@ -4,6 +4,8 @@ The API maps them to problem+json statuses (see `status`); the CLI prints the
 message on one line and exits non-zero.
 """
 
+import re
+
 
 class LedgerError(Exception):
     """Base of every domain error."""
@@ -70,3 +72,25 @@ class StoreUnavailable(LedgerError):
 
     status = 503
     title = "Store unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(_without_addresses(detail))
+
+
+# What a driver's message says of where the database is (host, address, port, socket, URL):
+# for the operator's logs, not for every client of the API.
+_ADDRESSES = (
+    (re.compile(r'server at "[^"]*"(?: \([^)]*\))?, port \d+'), "server"),
+    (re.compile(r'(?:on )?socket "[^"]*"'), "on its socket"),
+    (re.compile(r'host name "[^"]*"'), "host name"),
+    (re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE), "<database url>"),
+    (re.compile(r"\b(host|hostaddr|port|user|dbname|password)=\S+"), r"\1=…"),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<address>"),
+    (re.compile(r"\bport \d+"), "its port"),
+)
+
+
+def _without_addresses(detail: str) -> str:
+    for pattern, replacement in _ADDRESSES:
+        detail = pattern.sub(replacement, detail)
+    return " ".join(detail.split())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import sys
 import threading
 from contextlib import contextmanager
@@ -25,14 +26,37 @@ from datetime import date, datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence
 from uuid import UUID
 
-from ledger import Ledger
+from ledger import Ledger, LedgerError
 
-from projections.stores import PositionMoved, PostgresViewStore, SQLiteViewStore, ViewStore
+from projections.stores import PositionMoved, PostgresViewStore, RowsRefused, SQLiteViewStore, ViewStore, is_outage
 from projections.tables import Changes, Keyed, Row, Table
 
 DEFAULT_PAGE = 5_000
 SCRATCH = "scratch_"
 REBUILD = "rebuild_"
+logger = logging.getLogger("plads.projections")
+
+
+class ViewStalled(LedgerError):
+    """A view cannot take an event: the projection stops before it, loudly (logged, recorded in the
+    store for /health and the readers), instead of failing on every page in silence."""
+
+    status = 503
+    title = "Views stalled"
+
+    def __init__(self, projection: str, position: int, view: str, error: str) -> None:
+        super().__init__(f"the views stopped before log position {position}: view {view} cannot take that "
+                         f"event ({error}); commands are still recorded, and reads that need the views "
+                         "beyond it answer 503 until the view is mended")
+        self.projection, self.position, self.view, self.error = projection, position, view, error
+
+
+class _Refused(Exception):
+    """A view refused a page: in folding (at a known event) or in writing its rows."""
+
+    def __init__(self, view: str, position: int, error: BaseException) -> None:
+        super().__init__(view, position, error)
+        self.view, self.position, self.error = view, position, error
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,10 +336,14 @@ class Projector:
             if last == self.position:
                 return 0
             try:
-                changes = self._fold(events)
+                changes = self._fold(events, last)
                 if crash_before_commit:
                     crash_before_commit()
-                self.store.commit(self.name, self.position, last, changes)
+                try:
+                    self.store.commit(self.name, self.position, last, changes)
+                except RowsRefused as e:
+                    view = next(v.name for v in self.views if any(t.name == e.table for t in v.tables))
+                    raise _Refused(view, last, e.error) from e
             except BaseException:
                 self._start()  # the page was not committed: forget what it folded
                 raise
@@ -329,19 +357,26 @@ class Projector:
                 self.on_commit(last)
             return read
 
-    def _fold(self, events: list[Envelope]) -> dict[Table, Changes]:
+    def _fold(self, events: list[Envelope], last: int) -> dict[Table, Changes]:
         for e in events:
             kind = e.kind
             for v in self.views:
                 if kind in v.handles:
-                    v.apply(e)
+                    try:
+                        v.apply(e)
+                    except Exception as error:
+                        raise (error if is_outage(error) else _Refused(v.name, e.position, error)) from error
         changes: dict[Table, Changes] = {}
         for v in self.views:
-            v.finish_page()
-            changes.update(v.changes())
+            try:
+                v.finish_page()
+                changes.update(v.changes())
+            except Exception as error:
+                raise (error if is_outage(error) else _Refused(v.name, last, error)) from error
         return changes
 
     def catch_up(self, until: int | None = None) -> int:
+        """Apply pages until caught up (to `until`); ViewStalled when a view cannot take an event."""
         total = 0
         while True:
             try:
@@ -350,9 +385,42 @@ class Projector:
                 # Another projector (another API worker, say) applied these events first;
                 # run_page has reloaded the views' state and position: go on from there.
                 continue
+            except _Refused as refused:
+                n = self._to_the_refusal(until, refused)
             if n == 0:
                 return total
             total += n
+
+    def _to_the_refusal(self, until: int | None, refused: _Refused) -> int:
+        """A view refused a page: take it again one notification at a time, so the events before
+        the refused one are committed and that one is named, then stop there (ViewStalled).
+        Returns what it applied if the refusal does not come again."""
+        size, self.page_size = self.page_size, 1
+        total = 0
+        try:
+            while self.position < refused.position:
+                try:
+                    n = self.run_page(until=until)
+                except PositionMoved:
+                    continue
+                except _Refused as again:
+                    raise self._stalled(again) from again.error
+                if n == 0:
+                    break
+                total += n
+            return total
+        finally:
+            self.page_size = size
+
+    def _stalled(self, refused: _Refused) -> ViewStalled:
+        error = f"{type(refused.error).__name__}: {refused.error}".replace("\x00", "\\x00")
+        logger.error("projection %s: view %s cannot take the event at log position %d; the views stop before "
+                     "it: %s", self.name, refused.view, refused.position, error)
+        try:
+            self.store.record_stall(self.name, refused.position, refused.view, error)
+        except Exception:  # noqa: BLE001 - logged above already; the stall is reported to the caller
+            logger.exception("could not record the stall of projection %s", self.name)
+        return ViewStalled(self.name, refused.position, refused.view, error)
 
     def follow(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         """Keep up until `stop` is set: poll, and wake early on NOTIFY (PostgreSQL)."""
@@ -419,8 +487,16 @@ def attach_inline(ledger: Ledger, projector: Projector) -> Callable[[], None]:
 
     Returns a function that detaches the projector again."""
 
+    stalled = False
+
     def listener(_ledger: Ledger, _recordings: list[Any]) -> None:
-        projector.catch_up()
+        nonlocal stalled
+        if stalled:
+            return  # it would only fail again (and reload every view to do so); a restart tries again
+        try:
+            projector.catch_up()
+        except ViewStalled:
+            stalled = True  # logged and recorded by the projector; the command stands
 
     ledger.after_commit.append(listener)
     return lambda: ledger.after_commit.remove(listener) if listener in ledger.after_commit else None

@@ -17,11 +17,41 @@ from typing import Any, Iterable, Iterator, Mapping
 from projections.tables import BLOB, BOOL, DATE, INT, TEXT, TIMESTAMP, Changes, Row, Table
 
 POSITIONS = "projection_positions"
+STALLS = "projection_stalls"  # a projection that stopped before an event its views cannot take
 ANALYST_ROLE = "plads_analyst"
 
 
 class PositionMoved(RuntimeError):
     """Another projector of the same name committed first: this one's page is stale."""
+
+
+class RowsRefused(RuntimeError):
+    """The database refused a view's rows (a value it cannot hold, say): not an outage, and the
+    same rows would be refused again."""
+
+    def __init__(self, table: str, error: BaseException) -> None:
+        super().__init__(f"table {table}: {type(error).__name__}: {error}")
+        self.table, self.error = table, error
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether `error` says the database is unreachable or busy (try again later), not that it
+    refused what it was given."""
+    if isinstance(error, sqlite3.OperationalError):
+        return True
+    import psycopg
+
+    return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError))
+
+
+@contextmanager
+def _writing(table: Table) -> Iterator[None]:
+    try:
+        yield
+    except Exception as e:  # noqa: BLE001 - anything but an outage is about these rows
+        if is_outage(e):
+            raise
+        raise RowsRefused(table.name, e) from e
 
 
 class ViewStore(ABC):
@@ -67,6 +97,22 @@ class ViewStore(ABC):
         row = self.conn.execute(f"SELECT position FROM {POSITIONS} WHERE name = {self.placeholder}",
                                 (name,)).fetchone()
         return row[0] if row else 0
+
+    def stall(self, name: str) -> tuple[int, str, str] | None:
+        """Where projection `name` stopped, while it has not got past it: (position, view, error)."""
+        p = self.placeholder
+        row = self.conn.execute(
+            f"SELECT s.position, s.view, s.error FROM {STALLS} s LEFT JOIN {POSITIONS} p ON p.name = s.name "
+            f"WHERE s.name = {p} AND COALESCE(p.position, 0) < s.position", (name,)).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def record_stall(self, name: str, position: int, view: str, error: str) -> None:
+        """Projection `name` cannot get past `position` (it holds until the views get past it)."""
+        p = self.placeholder
+        error = error[:1000].encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+        self.conn.execute(f"INSERT INTO {STALLS} (name, position, view, error) VALUES ({p}, {p}, {p}, {p}) "
+                          "ON CONFLICT (name) DO UPDATE SET position = excluded.position, view = excluded.view, "
+                          "error = excluded.error", (name, position, view, error))
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         """Run a read-only query (used by projections.queries)."""
@@ -189,6 +235,8 @@ class SQLiteViewStore(ViewStore):
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA busy_timeout=30000")
         self.conn.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name TEXT PRIMARY KEY, position INTEGER NOT NULL)")
+        self.conn.execute(f"CREATE TABLE IF NOT EXISTS {STALLS} (name TEXT PRIMARY KEY, position INTEGER NOT NULL, "
+                          "view TEXT NOT NULL, error TEXT NOT NULL)")
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -226,7 +274,8 @@ class SQLiteViewStore(ViewStore):
                 raise PositionMoved(f"projection {name} is at {current}, not {start}; refusing to apply "
                                     f"{start}..{position}")
             for table, ch in changes.items():
-                self._write(table, ch, prefix)
+                with _writing(table):
+                    self._write(table, ch, prefix)
             c.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?) "
                       f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
             c.execute("COMMIT")
@@ -349,6 +398,8 @@ class PostgresViewStore(ViewStore):
             self.conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             self.conn.execute(f'SET search_path TO "{self.schema}"')  # for the session: the transaction commits
             self.conn.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS} (name text PRIMARY KEY, position bigint NOT NULL)")
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS {STALLS} (name text PRIMARY KEY, position bigint NOT NULL, "
+                              "view text NOT NULL, error text NOT NULL)")
 
     @contextmanager
     def _ddl_lock(self) -> Iterator[None]:
@@ -423,7 +474,8 @@ class PostgresViewStore(ViewStore):
                 raise PositionMoved(f"projection {name} is at {current}, not {start}; refusing to apply "
                                     f"{start}..{position}")
             for table, ch in changes.items():
-                self._write(table, ch, prefix)
+                with _writing(table):
+                    self._write(table, ch, prefix)
             self.conn.execute(
                 f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, %s) "
                 f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
