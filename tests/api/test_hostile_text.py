@@ -46,6 +46,8 @@ def _cases(inst, other, hh, child, booking):
         ("post", "caseworker", "/v1/households",
          {"district": "Valby", "payer": {"name": "Ole", "address": "Testvej 1"}},
          ["district", "payer.name", "payer.address"]),
+        ("post", "caseworker", f"/v1/households/{hh}/facts",
+         {"effective_from": "2025-06-01", "district": "Valby", "reason": "ok"}, ["district", "reason"]),
         ("post", "caseworker", f"/v1/households/{hh}/adjustments",
          {"kind": "manual_correction", "from_month": "2025-03", "amount_ore": -100, "reason": "ok"}, ["reason"]),
         ("post", "caseworker", "/v1/children",
