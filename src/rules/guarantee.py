@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from .ages import earliest_start
+from .ages import earliest_start, guarantee_start
 from .dates import add_months
 from .model import GuaranteeRules, RuleSet
 
@@ -34,7 +34,7 @@ def guarantee_date(birth: date, registered_on: date, need_date: date, rs: RuleSe
     """
     rules = _guarantee(rs, registered_on)
     after_application = add_months(registered_on, rules.months_after_application)
-    at_26_weeks = earliest_start(birth, rs)
+    at_26_weeks = guarantee_start(birth, rs)
     if need_date <= at_26_weeks:
         return max(after_application, at_26_weeks + timedelta(weeks=rules.weeks_after_26_weeks))
     return max(after_application, need_date)
@@ -43,8 +43,8 @@ def guarantee_date(birth: date, registered_on: date, need_date: date, rs: RuleSe
 def guarantee_list_due(birth: date, listed_on: date, need_date: date, rs: RuleSet) -> date:
     """Copenhagen's guarantee list: a place within 2 months of signing up on it.
 
-    Never before the need date nor before the 26-week date (international.kk.dk,
-    "Childminding guarantee"). A missed date is an audit finding, not an error.
+    Never before the need date nor before the earliest start (international.kk.dk,
+    "Childminding guarantee"; a place cannot start before Copenhagen's 6 months). A missed date is an audit finding, not an error.
     """
     rules = _guarantee(rs, listed_on)
     return max(add_months(listed_on, rules.guarantee_list_months), need_date, earliest_start(birth, rs))

@@ -57,17 +57,19 @@ def test_every_entry_cites_its_source():
 
 
 def test_the_entry_in_force_is_the_latest_that_took_effect_and_stays_until_replaced():
-    assert BEP.in_force("tariffs", date(2024, 12, 31)).effective_from == date(2023, 1, 1)
+    assert BEP.in_force("tariffs", date(2023, 12, 31)).effective_from == date(2023, 1, 1)
     assert BEP.in_force("tariffs", date(2025, 1, 1)).effective_from == date(2025, 1, 1)
     assert BEP.in_force("tariffs", date(2027, 6, 1)).effective_from == date(2025, 1, 1)
-    assert BEP.in_force("friplads", date(2022, 7, 1)).effective_from == date(2021, 1, 1)
+    assert BEP.in_force("friplads", date(2021, 7, 1)).effective_from == date(2021, 1, 1)
+    with pytest.raises(RuleError, match="2024-12: no published tariffs"):  # a gap: no fallback to 2023
+        BEP.in_force("tariffs", date(2024, 12, 31))
 
 
 def test_before_the_first_entry_there_is_no_rule():
-    with pytest.raises(RuleError, match="no tariffs rule .* in force on 2022-12-31"):
-        BEP.in_force("tariffs", date(2022, 12, 31))
+    with pytest.raises(RuleError, match="no tariffs rule .* in force on 2017-12-31"):
+        BEP.in_force("tariffs", date(2017, 12, 31))
     with pytest.raises(RuleError, match="no friplads rule"):
-        rules.friplads_scale_on(date(2018, 12, 31), BEP)
+        rules.friplads_scale_on(date(2017, 12, 31), BEP)
     with pytest.raises(RuleError, match="unknown rule section"):
         BEP.in_force("weather", date(2025, 1, 1))
 
