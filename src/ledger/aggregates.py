@@ -505,6 +505,26 @@ class BillingRun(LedgerAggregate):
         self.total_ore = total_ore
 
 
+class BillingCalendar(LedgerAggregate):
+    """The calendar months in which a command asked to bill (one per ledger).
+
+    The billing views charge months up to the month after the latest recorded time they have
+    seen; a MonthOpened event records the asking command's clock, so a quiet ledger (no other
+    event since) still reaches the month it bills, and a rebuild reaches it too."""
+
+    @staticmethod
+    def create_id() -> UUID:
+        return uuid5(NS, "billing-calendar")
+
+    @event("Opened")
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+
+    @event("MonthOpened")
+    def open_month(self, month: str, meta: Meta) -> None:
+        self.opened.append(month)
+
+
 class Statement(LedgerAggregate):
     """A household's statement for a month, immutable once issued (invariant 4)."""
 

@@ -280,6 +280,13 @@ class IssueStatements(Command):
     statements: list[HouseholdStatement]
 
 
+class OpenBillingMonth(Command):
+    """Bring `month` within the billing horizon by this command's clock (no later than the
+    month after today's): a quiet ledger bills on without waiting for another event."""
+
+    month: Month
+
+
 class ErasePerson(Command):
     person_id: UUID
     reason: Reason

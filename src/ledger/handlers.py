@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 import rules
 from ledger import commands as c
 from ledger.aggregates import (
+    BillingCalendar,
     BillingRun,
     Booking,
     Child,
@@ -239,8 +240,8 @@ def _redecide_friplads(uow: UnitOfWork, ctx: Context, household: Household, sinc
     first = None
     for day in [since, *later]:
         income = household.income_on(day)
-        if income is None:
-            continue
+        if income is None or rule_set.gap("friplads", day):
+            continue  # no scale published for the day: no decision (billing refuses its months)
         single, children = household.facts_on(day)
         decision = _friplads_decision(uow, ctx, income, children, single, day)
         if day == since:
@@ -747,6 +748,10 @@ def transfer_child(uow: UnitOfWork, cmd: c.TransferChild, ctx: Context) -> dict:
 # -- billing and erasure ------------------------------------------------------------------------
 
 
+# Statement lines the billing view marks as not billable (projections.billing._marker).
+UNBILLABLE_LINES = ("gap", "provisional")
+
+
 def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> dict:
     if not cmd.statements:
         raise InvalidCommand(f"no statements to issue for {cmd.month}; an empty run would lock the month")
@@ -758,6 +763,12 @@ def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> d
             raise InvalidCommand(f"household {s.household_id} has two statements for {cmd.month}")
         seen.add(s.household_id)
         uow.get(Household, s.household_id)
+        unpublished = next((line for line in s.lines if line.kind in UNBILLABLE_LINES), None)
+        if unpublished is not None:
+            # A month without its year's published numbers (a gap, or after the last published
+            # year) is never issued: the rule data needs that year first (a new rule-set version).
+            raise InvalidCommand(f"{cmd.month} cannot be issued for household {s.household_id}: "
+                                 f"{unpublished.detail or unpublished.kind}")
         if uow.find(Statement, statement_id(str(s.household_id), cmd.month)):
             raise AlreadyIssued(f"household {s.household_id} already has a statement for {cmd.month}")
     meta = ctx.meta(uow, date.fromisoformat(cmd.month + "-01"))
@@ -772,6 +783,21 @@ def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> d
         total += s.total_ore
     uow.add(BillingRun(month=cmd.month, statements=len(cmd.statements), total_ore=total, meta=meta))
     return {"month": cmd.month, "statements": len(cmd.statements), "total_ore": total}
+
+
+def open_billing_month(uow: UnitOfWork, cmd: c.OpenBillingMonth, ctx: Context) -> dict:
+    """The horizon follows the clock of the command that asks: up to the month after today's."""
+    today = f"{ctx.today:%Y-%m}"
+    horizon = f"{rules.add_months(ctx.today.replace(day=1), 1):%Y-%m}"
+    if cmd.month > horizon:
+        raise InvalidCommand(f"{cmd.month} is not yet within the billing horizon: on {ctx.today} it reaches {horizon}")
+    calendar = uow.find(BillingCalendar, BillingCalendar.create_id())
+    if calendar is None:
+        calendar = BillingCalendar()
+        uow.add(calendar)
+    if today not in calendar.opened:  # one event per calendar month is enough: its recorded time is the clock
+        calendar.open_month(month=today, meta=ctx.meta(uow, None))
+    return {"month": cmd.month, "horizon": horizon}
 
 
 def erase_person(uow: UnitOfWork, cmd: c.ErasePerson, ctx: Context) -> dict:
@@ -805,5 +831,6 @@ HANDLERS: dict[type, Callable[[UnitOfWork, Any, Context], dict]] = {
     c.CancelBooking: cancel_booking,
     c.TransferChild: transfer_child,
     c.IssueStatements: issue_statements,
+    c.OpenBillingMonth: open_billing_month,
     c.ErasePerson: erase_person,
 }

@@ -46,6 +46,7 @@ HANDLES = frozenset({
     "Household.HouseholdRegistered", "Household.HouseholdFactsChanged",
     "Household.FripladsDecided", "Household.PaymentAdjusted",
     "Statement.StatementIssued", "BillingRun.BillingRunIssued",
+    "BillingCalendar.MonthOpened",  # only its recorded time: the asking command's clock moves the horizon
 })
 
 
@@ -230,6 +231,13 @@ class _Result:
     budget: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     # The earliest issued month (of those derived) whose billed amounts differ from what is due now.
     corrected_from: str | None = None
+
+
+def _marker(kind: str, detail: str, events: set[int]) -> dict[str, Any]:
+    """A zero line that marks a month: "gap" (no published numbers: not billable) or "provisional"
+    (the last published year's numbers: drafts and forecasts only). The ledger issues neither."""
+    return {"kind": kind, "amount_ore": 0, "child_id": None, "booking_id": None, "corrects_month": None,
+            "detail": detail[:DETAIL_MAX], "events": set(events)}
 
 
 # -- the shared fold ---------------------------------------------------------------------------
@@ -727,6 +735,8 @@ class _BillingFacts(View):
         plus the corrections of it already issued on later statements."""
         billed: dict[tuple, int] = defaultdict(int)
         billed_kind: dict[tuple, int] = defaultdict(int)
+        if any(line["kind"] == "gap" for line in due.lines):
+            return []  # no published numbers for the month now: what was billed cannot be recomputed
         issued_lines = [x for x in (statement or {}).get("lines", []) if x.get("kind") != "correction"]
         for line in issued_lines + corrections_of_month:
             key = (line.get("child_id"), line.get("booking_id"))
@@ -822,12 +832,19 @@ class _BillingFacts(View):
             adjustment_events[f"{a['kind']}: {detail}"] = {a["position"]} | place_events.get(place_id, set())
 
         try:
+            if share_position is not None:
+                rs.in_force("friplads", m_first)  # the month's scale: a gap refuses the month by name
             charges = rules.household_month_charges(
                 [rules.PlaceMonth(p.place_id, p.spans[0].kind, p.spans[0].birth, p.first, p.last, p.spans[0].lunch)
                  for p in places],
                 share, m_first, rs, adjustments)
-        except rules.RuleError:
-            return out  # no tariff in force that month: nothing can be billed
+        except rules.RuleError as e:
+            # No published numbers for the month (a gap, or before the rule set): one zero "gap" line
+            # that names month and rule set; the ledger refuses to issue it (never another year's prices).
+            out.lines.append(_marker("gap", str(e), all_events))
+            return out
+        provisional = rs.provisional("tariffs", m_first) or (
+            rs.provisional("friplads", m_first) if share_position is not None else None)
         for c in charges:
             place = out.place_of.get(c.place_id) if c.place_id else None
             if c.kind in ("fee", "lunch"):
@@ -841,10 +858,14 @@ class _BillingFacts(View):
             detail = c.detail
             if place is not None and len(place.spans) > 1:
                 detail += f" (continued in booking {', '.join(s.booking_id for s in place.spans[1:])})"
+            if provisional:
+                detail = f"[provisional] {detail}"
             out.lines.append({"kind": c.kind, "amount_ore": c.amount_ore,
                               "child_id": place.spans[0].child_id if place else None,
                               "booking_id": c.place_id, "corrects_month": None, "detail": detail,
                               "events": set(events)})
+        if provisional:
+            out.lines.append(_marker("provisional", provisional, all_events))
         return out
 
     def rules_for(self, rule_set_id: str | None) -> rules.RuleSet:

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 
 from ledger import commands as c
+from ledger.errors import InvalidCommand
 from projections import billing, billing_views
 from projections.billing import (BUDGET, BUDGET_PARTS, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget)
 from projections.engine import LogReader, Projector, open_store, rebuild, verify
@@ -224,7 +225,7 @@ def test_a_change_derives_again_only_the_months_it_reaches_and_every_line_still_
         # April, the month the place now ends in, names the cancellation; earlier months do not.
         assert mine and named == [month == "2025-04"] * len(mine), month
     assert not [r for r in lines(p, hh, "2025-05") if r["booking_id"] == young]
-    assert [r["kind"] for r in lines(p, hh, "2024-12")] == ["fee", "lunch"]  # before any change: as stored
+    assert [r["kind"] for r in lines(p, hh, "2024-12")] == ["gap"]  # 2024 has no published tariffs; as stored
     live = all_checksums(p.store)
     rebuild(city.ledger, views())
     assert all_checksums(p.store) == live
@@ -301,9 +302,11 @@ def test_budget_costs_a_booking_and_an_empty_basis_seat(city):
     assert feb == {"month": "2025-02", "district": "Valby", "seat_days": 28, "place_months_milli": 1_000,
                    "gross_cost_ore": 3_196_800, "empty_basis_cost_ore": 1_598_400, "parent_payments_ore": 470_800,
                    "friplads_cost_ore": 0, "sibling_cost_ore": 0, "net_municipal_cost_ore": 2_726_000}
-    # Before the booking the empty basis seat is the whole cost (2024: 3,673 kr / 25 %).
-    jan24 = budget[("2024-01", "Valby")]
-    assert (jan24["seat_days"], jan24["gross_cost_ore"], jan24["parent_payments_ore"]) == (0, 1_469_200, 0)
+    # Before the booking the empty basis seat is the whole cost (2025: 3,996 kr / 25 %); 2024 has no
+    # published tariffs, so its seats are not costed at another year's prices.
+    jan25 = budget[("2025-01", "Valby")]
+    assert (jan25["seat_days"], jan25["gross_cost_ore"], jan25["parent_payments_ore"]) == (0, 1_598_400, 0)
+    assert ("2024-01", "Valby") not in budget
     assert max(m for m, _ in budget) == "2025-04"
     p.close()
 
@@ -478,7 +481,7 @@ def test_billing_runs_and_late_changes_derive_from_the_first_unsettled_month_and
         assert verify(city.ledger, views()) == []
         return live
 
-    for month, day in (("2024-12", D(2025, 3, 4)), ("2025-01", D(2025, 3, 5)), ("2025-02", D(2025, 3, 6))):
+    for month, day in (("2025-01", D(2025, 3, 5)), ("2025-02", D(2025, 3, 6))):  # 2024: no published tariffs
         at(city, day)
         derived.clear()
         issue(city, p, month)
@@ -511,7 +514,7 @@ def test_billing_runs_and_late_changes_derive_from_the_first_unsettled_month_and
     city.run(c.CancelBooking(booking_id=young, effective_date=D(2024, 12, 16), reason="moved"))
     p.catch_up()
     may = [r for r in lines(p, hh, "2025-05") if r["kind"] == "correction"]
-    assert {r["corrects_month"] for r in may} >= {"2024-12", "2025-01", "2025-04"}
+    assert {r["corrects_month"] for r in may} >= {"2025-01", "2025-04"}
     same_as_rebuild()
     p.close()
 
@@ -590,4 +593,38 @@ def test_a_statement_billing_a_settled_month_again_is_corrected_like_a_rebuild(c
     # January was billed 1,000 øre too little by that refund, and March not at all: both corrected.
     assert {(r["corrects_month"], r["amount_ore"]) for r in april} >= {("2025-01", 1_000)}
     assert verify(city.ledger, views()) == []
+    p.close()
+
+
+def test_a_month_after_the_last_published_year_is_drafted_provisionally_and_never_issued(city):
+    """Issue 23: no 2026 price list is carried, so 2026 is drafted with the 2025 prices, every line
+    marked provisional, and the ledger refuses to issue it until a rule set carries 2026."""
+    at(city, D(2026, 1, 10))
+    inst = city.institution()
+    hh = city.household()
+    city.book(city.child(hh, birth=YOUNG), inst, D(2026, 1, 1))
+    p = project(city)
+    rows = lines(p, hh, "2026-01")
+    assert summary(rows) == [("fee", 399_600), ("lunch", 71_200), ("provisional", 0)]
+    assert all(r["detail"].startswith("[provisional] ") for r in rows[:2])
+    assert rows[2]["detail"] == ("provisional: tariffs for 2026 are not published in copenhagen-book-en-plads@1; "
+                                 "the 2025 numbers are used")
+    with pytest.raises(InvalidCommand, match="2026-01 cannot be issued .*provisional: tariffs for 2026"):
+        issue(city, p, "2026-01")
+    p.close()
+
+
+def test_a_month_of_a_year_without_published_prices_is_a_gap_and_never_issued(city):
+    """Issue 23: 2024 used to be billed at 2023's 3,673 kr; now its months carry one zero gap line
+    naming the month and the rule set, and issuing it is refused by name."""
+    at(city, D(2025, 1, 10))  # a placement recorded late: its 2024 months are billed now
+    inst = city.institution()
+    hh = city.household()
+    city.book(city.child(hh, birth=D(2023, 3, 15)), inst, D(2024, 2, 1))
+    p = project(city)
+    assert summary(lines(p, hh, "2024-03")) == [("gap", 0)]
+    assert lines(p, hh, "2024-03")[0]["detail"] == (
+        "2024-03: no published tariffs in copenhagen-book-en-plads@1 (a gap in its data, 2024-01-01..2024-12-31)")
+    with pytest.raises(InvalidCommand, match="2024-03 cannot be issued .*2024-03: no published tariffs"):
+        issue(city, p, "2024-03")
     p.close()
