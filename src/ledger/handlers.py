@@ -147,6 +147,8 @@ def change_capacity(uow: UnitOfWork, cmd: c.ChangeCapacity, ctx: Context) -> dic
     if cmd.age_group not in rules.age_groups_for_kind(inst.kind):
         raise InvalidCommand(f"a {inst.kind} has no {cmd.age_group} seats")
     _within_horizon(cmd.effective_from, ctx, "a capacity change from")
+    if cmd.pool == "basis":
+        _check_basis_minimum(inst, cmd, ctx.rule_set(uow, required=False))
     # Invariant 1 holds for capacity cuts too: seats already booked stay covered
     # until the next capacity change, or the cut waits for the bookings to end.
     later = [d for d, _ in inst.schedule(cmd.age_group, cmd.pool) if d > cmd.effective_from]
@@ -167,6 +169,22 @@ def change_capacity(uow: UnitOfWork, cmd: c.ChangeCapacity, ctx: Context) -> dic
         meta=ctx.meta(uow, cmd.effective_from, cmd.reason),
     )
     return {"id": str(inst.id), "age_group": cmd.age_group, "pool": cmd.pool, "seats": cmd.seats}
+
+
+def _check_basis_minimum(inst: Institution, cmd: c.ChangeCapacity, rule_set: Any) -> None:
+    """A basis institution has at least the rule set's minimum of basis seats (6 in Copenhagen:
+    'Model for basispladser', seed 003), counted over its age groups on the day the change takes
+    effect; 0 closes the pool (the institution is then no basis institution)."""
+    minimum = rules.basis_seats_min_per_institution(rule_set, cmd.effective_from) if rule_set else None
+    if not minimum:
+        return
+    total = cmd.seats + sum(inst.capacity_on(g, "basis", cmd.effective_from)
+                            for g in rules.age_groups_for_kind(inst.kind) if g != cmd.age_group)
+    if 0 < total < minimum:
+        raise InvalidCommand(
+            f"{inst.name} would have {total} basis seats from {cmd.effective_from}; a basis institution has at "
+            f"least {minimum} ({rule_set.id}), or 0 to close its basis pool"
+        )
 
 
 # -- households -------------------------------------------------------------------------------

@@ -288,24 +288,30 @@ def test_intermunicipal_settlement_for_a_child_from_another_municipality(city):
     p.close()
 
 
+def basis_seats(city, inst, seats=6, group="nursery"):
+    """A basis pool: at least 6 seats per basis institution (seed 003)."""
+    city.run(c.ChangeCapacity(institution_id=inst, age_group=group, pool="basis", seats=seats,
+                              effective_from=D(2024, 1, 1)), channel="system")
+
+
 def test_budget_costs_a_booking_and_an_empty_basis_seat(city):
     at(city, D(2025, 3, 5))
-    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, district="Valby",
-                            pools=("general", "basis"))
+    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, district="Valby")
+    basis_seats(city, inst)
     hh = city.household(district="Valby")
     city.book(city.child(hh, birth=YOUNG), inst, D(2025, 2, 1))
     p = project(city)
     budget = {(r["month"], r["district"]): r for r in p.store.load(BUDGET)}
     feb = budget[("2025-02", "Valby")]
-    # One booked place (28 seat-days = 1.000 place-months) at 1,598,400 gross, and one basis seat left
-    # empty all month, funded in full: another 1,598,400. Parents pay 470,800.
+    # One booked place (28 seat-days = 1.000 place-months) at 1,598,400 gross, and six basis seats left
+    # empty all month, funded in full: another 6 x 1,598,400 = 9,590,400. Parents pay 470,800.
     assert feb == {"month": "2025-02", "district": "Valby", "seat_days": 28, "place_months_milli": 1_000,
-                   "gross_cost_ore": 3_196_800, "empty_basis_cost_ore": 1_598_400, "parent_payments_ore": 470_800,
-                   "friplads_cost_ore": 0, "sibling_cost_ore": 0, "net_municipal_cost_ore": 2_726_000}
+                   "gross_cost_ore": 11_188_800, "empty_basis_cost_ore": 9_590_400, "parent_payments_ore": 470_800,
+                   "friplads_cost_ore": 0, "sibling_cost_ore": 0, "net_municipal_cost_ore": 10_718_000}
     # Before the booking the empty basis seat is the whole cost (2025: 3,996 kr / 25 %); 2024 has no
     # published tariffs, so its seats are not costed at another year's prices.
     jan25 = budget[("2025-01", "Valby")]
-    assert (jan25["seat_days"], jan25["gross_cost_ore"], jan25["parent_payments_ore"]) == (0, 1_598_400, 0)
+    assert (jan25["seat_days"], jan25["gross_cost_ore"], jan25["parent_payments_ore"]) == (0, 9_590_400, 0)
     assert ("2024-01", "Valby") not in budget
     assert max(m for m, _ in budget) == "2025-04"
     p.close()
@@ -313,15 +319,15 @@ def test_budget_costs_a_booking_and_an_empty_basis_seat(city):
 
 def test_a_basis_booking_fills_the_basis_seat(city):
     at(city, D(2025, 3, 5))
-    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, district="Valby",
-                            pools=("general", "basis"))
+    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, district="Valby")
+    basis_seats(city, inst)
     hh = city.household(district="Valby")
     city.book(city.child(hh, birth=YOUNG), inst, D(2025, 2, 15), pool="basis")
     p = project(city)
     feb = next(r for r in p.store.load(BUDGET) if r["month"] == "2025-02")
-    # 1-14 February the basis seat is empty (14 days), then the child holds it (14 days).
-    assert feb["empty_basis_cost_ore"] == 1_598_400 * 14 // 28
-    assert feb["gross_cost_ore"] == 1_598_400
+    # Five basis seats empty all month; 1-14 February the sixth too (14 days), then the child holds it.
+    assert feb["empty_basis_cost_ore"] == 1_598_400 * 5 + 1_598_400 * 14 // 28
+    assert feb["gross_cost_ore"] == 1_598_400 * 6  # six basis seats funded in full, filled or not
     assert feb["place_months_milli"] == 500
     p.close()
 
@@ -330,8 +336,9 @@ def busy_history(city):
     """Siblings with friplads, an issued month, a retroactive decision, a backdated cancellation,
     a transfer, a basis seat, a child from another municipality and an adjustment."""
     at(city, D(2025, 2, 3))
-    a = city.institution(kind="integreret", nursery=5, kindergarten=5, name="A", district="Valby",
-                         pools=("general", "basis"))
+    a = city.institution(kind="integreret", nursery=5, kindergarten=5, name="A", district="Valby")
+    basis_seats(city, a, 6)
+    basis_seats(city, a, 5, "kindergarten")  # 11 basis seats in all (at least 6: seed 003)
     b = city.institution(kind="vuggestue", nursery=3, kindergarten=None, name="B", district="Amager Vest")
     sib = city.household(children_under_18=2, income_kr=400_000)
     s1 = city.book(city.child(sib, birth=YOUNG), a, D(2025, 1, 1))["id"]
