@@ -167,3 +167,26 @@ def test_the_same_seed_gives_the_same_ledger_across_processes(store):
         with Ledger(url) as ledger:
             logs.append(_canonical(ledger))
     assert len(logs[0]) > 500 and logs[0] == logs[1]
+
+
+@pytest.mark.parametrize("scale", [0.02, 0.1, 1.0])
+def test_every_simulated_basis_institution_has_at_least_6_basis_seats(scale):
+    """Issue 23, seed 003: the simulator gave Christianshavn (2 basis seats in the district table) one
+    basis institution with 2; it now gets one with the minimum, 6."""
+    import itertools
+    import random
+    import uuid
+
+    from replay.simulate import load_params
+    from replay.simulate.city import plan_city
+
+    counter = itertools.count()
+    plans = plan_city(load_params(), scale, random.Random(3), lambda: uuid.UUID(int=next(counter)))
+    basis = {p.name: sum(n for (_, pool), n in p.seats.items() if pool == "basis") for p in plans}
+    basis = {name: n for name, n in basis.items() if n}
+    assert basis and min(basis.values()) >= 6, basis
+    if scale == 1.0:
+        assert [n for p in plans for name, n in basis.items() if p.district == "Christianshavn" and name == p.name] == [6]
+    for p in plans:  # the kindergarten's basis seats are decided first: they alone reach the minimum
+        kg = p.seats.get(("kindergarten", "basis"), 0)
+        assert kg == 0 or kg >= 6 or p.seats.get(("nursery", "basis"), 0) == 0, p.name
