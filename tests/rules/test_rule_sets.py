@@ -15,7 +15,22 @@ WL = rules.load_rule_set("copenhagen-2025-waitinglist@1")
 
 
 def test_the_packaged_rule_sets_are_listed_without_the_shared_base():
-    assert rules.list_rule_sets() == ["copenhagen-2025-waitinglist@1", "copenhagen-book-en-plads@1"]
+    assert rules.list_rule_sets() == ["copenhagen-2025-waitinglist-synthetic@1", "copenhagen-2025-waitinglist@1",
+                                      "copenhagen-book-en-plads-synthetic@1", "copenhagen-book-en-plads@1"]
+
+
+def test_published_rule_sets_carry_no_synthetic_numbers_and_the_simulators_name_theirs():
+    """Issue 23: the simulator's rule sets past 2025 declare their later years synthetic, in the data."""
+    assert BEP.synthetic_entries() == [] and WL.synthetic_entries() == []
+    sim = rules.load_rule_set("copenhagen-book-en-plads-synthetic@1")
+    assert sim.policy == BEP.policy and sim.seats == BEP.seats
+    assert sim.synthetic_entries() == [f"{section} from {year}-01-01" for section in ("tariffs", "friplads")
+                                       for year in range(2026, 2031)]
+    # 2025 as published; 2026: 3,996 kr indexed 3 % = 4,115.88 -> 4,116 kr; 2027: 4,116 * 1.03 -> 4,239 kr.
+    assert [rules.monthly_tariff_ore("vuggestue", date(2025, 6, 1), date(y, 3, 1), False, sim)
+            for y in (2025, 2026, 2027)] == [399_600, 411_600, 423_900]
+    assert sim.in_force("tariffs", date(2026, 3, 1)).synthetic and not sim.in_force("tariffs", date(2025, 3, 1)).synthetic
+    assert sim.provisional("tariffs", date(2030, 12, 1)) is None
 
 
 def test_a_rule_set_carries_its_identity():

@@ -190,3 +190,30 @@ def test_every_simulated_basis_institution_has_at_least_6_basis_seats(scale):
     for p in plans:  # the kindergarten's basis seats are decided first: they alone reach the minimum
         kg = p.seats.get(("kindergarten", "basis"), 0)
         assert kg == 0 or kg >= 6 or p.seats.get(("nursery", "basis"), 0) == 0, p.name
+
+
+def test_a_simulation_past_the_last_published_year_runs_on_declared_synthetic_money(store):
+    """Issue 23: past 2025 the simulator uses the synthetic rule set, and its report names it."""
+    from replay.audit.report import render_html
+
+    ledger = store.ledger(START)
+    try:
+        report = simulate(ledger, years=1.5, scale=0.01, seed=2, policy="book-en-plads")
+        assert report.rule_set == "copenhagen-book-en-plads-synthetic@1" and report.end == date(2026, 6, 30)
+        assert report.synthetic[:2] == ["tariffs from 2026-01-01", "tariffs from 2027-01-01"]
+        assert report.as_dict()["synthetic"] == report.synthetic
+        note = report.synthetic_note()
+        assert note.startswith("SYNTHETIC numbers in copenhagen-book-en-plads-synthetic@1 (not published)")
+        from replay.audit.budget import budget_audit
+
+        html = render_html(budget_audit(ledger) | {"synthetic": note})
+        assert "SYNTHETIC numbers in copenhagen-book-en-plads-synthetic@1" in html
+    finally:
+        ledger.close()
+    # Within the published years: the published rule set, nothing synthetic.
+    other = store.ledger(START, url=store.new_url())
+    try:
+        report = simulate(other, years=0.5, scale=0.01, seed=2, policy="book-en-plads")
+        assert report.rule_set == "copenhagen-book-en-plads@1" and report.synthetic == [] and not report.synthetic_note()
+    finally:
+        other.close()
