@@ -57,9 +57,13 @@ def test_the_readme_walkthrough_books_a_seat_and_reads_the_statement(store):
     assert booking["start_date"] == "2026-12-01"
     income = next(a for a in answers if "pay_share_percent" in a)
     assert 0 <= income["pay_share_percent"] <= 100
+    refused = answers[-2]  # no 2026 prices published in the rule data: the month is not issued
+    assert refused["status"] == 422 and "provisional: tariffs for 2026" in refused["detail"]
     statement = answers[-1]
-    assert statement["month"] == "2026-12" and statement["issued"] is True
+    assert statement["month"] == "2026-12" and statement["issued"] is False
     assert statement["total_ore"] == sum(line["amount_ore"] for line in statement["lines"]) > 0
+    assert statement["lines"][-1]["kind"] == "provisional"
+    assert all(line["detail"].startswith("[provisional] ") for line in statement["lines"][:-1])
 
 
 def _split(output: str) -> list[dict]:
