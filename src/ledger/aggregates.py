@@ -260,6 +260,17 @@ class Household(LedgerAggregate):
         meta: Meta,
     ) -> None:
         self.friplads = _dated_upsert(self.friplads, effective_from, pay_share_percent)
+        self.granted_incomes = _dated_upsert(getattr(self, "granted_incomes", []), effective_from, annual_income_ore)
+
+    @event("FripladsSettled")
+    def settle_friplads(self, year: int, annual_income_ore: int, shares: list[int | None], meta: Meta) -> None:
+        """Efterregulering: the year's pay share per month (January first; None: no friplads that
+        month) decided again on the final income."""
+        self.settlements = {**getattr(self, "settlements", {}), str(year): shares}
+
+    def granted_income_on(self, day: date) -> int | None:
+        """The income the pay share in force on `day` was decided on."""
+        return _dated_lookup(getattr(self, "granted_incomes", []), day)
 
     @event("PaymentAdjusted")
     def adjust_payment(

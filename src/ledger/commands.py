@@ -121,6 +121,15 @@ class DeclareIncome(Command):
     effective_from: SaneDate
 
 
+class SettleFriplads(Command):
+    """Efterregulering: the household's final income for a past year; each month's pay share is
+    decided again on it, and months already billed are corrected on the next statement."""
+
+    household_id: UUID
+    year: int = Field(ge=2000, le=2100)
+    annual_income_ore: int = Field(ge=0, le=10**13)
+
+
 class AdjustPayment(Command):
     """A discretionary or corrective change to what a household pays.
 

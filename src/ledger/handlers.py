@@ -237,7 +237,15 @@ def declare_income(uow: UnitOfWork, cmd: c.DeclareIncome, ctx: Context) -> dict:
     household.declare_income(
         annual_income_ore=cmd.annual_income_ore, effective_from=cmd.effective_from, meta=meta
     )
-    _redecide_friplads(uow, ctx, household, cmd.effective_from, meta)
+    granted = household.granted_income_on(cmd.effective_from)
+    if granted is not None and not rules.friplads_recalculation_due(granted, cmd.annual_income_ore,
+                                                                     cmd.effective_from, ctx.rule_set(uow)):
+        # Less than 5 steps from the income the share in force was decided on: the share stays
+        # (the annual settlement takes the final income); later scale years use the new income.
+        decision["pay_share_percent"] = household.pay_share_on(cmd.effective_from)
+        _redecide_friplads(uow, ctx, household, cmd.effective_from, meta, keep_first=True)
+    else:
+        _redecide_friplads(uow, ctx, household, cmd.effective_from, meta)
     return {
         "household_id": str(household.id),
         "effective_from": cmd.effective_from.isoformat(),
@@ -246,8 +254,39 @@ def declare_income(uow: UnitOfWork, cmd: c.DeclareIncome, ctx: Context) -> dict:
     }
 
 
+def settle_friplads(uow: UnitOfWork, cmd: c.SettleFriplads, ctx: Context) -> dict:
+    """Efterregulering: each month of a past year decided again on the final income (where the
+    household had a friplads decision that month), with the facts and the scale of the month."""
+    household = uow.get(Household, cmd.household_id)
+    _not_erased(household)
+    rule_set = ctx.rule_set(uow)
+    if not rule_set.in_force("subsidies", ctx.today).friplads_annual_settlement:
+        raise InvalidCommand(f"{rule_set.id} has no annual friplads settlement")
+    if cmd.year >= ctx.today.year:
+        raise InvalidCommand(f"{cmd.year} has not ended on {ctx.today}; a year is settled after it")
+    provisional = rule_set.provisional("friplads", date(cmd.year, 1, 1))
+    if provisional:
+        raise InvalidCommand(f"{cmd.year} cannot be settled: {provisional}")
+    shares: list[int | None] = []
+    for month in range(1, 13):
+        day = date(cmd.year, month, 1)
+        if household.granted_income_on(day) is None:
+            shares.append(None)  # no friplads that month: nothing to settle
+            continue
+        single, children = household.facts_on(day)
+        try:
+            shares.append(rules.friplads_pay_share_percent(cmd.annual_income_ore, children, single, day, rule_set))
+        except rules.RuleError as e:
+            raise _rule_error(e) from None
+    if all(share is None for share in shares):
+        raise InvalidCommand(f"household {household.id} had no friplads in {cmd.year}: nothing to settle")
+    household.settle_friplads(year=cmd.year, annual_income_ore=cmd.annual_income_ore, shares=shares,
+                              meta=ctx.meta(uow, date(cmd.year, 12, 31)))
+    return {"household_id": str(household.id), "year": cmd.year, "pay_share_percent": shares}
+
+
 def _redecide_friplads(uow: UnitOfWork, ctx: Context, household: Household, since: date,
-                       meta: dict[str, Any]) -> int | None:
+                       meta: dict[str, Any], keep_first: bool = False) -> int | None:
     """Decide the pay share again from `since` on, wherever income, household facts or the
     published scale change later: a backdated fact must not leave later decisions stale.
 
@@ -258,8 +297,8 @@ def _redecide_friplads(uow: UnitOfWork, ctx: Context, household: Household, sinc
     first = None
     for day in [since, *later]:
         income = household.income_on(day)
-        if income is None or rule_set.gap("friplads", day):
-            continue  # no scale published for the day: no decision (billing refuses its months)
+        if income is None or rule_set.gap("friplads", day) or (keep_first and day == since):
+            continue  # no scale published for the day (billing refuses its months), or the share stays
         single, children = household.facts_on(day)
         decision = _friplads_decision(uow, ctx, income, children, single, day)
         if day == since:
@@ -837,6 +876,7 @@ HANDLERS: dict[type, Callable[[UnitOfWork, Any, Context], dict]] = {
     c.RegisterHousehold: register_household,
     c.ChangeHouseholdFacts: change_household_facts,
     c.DeclareIncome: declare_income,
+    c.SettleFriplads: settle_friplads,
     c.AdjustPayment: adjust_payment,
     c.RegisterChild: register_child,
     c.Register: register,

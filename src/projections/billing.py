@@ -44,7 +44,7 @@ HANDLES = frozenset({
     "Child.ChildRegistered",
     "Institution.InstitutionRegistered", "Institution.CapacityChanged",
     "Household.HouseholdRegistered", "Household.HouseholdFactsChanged",
-    "Household.FripladsDecided", "Household.PaymentAdjusted",
+    "Household.FripladsDecided", "Household.PaymentAdjusted", "Household.FripladsSettled",
     "Statement.StatementIssued", "BillingRun.BillingRunIssued",
     "BillingCalendar.MonthOpened",  # only its recorded time: the asking command's clock moves the horizon
 })
@@ -261,6 +261,7 @@ class _BillingFacts(View):
         self.institutions: dict[str, dict[str, Any]] = {}
         self.households: dict[str, dict[str, Any]] = {}
         self.friplads: dict[str, list[list[Any]]] = {}  # household -> [[effective_from, share, position]]
+        self.settled: dict[str, dict[str, list[Any]]] = {}  # household -> year -> [12 shares or None, position]
         self.adjustments: dict[str, list[dict[str, Any]]] = {}
         self.issued: dict[str, dict[str, dict[str, Any]]] = {}  # household -> month -> statement
         self.runs: dict[str, int] = {}  # month -> position
@@ -328,6 +329,8 @@ class _BillingFacts(View):
                 self.households[key] = data
             elif entity == "friplads":
                 self.friplads[key] = data
+            elif entity == "settled":
+                self.settled[key] = data
             elif entity == "adjustments":
                 self.adjustments[key] = data
             elif entity == "issued":
@@ -431,6 +434,12 @@ class _BillingFacts(View):
                                bool(scale.get("single_parent", False))])
                 self.friplads_inputs[oid] = sorted(inputs, key=lambda x: x[0])
             self._changed(oid, effective[:7])  # a share applies from the 1st of a month on or after
+        elif kind == "Household.FripladsSettled":
+            # Efterregulering: the year's shares decided again on the final income; issued months
+            # whose share changes are corrected on the next statement.
+            self.settled.setdefault(oid, {})[str(d["year"])] = [list(d["shares"]), pos]
+            self._save("settled", oid, self.settled[oid])
+            self._changed(oid, f"{d['year']:04d}-01")
         elif kind == "Household.PaymentAdjusted":
             self.adjustments.setdefault(oid, []).append({
                 "id": d["adjustment_id"], "kind": d["kind"], "from_month": d["from_month"],
@@ -574,7 +583,7 @@ class _BillingFacts(View):
         facts; everyone's (institutions, capacity, runs, the clock) the first share writes."""
         if entity in ("booking", "child"):
             return self._mine(data["household"])
-        if entity in ("household", "friplads", "adjustments"):
+        if entity in ("household", "friplads", "settled", "adjustments"):
             return self._mine(key)
         if entity == "issued":
             return self._mine(key.split("/", 1)[0])
@@ -811,6 +820,9 @@ class _BillingFacts(View):
         for effective, pct, position in self.friplads.get(household, []):
             if effective <= m_day:
                 share, share_position = pct, position
+        settled = self.settled.get(household, {}).get(month[:4])
+        if settled is not None and settled[0][m_first.month - 1] is not None:
+            share, share_position = settled[0][m_first.month - 1], settled[1]
         if self.scenario is not None:
             share = self._scenario_share(household, m_first, share)
 

@@ -25,7 +25,7 @@ from .ages import (
 from .billing import Adjustment, ChargeLine, PlaceMonth, household_month_charges
 from .dates import add_months, days_in_month, first_of_month, last_of_month
 from .errors import RuleError
-from .friplads import friplads_limits_ore, friplads_pay_share_percent, friplads_scale_on
+from .friplads import friplads_limits_ore, friplads_pay_share_percent, friplads_recalculation_due, friplads_scale_on
 from .guarantee import guarantee_date, guarantee_list_due
 from .loader import list_rule_sets, load_rule_set, rule_set_from_toml
 from .model import FripladsScale, RuleSet, in_force
@@ -84,6 +84,7 @@ __all__ = [
     "first_of_month",
     "friplads_limits_ore",
     "friplads_pay_share_percent",
+    "friplads_recalculation_due",
     "friplads_scale_on",
     "gross_cost_per_place_ore",
     "guarantee_date",

@@ -195,6 +195,8 @@ class SiblingRules(Dated):
 class SubsidyRules(Dated):
     order: tuple[str, ...]
     lunch_subsidised: StrictBool  # friplads and sibling subsidy cover the lunch payment too
+    friplads_recalculation_steps: Count | None = None  # None: every declared income is decided again
+    friplads_annual_settlement: StrictBool = False  # efterregulering against the year's final income
 
     @field_validator("order")
     @classmethod

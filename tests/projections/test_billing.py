@@ -6,6 +6,7 @@ budget, and paged projection == rebuild — on SQLite and PostgreSQL (the `city`
 """
 
 from datetime import date
+from uuid import UUID
 
 import pytest
 
@@ -635,3 +636,42 @@ def test_a_month_of_a_year_without_published_prices_is_a_gap_and_never_issued(ci
     with pytest.raises(InvalidCommand, match="2024-03 cannot be issued .*2024-03: no published tariffs"):
         issue(city, p, "2024-03")
     p.close()
+
+
+def test_the_annual_friplads_settlement_corrects_the_billed_months_whose_share_it_changes(city):
+    """Issue 23, efterregulering: the final income of 2025 (350,000 kr) sets each month's share again;
+    months billed at the declared income (300,000 kr) are corrected on the next statement.
+
+    2025 scale: free below 208,101 kr, step 4,615 kr. 300,000: 5 + 91,899 // 4,615 = 24 %;
+    350,000: 5 + 141,899 // 4,615 = 35 %. A month's payable 470,800 (3,996 + 712 lunch):
+    at 24 % 112,992, at 35 % 164,780: +51,788 a month."""
+    at(city, D(2025, 10, 10))
+    inst = city.institution()
+    hh = city.household(income_kr=300_000)
+    city.book(city.child(hh, birth=YOUNG), inst, D(2025, 11, 1))
+    p = project(city)
+    at(city, D(2025, 12, 5))
+    issue(city, p, "2025-11")
+    at(city, D(2026, 1, 5))
+    issue(city, p, "2025-12")
+    assert summary(lines(p, hh, "2025-12")) == [("fee", 399_600), ("lunch", 71_200), ("friplads", 112_992 - 470_800)]
+    with pytest.raises(InvalidCommand, match="2026 has not ended"):
+        city.run(c.SettleFriplads(household_id=hh, year=2026, annual_income_ore=350_000_00))
+    settled = city.run(c.SettleFriplads(household_id=hh, year=2025, annual_income_ore=350_000_00))
+    assert settled["pay_share_percent"] == [35] * 12
+    p.catch_up()
+    corrections = [(r["corrects_month"], r["amount_ore"]) for r in lines(p, hh, "2026-01") if r["kind"] == "correction"]
+    assert corrections == [("2025-11", 51_788), ("2025-12", 51_788)]
+    p.close()
+
+
+def test_a_new_income_moves_the_share_only_from_5_steps(city):
+    """Issue 23: recalculated only when the income moves at least 5 steps (2025: 5 x 4,615 = 23,075 kr)
+    from the income the share was decided on; smaller changes wait for the settlement."""
+    hh = city.household(income_kr=300_000)  # 24 %
+    small = city.run(c.DeclareIncome(household_id=hh, annual_income_ore=303_000_00, effective_from=D(2025, 3, 1)))
+    assert small["pay_share_percent"] == 24  # 303,000 alone would give 25 %: 3,000 kr is less than 5 steps
+    large = city.run(c.DeclareIncome(household_id=hh, annual_income_ore=323_075_00, effective_from=D(2025, 5, 1)))
+    assert large["pay_share_percent"] == 5 + (323_075 - 208_101) // 4_615 == 29  # exactly 5 steps from 300,000
+    household = city.ledger.repository.get(UUID(hh))
+    assert [household.pay_share_on(d) for d in (D(2025, 2, 1), D(2025, 4, 1), D(2025, 6, 1))] == [24, 24, 29]
