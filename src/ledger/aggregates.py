@@ -359,6 +359,7 @@ class Child(LedgerAggregate):
         registered_on: date,
         newcomer: bool,
         meta: Meta,
+        guarantee_list: bool = False,
     ) -> None:
         self.registrations[age_group] = {
             "wishes": wishes,
@@ -367,6 +368,7 @@ class Child(LedgerAggregate):
             "channel": meta.get("channel"),
             "newcomer": newcomer,
             "active": True,
+            "guarantee_list": guarantee_list,
         }
 
     @event("WishesChanged")

@@ -178,6 +178,7 @@ class Register(Command):
     wishes: list[UUID] = Field(min_length=1, max_length=10)
     need_date: SaneDate
     newcomer: bool = False
+    guarantee_list: bool = False  # Copenhagen's guarantee list: a place within 2 months (residents only)
 
     @model_validator(mode="after")
     def _distinct(self) -> "Register":

@@ -412,6 +412,9 @@ def register(uow: UnitOfWork, cmd: c.Register, ctx: Context) -> dict:
             f"child {child.id} is already registered for {cmd.age_group}; change the wishes instead"
         )
     _check_wishes(uow, child, cmd.age_group, cmd.wishes, cmd.need_date, rule_set, ctx.today)
+    if cmd.guarantee_list and not rules.guarantee_list_open_to(child.municipality_code, ctx.today, rule_set):
+        raise InvalidCommand(f"the guarantee list of {rule_set.id} is for residents only; child {child.id} "
+                             f"lives in municipality {child.municipality_code}")
     child.register(
         age_group=cmd.age_group,
         wishes=[str(w) for w in cmd.wishes],
@@ -419,6 +422,8 @@ def register(uow: UnitOfWork, cmd: c.Register, ctx: Context) -> dict:
         registered_on=ctx.today,
         newcomer=cmd.newcomer,
         meta=ctx.meta(uow, ctx.today),
+        # Only set when signed up: registrations without it record the event as before.
+        **({"guarantee_list": True} if cmd.guarantee_list else {}),
     )
     return _registration_outcome(child, cmd.age_group, rule_set)
 
@@ -472,8 +477,8 @@ def _registration_outcome(child: Child, age_group: str, rule_set) -> dict:
     reg = child.registrations[age_group]
     try:
         seniority = rules.seniority_date(child.birth_date, reg["registered_on"], age_group, rule_set)
-        guarantee = rules.guarantee_date(
-            child.birth_date, reg["registered_on"], reg["need_date"], rule_set
+        guarantee = rules.registration_guarantee_date(
+            child.birth_date, reg["registered_on"], reg["need_date"], rule_set, bool(reg.get("guarantee_list"))
         )
     except rules.RuleError as e:
         raise _rule_error(e) from None

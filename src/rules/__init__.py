@@ -26,7 +26,7 @@ from .billing import Adjustment, ChargeLine, PlaceMonth, household_month_charges
 from .dates import add_months, days_in_month, first_of_month, last_of_month
 from .errors import RuleError
 from .friplads import friplads_limits_ore, friplads_pay_share_percent, friplads_recalculation_due, friplads_scale_on
-from .guarantee import guarantee_date, guarantee_list_due
+from .guarantee import guarantee_date, guarantee_list_due, guarantee_list_open_to, registration_guarantee_date
 from .loader import list_rule_sets, load_rule_set, rule_set_from_toml
 from .model import FripladsScale, RuleSet, in_force
 from .money import fee_after_share_ore, prorate_ore, prorate_split_ore, round_half_up, sibling_discounted
@@ -89,6 +89,7 @@ __all__ = [
     "gross_cost_per_place_ore",
     "guarantee_date",
     "guarantee_list_due",
+    "guarantee_list_open_to",
     "guarantee_start",
     "held_seats_released",
     "household_month_charges",
@@ -108,6 +109,7 @@ __all__ = [
     "priority_key",
     "prorate_ore",
     "prorate_split_ore",
+    "registration_guarantee_date",
     "round_half_up",
     "rule_set_from_toml",
     "school_start",

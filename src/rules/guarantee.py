@@ -40,6 +40,22 @@ def guarantee_date(birth: date, registered_on: date, need_date: date, rs: RuleSe
     return max(after_application, need_date)
 
 
+def guarantee_list_open_to(municipality_code: str, on: date, rs: RuleSet) -> bool:
+    """Whether a child living in `municipality_code` may sign up on the guarantee list (residents only)."""
+    rules = _guarantee(rs, on)
+    return rules.guarantee_list_municipality is not None and municipality_code == rules.guarantee_list_municipality
+
+
+def registration_guarantee_date(birth: date, registered_on: date, need_date: date, rs: RuleSet,
+                                 guarantee_list: bool = False) -> date:
+    """The date a registration's place is due: the statutory guarantee date, or the guarantee
+    list's (2 months from signing up) when the child is on it and that comes first."""
+    due = guarantee_date(birth, registered_on, need_date, rs)
+    if guarantee_list:
+        due = min(due, guarantee_list_due(birth, registered_on, need_date, rs))
+    return due
+
+
 def guarantee_list_due(birth: date, listed_on: date, need_date: date, rs: RuleSet) -> date:
     """Copenhagen's guarantee list: a place within 2 months of signing up on it.
 

@@ -72,6 +72,7 @@ class GuaranteeRules(Dated):
     months_after_application: Months
     weeks_after_26_weeks: Weeks
     guarantee_list_months: Months
+    guarantee_list_municipality: Annotated[str, Field(pattern=r"^[0-9]{3}$")] | None = None  # residents only
 
 
 class WaitingListRules(Dated):
