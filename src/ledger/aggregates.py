@@ -269,8 +269,13 @@ class Household(LedgerAggregate):
         self.settlements = {**getattr(self, "settlements", {}), str(year): shares}
 
     def granted_income_on(self, day: date) -> int | None:
-        """The income the pay share in force on `day` was decided on."""
+        """The income the pay share in force on `day` was decided on (None from a snapshot taken
+        before decisions kept it: the share is then decided again on any new income)."""
         return _dated_lookup(getattr(self, "granted_incomes", []), day)
+
+    def has_friplads_on(self, day: date) -> bool:
+        """Whether a friplads decision is in force on `day`."""
+        return _dated_lookup(self.friplads, day) is not None
 
     @event("PaymentAdjusted")
     def adjust_payment(

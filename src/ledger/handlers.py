@@ -270,8 +270,8 @@ def settle_friplads(uow: UnitOfWork, cmd: c.SettleFriplads, ctx: Context) -> dic
     shares: list[int | None] = []
     for month in range(1, 13):
         day = date(cmd.year, month, 1)
-        if household.granted_income_on(day) is None:
-            shares.append(None)  # no friplads that month: nothing to settle
+        if not household.has_friplads_on(day):
+            shares.append(None)  # no friplads decision that month: nothing to settle
             continue
         single, children = household.facts_on(day)
         try:

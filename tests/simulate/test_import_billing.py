@@ -100,5 +100,9 @@ def test_imported_2022_to_2024_history_bills_each_year_at_its_own_prices_or_refu
             assert _issue(ledger, p, "2023-05")["total_ore"] == 433_100 + 106_517
             with pytest.raises(InvalidCommand, match=f"2024-03: no published tariffs in {RULE_SET}"):
                 _issue(ledger, p, "2024-03")
+            # An income for a year without a published scale is refused by name, not decided on 2021's.
+            with pytest.raises(InvalidCommand, match=f"2022-06: no published friplads in {RULE_SET}"):
+                ledger.execute(c.DeclareIncome(household_id=h1, annual_income_ore=250_000_00,
+                                               effective_from=date(2022, 6, 1)), actor="anna", channel="caseworker")
         finally:
             p.close()
