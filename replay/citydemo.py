@@ -96,6 +96,8 @@ def run_city_demo(directory: str = ".", *, years: float = 3, scale: float = 0.1,
             run.timings["audits"] = time.perf_counter() - t
         console.print(f"{policy}: {run.report.events:,} events; simulated in {run.timings['simulate']:.0f} s, "
                       f"views in {run.timings['views']:.0f} s, audits in {run.timings['audits']:.0f} s")
+        if run.report.synthetic_note():
+            console.print(run.report.synthetic_note())
     done = runs
     if len(done) == 2:
         compared = compare_policies(done[0], done[1], out, console)
@@ -122,7 +124,10 @@ def run_audits(ledger: Ledger, out: Path, policy: str, console: Console, run: Po
         for name, result in (("fairness", lambda: run.fairness),
                              ("budget", lambda: budget_audit(ledger, vs="friplads-2024-scale@1"))):
             path = out / f"plads-demo-{policy}-{name}.html"
-            write_html(result(), path)
+            audit = result()
+            if run.report.synthetic_note():  # a simulated city on synthetic money says so in its reports
+                audit["synthetic"] = run.report.synthetic_note()
+            write_html(audit, path)
             written.append(str(path))
             bar.advance(task)
     return written

@@ -113,6 +113,8 @@ def simulate(
     typer.echo(f"simulated {report.start} to {report.end} under {report.rule_set}: {report.institutions} "
                f"institutions, {report.counts.get('births', 0):,} births, {report.events:,} events "
                f"in {report.seconds:.0f} s")
+    if report.synthetic_note():
+        typer.echo(report.synthetic_note())
 
 
 @app.command("import")

@@ -52,6 +52,8 @@ def render_html(result: dict) -> str:
     meta = (f"Period {escape(str(period.get('from') or 'start of history'))} to "
             f"{escape(str(period.get('to') or 'end of history'))}; ledger as of {escape(str(result.get('as_of')))} "
             f"(log position {escape(str(result.get('position')))}).")
+    if result.get("synthetic"):  # a simulated city whose money is synthetic past the published years
+        meta += f" <strong>{escape(str(result['synthetic']))}</strong>"
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
             f"<title>plads: {title}</title><style>{CSS}</style></head><body>"

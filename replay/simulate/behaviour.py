@@ -30,6 +30,9 @@ from replay.simulate.params import Params
 from replay.simulate.population import Kid, Population
 
 RULE_SETS = {"book-en-plads": "copenhagen-book-en-plads@1", "waitinglist": "copenhagen-2025-waitinglist@1"}
+# Past the last published year a simulation runs on the same rules with synthetic money (rule data
+# copenhagen-synthetic@1: the last published numbers indexed), and its report names them.
+SYNTHETIC = {rule_set: rule_set.replace("@1", "-synthetic@1") for rule_set in RULE_SETS.values()}
 ACTORS = {"self_service": "parent", "caseworker": "pladsanviser", "system": "system", "import": "legacy-import"}
 ONE_DAY = timedelta(days=1)
 
@@ -71,13 +74,20 @@ class SimulationReport:
     refusals: Counter = field(default_factory=Counter)
     events: int = 0
     seconds: float = 0.0
+    synthetic: list[str] = field(default_factory=list)  # the rule set's synthetic entries, if any
 
     def as_dict(self) -> dict[str, Any]:
         return {"policy": self.policy, "rule_set": self.rule_set, "start": self.start.isoformat(),
                 "end": self.end.isoformat(), "scale": self.scale, "seed": self.seed,
                 "institutions": self.institutions, "seats": dict(self.seats), "counts": dict(sorted(self.counts.items())),
                 "refusals": dict(sorted(self.refusals.items())), "events": self.events,
-                "seconds": round(self.seconds, 1)}
+                "seconds": round(self.seconds, 1), "synthetic": list(self.synthetic)}
+
+    def synthetic_note(self) -> str | None:
+        """The line every report of a city simulated with synthetic money carries."""
+        if not self.synthetic:
+            return None
+        return f"SYNTHETIC numbers in {self.rule_set} (not published): {', '.join(self.synthetic)}"
 
 
 class Simulation:
@@ -98,6 +108,9 @@ class Simulation:
         self._ids = random.Random(f"{seed}:ids")
         self.start = max(ledger.clock.today(), params.city.start)
         self.end = rules.add_months(self.start, max(1, round(12 * years))) - ONE_DAY
+        if self.end.year > self.rs.last_published_year("tariffs") and self.rule_set_id in SYNTHETIC:
+            self.rule_set_id = SYNTHETIC[self.rule_set_id]
+            self.rs = rules.load_rule_set(self.rule_set_id)
         self.today = self.start
         self._queue: list[tuple[date, int, Callable[..., None], tuple]] = []
         self._seq = 0
@@ -210,7 +223,7 @@ class Simulation:
         return SimulationReport(policy=self.rs.policy, rule_set=self.rule_set_id, start=self.start, end=self.end,
                                 scale=scale, seed=self.seed, institutions=len(self.plans), seats=dict(seats),
                                 counts=self.counts, refusals=self.refusals, events=self.ledger.max_position(),
-                                seconds=time.perf_counter() - began)
+                                seconds=time.perf_counter() - began, synthetic=self.rs.synthetic_entries())
 
     # -- people -----------------------------------------------------------------------------------
 

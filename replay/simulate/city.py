@@ -140,18 +140,26 @@ def _split(total: int, takers: list, weights: list[float], key: tuple[str, str])
         p.seats[key] = max(3, n)
 
 
+BASIS_MIN = 6  # rule data: seats.basis_seats_min_per_institution (both Copenhagen rule sets)
+
+
 def _basis(d, insts: list[InstitutionPlan], scale: float, city, rng: random.Random) -> None:
     """Basis seats in integrated institutions; the district's special group (kept at its
     size) in one of them, its seats counted among the district's basis seats."""
     candidates = [p for p in insts if p.kind == "integreret"] or insts
     special = city.special_group_seats if d.special else 0
     basis = round(max(0, d.basis_seats - special) * scale)
-    k = min(d.basis_institutions, len(candidates), max(1, round(basis / 6))) if basis else 0
+    # A basis institution has at least BASIS_MIN basis seats (seed 003; the ledger refuses fewer):
+    # a small scaled district gets one institution with the minimum, never one with 2.
+    basis = max(basis, BASIS_MIN) if basis else 0
+    k = min(d.basis_institutions, len(candidates), max(1, basis // BASIS_MIN)) if basis else 0
     chosen = rng.sample(candidates, k) if k else []
     for i, p in enumerate(chosen):
         n = basis // k + (1 if i < basis % k else 0)
         groups = p.groups()
         nursery = round(n * city.basis_nursery_share) if len(groups) == 2 else (n if groups == ("nursery",) else 0)
+        if 0 < n - nursery < BASIS_MIN and len(groups) == 2:
+            nursery = n - BASIS_MIN  # the kindergarten's seats are decided first: at least the minimum there
         for group, seats in (("nursery", nursery), ("kindergarten", n - nursery)):
             if seats and group in groups:
                 p.seats[(group, "basis")] = seats

@@ -182,6 +182,8 @@ def issue_month(month: Month, request: Request, response: Response, principal: P
                 key: IdempotencyKey = None):
     """Issue every household's statement for the month, as the billing view has computed it."""
     ledger: Ledger = request.app.state.ledger
+    # The horizon follows this request's clock, not the latest recorded event (a quiet ledger bills on).
+    ledger.execute(c.OpenBillingMonth(month=month), actor=principal.actor, channel=principal.channel)
     # The statements are the billing view's (docs/views-billing.md), caught up with every command so far.
     with request.app.state.views.current(min_position=ledger.max_position() or None) as store:
         drafts = q.draft_statements(store, month)

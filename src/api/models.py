@@ -46,6 +46,7 @@ class RegistrationBody(BaseModel):
     wishes: list[UUID] = Field(min_length=1, max_length=10)
     need_date: c.SaneDate
     newcomer: bool = False
+    guarantee_list: bool = False
 
 
 class CancelBody(BaseModel):

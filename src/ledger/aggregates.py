@@ -272,6 +272,22 @@ class Household(LedgerAggregate):
         meta: Meta,
     ) -> None:
         self.friplads = _dated_upsert(self.friplads, effective_from, pay_share_percent)
+        self.granted_incomes = _dated_upsert(getattr(self, "granted_incomes", []), effective_from, annual_income_ore)
+
+    @event("FripladsSettled")
+    def settle_friplads(self, year: int, annual_income_ore: int, shares: list[int | None], meta: Meta) -> None:
+        """Efterregulering: the year's pay share per month (January first; None: no friplads that
+        month) decided again on the final income."""
+        self.settlements = {**getattr(self, "settlements", {}), str(year): shares}
+
+    def granted_income_on(self, day: date) -> int | None:
+        """The income the pay share in force on `day` was decided on (None from a snapshot taken
+        before decisions kept it: the share is then decided again on any new income)."""
+        return _dated_lookup(getattr(self, "granted_incomes", []), day)
+
+    def has_friplads_on(self, day: date) -> bool:
+        """Whether a friplads decision is in force on `day`."""
+        return _dated_lookup(self.friplads, day) is not None
 
     @event("PaymentAdjusted")
     def adjust_payment(
@@ -360,6 +376,7 @@ class Child(LedgerAggregate):
         registered_on: date,
         newcomer: bool,
         meta: Meta,
+        guarantee_list: bool = False,
     ) -> None:
         self.registrations[age_group] = {
             "wishes": wishes,
@@ -368,6 +385,7 @@ class Child(LedgerAggregate):
             "channel": meta.get("channel"),
             "newcomer": newcomer,
             "active": True,
+            "guarantee_list": guarantee_list,
         }
 
     @event("WishesChanged")
@@ -515,6 +533,26 @@ class BillingRun(LedgerAggregate):
         self.month = month
         self.statements = statements
         self.total_ore = total_ore
+
+
+class BillingCalendar(LedgerAggregate):
+    """The calendar months in which a command asked to bill (one per ledger).
+
+    The billing views charge months up to the month after the latest recorded time they have
+    seen; a MonthOpened event records the asking command's clock, so a quiet ledger (no other
+    event since) still reaches the month it bills, and a rebuild reaches it too."""
+
+    @staticmethod
+    def create_id() -> UUID:
+        return uuid5(NS, "billing-calendar")
+
+    @event("Opened")
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+
+    @event("MonthOpened")
+    def open_month(self, month: str, meta: Meta) -> None:
+        self.opened.append(month)
 
 
 class Statement(LedgerAggregate):

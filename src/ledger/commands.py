@@ -123,6 +123,15 @@ class DeclareIncome(Command):
     effective_from: SaneDate
 
 
+class SettleFriplads(Command):
+    """Efterregulering: the household's final income for a past year; each month's pay share is
+    decided again on it, and months already billed are corrected on the next statement."""
+
+    household_id: UUID
+    year: int = Field(ge=2000, le=2100)
+    annual_income_ore: int = Field(ge=0, le=10**13)
+
+
 class AdjustPayment(Command):
     """A discretionary or corrective change to what a household pays.
 
@@ -171,6 +180,7 @@ class Register(Command):
     wishes: list[UUID] = Field(min_length=1, max_length=10)
     need_date: SaneDate
     newcomer: bool = False
+    guarantee_list: bool = False  # Copenhagen's guarantee list: a place within 2 months (residents only)
 
     @model_validator(mode="after")
     def _distinct(self) -> "Register":
@@ -280,6 +290,13 @@ class HouseholdStatement(BaseModel):
 class IssueStatements(Command):
     month: Month
     statements: list[HouseholdStatement]
+
+
+class OpenBillingMonth(Command):
+    """Bring `month` within the billing horizon by this command's clock (no later than the
+    month after today's): a quiet ledger bills on without waiting for another event."""
+
+    month: Month
 
 
 class ErasePerson(Command):

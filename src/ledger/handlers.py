@@ -16,6 +16,7 @@ import rules
 from ledger import commands as c
 from ledger.aggregates import (
     NS,
+    BillingCalendar,
     BillingRun,
     Booking,
     Child,
@@ -178,6 +179,8 @@ def change_capacity(uow: UnitOfWork, cmd: c.ChangeCapacity, ctx: Context) -> dic
     if cmd.age_group not in rules.age_groups_for_kind(inst.kind):
         raise InvalidCommand(f"a {inst.kind} has no {cmd.age_group} seats")
     _within_horizon(cmd.effective_from, ctx, "a capacity change from")
+    if cmd.pool == "basis":
+        _check_basis_minimum(inst, cmd, ctx.rule_set(uow, required=False))
     # Invariant 1 holds for capacity cuts too: seats already booked stay covered
     # until the next capacity change, or the cut waits for the bookings to end.
     later = [d for d, _ in inst.schedule(cmd.age_group, cmd.pool) if d > cmd.effective_from]
@@ -198,6 +201,22 @@ def change_capacity(uow: UnitOfWork, cmd: c.ChangeCapacity, ctx: Context) -> dic
         meta=ctx.meta(uow, cmd.effective_from, cmd.reason),
     )
     return {"id": str(inst.id), "age_group": cmd.age_group, "pool": cmd.pool, "seats": cmd.seats}
+
+
+def _check_basis_minimum(inst: Institution, cmd: c.ChangeCapacity, rule_set: Any) -> None:
+    """A basis institution has at least the rule set's minimum of basis seats (6 in Copenhagen:
+    'Model for basispladser', seed 003), counted over its age groups on the day the change takes
+    effect; 0 closes the pool (the institution is then no basis institution)."""
+    minimum = rules.basis_seats_min_per_institution(rule_set, cmd.effective_from) if rule_set else None
+    if not minimum:
+        return
+    total = cmd.seats + sum(inst.capacity_on(g, "basis", cmd.effective_from)
+                            for g in rules.age_groups_for_kind(inst.kind) if g != cmd.age_group)
+    if 0 < total < minimum:
+        raise InvalidCommand(
+            f"{inst.name} would have {total} basis seats from {cmd.effective_from}; a basis institution has at "
+            f"least {minimum} ({rule_set.id}), or 0 to close its basis pool"
+        )
 
 
 # -- households -------------------------------------------------------------------------------
@@ -250,7 +269,15 @@ def declare_income(uow: UnitOfWork, cmd: c.DeclareIncome, ctx: Context) -> dict:
     household.declare_income(
         annual_income_ore=cmd.annual_income_ore, effective_from=cmd.effective_from, meta=meta
     )
-    _redecide_friplads(uow, ctx, household, cmd.effective_from, meta)
+    granted = household.granted_income_on(cmd.effective_from)
+    if granted is not None and not rules.friplads_recalculation_due(granted, cmd.annual_income_ore,
+                                                                     cmd.effective_from, ctx.rule_set(uow)):
+        # Less than 5 steps from the income the share in force was decided on: the share stays
+        # (the annual settlement takes the final income); later scale years use the new income.
+        decision["pay_share_percent"] = household.pay_share_on(cmd.effective_from)
+        _redecide_friplads(uow, ctx, household, cmd.effective_from, meta, keep_first=True)
+    else:
+        _redecide_friplads(uow, ctx, household, cmd.effective_from, meta)
     return {
         "household_id": str(household.id),
         "effective_from": cmd.effective_from.isoformat(),
@@ -259,8 +286,39 @@ def declare_income(uow: UnitOfWork, cmd: c.DeclareIncome, ctx: Context) -> dict:
     }
 
 
+def settle_friplads(uow: UnitOfWork, cmd: c.SettleFriplads, ctx: Context) -> dict:
+    """Efterregulering: each month of a past year decided again on the final income (where the
+    household had a friplads decision that month), with the facts and the scale of the month."""
+    household = uow.get(Household, cmd.household_id)
+    _not_erased(household)
+    rule_set = ctx.rule_set(uow)
+    if not rule_set.in_force("subsidies", ctx.today).friplads_annual_settlement:
+        raise InvalidCommand(f"{rule_set.id} has no annual friplads settlement")
+    if cmd.year >= ctx.today.year:
+        raise InvalidCommand(f"{cmd.year} has not ended on {ctx.today}; a year is settled after it")
+    provisional = rule_set.provisional("friplads", date(cmd.year, 1, 1))
+    if provisional:
+        raise InvalidCommand(f"{cmd.year} cannot be settled: {provisional}")
+    shares: list[int | None] = []
+    for month in range(1, 13):
+        day = date(cmd.year, month, 1)
+        if not household.has_friplads_on(day):
+            shares.append(None)  # no friplads decision that month: nothing to settle
+            continue
+        single, children = household.facts_on(day)
+        try:
+            shares.append(rules.friplads_pay_share_percent(cmd.annual_income_ore, children, single, day, rule_set))
+        except rules.RuleError as e:
+            raise _rule_error(e) from None
+    if all(share is None for share in shares):
+        raise InvalidCommand(f"household {household.id} had no friplads in {cmd.year}: nothing to settle")
+    household.settle_friplads(year=cmd.year, annual_income_ore=cmd.annual_income_ore, shares=shares,
+                              meta=ctx.meta(uow, date(cmd.year, 12, 31)))
+    return {"household_id": str(household.id), "year": cmd.year, "pay_share_percent": shares}
+
+
 def _redecide_friplads(uow: UnitOfWork, ctx: Context, household: Household, since: date,
-                       meta: dict[str, Any]) -> int | None:
+                       meta: dict[str, Any], keep_first: bool = False) -> int | None:
     """Decide the pay share again from `since` on, wherever income, household facts or the
     published scale change later: a backdated fact must not leave later decisions stale.
 
@@ -271,8 +329,8 @@ def _redecide_friplads(uow: UnitOfWork, ctx: Context, household: Household, sinc
     first = None
     for day in [since, *later]:
         income = household.income_on(day)
-        if income is None:
-            continue
+        if income is None or rule_set.gap("friplads", day) or (keep_first and day == since):
+            continue  # no scale published for the day (billing refuses its months), or the share stays
         single, children = household.facts_on(day)
         decision = _friplads_decision(uow, ctx, income, children, single, day)
         if day == since:
@@ -386,6 +444,9 @@ def register(uow: UnitOfWork, cmd: c.Register, ctx: Context) -> dict:
             f"child {child.id} is already registered for {cmd.age_group}; change the wishes instead"
         )
     _check_wishes(uow, child, cmd.age_group, cmd.wishes, cmd.need_date, rule_set, ctx.today)
+    if cmd.guarantee_list and not rules.guarantee_list_open_to(child.municipality_code, ctx.today, rule_set):
+        raise InvalidCommand(f"the guarantee list of {rule_set.id} is for residents only; child {child.id} "
+                             f"lives in municipality {child.municipality_code}")
     child.register(
         age_group=cmd.age_group,
         wishes=[str(w) for w in cmd.wishes],
@@ -393,6 +454,8 @@ def register(uow: UnitOfWork, cmd: c.Register, ctx: Context) -> dict:
         registered_on=ctx.today,
         newcomer=cmd.newcomer,
         meta=ctx.meta(uow, ctx.today),
+        # Only set when signed up: registrations without it record the event as before.
+        **({"guarantee_list": True} if cmd.guarantee_list else {}),
     )
     return _registration_outcome(child, cmd.age_group, rule_set)
 
@@ -446,8 +509,8 @@ def _registration_outcome(child: Child, age_group: str, rule_set) -> dict:
     reg = child.registrations[age_group]
     try:
         seniority = rules.seniority_date(child.birth_date, reg["registered_on"], age_group, rule_set)
-        guarantee = rules.guarantee_date(
-            child.birth_date, reg["registered_on"], reg["need_date"], rule_set
+        guarantee = rules.registration_guarantee_date(
+            child.birth_date, reg["registered_on"], reg["need_date"], rule_set, bool(reg.get("guarantee_list"))
         )
     except rules.RuleError as e:
         raise _rule_error(e) from None
@@ -805,6 +868,10 @@ def transfer_child(uow: UnitOfWork, cmd: c.TransferChild, ctx: Context) -> dict:
 # -- billing and erasure ------------------------------------------------------------------------
 
 
+# Statement lines the billing view marks as not billable (projections.billing._marker).
+UNBILLABLE_LINES = ("gap", "provisional")
+
+
 def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> dict:
     if not cmd.statements:
         raise InvalidCommand(f"no statements to issue for {cmd.month}; an empty run would lock the month")
@@ -816,6 +883,12 @@ def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> d
             raise InvalidCommand(f"household {s.household_id} has two statements for {cmd.month}")
         seen.add(s.household_id)
         uow.get(Household, s.household_id)
+        unpublished = next((line for line in s.lines if line.kind in UNBILLABLE_LINES), None)
+        if unpublished is not None:
+            # A month without its year's published numbers (a gap, or after the last published
+            # year) is never issued: the rule data needs that year first (a new rule-set version).
+            raise InvalidCommand(f"{cmd.month} cannot be issued for household {s.household_id}: "
+                                 f"{unpublished.detail or unpublished.kind}")
         if uow.find(Statement, statement_id(str(s.household_id), cmd.month)):
             raise AlreadyIssued(f"household {s.household_id} already has a statement for {cmd.month}")
     meta = ctx.meta(uow, date.fromisoformat(cmd.month + "-01"))
@@ -830,6 +903,21 @@ def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> d
         total += s.total_ore
     uow.add(BillingRun(month=cmd.month, statements=len(cmd.statements), total_ore=total, meta=meta))
     return {"month": cmd.month, "statements": len(cmd.statements), "total_ore": total}
+
+
+def open_billing_month(uow: UnitOfWork, cmd: c.OpenBillingMonth, ctx: Context) -> dict:
+    """The horizon follows the clock of the command that asks: up to the month after today's."""
+    today = f"{ctx.today:%Y-%m}"
+    horizon = f"{rules.add_months(ctx.today.replace(day=1), 1):%Y-%m}"
+    if cmd.month > horizon:
+        raise InvalidCommand(f"{cmd.month} is not yet within the billing horizon: on {ctx.today} it reaches {horizon}")
+    calendar = uow.find(BillingCalendar, BillingCalendar.create_id())
+    if calendar is None:
+        calendar = BillingCalendar()
+        uow.add(calendar)
+    if today not in calendar.opened:  # one event per calendar month is enough: its recorded time is the clock
+        calendar.open_month(month=today, meta=ctx.meta(uow, None))
+    return {"month": cmd.month, "horizon": horizon}
 
 
 def erase_person(uow: UnitOfWork, cmd: c.ErasePerson, ctx: Context) -> dict:
@@ -854,6 +942,7 @@ HANDLERS: dict[type, Callable[[UnitOfWork, Any, Context], dict]] = {
     c.RegisterHousehold: register_household,
     c.ChangeHouseholdFacts: change_household_facts,
     c.DeclareIncome: declare_income,
+    c.SettleFriplads: settle_friplads,
     c.AdjustPayment: adjust_payment,
     c.RegisterChild: register_child,
     c.Register: register,
@@ -866,5 +955,6 @@ HANDLERS: dict[type, Callable[[UnitOfWork, Any, Context], dict]] = {
     c.CancelBooking: cancel_booking,
     c.TransferChild: transfer_child,
     c.IssueStatements: issue_statements,
+    c.OpenBillingMonth: open_billing_month,
     c.ErasePerson: erase_person,
 }

@@ -25,6 +25,7 @@ _WHAT = {
     "Booking": "booking",
     "Statement": "statement",
     "BillingRun": "billing run",
+    "BillingCalendar": "billing calendar",
     "RuleBook": "rule book",
     "CommandReceipt": "command receipt",
 }

@@ -142,7 +142,9 @@ def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, ac
     used = _newcomer_positions_used(ledger, first.year)
     boosted: set[tuple[str, str]] = set()
     for inst, ranked in keys.items():
-        newcomers = sorted(k for k in ranked if candidates[k[1]][0].registrations[group].get("newcomer"))
+        newcomers = sorted(k for k in ranked if candidates[k[1]][0].registrations[group].get("newcomer")
+                           and rules.newcomer_position_valid(
+                               candidates[k[1]][0].registrations[group]["registered_on"], first, rs))
         for _, child_id in newcomers[: max(0, quota - used.get(inst, 0))]:
             boosted.add((inst, child_id))
     rank = {(inst, child_id): n for inst, ranked in keys.items()

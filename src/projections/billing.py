@@ -44,8 +44,9 @@ HANDLES = frozenset({
     "Child.ChildRegistered",
     "Institution.InstitutionRegistered", "Institution.CapacityChanged",
     "Household.HouseholdRegistered", "Household.HouseholdFactsChanged",
-    "Household.FripladsDecided", "Household.PaymentAdjusted",
+    "Household.FripladsDecided", "Household.PaymentAdjusted", "Household.FripladsSettled",
     "Statement.StatementIssued", "BillingRun.BillingRunIssued",
+    "BillingCalendar.MonthOpened",  # only its recorded time: the asking command's clock moves the horizon
 })
 
 
@@ -232,6 +233,13 @@ class _Result:
     corrected_from: str | None = None
 
 
+def _marker(kind: str, detail: str, events: set[int]) -> dict[str, Any]:
+    """A zero line that marks a month: "gap" (no published numbers: not billable) or "provisional"
+    (the last published year's numbers: drafts and forecasts only). The ledger issues neither."""
+    return {"kind": kind, "amount_ore": 0, "child_id": None, "booking_id": None, "corrects_month": None,
+            "detail": detail[:DETAIL_MAX], "events": set(events)}
+
+
 # -- the shared fold ---------------------------------------------------------------------------
 
 
@@ -253,6 +261,7 @@ class _BillingFacts(View):
         self.institutions: dict[str, dict[str, Any]] = {}
         self.households: dict[str, dict[str, Any]] = {}
         self.friplads: dict[str, list[list[Any]]] = {}  # household -> [[effective_from, share, position]]
+        self.settled: dict[str, dict[str, list[Any]]] = {}  # household -> year -> [12 shares or None, position]
         self.adjustments: dict[str, list[dict[str, Any]]] = {}
         self.issued: dict[str, dict[str, dict[str, Any]]] = {}  # household -> month -> statement
         self.runs: dict[str, int] = {}  # month -> position
@@ -320,6 +329,8 @@ class _BillingFacts(View):
                 self.households[key] = data
             elif entity == "friplads":
                 self.friplads[key] = data
+            elif entity == "settled":
+                self.settled[key] = data
             elif entity == "adjustments":
                 self.adjustments[key] = data
             elif entity == "issued":
@@ -423,6 +434,12 @@ class _BillingFacts(View):
                                bool(scale.get("single_parent", False))])
                 self.friplads_inputs[oid] = sorted(inputs, key=lambda x: x[0])
             self._changed(oid, effective[:7])  # a share applies from the 1st of a month on or after
+        elif kind == "Household.FripladsSettled":
+            # Efterregulering: the year's shares decided again on the final income; issued months
+            # whose share changes are corrected on the next statement.
+            self.settled.setdefault(oid, {})[str(d["year"])] = [list(d["shares"]), pos]
+            self._save("settled", oid, self.settled[oid])
+            self._changed(oid, f"{d['year']:04d}-01")
         elif kind == "Household.PaymentAdjusted":
             self.adjustments.setdefault(oid, []).append({
                 "id": d["adjustment_id"], "kind": d["kind"], "from_month": d["from_month"],
@@ -566,7 +583,7 @@ class _BillingFacts(View):
         facts; everyone's (institutions, capacity, runs, the clock) the first share writes."""
         if entity in ("booking", "child"):
             return self._mine(data["household"])
-        if entity in ("household", "friplads", "adjustments"):
+        if entity in ("household", "friplads", "settled", "adjustments"):
             return self._mine(key)
         if entity == "issued":
             return self._mine(key.split("/", 1)[0])
@@ -727,6 +744,8 @@ class _BillingFacts(View):
         plus the corrections of it already issued on later statements."""
         billed: dict[tuple, int] = defaultdict(int)
         billed_kind: dict[tuple, int] = defaultdict(int)
+        if any(line["kind"] == "gap" for line in due.lines):
+            return []  # no published numbers for the month now: what was billed cannot be recomputed
         issued_lines = [x for x in (statement or {}).get("lines", []) if x.get("kind") != "correction"]
         for line in issued_lines + corrections_of_month:
             key = (line.get("child_id"), line.get("booking_id"))
@@ -801,6 +820,9 @@ class _BillingFacts(View):
         for effective, pct, position in self.friplads.get(household, []):
             if effective <= m_day:
                 share, share_position = pct, position
+        settled = self.settled.get(household, {}).get(month[:4])
+        if settled is not None and settled[0][m_first.month - 1] is not None:
+            share, share_position = settled[0][m_first.month - 1], settled[1]
         if self.scenario is not None:
             share = self._scenario_share(household, m_first, share)
 
@@ -822,12 +844,19 @@ class _BillingFacts(View):
             adjustment_events[f"{a['kind']}: {detail}"] = {a["position"]} | place_events.get(place_id, set())
 
         try:
+            if share_position is not None:
+                rs.in_force("friplads", m_first)  # the month's scale: a gap refuses the month by name
             charges = rules.household_month_charges(
                 [rules.PlaceMonth(p.place_id, p.spans[0].kind, p.spans[0].birth, p.first, p.last, p.spans[0].lunch)
                  for p in places],
                 share, m_first, rs, adjustments)
-        except rules.RuleError:
-            return out  # no tariff in force that month: nothing can be billed
+        except rules.RuleError as e:
+            # No published numbers for the month (a gap, or before the rule set): one zero "gap" line
+            # that names month and rule set; the ledger refuses to issue it (never another year's prices).
+            out.lines.append(_marker("gap", str(e), all_events))
+            return out
+        provisional = rs.provisional("tariffs", m_first) or (
+            rs.provisional("friplads", m_first) if share_position is not None else None)
         for c in charges:
             place = out.place_of.get(c.place_id) if c.place_id else None
             if c.kind in ("fee", "lunch"):
@@ -841,10 +870,14 @@ class _BillingFacts(View):
             detail = c.detail
             if place is not None and len(place.spans) > 1:
                 detail += f" (continued in booking {', '.join(s.booking_id for s in place.spans[1:])})"
+            if provisional:
+                detail = f"[provisional] {detail}"
             out.lines.append({"kind": c.kind, "amount_ore": c.amount_ore,
                               "child_id": place.spans[0].child_id if place else None,
                               "booking_id": c.place_id, "corrects_month": None, "detail": detail,
                               "events": set(events)})
+        if provisional:
+            out.lines.append(_marker("provisional", provisional, all_events))
         return out
 
     def rules_for(self, rule_set_id: str | None) -> rules.RuleSet:

@@ -104,6 +104,7 @@ class _Registration:
     channel: str | None
     newcomer: bool
     active: bool = True
+    guarantee_list: bool = False  # on Copenhagen's guarantee list (a resident): a place within 2 months
 
 
 @dataclass
@@ -144,7 +145,8 @@ def _encode(child: _Child) -> str:
         "district": child.district,
         "registrations": {
             g: {"wishes": r.wishes, "need_date": _iso(r.need_date), "registered_on": _iso(r.registered_on),
-                "channel": r.channel, "newcomer": r.newcomer, "active": r.active}
+                "channel": r.channel, "newcomer": r.newcomer, "active": r.active,
+                "guarantee_list": r.guarantee_list}
             for g, r in child.registrations.items()},
         "placements": {b: [p[0], _iso(p[1]), _iso(p[2])] for b, p in child.placements.items()},
         "offers": child.offers,
@@ -158,7 +160,7 @@ def _decode(text: str) -> _Child:
     return _Child(
         household=d["household"], birth=_date(d["birth"]), district=d["district"],
         registrations={g: _Registration(r["wishes"], _date(r["need_date"]), _date(r["registered_on"]),
-                                        r["channel"], r["newcomer"], r["active"])
+                                        r["channel"], r["newcomer"], r["active"], r.get("guarantee_list", False))
                        for g, r in d["registrations"].items()},
         placements={b: [p[0], _date(p[1]), _date(p[2])] for b, p in d["placements"].items()},
         offers=d["offers"], erased=d["erased"],
@@ -318,7 +320,8 @@ class WaitingLists(View):
         if name == "Opskrevet":
             child.registrations[d["age_group"]] = _Registration(
                 wishes=list(d["wishes"]), need_date=_date(d["need_date"]), registered_on=_date(d["registered_on"]),
-                channel=e.meta.get("channel"), newcomer=bool(d.get("newcomer")))
+                channel=e.meta.get("channel"), newcomer=bool(d.get("newcomer")),
+                guarantee_list=bool(d.get("guarantee_list")))
         elif name == "WishesChanged":
             reg = child.registrations.get(d["age_group"])
             if reg is not None:
@@ -499,7 +502,7 @@ def _dates(birth: date, reg: _Registration, group: str, rs: rules.RuleSet) -> tu
     except rules.RuleError:  # registered before the first waiting-list rule the data models
         seniority = reg.registered_on
     try:
-        guarantee = rules.guarantee_date(birth, reg.registered_on, reg.need_date, rs)
+        guarantee = rules.registration_guarantee_date(birth, reg.registered_on, reg.need_date, rs, reg.guarantee_list)
     except rules.RuleError:
         guarantee = None
     try:

@@ -16,6 +16,7 @@ from .ages import (
     age_groups_for_kind,
     booking_end,
     earliest_start,
+    guarantee_start,
     kindergarten_from,
     kindergarten_rate_from,
     school_start,
@@ -24,8 +25,15 @@ from .ages import (
 from .billing import Adjustment, ChargeLine, PlaceMonth, household_month_charges
 from .dates import add_months, days_in_month, first_of_month, last_of_month
 from .errors import RuleError
-from .friplads import friplads_limits_ore, friplads_pay_share_percent, friplads_scale_on
-from .guarantee import guarantee_date, guarantee_days_late, guarantee_list_due, place_meets_guarantee
+from .friplads import friplads_limits_ore, friplads_pay_share_percent, friplads_recalculation_due, friplads_scale_on
+from .guarantee import (
+    guarantee_date,
+    guarantee_days_late,
+    guarantee_list_due,
+    guarantee_list_open_to,
+    place_meets_guarantee,
+    registration_guarantee_date,
+)
 from .loader import list_rule_sets, load_rule_set, rule_set_from_toml
 from .model import FripladsScale, RuleSet, in_force
 from .money import fee_after_share_ore, prorate_ore, prorate_split_ore, round_half_up, sibling_discounted
@@ -48,6 +56,7 @@ from .waitinglist import (
     distance_fallback_km,
     distance_km_fallback,
     max_wishes,
+    newcomer_position_valid,
     newcomer_positions_per_year,
     priority_basis,
     priority_key,
@@ -85,12 +94,15 @@ __all__ = [
     "first_of_month",
     "friplads_limits_ore",
     "friplads_pay_share_percent",
+    "friplads_recalculation_due",
     "friplads_scale_on",
     "gross_cost_per_place_ore",
     "guarantee_date",
     "guarantee_list_due",
     "guarantee_days_late",
     "place_meets_guarantee",
+    "guarantee_list_open_to",
+    "guarantee_start",
     "held_seats_released",
     "held_seats_unused",
     "household_month_charges",
@@ -103,6 +115,7 @@ __all__ = [
     "lunch_part_ore",
     "max_wishes",
     "monthly_tariff_ore",
+    "newcomer_position_valid",
     "newcomer_positions_per_year",
     "pool_allowed",
     "priority_basis",
@@ -110,6 +123,7 @@ __all__ = [
     "prorate_ore",
     "prorate_split_ore",
     "release_day",
+    "registration_guarantee_date",
     "round_half_up",
     "rule_set_from_toml",
     "school_start",

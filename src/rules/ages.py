@@ -41,9 +41,20 @@ def _age_date(birth: date, rs: RuleSet, what: str, compute: Callable[[AgeRules],
     raise AssertionError("the last period has no end")  # pragma: no cover
 
 
-def earliest_start(birth: date, rs: RuleSet) -> date:
-    """The earliest start and the start of the guarantee: 26 weeks (182 days) after birth."""
+def guarantee_start(birth: date, rs: RuleSet) -> date:
+    """The start of the national place guarantee: 26 weeks (182 days) after birth (DTL § 23)."""
     return _age_date(birth, rs, "26 weeks", lambda r: birth + timedelta(weeks=r.earliest_start_weeks))
+
+
+def earliest_start(birth: date, rs: RuleSet) -> date:
+    """The earliest start of a place: the local rule where the data gives one (Copenhagen: the
+    day the child turns 6 months, kk.dk), never before the 26-week guarantee start."""
+
+    def start(r: AgeRules) -> date:
+        weeks = birth + timedelta(weeks=r.earliest_start_weeks)
+        return weeks if r.earliest_start_months is None else max(weeks, add_months(birth, r.earliest_start_months))
+
+    return _age_date(birth, rs, "the earliest start age", start)
 
 
 def kindergarten_from(birth: date, rs: RuleSet) -> date:
@@ -101,7 +112,7 @@ def booking_end(birth: date, start: date, kind: InstitutionKind | str, rs: RuleS
     earliest, kg_from, school = earliest_start(birth, rs), kindergarten_from(birth, rs), school_start(birth, rs)
     born = f"a child born {birth.isoformat()}"
     if start < earliest:
-        raise RuleError(f"{born} can start at the earliest on {earliest.isoformat()} (26 weeks)")
+        raise RuleError(f"{born} can start at the earliest on {earliest.isoformat()} ({_earliest_rule(start, rs)})")
     if start >= school:
         raise RuleError(f"{born} starts school on {school.isoformat()}; no booking from {start.isoformat()}")
     if groups == ("nursery",):
@@ -111,6 +122,11 @@ def booking_end(birth: date, start: date, kind: InstitutionKind | str, rs: RuleS
     if groups == ("kindergarten",) and start < kg_from:
         raise RuleError(f"{born} can start in kindergarten from {kg_from.isoformat()} (2 y 10 m)")
     return school - ONE_DAY
+
+
+def _earliest_rule(day: date, rs: RuleSet) -> str:
+    months = rs.in_force("ages", day).earliest_start_months
+    return "26 weeks" if months is None else f"{months} months, {rs.id}"
 
 
 def seat_segments(

@@ -25,6 +25,16 @@ def friplads_limits_ore(children_under_18: int, single_parent: bool, on: date, r
     return scale.lower_ore + raise_by, scale.upper_ore + raise_by
 
 
+def friplads_recalculation_due(granted_income_ore: int, new_income_ore: int, on: date, rs: RuleSet) -> bool:
+    """Whether a newly declared income changes the pay share decided on `granted_income_ore`: only
+    if it moves by at least the rule set's number of steps (5) of the scale in force on `on`;
+    smaller changes wait for the annual settlement (efterregulering)."""
+    steps = rs.in_force("subsidies", on).friplads_recalculation_steps
+    if steps is None:
+        return True
+    return abs(new_income_ore - granted_income_ore) >= steps * friplads_scale_on(on, rs).step_ore
+
+
 def friplads_pay_share_percent(
     annual_income_ore: int, children_under_18: int, single_parent: bool, on: date, rs: RuleSet
 ) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Iterable
 
-from .ages import earliest_start
+from .ages import earliest_start, guarantee_start
 from .dates import add_months
 from .model import GuaranteeRules, RuleSet
 
@@ -35,17 +35,33 @@ def guarantee_date(birth: date, registered_on: date, need_date: date, rs: RuleSe
     """
     rules = _guarantee(rs, registered_on)
     after_application = add_months(registered_on, rules.months_after_application)
-    at_26_weeks = earliest_start(birth, rs)
+    at_26_weeks = guarantee_start(birth, rs)
     if need_date <= at_26_weeks:
         return max(after_application, at_26_weeks + timedelta(weeks=rules.weeks_after_26_weeks))
     return max(after_application, need_date)
 
 
+def guarantee_list_open_to(municipality_code: str, on: date, rs: RuleSet) -> bool:
+    """Whether a child living in `municipality_code` may sign up on the guarantee list (residents only)."""
+    rules = _guarantee(rs, on)
+    return rules.guarantee_list_municipality is not None and municipality_code == rules.guarantee_list_municipality
+
+
+def registration_guarantee_date(birth: date, registered_on: date, need_date: date, rs: RuleSet,
+                                 guarantee_list: bool = False) -> date:
+    """The date a registration's place is due: the statutory guarantee date, or the guarantee
+    list's (2 months from signing up) when the child is on it and that comes first."""
+    due = guarantee_date(birth, registered_on, need_date, rs)
+    if guarantee_list:
+        due = min(due, guarantee_list_due(birth, registered_on, need_date, rs))
+    return due
+
+
 def guarantee_list_due(birth: date, listed_on: date, need_date: date, rs: RuleSet) -> date:
     """Copenhagen's guarantee list: a place within 2 months of signing up on it.
 
-    Never before the need date nor before the 26-week date (international.kk.dk,
-    "Childminding guarantee"). A missed date is an audit finding, not an error.
+    Never before the need date nor before the earliest start (international.kk.dk,
+    "Childminding guarantee"; a place cannot start before Copenhagen's 6 months). A missed date is an audit finding, not an error.
     """
     rules = _guarantee(rs, listed_on)
     return max(add_months(listed_on, rules.guarantee_list_months), need_date, earliest_start(birth, rs))

@@ -19,6 +19,8 @@ from pydantic import ValidationError
 from .errors import RuleError
 from .model import SECTIONS, RuleSet
 
+_LISTS = SECTIONS + ("gaps",)  # replaced whole by a rule set, like the sections
+
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*@[1-9][0-9]*$")
 _META = ("kind", "name", "version", "title", "policy", "extends")
 
@@ -58,10 +60,10 @@ def _compose(data: dict[str, Any], seen: tuple[str, ...]) -> dict[str, Any]:
         if base.get("kind") != "base":
             raise RuleError(f"{base_id} is not a shared base (kind = \"base\")")
         sections = _compose(base, seen + (base_id,))
-    unknown = set(data) - set(_META) - set(SECTIONS)
+    unknown = set(data) - set(_META) - set(_LISTS)
     if unknown:
         raise RuleError(f"unknown keys {sorted(unknown)} in {seen[-1] if seen else 'rule data'}")
-    sections.update({k: v for k, v in data.items() if k in SECTIONS})
+    sections.update({k: v for k, v in data.items() if k in _LISTS})
     return sections
 
 

@@ -33,14 +33,20 @@ class _Frozen(BaseModel):
 
 
 class Dated(_Frozen):
-    """One entry of a section: in force from effective_from until the next entry."""
+    """One entry of a section: in force from effective_from until the next entry.
+
+    synthetic: the numbers are not published ones but made up for simulation (e.g. the last
+    published rates indexed); a rule set carrying any says so in every report made with it.
+    """
 
     effective_from: date
     source: Annotated[str, Field(min_length=3)]
+    synthetic: StrictBool = False
 
 
 class AgeRules(Dated):
-    earliest_start_weeks: Weeks
+    earliest_start_weeks: Weeks  # the national guarantee basis (DTL § 23: from 26 weeks)
+    earliest_start_months: Months | None = None  # a stricter local earliest start (Copenhagen: 6 months)
     kindergarten_from_months: Months
     kindergarten_rate_from_months: Months
     school_start_age_years: Annotated[StrictInt, Field(ge=3, le=8)]
@@ -55,6 +61,8 @@ class AgeRules(Dated):
             raise ValueError("school_start_month/day is not a day of every year") from None
         if not self.earliest_start_weeks * 7 < self.kindergarten_from_months * 28:
             raise ValueError("the earliest start must come before the kindergarten age")
+        if self.earliest_start_months is not None and self.earliest_start_months >= self.kindergarten_from_months:
+            raise ValueError("earliest_start_months must come before the kindergarten age")
         if self.kindergarten_from_months >= 12 * self.school_start_age_years:
             raise ValueError("kindergarten_from_months must come before school start")
         return self
@@ -64,6 +72,7 @@ class GuaranteeRules(Dated):
     months_after_application: Months
     weeks_after_26_weeks: Weeks
     guarantee_list_months: Months
+    guarantee_list_municipality: Annotated[str, Field(pattern=r"^[0-9]{3}$")] | None = None  # residents only
 
 
 class WaitingListRules(Dated):
@@ -115,11 +124,13 @@ class TariffBand(_Frozen):
 class KindTariff(_Frozen):
     lunch_included: StrictBool = False
     under_rate_age: TariffBand
-    from_rate_age: TariffBand
+    from_rate_age: TariffBand | None = None  # absent where the year's price list gives none (dagpleje 2018-19)
 
     @model_validator(mode="after")
     def _one_price_when_lunch_is_included(self) -> KindTariff:
         for band in (self.under_rate_age, self.from_rate_age):
+            if band is None:
+                continue
             if self.lunch_included and band.without_lunch_ore is not None:
                 raise ValueError("lunch is included: give only with_lunch_ore")
             if not self.lunch_included and band.without_lunch_ore is None:
@@ -185,6 +196,8 @@ class SiblingRules(Dated):
 class SubsidyRules(Dated):
     order: tuple[str, ...]
     lunch_subsidised: StrictBool  # friplads and sibling subsidy cover the lunch payment too
+    friplads_recalculation_steps: Count | None = None  # None: every declared income is decided again
+    friplads_annual_settlement: StrictBool = False  # efterregulering against the year's final income
 
     @field_validator("order")
     @classmethod
@@ -196,6 +209,28 @@ class SubsidyRules(Dated):
 
 class RoundingRules(Dated):
     mode: Literal["half_up"]
+
+
+# Sections published once a year: a month after the last published year is provisional.
+YEARLY = ("tariffs", "friplads")
+
+
+class Gap(_Frozen):
+    """Days inside the covered years for which a yearly section has no published numbers.
+
+    Nothing is applied there: asking for the section on such a day is a RuleError naming the
+    month and the rule set (never another year's numbers)."""
+
+    section: Literal["tariffs", "friplads"]
+    effective_from: date
+    until: date  # the last day of the gap (inclusive)
+    source: Annotated[str, Field(min_length=3)]  # what was searched, what was (not) found
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Gap:
+        if self.until < self.effective_from:
+            raise ValueError("a gap's until comes before its effective_from")
+        return self
 
 
 SECTIONS = ("ages", "guarantee", "waiting_list", "seats", "tariffs", "friplads", "sibling", "subsidies", "rounding")
@@ -239,6 +274,7 @@ class RuleSet(_Frozen):
     sibling: tuple[SiblingRules, ...]
     subsidies: tuple[SubsidyRules, ...]
     rounding: tuple[RoundingRules, ...]
+    gaps: tuple[Gap, ...] = ()
 
     @field_validator(*SECTIONS)
     @classmethod
@@ -258,12 +294,39 @@ class RuleSet(_Frozen):
         return self
 
     def in_force(self, section: str, day: date) -> Any:
-        """The entry of `section` in force on `day`; RuleError before the first entry."""
+        """The entry of `section` in force on `day`; RuleError before the first entry and in a
+        gap of the section (a month with no published numbers)."""
         key = (id(self), section, day)
         found = _IN_FORCE.get(key)
         if found is None:
+            gap = self.gap(section, day)
+            if gap is not None:
+                raise RuleError(f"{day:%Y-%m}: no published {section} in {self.id} (a gap in its data, "
+                                f"{gap.effective_from.isoformat()}..{gap.until.isoformat()})")
             found = _IN_FORCE.remember(self, key, in_force(self._section(section), day, f"{section} rule of {self.id}"))
         return found
+
+    def gap(self, section: str, day: date) -> Gap | None:
+        """The gap of `section` that `day` falls in, if any."""
+        return next((g for g in self.gaps if g.section == section and g.effective_from <= day <= g.until), None)
+
+    def last_published_year(self, section: str) -> int:
+        """The last year a yearly section has an entry for (published or declared synthetic)."""
+        return self._section(section)[-1].effective_from.year
+
+    def provisional(self, section: str, day: date) -> str | None:
+        """Why `day` is provisional for a yearly section (after its last year: that year's numbers
+        are used for drafts and forecasts, never issued), else None."""
+        last = self.last_published_year(section)
+        if section not in YEARLY or day.year <= last:
+            return None
+        return (f"provisional: {section} for {day.year} are not published in {self.id}; "
+                f"the {last} numbers are used")
+
+    def synthetic_entries(self) -> list[str]:
+        """'section from date' of every entry declared synthetic (empty for published data)."""
+        return [f"{section} from {e.effective_from.isoformat()}" for section in SECTIONS
+                for e in getattr(self, section) if e.synthetic]
 
     @property
     def first_day(self) -> date:

@@ -6,6 +6,7 @@ from datetime import date
 
 from .ages import age_groups_for_kind, kindergarten_rate_from
 from .dates import first_of_month
+from .errors import RuleError
 from .memo import Memo
 from .model import KindTariff, RuleSet, TariffBand, TariffRules
 from .money import round_half_up
@@ -29,6 +30,9 @@ def _tariff(kind: str, birth: date, month_first_day: date, rs: RuleSet) -> tuple
         rules: TariffRules = rs.in_force("tariffs", month)
         kind_tariff = rules.dagpleje if kind == "dagpleje" else rules.daginstitution
         band = kind_tariff.from_rate_age if rate_age else kind_tariff.under_rate_age
+        if band is None:
+            raise RuleError(f"{month:%Y-%m}: the {kind} price list of {rules.effective_from.year} in {rs.id} "
+                            "gives no rate from the kindergarten rate age")
         found = _TARIFFS.remember(rs, key, (rules, kind_tariff, band))
     return found
 

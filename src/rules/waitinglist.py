@@ -65,6 +65,14 @@ def newcomer_positions_per_year(rs: RuleSet, on: date | None = None) -> int:
     return _rules(rs, on).newcomer_positions_per_year
 
 
+def newcomer_position_valid(registered_on: date, on: date, rs: RuleSet) -> bool:
+    """Whether a newcomer's claim on a reserved position still holds on `on`: it is used within
+    newcomer_position_valid_months (3) of the registration, or it lapses (the child keeps its
+    ordinary place in the list)."""
+    months = _rules(rs, registered_on).newcomer_position_valid_months
+    return on < add_months(registered_on, months)
+
+
 def distance_km_fallback(rs: RuleSet, on: date | None = None) -> int:
     """Without a wished place, a kindergarten place within this many km of home."""
     return _rules(rs, on).distance_km_fallback

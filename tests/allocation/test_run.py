@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
+import rules
 from ledger import commands as c
 from ledger.aggregates import Child
 from projections.allocation import age_roll, expire_offers, run_allocation
@@ -15,6 +16,7 @@ from projections.engine import LogReader
 
 WAITINGLIST = "copenhagen-2025-waitinglist@1"
 D = date
+RS = rules.load_rule_set("copenhagen-book-en-plads@1")
 
 
 @pytest.fixture
@@ -223,6 +225,20 @@ def test_kindergarten_offers_go_to_the_oldest_child_first(city):
     assert [o["child_id"] for o in run["offers"]] == [older]
     assert "oldest first" in run["offers"][0]["priority_basis"]
     assert younger in {case["child_id"] for case in run["unplaced_cases"]}
+
+
+def test_a_newcomer_position_is_used_within_3_months_of_the_registration_or_lapses(city):
+    """Issue 23: newcomer positions are valid 3 months (registered 2025-01-06: until 2025-04-05)."""
+    a = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="A")
+    native = waiting_child(city, [a], birth=D(2024, 1, 5), need=D(2025, 2, 1))
+    newcomer = city.child(city.household(), birth=D(2024, 6, 5))
+    city.run(c.Register(child_id=newcomer, age_group="nursery", wishes=[a], need_date=D(2025, 3, 1), newcomer=True))
+    # May: the position lapsed on 2025-04-06; the list's order gives the one seat to the native child.
+    run = run_allocation(city.ledger, "2025-05")
+    assert [o["child_id"] for o in run["offers"]] == [native]
+    assert not run["offers"][0]["priority_basis"].startswith("newcomer position")
+    assert rules.newcomer_position_valid(D(2025, 1, 6), D(2025, 4, 5), RS)
+    assert not rules.newcomer_position_valid(D(2025, 1, 6), D(2025, 4, 6), RS)
 
 
 def test_newcomers_take_the_reserved_positions_first_up_to_six_a_year(city):

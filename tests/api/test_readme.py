@@ -60,12 +60,16 @@ def test_the_readme_walkthrough_books_a_seat_and_reads_the_statement(store):
     assert booking["start_date"] == "2026-12-01"
     income = next(a for a in answers if "pay_share_percent" in a)
     assert 0 <= income["pay_share_percent"] <= 100
+    refused = next(a for a in answers if a.get("status") == 422)  # no 2026 prices published: not issued
+    assert "provisional: tariffs for 2026" in refused["detail"]
     statements = [a for a in answers if "lines" in a]
-    # the caseworker's read and the family's (at a later log position): the same issued statement
+    # the caseworker's read and the family's (at a later log position): the same draft statement
     assert len(statements) == 2 and {**statements[0], "position": 0} == {**statements[1], "position": 0}
     statement = statements[0]
-    assert statement["month"] == "2026-12" and statement["issued"] is True
+    assert statement["month"] == "2026-12" and statement["issued"] is False
     assert statement["total_ore"] == sum(line["amount_ore"] for line in statement["lines"]) > 0
+    assert statement["lines"][-1]["kind"] == "provisional"
+    assert all(line["detail"].startswith("[provisional] ") for line in statement["lines"][:-1])
     # the family's part: found the institution, booked through the self-service share, read the fee
     found = next(a for a in answers if "items" in a and a["items"] and "name" in a["items"][0])
     assert [i["name"] for i in found["items"]] == ["Solsikken"]

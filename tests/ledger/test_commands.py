@@ -91,6 +91,27 @@ def test_the_self_service_share_keeps_seats_for_caseworkers(city):
     city.book(children[9], inst, D(2025, 9, 1), channel="caseworker")
 
 
+def test_a_basis_institution_has_at_least_6_basis_seats_and_0_closes_the_pool(city):
+    """Issue 23, seed 003 ('Model for basispladser'): at least 6 basis seats per basis institution,
+    counted over its age groups; 0 closes the basis pool."""
+    inst = city.institution(kind="integreret")  # general seats only
+
+    def basis(group, seats, day=D(2025, 2, 1)):
+        return city.run(c.ChangeCapacity(institution_id=inst, age_group=group, pool="basis", seats=seats,
+                                         effective_from=day), channel="system")
+
+    with pytest.raises(InvalidCommand, match="would have 2 basis seats from 2025-02-01; .* at least 6"):
+        basis("nursery", 2)
+    basis("nursery", 6)
+    basis("kindergarten", 2)  # 8 in all
+    with pytest.raises(InvalidCommand, match="would have 5 basis seats"):
+        basis("nursery", 3, D(2025, 3, 1))
+    with pytest.raises(InvalidCommand, match="would have 2 basis seats"):
+        basis("nursery", 0, D(2025, 3, 1))  # the kindergarten's 2 would be left alone
+    basis("kindergarten", 0, D(2025, 3, 1))
+    basis("nursery", 0, D(2025, 3, 1))  # closed
+
+
 def test_basis_and_special_seats_are_assigned_only_by_caseworkers(city):
     inst = city.institution(kind="integreret", pools=("general", "basis"))
     child = city.child(city.household())

@@ -25,6 +25,7 @@ from ledger.aggregates import Child, Household, Institution, Statement, statemen
 
 BASE = date(2025, 1, 1)
 BIRTHS = [date(2021, 11, 11), date(2022, 4, 20), date(2023, 1, 10), date(2023, 9, 1), date(2024, 3, 15), date(2024, 6, 1)]
+BASIS_SEATS = 6
 KINDS = [("vuggestue", {"nursery": 2}), ("integreret", {"nursery": 1, "kindergarten": 2}), ("boernehave", {"kindergarten": 1})]
 RULE_SET = rules.load_rule_set("copenhagen-book-en-plads@1")
 
@@ -46,13 +47,15 @@ def make_machine(store, city_cls):
             self.capacity = {}  # (inst, group, pool) -> [(from, seats)]
             for kind, seats in KINDS:
                 inst = self.city.institution(kind=kind, nursery=seats.get("nursery"),
-                                             kindergarten=seats.get("kindergarten"), effective_from=BASE,
-                                             pools=("general", "basis"))
+                                             kindergarten=seats.get("kindergarten"), effective_from=BASE)
                 self.insts.append((inst, kind))
                 for group in ("nursery", "kindergarten"):
                     if group in seats:
-                        for pool in ("general", "basis"):
-                            self.capacity[(inst, group, pool)] = [(BASE, seats[group])]
+                        self.capacity[(inst, group, "general")] = [(BASE, seats[group])]
+                        # A basis institution has at least 6 basis seats (seed 003).
+                        self.city.run(c.ChangeCapacity(institution_id=inst, age_group=group, pool="basis",
+                                                       seats=BASIS_SEATS, effective_from=BASE), channel="system")
+                        self.capacity[(inst, group, "basis")] = [(BASE, BASIS_SEATS)]
             self.households = [self.city.household() for _ in range(3)]
             self.children = [(self.city.child(self.households[i % 3], birth), birth) for i, birth in enumerate(BIRTHS)]
             self.bookings = {}  # id -> dict(child, inst, pool, uses: {(group, day)}, override)

@@ -6,10 +6,12 @@ budget, and paged projection == rebuild — on SQLite and PostgreSQL (the `city`
 """
 
 from datetime import date
+from uuid import UUID
 
 import pytest
 
 from ledger import commands as c
+from ledger.errors import InvalidCommand
 from projections import billing, billing_views
 from projections.billing import (BUDGET, BUDGET_PARTS, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget)
 from projections.engine import LogReader, Projector, open_store, rebuild, verify
@@ -224,7 +226,7 @@ def test_a_change_derives_again_only_the_months_it_reaches_and_every_line_still_
         # April, the month the place now ends in, names the cancellation; earlier months do not.
         assert mine and named == [month == "2025-04"] * len(mine), month
     assert not [r for r in lines(p, hh, "2025-05") if r["booking_id"] == young]
-    assert [r["kind"] for r in lines(p, hh, "2024-12")] == ["fee", "lunch"]  # before any change: as stored
+    assert [r["kind"] for r in lines(p, hh, "2024-12")] == ["gap"]  # 2024 has no published tariffs; as stored
     live = all_checksums(p.store)
     rebuild(city.ledger, views())
     assert all_checksums(p.store) == live
@@ -287,38 +289,46 @@ def test_intermunicipal_settlement_for_a_child_from_another_municipality(city):
     p.close()
 
 
+def basis_seats(city, inst, seats=6, group="nursery"):
+    """A basis pool: at least 6 seats per basis institution (seed 003)."""
+    city.run(c.ChangeCapacity(institution_id=inst, age_group=group, pool="basis", seats=seats,
+                              effective_from=D(2024, 1, 1)), channel="system")
+
+
 def test_budget_costs_a_booking_and_an_empty_basis_seat(city):
     at(city, D(2025, 3, 5))
-    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, district="Valby",
-                            pools=("general", "basis"))
+    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, district="Valby")
+    basis_seats(city, inst)
     hh = city.household(district="Valby")
     city.book(city.child(hh, birth=YOUNG), inst, D(2025, 2, 1))
     p = project(city)
     budget = {(r["month"], r["district"]): r for r in p.store.load(BUDGET)}
     feb = budget[("2025-02", "Valby")]
-    # One booked place (28 seat-days = 1.000 place-months) at 1,598,400 gross, and one basis seat left
-    # empty all month, funded in full: another 1,598,400. Parents pay 470,800.
+    # One booked place (28 seat-days = 1.000 place-months) at 1,598,400 gross, and six basis seats left
+    # empty all month, funded in full: another 6 x 1,598,400 = 9,590,400. Parents pay 470,800.
     assert feb == {"month": "2025-02", "district": "Valby", "seat_days": 28, "place_months_milli": 1_000,
-                   "gross_cost_ore": 3_196_800, "empty_basis_cost_ore": 1_598_400, "parent_payments_ore": 470_800,
-                   "friplads_cost_ore": 0, "sibling_cost_ore": 0, "net_municipal_cost_ore": 2_726_000}
-    # Before the booking the empty basis seat is the whole cost (2024: 3,673 kr / 25 %).
-    jan24 = budget[("2024-01", "Valby")]
-    assert (jan24["seat_days"], jan24["gross_cost_ore"], jan24["parent_payments_ore"]) == (0, 1_469_200, 0)
+                   "gross_cost_ore": 11_188_800, "empty_basis_cost_ore": 9_590_400, "parent_payments_ore": 470_800,
+                   "friplads_cost_ore": 0, "sibling_cost_ore": 0, "net_municipal_cost_ore": 10_718_000}
+    # Before the booking the empty basis seat is the whole cost (2025: 3,996 kr / 25 %); 2024 has no
+    # published tariffs, so its seats are not costed at another year's prices.
+    jan25 = budget[("2025-01", "Valby")]
+    assert (jan25["seat_days"], jan25["gross_cost_ore"], jan25["parent_payments_ore"]) == (0, 9_590_400, 0)
+    assert ("2024-01", "Valby") not in budget
     assert max(m for m, _ in budget) == "2025-04"
     p.close()
 
 
 def test_a_basis_booking_fills_the_basis_seat(city):
     at(city, D(2025, 3, 5))
-    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, district="Valby",
-                            pools=("general", "basis"))
+    inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, district="Valby")
+    basis_seats(city, inst)
     hh = city.household(district="Valby")
     city.book(city.child(hh, birth=YOUNG), inst, D(2025, 2, 15), pool="basis")
     p = project(city)
     feb = next(r for r in p.store.load(BUDGET) if r["month"] == "2025-02")
-    # 1-14 February the basis seat is empty (14 days), then the child holds it (14 days).
-    assert feb["empty_basis_cost_ore"] == 1_598_400 * 14 // 28
-    assert feb["gross_cost_ore"] == 1_598_400
+    # Five basis seats empty all month; 1-14 February the sixth too (14 days), then the child holds it.
+    assert feb["empty_basis_cost_ore"] == 1_598_400 * 5 + 1_598_400 * 14 // 28
+    assert feb["gross_cost_ore"] == 1_598_400 * 6  # six basis seats funded in full, filled or not
     assert feb["place_months_milli"] == 500
     p.close()
 
@@ -327,8 +337,9 @@ def busy_history(city):
     """Siblings with friplads, an issued month, a retroactive decision, a backdated cancellation,
     a transfer, a basis seat, a child from another municipality and an adjustment."""
     at(city, D(2025, 2, 3))
-    a = city.institution(kind="integreret", nursery=5, kindergarten=5, name="A", district="Valby",
-                         pools=("general", "basis"))
+    a = city.institution(kind="integreret", nursery=5, kindergarten=5, name="A", district="Valby")
+    basis_seats(city, a, 6)
+    basis_seats(city, a, 5, "kindergarten")  # 11 basis seats in all (at least 6: seed 003)
     b = city.institution(kind="vuggestue", nursery=3, kindergarten=None, name="B", district="Amager Vest")
     sib = city.household(children_under_18=2, income_kr=400_000)
     s1 = city.book(city.child(sib, birth=YOUNG), a, D(2025, 1, 1))["id"]
@@ -478,7 +489,7 @@ def test_billing_runs_and_late_changes_derive_from_the_first_unsettled_month_and
         assert verify(city.ledger, views()) == []
         return live
 
-    for month, day in (("2024-12", D(2025, 3, 4)), ("2025-01", D(2025, 3, 5)), ("2025-02", D(2025, 3, 6))):
+    for month, day in (("2025-01", D(2025, 3, 5)), ("2025-02", D(2025, 3, 6))):  # 2024: no published tariffs
         at(city, day)
         derived.clear()
         issue(city, p, month)
@@ -511,7 +522,7 @@ def test_billing_runs_and_late_changes_derive_from_the_first_unsettled_month_and
     city.run(c.CancelBooking(booking_id=young, effective_date=D(2024, 12, 16), reason="moved"))
     p.catch_up()
     may = [r for r in lines(p, hh, "2025-05") if r["kind"] == "correction"]
-    assert {r["corrects_month"] for r in may} >= {"2024-12", "2025-01", "2025-04"}
+    assert {r["corrects_month"] for r in may} >= {"2025-01", "2025-04"}
     same_as_rebuild()
     p.close()
 
@@ -591,3 +602,76 @@ def test_a_statement_billing_a_settled_month_again_is_corrected_like_a_rebuild(c
     assert {(r["corrects_month"], r["amount_ore"]) for r in april} >= {("2025-01", 1_000)}
     assert verify(city.ledger, views()) == []
     p.close()
+
+
+def test_a_month_after_the_last_published_year_is_drafted_provisionally_and_never_issued(city):
+    """Issue 23: no 2026 price list is carried, so 2026 is drafted with the 2025 prices, every line
+    marked provisional, and the ledger refuses to issue it until a rule set carries 2026."""
+    at(city, D(2026, 1, 10))
+    inst = city.institution()
+    hh = city.household()
+    city.book(city.child(hh, birth=YOUNG), inst, D(2026, 1, 1))
+    p = project(city)
+    rows = lines(p, hh, "2026-01")
+    assert summary(rows) == [("fee", 399_600), ("lunch", 71_200), ("provisional", 0)]
+    assert all(r["detail"].startswith("[provisional] ") for r in rows[:2])
+    assert rows[2]["detail"] == ("provisional: tariffs for 2026 are not published in copenhagen-book-en-plads@1; "
+                                 "the 2025 numbers are used")
+    with pytest.raises(InvalidCommand, match="2026-01 cannot be issued .*provisional: tariffs for 2026"):
+        issue(city, p, "2026-01")
+    p.close()
+
+
+def test_a_month_of_a_year_without_published_prices_is_a_gap_and_never_issued(city):
+    """Issue 23: 2024 used to be billed at 2023's 3,673 kr; now its months carry one zero gap line
+    naming the month and the rule set, and issuing it is refused by name."""
+    at(city, D(2025, 1, 10))  # a placement recorded late: its 2024 months are billed now
+    inst = city.institution()
+    hh = city.household()
+    city.book(city.child(hh, birth=D(2023, 3, 15)), inst, D(2024, 2, 1))
+    p = project(city)
+    assert summary(lines(p, hh, "2024-03")) == [("gap", 0)]
+    assert lines(p, hh, "2024-03")[0]["detail"] == (
+        "2024-03: no published tariffs in copenhagen-book-en-plads@1 (a gap in its data, 2024-01-01..2024-12-31)")
+    with pytest.raises(InvalidCommand, match="2024-03 cannot be issued .*2024-03: no published tariffs"):
+        issue(city, p, "2024-03")
+    p.close()
+
+
+def test_the_annual_friplads_settlement_corrects_the_billed_months_whose_share_it_changes(city):
+    """Issue 23, efterregulering: the final income of 2025 (350,000 kr) sets each month's share again;
+    months billed at the declared income (300,000 kr) are corrected on the next statement.
+
+    2025 scale: free below 208,101 kr, step 4,615 kr. 300,000: 5 + 91,899 // 4,615 = 24 %;
+    350,000: 5 + 141,899 // 4,615 = 35 %. A month's payable 470,800 (3,996 + 712 lunch):
+    at 24 % 112,992, at 35 % 164,780: +51,788 a month."""
+    at(city, D(2025, 10, 10))
+    inst = city.institution()
+    hh = city.household(income_kr=300_000)
+    city.book(city.child(hh, birth=YOUNG), inst, D(2025, 11, 1))
+    p = project(city)
+    at(city, D(2025, 12, 5))
+    issue(city, p, "2025-11")
+    at(city, D(2026, 1, 5))
+    issue(city, p, "2025-12")
+    assert summary(lines(p, hh, "2025-12")) == [("fee", 399_600), ("lunch", 71_200), ("friplads", 112_992 - 470_800)]
+    with pytest.raises(InvalidCommand, match="2026 has not ended"):
+        city.run(c.SettleFriplads(household_id=hh, year=2026, annual_income_ore=350_000_00))
+    settled = city.run(c.SettleFriplads(household_id=hh, year=2025, annual_income_ore=350_000_00))
+    assert settled["pay_share_percent"] == [35] * 12
+    p.catch_up()
+    corrections = [(r["corrects_month"], r["amount_ore"]) for r in lines(p, hh, "2026-01") if r["kind"] == "correction"]
+    assert corrections == [("2025-11", 51_788), ("2025-12", 51_788)]
+    p.close()
+
+
+def test_a_new_income_moves_the_share_only_from_5_steps(city):
+    """Issue 23: recalculated only when the income moves at least 5 steps (2025: 5 x 4,615 = 23,075 kr)
+    from the income the share was decided on; smaller changes wait for the settlement."""
+    hh = city.household(income_kr=300_000)  # 24 %
+    small = city.run(c.DeclareIncome(household_id=hh, annual_income_ore=303_000_00, effective_from=D(2025, 3, 1)))
+    assert small["pay_share_percent"] == 24  # 303,000 alone would give 25 %: 3,000 kr is less than 5 steps
+    large = city.run(c.DeclareIncome(household_id=hh, annual_income_ore=323_075_00, effective_from=D(2025, 5, 1)))
+    assert large["pay_share_percent"] == 5 + (323_075 - 208_101) // 4_615 == 29  # exactly 5 steps from 300,000
+    household = city.ledger.repository.get(UUID(hh))
+    assert [household.pay_share_on(d) for d in (D(2025, 2, 1), D(2025, 4, 1), D(2025, 6, 1))] == [24, 24, 29]

@@ -12,6 +12,7 @@ import pytest
 
 import rules
 from ledger import commands as c
+from ledger.errors import InvalidCommand
 from projections.engine import Projector, open_store, rebuild, verify
 from projections.waitinglists import (WAITING_LIST, WAITING_LIST_DISTRICT, WAITINGLIST_STATE, WaitingLists)
 
@@ -278,6 +279,25 @@ def test_guarantee_date_and_days_waiting(city):
     assert lists.row(inst, at_26_weeks)["days_waiting"] == 30
     assert lists.row(inst, later)["days_waiting"] == 0
     assert lists.district_row(at_26_weeks)["days_waiting"] == 30
+
+
+def test_the_guarantee_list_gives_a_resident_a_place_within_2_months(city):
+    """Issue 23: Copenhagen's guarantee list (international.kk.dk, 'Childminding guarantee'): a place
+    within 2 months of signing up, residents only. Registered 2025-01-06 for 2025-02-01: the law's
+    date is 3 months after the registration (2025-04-06); on the list, 2 months (2025-03-06)."""
+    inst = vuggestue(city, "A")
+    listed = city.child(city.household(), birth=D(2024, 3, 15))
+    outcome = city.run(c.Register(child_id=listed, age_group="nursery", wishes=[inst], need_date=D(2025, 2, 1),
+                                  guarantee_list=True))
+    assert outcome["guarantee_date"] == "2025-03-06"
+    unlisted = waiting_child(city, [inst], birth=D(2024, 3, 15), need=D(2025, 2, 1))
+    lists = Lists(city)
+    assert lists.row(inst, listed)["guarantee_date"] == D(2025, 3, 6)
+    assert lists.row(inst, unlisted)["guarantee_date"] == D(2025, 4, 6)
+    away = city.child(city.household(municipality_code="147"), birth=D(2024, 3, 15))
+    with pytest.raises(InvalidCommand, match="residents only"):
+        city.run(c.Register(child_id=away, age_group="nursery", wishes=[inst], need_date=D(2025, 2, 1),
+                            guarantee_list=True))
 
 
 def test_the_rule_set_in_force_on_the_list_date_decides(new_city):

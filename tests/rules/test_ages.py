@@ -17,13 +17,26 @@ BORN = D(2024, 3, 15)
 
 
 def test_a_child_born_15_march_2024():
-    assert rules.earliest_start(BORN, RS) == D(2024, 9, 13) == BORN + timedelta(days=182)  # 26 weeks
+    # The national guarantee from 26 weeks; Copenhagen's earliest start at 6 months (kk.dk).
+    assert rules.guarantee_start(BORN, RS) == D(2024, 9, 13) == BORN + timedelta(days=182)
+    assert rules.earliest_start(BORN, RS) == D(2024, 9, 15)
     # 2 y 10 m on 2027-01-15: kindergarten from the 1st of that month.
     assert rules.add_months(BORN, 34) == D(2027, 1, 15)
     assert rules.kindergarten_from(BORN, RS) == D(2027, 1, 1)
     # 3 y 1 m on 2027-04-15: the kindergarten rate from 1 April 2027.
     assert rules.kindergarten_rate_from(BORN, RS) == D(2027, 4, 1)
     assert rules.school_start(BORN, RS) == D(2030, 8, 1)
+
+
+def test_copenhagen_earliest_start_is_6_months_not_26_weeks():
+    # Issue 23: born 2026-03-15, 26 weeks is 2026-09-13, but Copenhagen starts a place at the
+    # earliest when the child turns 6 months: 2026-09-15.
+    born = D(2026, 3, 15)
+    assert rules.guarantee_start(born, RS) == D(2026, 9, 13)
+    assert rules.earliest_start(born, RS) == D(2026, 9, 15)
+    with pytest.raises(RuleError, match="2026-09-15 .6 months"):
+        rules.booking_end(born, D(2026, 9, 13), "vuggestue", RS)
+    assert rules.booking_end(born, D(2026, 9, 15), "vuggestue", RS) == D(2028, 12, 31)
 
 
 def test_age_groups_switch_on_kindergarten_from():
@@ -67,7 +80,7 @@ def test_ages_before_the_first_age_rule_are_a_rule_error():
     "kind, start, end",
     [
         ("vuggestue", D(2024, 10, 1), D(2026, 12, 31)),
-        ("dagpleje", D(2024, 9, 13), D(2026, 12, 31)),
+        ("dagpleje", D(2024, 9, 15), D(2026, 12, 31)),
         ("integreret", D(2024, 10, 1), D(2030, 7, 31)),
         ("integreret", D(2028, 1, 1), D(2030, 7, 31)),
         ("boernehave", D(2027, 1, 1), D(2030, 7, 31)),
@@ -80,7 +93,7 @@ def test_booking_end(kind, start, end):
 @pytest.mark.parametrize(
     "kind, start, message",
     [
-        ("vuggestue", D(2024, 9, 12), "at the earliest on 2024-09-13"),
+        ("vuggestue", D(2024, 9, 14), "at the earliest on 2024-09-15"),
         ("integreret", D(2030, 8, 1), "starts school on 2030-08-01"),
         ("boernehave", D(2026, 12, 1), "kindergarten from 2027-01-01"),
         ("vuggestue", D(2027, 1, 1), "past the nursery age"),

@@ -119,10 +119,43 @@ def test_the_rate_switches_on_the_1st_of_the_month_of_3_y_1_m_even_in_kindergart
 
 
 def test_tariffs_stay_in_force_until_replaced_and_do_not_exist_before_the_first():
+    # After the last published year (2025) its prices are used, provisionally.
     assert rules.monthly_tariff_ore("vuggestue", D(2026, 1, 1), D(2027, 3, 1), False, RS) == 399_600
-    assert rules.monthly_tariff_ore("vuggestue", D(2023, 1, 1), D(2024, 3, 1), False, RS) == 367_300  # 2023 list
+    assert RS.provisional("tariffs", D(2027, 3, 1)).startswith("provisional: tariffs for 2027")
+    assert RS.provisional("tariffs", D(2025, 12, 1)) is None
     with pytest.raises(RuleError, match="no tariffs rule"):
-        rules.monthly_tariff_ore("vuggestue", D(2021, 1, 1), D(2022, 3, 1), False, RS)
+        rules.monthly_tariff_ore("vuggestue", D(2017, 1, 1), D(2017, 12, 1), False, RS)
+
+
+@pytest.mark.parametrize("month, under, under_lunch, over, over_lunch, dagpleje", [
+    # kk.dk / international.kk.dk, kr per month (daginstitution without / with lunch; dagpleje incl. lunch)
+    (D(2018, 3, 1), 3_107, 3_732, 1_754, 2_402, 3_254),
+    (D(2019, 3, 1), 3_160, 3_798, 1_700, 2_361, 3_288),
+    (D(2022, 3, 1), 3_588, 4_264, 2_036, 2_738, 3_447),
+    (D(2023, 3, 1), 3_673, 4_331, 2_020, 2_762, 3_573),
+    (D(2025, 3, 1), 3_996, 4_708, 2_317, 3_120, 3_987),
+])
+def test_each_published_years_price_list(month, under, under_lunch, over, over_lunch, dagpleje):
+    baby, big = D(month.year - 1, 1, 1), D(month.year - 3, 1, 1)  # big: at the rate age from January
+    assert rules.monthly_tariff_ore("vuggestue", baby, month, False, RS) == under * 100
+    assert rules.monthly_tariff_ore("vuggestue", baby, month, True, RS) == under_lunch * 100
+    if month.year == 2018:
+        # The age rules start in 2019 (the enrolment rules of 1 January 2019): a child who reached
+        # the rate age in 2018 is refused by the age rule's message, not priced by a guess.
+        with pytest.raises(RuleError, match="before the first age rule"):
+            rules.monthly_tariff_ore("boernehave", big, month, False, RS)
+        big = D(2016, 1, 1)  # reaches 3 y on 2019-01-01: still under the rate age in 2018
+        over, over_lunch = under, under_lunch
+    assert rules.monthly_tariff_ore("boernehave", big, month, False, RS) == over * 100
+    assert rules.monthly_tariff_ore("boernehave", big, month, True, RS) == over_lunch * 100
+    assert rules.monthly_tariff_ore("dagpleje", baby, month, True, RS) == dagpleje * 100
+
+
+@pytest.mark.parametrize("month", [D(2020, 1, 1), D(2021, 6, 1), D(2024, 3, 1), D(2024, 12, 1)])
+def test_a_year_without_a_published_price_list_is_refused_by_name(month):
+    # Issue 23: 2024 was billed at 2023's 3,673 kr; now no 2020, 2021 or 2024 month is priced at all.
+    with pytest.raises(RuleError, match=f"{month:%Y-%m}: no published tariffs in copenhagen-book-en-plads@1"):
+        rules.monthly_tariff_ore("vuggestue", D(month.year - 1, 1, 1), month, False, RS)
 
 
 def test_gross_cost_per_place_is_the_tariff_without_lunch_over_25_percent():

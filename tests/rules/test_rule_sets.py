@@ -15,7 +15,22 @@ WL = rules.load_rule_set("copenhagen-2025-waitinglist@1")
 
 
 def test_the_packaged_rule_sets_are_listed_without_the_shared_base():
-    assert rules.list_rule_sets() == ["copenhagen-2025-waitinglist@1", "copenhagen-book-en-plads@1"]
+    assert rules.list_rule_sets() == ["copenhagen-2025-waitinglist-synthetic@1", "copenhagen-2025-waitinglist@1",
+                                      "copenhagen-book-en-plads-synthetic@1", "copenhagen-book-en-plads@1"]
+
+
+def test_published_rule_sets_carry_no_synthetic_numbers_and_the_simulators_name_theirs():
+    """Issue 23: the simulator's rule sets past 2025 declare their later years synthetic, in the data."""
+    assert BEP.synthetic_entries() == [] and WL.synthetic_entries() == []
+    sim = rules.load_rule_set("copenhagen-book-en-plads-synthetic@1")
+    assert sim.policy == BEP.policy and sim.seats == BEP.seats
+    assert sim.synthetic_entries() == [f"{section} from {year}-01-01" for section in ("tariffs", "friplads")
+                                       for year in range(2026, 2031)]
+    # 2025 as published; 2026: 3,996 kr indexed 3 % = 4,115.88 -> 4,116 kr; 2027: 4,116 * 1.03 -> 4,239 kr.
+    assert [rules.monthly_tariff_ore("vuggestue", date(2025, 6, 1), date(y, 3, 1), False, sim)
+            for y in (2025, 2026, 2027)] == [399_600, 411_600, 423_900]
+    assert sim.in_force("tariffs", date(2026, 3, 1)).synthetic and not sim.in_force("tariffs", date(2025, 3, 1)).synthetic
+    assert sim.provisional("tariffs", date(2030, 12, 1)) is None
 
 
 def test_a_rule_set_carries_its_identity():
@@ -57,17 +72,19 @@ def test_every_entry_cites_its_source():
 
 
 def test_the_entry_in_force_is_the_latest_that_took_effect_and_stays_until_replaced():
-    assert BEP.in_force("tariffs", date(2024, 12, 31)).effective_from == date(2023, 1, 1)
+    assert BEP.in_force("tariffs", date(2023, 12, 31)).effective_from == date(2023, 1, 1)
     assert BEP.in_force("tariffs", date(2025, 1, 1)).effective_from == date(2025, 1, 1)
     assert BEP.in_force("tariffs", date(2027, 6, 1)).effective_from == date(2025, 1, 1)
-    assert BEP.in_force("friplads", date(2022, 7, 1)).effective_from == date(2021, 1, 1)
+    assert BEP.in_force("friplads", date(2021, 7, 1)).effective_from == date(2021, 1, 1)
+    with pytest.raises(RuleError, match="2024-12: no published tariffs"):  # a gap: no fallback to 2023
+        BEP.in_force("tariffs", date(2024, 12, 31))
 
 
 def test_before_the_first_entry_there_is_no_rule():
-    with pytest.raises(RuleError, match="no tariffs rule .* in force on 2022-12-31"):
-        BEP.in_force("tariffs", date(2022, 12, 31))
+    with pytest.raises(RuleError, match="no tariffs rule .* in force on 2017-12-31"):
+        BEP.in_force("tariffs", date(2017, 12, 31))
     with pytest.raises(RuleError, match="no friplads rule"):
-        rules.friplads_scale_on(date(2018, 12, 31), BEP)
+        rules.friplads_scale_on(date(2017, 12, 31), BEP)
     with pytest.raises(RuleError, match="unknown rule section"):
         BEP.in_force("weather", date(2025, 1, 1))
 

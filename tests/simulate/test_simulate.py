@@ -185,3 +185,53 @@ def test_the_same_seed_gives_the_same_ledger_across_processes(store):
         with Ledger(url) as ledger:
             logs.append(_canonical(ledger))
     assert len(logs[0]) > 500 and logs[0] == logs[1]
+
+
+@pytest.mark.parametrize("scale", [0.02, 0.1, 1.0])
+def test_every_simulated_basis_institution_has_at_least_6_basis_seats(scale):
+    """Issue 23, seed 003: the simulator gave Christianshavn (2 basis seats in the district table) one
+    basis institution with 2; it now gets one with the minimum, 6."""
+    import itertools
+    import random
+    import uuid
+
+    from replay.simulate import load_params
+    from replay.simulate.city import plan_city
+
+    counter = itertools.count()
+    plans = plan_city(load_params(), scale, random.Random(3), lambda: uuid.UUID(int=next(counter)))
+    basis = {p.name: sum(n for (_, pool), n in p.seats.items() if pool == "basis") for p in plans}
+    basis = {name: n for name, n in basis.items() if n}
+    assert basis and min(basis.values()) >= 6, basis
+    if scale == 1.0:
+        assert [n for p in plans for name, n in basis.items() if p.district == "Christianshavn" and name == p.name] == [6]
+    for p in plans:  # the kindergarten's basis seats are decided first: they alone reach the minimum
+        kg = p.seats.get(("kindergarten", "basis"), 0)
+        assert kg == 0 or kg >= 6 or p.seats.get(("nursery", "basis"), 0) == 0, p.name
+
+
+def test_a_simulation_past_the_last_published_year_runs_on_declared_synthetic_money(store):
+    """Issue 23: past 2025 the simulator uses the synthetic rule set, and its report names it."""
+    from replay.audit.report import render_html
+
+    ledger = store.ledger(START)
+    try:
+        report = simulate(ledger, years=1.5, scale=0.01, seed=2, policy="book-en-plads")
+        assert report.rule_set == "copenhagen-book-en-plads-synthetic@1" and report.end == date(2026, 6, 30)
+        assert report.synthetic[:2] == ["tariffs from 2026-01-01", "tariffs from 2027-01-01"]
+        assert report.as_dict()["synthetic"] == report.synthetic
+        note = report.synthetic_note()
+        assert note.startswith("SYNTHETIC numbers in copenhagen-book-en-plads-synthetic@1 (not published)")
+        from replay.audit.budget import budget_audit
+
+        html = render_html(budget_audit(ledger) | {"synthetic": note})
+        assert "SYNTHETIC numbers in copenhagen-book-en-plads-synthetic@1" in html
+    finally:
+        ledger.close()
+    # Within the published years: the published rule set, nothing synthetic.
+    other = store.ledger(START, url=store.new_url())
+    try:
+        report = simulate(other, years=0.5, scale=0.01, seed=2, policy="book-en-plads")
+        assert report.rule_set == "copenhagen-book-en-plads@1" and report.synthetic == [] and not report.synthetic_note()
+    finally:
+        other.close()
