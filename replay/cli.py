@@ -482,7 +482,7 @@ def _audit(run):
     try:
         return run()
     except AuditError as e:
-        _fail(str(e), 2)
+        _fail(str(e), getattr(e, "exit_code", 2))
 
 
 def _write_reports(result: dict, json_path: Optional[str], html_path: Optional[str]) -> None:
