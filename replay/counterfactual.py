@@ -11,8 +11,9 @@ original activations. Then the allocation:
   caseworker, or the acceptance of a waiting-list offer) is booked again at the time it was
   recorded, same child, institution, start, pool and channel; the alternative rules may refuse
   it (no seat in the self-service share), and then the child stays registered and waits.
-- waiting list: `projections.allocation.run_allocation(ledger, month, seed=seed)` month by month
-  (the allocation module), and every family accepts the offers it gets; caseworker bookings of
+- waiting list: `projections.allocation.run_allocation(ledger, month, seed=seed)` on the 1st of
+  each month for the month two months later (the allocation module), and every family accepts
+  the offers it gets (through the placement office: there is no self-service there); caseworker bookings of
   basis and special seats are kept as they were.
 
 Deterministic: the same ledger, rule set and seed give the same scratch ledger event for event.
@@ -41,6 +42,9 @@ from replay.audit.facts import Demand, fold
 from replay.audit.scenarios import AuditError, resolve_rule_set
 
 KEPT_POOLS = ("basis", "special")  # assigned by caseworkers on need under every policy
+# Copenhagen's office allocates on the 1st of a month the seats from two months later (the
+# simulator's allocation_months_ahead), so an offer comes before the need date, not after it.
+ALLOCATE_AHEAD = 2
 
 
 @dataclass
@@ -227,7 +231,11 @@ def _run(ledger: Ledger, clock: SimulatedClock, script: Script, rs, out: Replaye
         if allocate is not None:
             month = when.date().replace(day=1)
             next_month = next_month or month
-            while next_month <= month:  # allocate each month as the replay enters it
+            while next_month <= rules.add_months(month, ALLOCATE_AHEAD):
+                # on entering a month, the office allocates the months up to ALLOCATE_AHEAD later
+                entered = datetime.combine(month, datetime.min.time(), tzinfo=when.tzinfo)
+                if entered > clock.now():
+                    clock.set(entered)
                 label = f"{next_month.year:04d}-{next_month.month:02d}"
                 batches.outside(lambda: _allocate_and_accept(ledger, allocate, label, seed, out))
                 next_month = rules.add_months(next_month, 1)
