@@ -14,7 +14,7 @@ original activations. Then the allocation:
 - waiting list: `projections.allocation.run_allocation(ledger, month, seed=seed)` on the 1st of
   each month for the month two months later (the allocation module), and every family accepts
   the offers it gets (through the placement office: there is no self-service there); caseworker bookings of
-  basis and special seats are kept as they were.
+  basis and special seats, and placements imported from the old system, are kept as they were.
 
 Deterministic: the same ledger, rule set and seed give the same scratch ledger event for event.
 """
@@ -243,8 +243,8 @@ def _run(ledger: Ledger, clock: SimulatedClock, script: Script, rs, out: Replaye
         if when > clock.now():  # the clock ticks on each event: never set it back
             clock.set(when)
         if what == "book":
-            if allocate is not None and command.pool not in KEPT_POOLS:
-                continue  # the allocation decides
+            if allocate is not None and command.pool not in KEPT_POOLS and channel != "import":
+                continue  # the allocation decides (an imported placement predates either policy: kept)
             if batch.execute(command, channel=channel) is None:
                 _refused(out, batch, command, when)
             else:
