@@ -50,7 +50,7 @@ def no_data(title: str) -> str:
 
 
 def waiting_bars(groups: dict[str, dict], title: str, sides: Sequence[str] = ()) -> str:
-    """Median and 90th-percentile waiting days per group, as horizontal bars (a zero median is a
+    """Median, mean and 90th-percentile waiting days per group, as horizontal bars (a zero median is a
     labelled 0, not a hairline). `groups`: name -> {"median", "p90", "n"}; with `sides`, name ->
     side -> that dict (the comparison report)."""
     names = list(groups)
@@ -59,21 +59,24 @@ def waiting_bars(groups: dict[str, dict], title: str, sides: Sequence[str] = ())
     series = sides or ("",)
     height = max(2.2, 0.55 * len(names) * len(series) + 1.4)
     fig, ax = plt.subplots(figsize=(9, height))
-    bar = 0.8 / (2 * len(series))
+    measures = (("median", "median", 1.0), ("mean", "mean", 0.7), ("p90", "90th percentile", 0.4))
+    bar = 0.8 / (len(measures) * len(series))
+    top = 1.0
     for s, side in enumerate(series):
-        for k, (measure, label) in enumerate((("median", "median"), ("p90", "90th percentile"))):
-            offset = (s * 2 + k) * bar - 0.4 + bar / 2
+        for k, (measure, label, alpha) in enumerate(measures):
+            offset = (s * len(measures) + k) * bar - 0.4 + bar / 2
             values = [((groups[n].get(side) if side else groups[n]) or {}).get(measure) or 0 for n in names]
-            colour = SIDE_COLOURS[s % 2]
-            bars = ax.barh([i + offset for i in range(len(names))], values, height=bar, color=colour,
-                           alpha=1.0 if k == 0 else 0.45, label=f"{side + ': ' if side else ''}{label}")
+            top = max([top, *values])
+            bars = ax.barh([i + offset for i in range(len(names))], values, height=bar, color=SIDE_COLOURS[s % 2],
+                           alpha=alpha, label=f"{side + ': ' if side else ''}{label}")
             ax.bar_label(bars, labels=[f"{v:g}" for v in values], padding=3, fontsize=8)
+    ax.set_xlim(0, top * 1.12)  # days start at 0, also when every wait was 0
     ax.set_yticks(range(len(names)), [_group_label(n, groups[n], sides) for n in names])
     ax.invert_yaxis()
     ax.set_xlabel("waiting days (need date to start of the place)")
     ax.set_title(title, loc="left")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     return _svg(fig)
 
 
@@ -117,7 +120,8 @@ def month_bars(points: list[tuple[str, float]], title: str, ylabel: str, *, mone
         from matplotlib.patches import Patch
 
         ax.legend(handles=[Patch(color=POSITIVE, label="scenario costs more"),
-                           Patch(color=NEGATIVE, label="scenario costs less")], fontsize=8)
+                           Patch(color=NEGATIVE, label="scenario costs less")], fontsize=8,
+                  loc="upper left", bbox_to_anchor=(1.01, 1))
         ax.axhline(0, color="#333", linewidth=0.8)
     else:
         ax.bar(months, values, color=SIDE_COLOURS[0])

@@ -58,12 +58,13 @@ def _n(v: Any) -> str:
 
 
 def _longer(a: dict | None, b: dict | None) -> int:
-    """+1 when group a waited longer than b (median, then p90, then mean), -1 shorter, 0 the same."""
+    """+1 when group a waited longer than b (median, then p90, then mean by more than a day), -1
+    shorter, 0 the same."""
     if not a or not b or not a.get("n") or not b.get("n"):
         return 0
-    for k in ("median", "p90", "mean"):
+    for k, least in (("median", 0), ("p90", 0), ("mean", 1)):  # a mean within a day is no difference
         x, y = a.get(k) or 0, b.get(k) or 0
-        if x != y:
+        if abs(x - y) > least:
             return 1 if x > y else -1
     return 0
 

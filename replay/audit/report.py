@@ -29,7 +29,7 @@ th:first-child,td:first-child{text-align:left}td.l{text-align:left}
 .meta{color:#555;font-size:.9rem}.chart{margin:.5rem 0 1.2rem}svg text{font-family:inherit}
 .ids{font-family:ui-monospace,monospace;font-size:.72rem;word-break:break-all}
 .findings{background:#f4f8fb;border-left:4px solid #0072B2;padding:.6rem 1rem;margin:1rem 0}
-.findings li{margin:.25rem 0}td.def{color:#444;font-size:.8rem;text-align:left;max-width:34rem}
+.findings li{margin:.25rem 0}th.def{text-align:left}td.def{color:#444;font-size:.8rem;text-align:left;max-width:34rem}
 .chart svg{max-width:100%;height:auto}
 @media print{body{margin:0;max-width:none;font-size:10pt}h2{break-after:avoid}
 .chart,table{break-inside:avoid}a{color:inherit;text-decoration:none}}
@@ -216,8 +216,11 @@ def _budget(r: dict) -> str:
             "net_municipal_cost_ore")
     heads = ["place-months", "gross cost (kr)", "parent payments (kr)", "friplads cost (kr)", "sibling cost (kr)",
              "net municipal cost (kr)"]
-    out.append(_kv_table([(k.replace("_", " ").capitalize(), "", DEFINITIONS[k]) for k in
-                          ("net_municipal_cost", "parent_payments", "place_months", "corrections")]))
+    out.append("<table><thead><tr><th>term</th><th class=\"def\">what it means</th></tr></thead><tbody>"
+               + "".join(f"<tr><td class=\"l\">{escape(k.replace('_', ' ').capitalize())}</td>"
+                         f"<td class=\"def\">{escape(DEFINITIONS[k])}</td></tr>"
+                         for k in ("net_municipal_cost", "parent_payments", "place_months", "corrections"))
+               + "</tbody></table>")
 
     def money_row(label, m):
         return [label, f"{m['place_months_milli'] / 1000:,.1f}"] + [_kr(m[c]) for c in cols[1:]]
@@ -270,7 +273,7 @@ def _table(heads: list[str], rows: list[list[Any]], raw: bool = False) -> str:
 
 def _kv_table(pairs: list[tuple[str, Any, str]]) -> str:
     """Measure, value and what it means."""
-    return ("<table><thead><tr><th>measure</th><th>value</th><th>what it means</th></tr></thead><tbody>"
+    return ("<table><thead><tr><th>measure</th><th>value</th><th class=\"def\">what it means</th></tr></thead><tbody>"
             + "".join(f"<tr><td class=\"l\">{escape(k)}</td><td>{escape(str(v))}</td>"
                       f"<td class=\"def\">{escape(d)}</td></tr>" for k, v, d in pairs) + "</tbody></table>")
 
