@@ -29,12 +29,17 @@ def _fail(message: str, code: int = 1) -> None:
 
 @rules_app.command("list")
 def rules_list() -> None:
-    """List the rule sets this version of plads knows."""
+    """List the rule sets this version of plads knows, and the audit scenarios (replay/scenarios)."""
     import rules
+
+    from replay.audit import list_scenarios, resolve_rule_set
 
     for rule_set_id in rules.list_rule_sets():
         rs = rules.load_rule_set(rule_set_id)
         typer.echo(f"{rule_set_id}\t{rs.policy}\t{rs.title}")
+    for name in list_scenarios():  # what-if rule sets for `plads audit budget --vs`; never activated
+        rs = resolve_rule_set(name)
+        typer.echo(f"{name}\tscenario (audit --vs)\t{rs.title}")
 
 
 @rules_app.command("activate")
@@ -314,6 +319,7 @@ def export(
 
     table = _exportable_table(view, fmt)
     path = Path(output or f"{view}.{fmt}")
+    _existing_ledger(database)
     with Ledger(database) as ledger:
         projector = Projector(ledger, all_views())
         try:
@@ -343,8 +349,11 @@ def replay(
     table = _exportable_table(view, fmt)
     instant = _instant(as_of)
     path = Path(output or f"{view}-asof-{as_of.replace(':', '')}.{fmt}")
+    _existing_ledger(database)
     with Ledger(database) as ledger:
         position = position_at(ledger, instant)
+        if position == 0:
+            _before_history(ledger, as_of)
         with views_as_of(ledger, position) as past:
             n = export_table(past, table, fmt, path)
     typer.echo(f"wrote {n} rows of {view} as of {as_of} (log position {position}) to {path}")
@@ -429,6 +438,7 @@ def audit_fairness(
     from ledger import Ledger
     from replay.audit import fairness_audit
 
+    _existing_ledger(database)
     with Ledger(database) as ledger:
         result = _audit(lambda: fairness_audit(ledger, start=_opt_date(start), end=_opt_date(end), policy=policy,
                                                vs=vs))
@@ -464,6 +474,7 @@ def audit_budget(
     from ledger import Ledger
     from replay.audit import budget_audit
 
+    _existing_ledger(database)
     with Ledger(database) as ledger:
         result = _audit(lambda: budget_audit(ledger, start=_opt_date(start), end=_opt_date(end), vs=vs))
     total = result["actual"]["total"]
@@ -474,6 +485,29 @@ def audit_budget(
                  f"(parent payments {diff['parent_payments_ore'] / 100:+,.0f} kr)")
     typer.echo(line)
     _write_reports(result, json_path, html_path)
+
+
+def _existing_ledger(database: Optional[str]) -> None:
+    """Reading commands (audit, replay, export) open a ledger that is there: a SQLite path that
+    does not exist is an error, not a new empty ledger."""
+    from pathlib import Path
+
+    from ledger.storage import parse_database_url
+
+    store = parse_database_url(database)
+    if store.kind == "sqlite" and not store.sqlite_path.startswith("file:") and not Path(store.sqlite_path).is_file():
+        _fail(f"no ledger at {store.url}: the file does not exist (plads simulate, plads import or plads demo "
+              f"make one)", 1)
+
+
+def _before_history(ledger, as_of: str) -> None:
+    """One line saying when the history starts, for a recorded time before it."""
+    from projections.engine import LogReader
+
+    first = LogReader(ledger, ()).recorded_at(1)
+    if first is None:
+        _fail("the ledger is empty: there is no history to replay", 1)
+    _fail(f"nothing was recorded by {as_of}: the history starts {first[1]:%Y-%m-%d %H:%M:%S} UTC", 1)
 
 
 def _audit(run):

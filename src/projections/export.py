@@ -10,12 +10,14 @@ from projections.engine import View
 from projections.stores import ViewStore
 from projections.tables import BOOL, DATE, INT, TIMESTAMP, Table
 
-# Tables that hold working state only, not for analysts.
+# Tables that hold working state only, not for analysts (besides every *_state and *_parts table).
 INTERNAL = {"timeline_booking_child", "billing_state", "budget_state", "billing_settlement_parts", "budget_parts", "waitinglist_state"}
 
 
 def exportable(views: Sequence[View]) -> dict[str, Table]:
-    return {t.name: t for v in views for t in v.tables if t.name not in INTERNAL}
+    """The tables analysts read: a view's rows, not the working state it keeps to derive them."""
+    return {t.name: t for v in views for t in v.tables
+            if t.name not in INTERNAL and not t.name.endswith(("_state", "_parts"))}
 
 
 def export_table(store: ViewStore, table: Table, fmt: str, output: Path) -> int:
