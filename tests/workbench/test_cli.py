@@ -51,6 +51,8 @@ def test_a_wrong_request_is_one_readable_line(store, city, tmp_path, args, messa
 
 
 def test_an_empty_ledger_and_an_unwritable_report(store, city_class, tmp_path):
+    ledger = store.ledger()  # there, with no events yet
+    ledger.close()
     empty = plads("audit", "fairness", "-d", store.url, cwd=tmp_path)
     assert empty.returncode == 2 and "nothing to audit" in empty.stderr and "Traceback" not in empty.stderr
     ledger = store.ledger()
