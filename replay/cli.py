@@ -335,28 +335,40 @@ def replay(
     view: str = typer.Argument(..., help="a view table, e.g. occupancy, waiting_list, statement_lines"),
     as_of: str = typer.Option(..., "--as-of", help="recorded time: YYYY-MM-DD (end of that day, Copenhagen) "
                                                    "or an ISO timestamp (UTC unless it has an offset)"),
+    valid_at: Optional[str] = typer.Option(None, "--valid-at", help="valid time: only the rows in force on this "
+                                                                    "day (YYYY-MM-DD), as known at --as-of"),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv or parquet"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="file to write (default: VIEW-asof-T.FORMAT)"),
     database: Optional[str] = DatabaseOpt,
 ) -> None:
-    """Export a view as the ledger knew it at a recorded time (point-in-time replay)."""
+    """Export a view as the ledger knew it at a recorded time (point-in-time replay), optionally only
+    the facts in force on a day (--valid-at)."""
     from pathlib import Path
 
     from ledger import Ledger
     from projections.export import export_table
     from projections.pointintime import position_at, views_as_of
+    from projections.validtime import has_valid_time, in_force_on
 
     table = _exportable_table(view, fmt)
     instant = _instant(as_of)
-    path = Path(output or f"{view}-asof-{as_of.replace(':', '')}.{fmt}")
+    select = None
+    if valid_at is not None:
+        day = _date(valid_at)
+        if not has_valid_time(table):
+            _fail(f"{view} has no valid time (it is ranked on its list date); replay it with --as-of alone", 2)
+        select = lambda rows: in_force_on(table, rows, day)  # noqa: E731
+    suffix = f"-validat-{valid_at}" if valid_at else ""
+    path = Path(output or f"{view}-asof-{as_of.replace(':', '')}{suffix}.{fmt}")
     _existing_ledger(database)
     with Ledger(database) as ledger:
         position = position_at(ledger, instant)
         if position == 0:
             _before_history(ledger, as_of)
         with views_as_of(ledger, position) as past:
-            n = export_table(past, table, fmt, path)
-    typer.echo(f"wrote {n} rows of {view} as of {as_of} (log position {position}) to {path}")
+            n = export_table(past, table, fmt, path, select)
+    valid = f", in force on {valid_at}" if valid_at else ""
+    typer.echo(f"wrote {n} rows of {view} as of {as_of}{valid} (log position {position}) to {path}")
 
 
 @app.command()

@@ -19,6 +19,18 @@ def test_replay_before_the_history_is_empty_and_after_it_equals_the_export(tmp_p
                   cwd=tmp_path)
     assert later.returncode == 0, later.stderr
     assert (tmp_path / "later.csv").read_text() == (tmp_path / "now.csv").read_text()
+    # valid time beside recorded time: April's rows of the occupancy, as known at the end
+    april = plads("replay", "occupancy", "--as-of", "2100-01-01", "--valid-at", "2025-04-15", "-d", url,
+                  "-o", str(tmp_path / "april.csv"), cwd=tmp_path)
+    assert april.returncode == 0 and "in force on 2025-04-15" in april.stdout, april.stderr
+    header, *rows = (tmp_path / "april.csv").read_text().splitlines()
+    month = header.split(",").index("month")
+    expected = [line for line in (tmp_path / "now.csv").read_text().splitlines()[1:]
+                if line.split(",")[month] == "2025-04"]
+    assert rows == expected and rows
+    ranked = plads("replay", "waiting_list", "--as-of", "2100-01-01", "--valid-at", "2025-04-15", "-d", url,
+                   cwd=tmp_path)
+    assert ranked.returncode == 2 and "has no valid time" in ranked.stderr
     # before the history: one line saying when it starts (the small demo starts on 2025-01-06)
     before = plads("replay", "occupancy", "--as-of", "2000-01-01T00:00:00+00:00", "-d", url,
                    "-o", str(tmp_path / "before.csv"), cwd=tmp_path)
