@@ -151,13 +151,11 @@ def budget_sentences(r: dict) -> list[str]:
     if "difference" in r:
         d = r["difference"]["total"]
         name = r["rule_sets"]["vs"]
-        out.append(f"Under {name} the net municipal cost would be {_kr(abs(d['net_municipal_cost_ore']))} "
-                   f"{'higher' if d['net_municipal_cost_ore'] > 0 else 'lower' if d['net_municipal_cost_ore'] else ''}"
-                   .rstrip() + f" and parents would pay {_kr(abs(d['parent_payments_ore']))} "
-                   f"{'more' if d['parent_payments_ore'] > 0 else 'less' if d['parent_payments_ore'] else ''}".rstrip()
-                   + ".")
+        out.append(f"Under {name} the net municipal cost would be "
+                   f"{_change(d['net_municipal_cost_ore'], 'higher', 'lower')} and parents would pay "
+                   f"{_change(d['parent_payments_ore'], 'more', 'less')}.")
         by_month = r["difference"]["by_month"]
-        if by_month:
+        if any(v["net_municipal_cost_ore"] for v in by_month.values()):
             peak = max(by_month, key=lambda m: abs(by_month[m]["net_municipal_cost_ore"]))
             out.append(f"The largest monthly difference was in {peak}: "
                        f"{_kr(by_month[peak]['net_municipal_cost_ore'], signed=True)}.")
@@ -171,6 +169,10 @@ def budget_sentences(r: dict) -> list[str]:
         out.append(f"Corrections of issued months came to {_kr(corrections['total_ore'], signed=True)} "
                    f"(shown apart, by the month they correct).")
     return out
+
+
+def _change(ore: int, up: str, down: str) -> str:
+    return f"{_kr(abs(ore))} {up if ore > 0 else down}" if ore else "the same"
 
 
 def _kr(ore: int, signed: bool = False) -> str:
