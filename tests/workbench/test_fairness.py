@@ -395,3 +395,19 @@ def _booking_of(city, child):
     facts = Demand()
     fold(city.ledger, [facts])
     return next(b.booking_id for b in facts.bookings.values() if b.child_id == child)
+
+
+def test_imported_registrations_are_neither_early_nor_late(store):
+    """history.json's placements come from the old system: when their families registered says
+    nothing about either policy, so they are a group of their own, not 'registered after 12 months'."""
+    from pathlib import Path
+
+    from replay.importer import import_history
+
+    history = Path(__file__).parents[1] / "simulate" / "data" / "history.json"
+    with store.ledger(D(2020, 1, 1)) as ledger:
+        import_history(ledger, history)
+        result = fairness_audit(ledger)
+    ages = result["breakdowns"]["registration_age"]
+    assert list(ages) == ["imported from the old system"]
+    assert ages["imported from the old system"]["registrations"] == result["summary"]["registrations"]
