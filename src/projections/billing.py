@@ -712,7 +712,7 @@ class _BillingFacts(View):
                     res.settlement.setdefault((m, home, there), [0, 0, 0, 0])[3] += line["amount_ore"]
             for key, kids in children.items():
                 res.settlement[key][0] = len(kids)
-        for m, lines in self._budget_lines(household, res, due, horizon).items():
+        for m, lines in self._budget_lines(household, res, due, horizon, since).items():
             dm = due.get(m)
             for line in lines:
                 part = res.budget.setdefault((m, self._line_district(household, line, dm, m)), [0] * 6)
@@ -723,8 +723,8 @@ class _BillingFacts(View):
                     part[5] += line["amount_ore"]
         return res
 
-    def _budget_lines(self, household: str, res: _Result, due: dict[str, _Due],
-                      horizon: str) -> dict[str, list[dict[str, Any]]]:
+    def _budget_lines(self, household: str, res: _Result, due: dict[str, _Due], horizon: str,
+                      since: str | None) -> dict[str, list[dict[str, Any]]]:
         """The parent payments the budget counts per month: the statements' lines (the live view).
         Kept apart (`months_apart`, the budget audit) each month counts its own charges — an issued
         month its issued lines, an open month what is due, a scenario what its rules charge every
@@ -734,7 +734,8 @@ class _BillingFacts(View):
             return {m: lines for m, (lines, _, _) in res.shown.items()}
         if self.scenario is not None:
             return {m: list(dm.lines) for m, dm in due.items() if m <= horizon}
-        apart = []
+        # months before `since` were not derived again: their corrections stand
+        apart = [x for x in self.corrections_apart.get(household, []) if since is not None and x["billed_month"] < since]
         for m, (lines, _, _) in res.shown.items():
             for line in lines:
                 if line["kind"] == "correction":
