@@ -29,12 +29,17 @@ def _fail(message: str, code: int = 1) -> None:
 
 @rules_app.command("list")
 def rules_list() -> None:
-    """List the rule sets this version of plads knows."""
+    """List the rule sets this version of plads knows, and the audit scenarios (replay/scenarios)."""
     import rules
+
+    from replay.audit import list_scenarios, resolve_rule_set
 
     for rule_set_id in rules.list_rule_sets():
         rs = rules.load_rule_set(rule_set_id)
         typer.echo(f"{rule_set_id}\t{rs.policy}\t{rs.title}")
+    for name in list_scenarios():  # what-if rule sets for `plads audit budget --vs`; never activated
+        rs = resolve_rule_set(name)
+        typer.echo(f"{name}\tscenario (audit --vs)\t{rs.title}")
 
 
 @rules_app.command("activate")
@@ -317,6 +322,7 @@ def export(
 
     table = _exportable_table(view, fmt)
     path = Path(output or f"{view}.{fmt}")
+    _existing_ledger(database)
     with Ledger(database) as ledger:
         projector = Projector(ledger, all_views())
         try:
@@ -332,25 +338,40 @@ def replay(
     view: str = typer.Argument(..., help="a view table, e.g. occupancy, waiting_list, statement_lines"),
     as_of: str = typer.Option(..., "--as-of", help="recorded time: YYYY-MM-DD (end of that day, Copenhagen) "
                                                    "or an ISO timestamp (UTC unless it has an offset)"),
+    valid_at: Optional[str] = typer.Option(None, "--valid-at", help="valid time: only the rows in force on this "
+                                                                    "day (YYYY-MM-DD), as known at --as-of"),
     fmt: str = typer.Option("csv", "--format", "-f", help="csv or parquet"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="file to write (default: VIEW-asof-T.FORMAT)"),
     database: Optional[str] = DatabaseOpt,
 ) -> None:
-    """Export a view as the ledger knew it at a recorded time (point-in-time replay)."""
+    """Export a view as the ledger knew it at a recorded time (point-in-time replay), optionally only
+    the facts in force on a day (--valid-at)."""
     from pathlib import Path
 
     from ledger import Ledger
     from projections.export import export_table
     from projections.pointintime import position_at, views_as_of
+    from projections.validtime import has_valid_time, in_force_on
 
     table = _exportable_table(view, fmt)
     instant = _instant(as_of)
-    path = Path(output or f"{view}-asof-{as_of.replace(':', '')}.{fmt}")
+    select = None
+    if valid_at is not None:
+        day = _date(valid_at)
+        if not has_valid_time(table):
+            _fail(f"{view} has no valid time (it is ranked on its list date); replay it with --as-of alone", 2)
+        select = lambda rows: in_force_on(table, rows, day)  # noqa: E731
+    suffix = f"-validat-{valid_at}" if valid_at else ""
+    path = Path(output or f"{view}-asof-{as_of.replace(':', '')}{suffix}.{fmt}")
+    _existing_ledger(database)
     with Ledger(database) as ledger:
         position = position_at(ledger, instant)
+        if position == 0:
+            _before_history(ledger, as_of)
         with views_as_of(ledger, position) as past:
-            n = export_table(past, table, fmt, path)
-    typer.echo(f"wrote {n} rows of {view} as of {as_of} (log position {position}) to {path}")
+            n = export_table(past, table, fmt, path, select)
+    valid = f", in force on {valid_at}" if valid_at else ""
+    typer.echo(f"wrote {n} rows of {view} as of {as_of}{valid} (log position {position}) to {path}")
 
 
 @app.command()
@@ -462,6 +483,7 @@ def audit_fairness(
     from ledger import Ledger
     from replay.audit import fairness_audit
 
+    _existing_ledger(database)
     with Ledger(database) as ledger:
         result = _audit(lambda: fairness_audit(ledger, start=_opt_date(start), end=_opt_date(end), policy=policy,
                                                vs=vs))
@@ -497,6 +519,7 @@ def audit_budget(
     from ledger import Ledger
     from replay.audit import budget_audit
 
+    _existing_ledger(database)
     with Ledger(database) as ledger:
         result = _audit(lambda: budget_audit(ledger, start=_opt_date(start), end=_opt_date(end), vs=vs))
     total = result["actual"]["total"]
@@ -509,13 +532,36 @@ def audit_budget(
     _write_reports(result, json_path, html_path)
 
 
+def _existing_ledger(database: Optional[str]) -> None:
+    """Reading commands (audit, replay, export) open a ledger that is there: a SQLite path that
+    does not exist is an error, not a new empty ledger."""
+    from pathlib import Path
+
+    from ledger.storage import parse_database_url
+
+    store = parse_database_url(database)
+    if store.kind == "sqlite" and not store.sqlite_path.startswith("file:") and not Path(store.sqlite_path).is_file():
+        _fail(f"no ledger at {store.url}: the file does not exist (plads simulate, plads import or plads demo "
+              f"make one)", 1)
+
+
+def _before_history(ledger, as_of: str) -> None:
+    """One line saying when the history starts, for a recorded time before it."""
+    from projections.engine import LogReader
+
+    first = LogReader(ledger, ()).recorded_at(1)
+    if first is None:
+        _fail("the ledger is empty: there is no history to replay", 1)
+    _fail(f"nothing was recorded by {as_of}: the history starts {first[1]:%Y-%m-%d %H:%M:%S} UTC", 1)
+
+
 def _audit(run):
     from replay.audit import AuditError
 
     try:
         return run()
     except AuditError as e:
-        _fail(str(e), 2)
+        _fail(str(e), getattr(e, "exit_code", 2))
 
 
 def _write_reports(result: dict, json_path: Optional[str], html_path: Optional[str]) -> None:

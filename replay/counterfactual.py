@@ -11,9 +11,10 @@ original activations. Then the allocation:
   caseworker, or the acceptance of a waiting-list offer) is booked again at the time it was
   recorded, same child, institution, start, pool and channel; the alternative rules may refuse
   it (no seat in the self-service share), and then the child stays registered and waits.
-- waiting list: `projections.allocation.run_allocation(ledger, month, seed=seed)` month by month
-  (the allocation module), and every family accepts the offers it gets; caseworker bookings of
-  basis and special seats are kept as they were.
+- waiting list: `projections.allocation.run_allocation(ledger, month, seed=seed)` on the 1st of
+  each month for the month two months later (the allocation module), and every family accepts
+  the offers it gets (through the placement office: there is no self-service there); caseworker bookings of
+  basis and special seats, and placements imported from the old system, are kept as they were.
 
 Deterministic: the same ledger, rule set and seed give the same scratch ledger event for event.
 """
@@ -22,15 +23,18 @@ from __future__ import annotations
 
 import re
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import rules
-from ledger import Ledger, SimulatedClock
+from eventsourcing.persistence import PersistenceError
+
+from ledger import Ledger, LedgerError, SimulatedClock
 from ledger import commands as c
+from ledger.errors import StaleState
 from projections.engine import Envelope, LogReader, View
 from projections.occupancy import Occupancy
 
@@ -38,6 +42,9 @@ from replay.audit.facts import Demand, fold
 from replay.audit.scenarios import AuditError, resolve_rule_set
 
 KEPT_POOLS = ("basis", "special")  # assigned by caseworkers on need under every policy
+# Copenhagen's office allocates on the 1st of a month the seats from two months later (the
+# simulator's allocation_months_ahead), so an offer comes before the need date, not after it.
+ALLOCATE_AHEAD = 2
 
 
 @dataclass
@@ -160,72 +167,123 @@ def replay_demand(source: Ledger, rule_set: str, *, seed: int = 0) -> Iterator[R
         ledger = Ledger(f"sqlite:///{Path(tmp) / 'ledger.db'}", clock=clock)
         try:
             out = Replayed(ledger, rs.id, rs.policy)
-            _run(ledger, clock, script, rs, out, allocate, seed)
+            try:
+                _run(ledger, clock, script, rs, out, allocate, seed)
+            except (LedgerError, RuntimeError, PersistenceError) as e:
+                raise ReplayFailed(rs.id, clock.now(), e) from e
             yield out
         finally:
             ledger.close()
 
 
+class ReplayFailed(AuditError):
+    """The replay broke inside its own scratch ledger: a fault of plads, not of the audited ledger
+    (nobody else writes to the scratch ledger, so no error there is another writer's)."""
+
+    exit_code = 1  # not the auditor's mistake (2)
+
+    def __init__(self, rule_set: str, when: datetime, error: Exception) -> None:
+        cause = error.__cause__ if isinstance(error, StaleState) and error.__cause__ else error
+        detail = getattr(cause, "detail", None) or str(cause) or type(cause).__name__
+        super().__init__(f"internal error: the counterfactual replay under {rule_set} failed in its private "
+                         f"scratch ledger at the step recorded {when:%Y-%m-%d %H:%M} UTC ({type(cause).__name__}: "
+                         f"{detail}); the audited ledger is unchanged — please report this")
+
+
+class _Batches:
+    """Bulk batches into the scratch ledger, closed around every write that goes past them.
+
+    The allocation run writes through the ledger itself (offers on the children); a batch that
+    lived across it would still hold those children at their versions before the offers, and its
+    next save would write a version the log already has. So the batch is saved and dropped before
+    such a write, and a fresh one (reading the aggregates anew) starts after it."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._stack = ExitStack()
+        self.batch = self._open()
+
+    def _open(self):
+        return self._stack.enter_context(self.ledger.bulk(actor="counterfactual", channel="system"))
+
+    def outside(self, write: Callable[[], Any]) -> Any:
+        self.close()
+        self._stack = ExitStack()
+        try:
+            return write()
+        finally:
+            self.batch = self._open()
+
+    def close(self) -> None:
+        self._stack.close()
+
+
 def _run(ledger: Ledger, clock: SimulatedClock, script: Script, rs, out: Replayed, allocate, seed: int) -> None:
     ids: dict[str, str] = {}  # original booking id -> the replayed booking's (absent: never given here)
     next_month: date | None = None
-    seen = 0  # scratch log position up to which offers were answered
-    with ledger.bulk(actor="counterfactual", channel="system") as batch:
-        clock.set(script.steps[0][0])
-        effective = max(rs.first_day, script.first_activation or script.steps[0][0].date())
-        batch.execute(c.ActivateRuleSet(rule_set_id=rs.id, effective_from=effective,
-                                        reason="counterfactual replay"), channel="system")
-        for when, what, command, channel, creates in script.steps:
-            if allocate is not None:
-                month = when.date().replace(day=1)
-                next_month = next_month or month
-                while next_month <= month:  # allocate each month as the replay enters it
-                    batch.flush()
-                    allocate(ledger, f"{next_month.year:04d}-{next_month.month:02d}", seed=seed,
-                             actor="counterfactual", channel="system")
-                    seen = _accept_offers(ledger, batch, seen)
-                    next_month = rules.add_months(next_month, 1)
-            if when > clock.now():  # the clock ticks on each event: never set it back
-                clock.set(when)
-            if what == "book":
-                if allocate is not None and command.pool not in KEPT_POOLS:
-                    continue  # the allocation decides
-                if batch.execute(command, channel=channel) is None:
-                    _refused(out, batch, command, when)
-                else:
-                    ids[str(command.booking_id)] = str(command.booking_id)
-                continue
-            if what in ("cancel", "transfer"):
-                mine = ids.get(str(command.booking_id))
-                if mine is None:
-                    continue  # that place was never given in this history
-                command = command.model_copy(update={"booking_id": mine})
-                result = batch.execute(command, channel=channel)
-                if result is None:
-                    _refused(out, batch, command, when)
-                elif creates is not None:
-                    ids[creates] = result["id"]
-                continue
+    clock.set(script.steps[0][0])
+    batches = _Batches(ledger)
+    batch = batches.batch
+    effective = max(rs.first_day, script.first_activation or script.steps[0][0].date())
+    batch.execute(c.ActivateRuleSet(rule_set_id=rs.id, effective_from=effective,
+                                    reason="counterfactual replay"), channel="system")
+    for when, what, command, channel, creates in script.steps:
+        if allocate is not None:
+            month = when.date().replace(day=1)
+            next_month = next_month or month
+            while next_month <= rules.add_months(month, ALLOCATE_AHEAD):
+                # on entering a month, the office allocates the months up to ALLOCATE_AHEAD later
+                entered = datetime.combine(month, datetime.min.time(), tzinfo=when.tzinfo)
+                if entered > clock.now():
+                    clock.set(entered)
+                label = f"{next_month.year:04d}-{next_month.month:02d}"
+                batches.outside(lambda: _allocate_and_accept(ledger, allocate, label, seed, out))
+                next_month = rules.add_months(next_month, 1)
+            batch = batches.batch
+        if when > clock.now():  # the clock ticks on each event: never set it back
+            clock.set(when)
+        if what == "book":
+            if allocate is not None and command.pool not in KEPT_POOLS and channel != "import":
+                continue  # the allocation decides (an imported placement predates either policy: kept)
             if batch.execute(command, channel=channel) is None:
                 _refused(out, batch, command, when)
+            else:
+                ids[str(command.booking_id)] = str(command.booking_id)
+            continue
+        if what in ("cancel", "transfer"):
+            mine = ids.get(str(command.booking_id))
+            if mine is None:
+                continue  # that place was never given in this history
+            command = command.model_copy(update={"booking_id": mine})
+            result = batch.execute(command, channel=channel)
+            if result is None:
+                _refused(out, batch, command, when)
+            elif creates is not None:
+                ids[creates] = result["id"]
+            continue
+        if batch.execute(command, channel=channel) is None:
+            _refused(out, batch, command, when)
+    batches.close()
 
 
-def _accept_offers(ledger: Ledger, batch, after: int) -> int:
-    """Every family accepts the offers the allocation just made (they registered to get a place);
-    returns the scratch log position read to."""
-    batch.flush()
+def _allocate_and_accept(ledger: Ledger, allocate, month: str, seed: int, out: Replayed) -> None:
+    """The month's allocation run, then every family accepts the offers it just made (they registered
+    to get a place), through the placement office as under the waiting list (no self-service there)."""
+    start = ledger.max_position()
+    allocate(ledger, month, seed=seed, actor="counterfactual", channel="system")
     reader = LogReader(ledger, {"Child.PlaceOffered"})
     end = ledger.max_position()
-    position = after
-    while position < end:
-        events, last = reader.page(position, 10_000)
-        if last == position:
-            break
-        for e in events:
-            batch.execute(c.AcceptOffer(child_id=e.originator_id, offer_id=e.data["offer_id"]), channel="self_service")
-        position = last
-    batch.flush()
-    return ledger.max_position()
+    position = start
+    with ledger.bulk(actor="counterfactual", channel="caseworker") as batch:
+        while position < end:
+            events, last = reader.page(position, 10_000)
+            if last == position:
+                break
+            for e in events:
+                command = c.AcceptOffer(child_id=e.originator_id, offer_id=e.data["offer_id"])
+                if batch.execute(command) is None:
+                    _refused(out, batch, command, e.recorded_at)
+            position = last
 
 
 def _refused(out: Replayed, batch, command, when: datetime) -> None:

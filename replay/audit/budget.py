@@ -1,5 +1,10 @@
 """The budget audit: the Budget view under the actual rules and under a scenario, and the difference.
 
+Each month counts its own charges: an issued month what was issued for it, an open month what is
+due, and under the scenario what its rules charge for that month, issued or not. The corrections
+the ledger owes for issued months (due now less billed) are reported apart (`corrections`), not in
+the month whose statement carries them.
+
 Both folds are `projections.billing.Budget` over the same log, in memory: the actual one as the
 live view computes it (each booking under the rule set it was decided under, each friplads
 share as decided), the alternative with `Budget(scenario=rule_set)` (money rules and friplads
@@ -34,11 +39,11 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
     if start is not None and end is not None and end < start:
         raise AuditError(f"the period ends ({end}) before it starts ({start})")
     scenario = resolve_rule_set(vs) if vs else None
-    actual, demand = Budget(), Demand()
+    actual, demand = Budget(months_apart=True), Demand()
     views = [actual, demand]
     alternative = None
     if scenario is not None:
-        alternative = Budget(scenario=scenario)
+        alternative = Budget(scenario=scenario, months_apart=True)
         views.append(alternative)
     position = fold(ledger, views)
     if demand.last_recorded is None:
@@ -55,6 +60,7 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
         "as_of": demand.last_recorded.isoformat(),
         "position": position,
         "actual": _tables(parts(actual), demand),
+        "corrections": _corrections(actual, lo, hi),
         "rule_sets": {"actual": "as recorded (each booking under its own rule set)",
                       "vs": scenario.id if scenario else None},
     }
@@ -65,6 +71,20 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
                                                                                             "by_income_band")}
         result["difference"]["total"] = {k: alt["total"][k] - result["actual"]["total"][k] for k in MEASURES}
     return result
+
+
+def _corrections(view: Budget, lo: str, hi: str) -> dict[str, Any]:
+    """The ledger's corrections of issued months (what is due now less what was billed), by the month
+    they correct and by the month whose statement carries them: apart from the months' charges."""
+    lines = [x for apart in view.corrections_apart.values() for x in apart if lo <= x["corrects_month"] <= hi]
+    by_corrected: dict[str, int] = defaultdict(int)
+    by_billed: dict[str, int] = defaultdict(int)
+    for x in lines:
+        by_corrected[x["corrects_month"]] += x["amount_ore"]
+        by_billed[x["billed_month"]] += x["amount_ore"]
+    return {"by_corrected_month": dict(sorted(by_corrected.items())),
+            "by_billed_month": dict(sorted(by_billed.items())),
+            "total_ore": sum(x["amount_ore"] for x in lines)}
 
 
 def _band(demand: Demand, household_id: str, month: str) -> str:

@@ -17,7 +17,8 @@
 - Sibling co-location: of the placed children with a sibling in daycare on their start date,
   the share placed where a sibling is.
 Each measure is broken down by district (the child's home), registration channel and the
-child's age when registered (< 4 months, 4-12 months, > 12 months).
+child's age when registered (< 4 months, 4-12 months, > 12 months; registrations imported from
+the old system are a group of their own: neither policy saw them registered).
 
 The priority order is `rules.priority_key` (seed 0, the waiting-list view's order) under
 `policy` or, by default, the rule set in force on the day the booking was recorded; envy needs
@@ -44,6 +45,7 @@ from replay.audit.scenarios import AuditError, resolve_rule_set
 DEFAULT_RULE_SET = "copenhagen-2025-waitinglist@1"
 SEED = 0
 AGE_BANDS = ("registered before 4 months", "registered at 4-12 months", "registered after 12 months")
+IMPORTED = "imported from the old system"
 DIMENSIONS = ("district", "channel", "registration_age", "policy", "policy_and_registration_age")
 ENVY_SOURCES = ("booking", "offer")  # transfers continue a place; they give no seat away
 
@@ -166,6 +168,8 @@ def _groups(demand: Demand, r: Registration) -> dict[str, str]:
     child = demand.children[r.child_id]
     months_old = _months_between(child.birth, r.registered_on)
     band = AGE_BANDS[0] if months_old < 4 else AGE_BANDS[1] if months_old <= 12 else AGE_BANDS[2]
+    if r.channel == "import":  # registered in the old system, under neither policy: not early or late here
+        band = IMPORTED
     return {"district": demand.district_of(r.child_id), "channel": r.channel, "registration_age": band}
 
 

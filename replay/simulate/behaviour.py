@@ -364,7 +364,9 @@ class Simulation:
             if start >= rules.school_start(kid.birth, self.rs):
                 break
             for plan in wishes:
-                result = self.run(c.BookPlace(child_id=kid.id, institution_id=plan.id, start_date=start), "self_service")
+                # the family asked from `need`: a later start it finds is waited for
+                result = self.run(c.BookPlace(child_id=kid.id, institution_id=plan.id, start_date=start,
+                                              need_date=need), "self_service")
                 if result:
                     self.counts["self-service bookings"] += 1
                     self._booked(kid, result, plan)

@@ -237,11 +237,17 @@ class BookPlace(Command):
     override: bool = False  # caseworker books beyond capacity; needs a reason
     reason: Reason | None = None
     booking_id: UUID | None = None
+    # The first day the family asked a place from, when earlier than the start it got (a
+    # self-service search that found no seat for the earlier months): recorded as the need date of
+    # the registration a booking without an earlier one records, so its waiting shows.
+    need_date: SaneDate | None = None
 
     @model_validator(mode="after")
     def _override_needs_reason(self) -> "BookPlace":
         if self.override and not self.reason:
             raise ValueError("a capacity override needs a reason")
+        if self.need_date is not None and self.need_date > self.start_date:
+            raise ValueError("the need date cannot be after the start date")
         return self
 
 

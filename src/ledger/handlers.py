@@ -629,6 +629,7 @@ def book_place(uow: UnitOfWork, cmd: c.BookPlace, ctx: Context) -> dict:
         basis={"source": "booking"},
         override=cmd.override,
         reason=cmd.reason,
+        need_date=cmd.need_date,
     )
 
 
@@ -647,6 +648,7 @@ def _book(
     reason: str | None = None,
     mutate_first: Callable[[], None] | None = None,
     ending: dict[str, date] | None = None,
+    need_date: date | None = None,
 ) -> dict:
     """Check invariants 1 and 2 for a new booking, then record it."""
     rule_set = ctx.rule_set(uow)
@@ -690,11 +692,12 @@ def _book(
     meta = ctx.meta(uow, start, reason)
     registration = child.registrations.get(start_group)
     if registration is None:
-        # A booking made without an earlier registration records the registration with it.
+        # A booking made without an earlier registration records the registration with it, from
+        # the day the family asked a place from (its start unless it says it asked earlier).
         child.register(
             age_group=start_group,
             wishes=[str(inst.id)],
-            need_date=start,
+            need_date=min(need_date or start, start),
             registered_on=today,
             newcomer=False,
             meta=meta,

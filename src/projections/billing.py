@@ -255,6 +255,8 @@ class _BillingFacts(View):
         # friplads decision is taken again from its recorded inputs (income, children, single
         # parent) under the scenario's scale. Never set for the live views.
         self.scenario = scenario
+        self.months_apart = False  # Budget(months_apart=True): the budget audit's months (_budget_lines)
+        self.corrections_apart: dict[str, list[dict[str, Any]]] = {}  # household -> its corrections, then
         self.friplads_inputs: dict[str, list[list[Any]]] = {}  # household -> [[effective, income, children, single]]
         self.bookings: dict[str, dict[str, Any]] = {}
         self.children: dict[str, dict[str, Any]] = {}
@@ -727,7 +729,7 @@ class _BillingFacts(View):
                     res.settlement.setdefault((m, home, there), [0, 0, 0, 0])[3] += line["amount_ore"]
             for key, kids in children.items():
                 res.settlement[key][0] = len(kids)
-        for m, (lines, _, _) in res.shown.items():
+        for m, lines in self._budget_lines(household, res, due, horizon, since).items():
             dm = due.get(m)
             for line in lines:
                 part = res.budget.setdefault((m, self._line_district(household, line, dm, m)), [0] * 6)
@@ -737,6 +739,29 @@ class _BillingFacts(View):
                 elif line["kind"] == "sibling":
                     part[5] += line["amount_ore"]
         return res
+
+    def _budget_lines(self, household: str, res: _Result, due: dict[str, _Due], horizon: str,
+                      since: str | None) -> dict[str, list[dict[str, Any]]]:
+        """The parent payments the budget counts per month: the statements' lines (the live view).
+        Kept apart (`months_apart`, the budget audit) each month counts its own charges — an issued
+        month its issued lines, an open month what is due, a scenario what its rules charge every
+        month — and the corrections of issued months go to `corrections_apart`, not to the month
+        whose statement carries them."""
+        if not self.months_apart:
+            return {m: lines for m, (lines, _, _) in res.shown.items()}
+        if self.scenario is not None:
+            return {m: list(dm.lines) for m, dm in due.items() if m <= horizon}
+        # months before `since` were not derived again: their corrections stand
+        apart = [x for x in self.corrections_apart.get(household, []) if since is not None and x["billed_month"] < since]
+        for m, (lines, _, _) in res.shown.items():
+            for line in lines:
+                if line["kind"] == "correction":
+                    dm = due.get(m)
+                    apart.append({"billed_month": m, "corrects_month": line.get("corrects_month"),
+                                  "district": self._line_district(household, line, dm, m),
+                                  "amount_ore": line["amount_ore"]})
+        self.corrections_apart[household] = apart
+        return {m: [x for x in lines if x["kind"] != "correction"] for m, (lines, _, _) in res.shown.items()}
 
     def _corrections(self, month: str, statement: dict[str, Any] | None, corrections_of_month: list[dict],
                      due: _Due) -> list[dict[str, Any]]:
@@ -1140,9 +1165,10 @@ class Budget(_BillingFacts):
     state = BUDGET_STATE
     tables = (BUDGET_STATE, BUDGET_PARTS, BUDGET)
 
-    def __init__(self, scenario: rules.RuleSet | None = None, facts: Billing | None = None) -> None:
+    def __init__(self, scenario: rules.RuleSet | None = None, facts: Billing | None = None,
+                 months_apart: bool = False) -> None:
         if facts is not None:
-            if scenario is not None:
+            if scenario is not None or months_apart:
                 raise ValueError("a Budget linked to the Billing view's facts cannot take a scenario")
             self.tables = (BUDGET_PARTS, BUDGET)
             self.handles = frozenset()  # the Billing view folds the facts
@@ -1150,10 +1176,14 @@ class Budget(_BillingFacts):
                 facts.linked.append(self)
         self.facts: _BillingFacts = facts if facts is not None else self
         super().__init__(scenario)
+        # The budget audit's reading (see _budget_lines); set after the facts' __init__, which sets
+        # the live views' default.
+        self.months_apart = months_apart
         self._totals = _Totals(BUDGET_MEASURES)
 
     def _init_kwargs(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "facts": None if self.facts is self else self.facts}
+        return {"scenario": self.scenario, "facts": None if self.facts is self else self.facts,
+                "months_apart": self.months_apart}
 
     def companions(self) -> list[View]:
         return [] if self.facts is self else [self.facts]

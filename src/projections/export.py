@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from projections.engine import View
 from projections.stores import ViewStore
 from projections.tables import BOOL, DATE, INT, TIMESTAMP, Table
 
-# Tables that hold working state only, not for analysts.
+# Tables that hold working state only, not for analysts (besides every *_state and *_parts table).
 INTERNAL = {"timeline_booking_child", "billing_state", "budget_state", "billing_settlement_parts", "budget_parts", "waitinglist_state"}
 
 
 def exportable(views: Sequence[View]) -> dict[str, Table]:
-    return {t.name: t for v in views for t in v.tables if t.name not in INTERNAL}
+    """The tables analysts read: a view's rows, not the working state it keeps to derive them."""
+    return {t.name: t for v in views for t in v.tables
+            if t.name not in INTERNAL and not t.name.endswith(("_state", "_parts"))}
 
 
-def export_table(store: ViewStore, table: Table, fmt: str, output: Path) -> int:
-    rows = sorted(store.load(table), key=lambda r: tuple("" if v is None else str(v) for v in table.key_of(r)))
+def export_table(store: ViewStore, table: Table, fmt: str, output: Path,
+                 select: Callable[[list[dict]], list[dict]] | None = None) -> int:
+    """Write the table's rows (those `select` keeps, e.g. projections.validtime's) sorted by key."""
+    rows = list(store.load(table))
+    if select is not None:
+        rows = select(rows)
+    rows.sort(key=lambda r: tuple("" if v is None else str(v) for v in table.key_of(r)))
     if fmt == "csv":
         with output.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)

@@ -86,3 +86,38 @@ def test_before_the_first_event_the_views_are_empty(city):
         assert isinstance(past, SQLiteViewStore)
         assert past.position("views") == 0
         assert all(not rows for rows in snapshot(past, all_views()).values())
+
+
+def test_valid_time_beside_recorded_time(city, tmp_path):
+    """A has 10 nursery seats from 2024; on 2025-02-03 a change to 12 from 2025-06-01 is recorded,
+    and a child is booked from 2025-03-01. The capacity in force on 2025-07-01 is 10 as the ledger
+    knew it on 2025-01-31 and 12 as it knows it now; on 2025-04-01 it is 10 either way."""
+    from projections.export import exportable
+    from projections.validtime import NoValidTime, in_force_on
+
+    ledger = city.ledger
+    a = city.institution(kind="vuggestue", nursery=10, kindergarten=None, name="A")
+    ledger.clock.set(D(2025, 2, 3))
+    city.run(c.ChangeCapacity(institution_id=a, age_group="nursery", pool="general", seats=12,
+                              effective_from=D(2025, 6, 1)), channel="system")
+    child = city.child(city.household(), birth=D(2024, 3, 15))
+    city.book(child, a, D(2025, 3, 1))
+    tables = exportable(all_views())
+
+    def rows(as_of, table, day):
+        with views_as_of(ledger, as_of) as past:
+            return in_force_on(tables[table], list(past.load(tables[table])), day)
+
+    def seats(as_of, day):
+        return [(r["age_group"], r["seats"]) for r in rows(as_of, "institution_capacity", day)]
+
+    assert seats(D(2025, 1, 31), D(2025, 7, 1)) == [("nursery", 10)]
+    assert seats(D(2025, 2, 28), D(2025, 7, 1)) == [("nursery", 12)]
+    assert seats(D(2025, 2, 28), D(2025, 4, 1)) == [("nursery", 10)]
+    assert rows(D(2025, 2, 28), "seat_spans", D(2025, 2, 15)) == []
+    assert [r["child_id"] for r in rows(D(2025, 2, 28), "seat_spans", D(2025, 4, 1))] == [child]
+    assert rows(D(2025, 1, 31), "seat_spans", D(2025, 4, 1)) == []  # not booked yet as known then
+    april = rows(D(2025, 2, 28), "occupancy", D(2025, 4, 10))
+    assert {(r["month"], r["pool"], r["capacity"], r["booked"]) for r in april} == {("2025-04", "general", 10, 1)}
+    with pytest.raises(NoValidTime, match="waiting_list has no valid time"):
+        in_force_on(tables["waiting_list"], [], D(2025, 4, 1))

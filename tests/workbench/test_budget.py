@@ -21,7 +21,7 @@ def small_city(city):
         city.book(city.child(household, birth=D(2024, 3, 15)), inst, D(2025, 2, 1))
     city.ledger.clock.set(D(2025, 6, 3))
     city.household()
-    return {"a": a, "b": b}
+    return {"a": a, "b": b, "poor": poor}
 
 
 def test_a_rule_set_against_itself_differs_by_nothing(city):
@@ -107,3 +107,64 @@ def test_the_scenario_difference_is_the_rules_difference_for_one_household(city)
     assert paid(scenario_rs) != paid(actual_rs)
     assert march["parent_payments_ore"] == paid(scenario_rs) - paid(actual_rs)
     assert march["net_municipal_cost_ore"] == -march["parent_payments_ore"]
+
+
+def _issue(city, month):
+    """Issue a month as the API does: the Billing view's lines for it, as they stand."""
+    from projections import Billing
+    from projections.billing import STATEMENT_LINES, STATEMENTS
+
+    projector = Projector(city.ledger, [Billing()])
+    try:
+        projector.catch_up()
+        statements = []
+        for s in projector.store.load(STATEMENTS):
+            if s["month"] != month or s["issued"]:
+                continue
+            rows = sorted((r for r in projector.store.load(STATEMENT_LINES)
+                           if r["household_id"] == s["household_id"] and r["month"] == month),
+                          key=lambda r: r["line_no"])
+            statements.append(city.c.HouseholdStatement(
+                household_id=s["household_id"], total_ore=s["total_ore"],
+                lines=[city.c.StatementLine(kind=r["kind"], amount_ore=r["amount_ore"], child_id=r["child_id"],
+                                            booking_id=r["booking_id"], month=r["corrects_month"],
+                                            detail=r["detail"]) for r in rows]))
+        city.run(city.c.IssueStatements(month=month, statements=statements))
+    finally:
+        projector.close()
+
+
+def test_each_month_differs_by_its_own_charges_issued_or_not(city):
+    """Three children in full months from February, the same every month: under the 2024 friplads
+    scale each month's parent payments differ by the same amount, whether the month was issued
+    (February to April) or not (May) — not 0 for the issued months and 4 months' worth in May."""
+    small_city(city)
+    for month in ("2025-02", "2025-03", "2025-04"):
+        _issue(city, month)
+    diff = budget_audit(city.ledger, vs="friplads-2024-scale@1")["difference"]["by_month"]
+    per_month = [diff[m]["parent_payments_ore"] for m in ("2025-02", "2025-03", "2025-04", "2025-05", "2025-06")]
+    assert per_month[0] > 0 and per_month == [per_month[0]] * 5
+
+
+def test_corrections_of_issued_months_are_shown_apart(city):
+    """The poor household declares a higher income from February after February and March were
+    issued: its friplads shrinks for both, and the corrections (on April's statement) show apart,
+    by the month they correct; April itself counts only April's charges."""
+    ids = small_city(city)
+    _issue(city, "2025-02")
+    _issue(city, "2025-03")
+    before = budget_audit(city.ledger)
+    poor = ids["poor"]
+    city.run(city.c.DeclareIncome(household_id=poor, annual_income_ore=300_000 * 100, effective_from=D(2025, 2, 1)))
+    after = budget_audit(city.ledger)
+    corr = after["corrections"]
+    assert set(corr["by_corrected_month"]) == {"2025-02", "2025-03"}
+    assert corr["by_corrected_month"]["2025-02"] == corr["by_corrected_month"]["2025-03"] > 0
+    assert corr["by_billed_month"] == {"2025-04": corr["total_ore"]}
+    # issued months keep what was billed; April counts April's charges (the new income), not the corrections
+    for m in ("2025-02", "2025-03"):
+        assert after["actual"]["by_month"][m] == before["actual"]["by_month"][m]
+    april = after["actual"]["by_month"]["2025-04"]["parent_payments_ore"] - before["actual"]["by_month"]["2025-04"][
+        "parent_payments_ore"]
+    assert april == corr["by_corrected_month"]["2025-02"]  # a full month like February
+    assert before["corrections"] == {"by_corrected_month": {}, "by_billed_month": {}, "total_ore": 0}

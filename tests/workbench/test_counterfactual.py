@@ -172,3 +172,105 @@ def test_a_caseworker_override_is_replayed(city):
     assert (override["child_id"], override["institution_id"], override["reason"]) == (extra, ids["a"], "acute need")
     assert override["short_from"] == "2025-06-01" and override["short_days"] > 0 and override["events"]
     assert original["summary"]["capacity_overrides"] == 1 == vs["actual"]["capacity_overrides"]
+
+
+# -- issue 22: the cross-policy counterfactual both ways -------------------------------------------
+
+def _placed_children(ledger):
+    from replay.audit.facts import Demand, fold
+
+    facts = Demand()
+    fold(ledger, [facts])
+    return {b.child_id: b.institution_id for b in facts.bookings.values()}
+
+
+def test_under_the_waiting_list_the_registered_children_accept_their_offers(city):
+    """planted(): A has 2 nursery seats and i registered for it first (Jan 6), j1/j2 booked it later
+    (Jan 20); k registered for B. Under the waiting list the monthly run offers A to i and one of j1/j2 and B to k from March, and the families accept: 3 placed, nobody passed
+    over. j1 and j2 registered on one day: the run's seed picks one of them.
+    (Accepting an offer is a placement-office step: self-service does not exist there.)"""
+    ids = planted(city)
+    with replay_demand(city.ledger, "copenhagen-2025-waitinglist@1") as replayed:
+        placed = _placed_children(replayed.ledger)
+    assert (placed.pop(ids["i"]), placed.pop(ids["k"])) == (ids["a"], ids["b"])
+    assert list(placed.values()) == [ids["a"]] and set(placed) < {ids["j1"], ids["j2"]}
+    vs = fairness_audit(city.ledger, vs="copenhagen-2025-waitinglist@1")["vs"]
+    assert (vs["alternative"]["placed"], vs["alternative"]["justified_envy"]) == (3, 0)
+    assert (vs["actual"]["placed"], vs["actual"]["justified_envy"]) == (3, 1)
+
+
+def test_a_child_offered_a_seat_by_the_replay_can_act_again_later(city):
+    """The allocation writes the offers past the replay's bulk batch; a later step of the same child
+    (here i changes its wishes in April) must not be saved over the offer's version."""
+    ids = planted(city)
+    city.ledger.clock.set(D(2025, 5, 12))
+    city.run(city.c.ChangeWishes(child_id=ids["i"], age_group="nursery", wishes=[ids["a"], ids["b"]]))
+    city.household()
+    vs = fairness_audit(city.ledger, vs="copenhagen-2025-waitinglist@1")["vs"]
+    assert vs["alternative"]["registrations"] == vs["actual"]["registrations"] == 4
+
+
+def test_a_waiting_list_ledger_replays_under_book_en_plads_and_back(new_city):
+    """The other way round: a ledger kept under the waiting list (a registration, a caseworker's offer
+    accepted) replayed under both rule sets."""
+    city = new_city("copenhagen-2025-waitinglist@1")
+    a = city.institution(name="Myretuen", nursery=1, kindergarten=None, kind="vuggestue")
+    i = city.child(city.household(), birth=D(2024, 2, 1))
+    city.run(city.c.Register(child_id=i, age_group="nursery", wishes=[a], need_date=D(2025, 3, 1)))
+    from projections.allocation import run_allocation
+
+    city.ledger.clock.set(D(2025, 2, 1))
+    [offer] = run_allocation(city.ledger, "2025-03")["offers"]
+    city.run(city.c.AcceptOffer(child_id=i, offer_id=offer["offer_id"]))
+    city.ledger.clock.set(D(2025, 4, 1))
+    city.household()
+    for rule_set in ("copenhagen-book-en-plads@1", "copenhagen-2025-waitinglist@1"):
+        vs = fairness_audit(city.ledger, vs=rule_set)["vs"]
+        assert vs["actual"]["placed"] == vs["alternative"]["placed"] == 1, rule_set
+
+
+def test_an_internal_failure_of_the_replay_says_so(city, monkeypatch):
+    """A failure inside the private scratch ledger is plads's own, not "another writer"."""
+    from ledger.application import Bulk
+    from ledger.errors import StaleState
+
+    planted(city)
+    real = Bulk.flush
+
+    def broken(self):
+        if self.ledger is not city.ledger:
+            raise StaleState("another writer changed the ledger during a bulk batch") from RuntimeError("boom")
+        return real(self)
+
+    monkeypatch.setattr(Bulk, "flush", broken)
+    with pytest.raises(AuditError, match=r"internal error: the counterfactual replay under "
+                                         r"copenhagen-book-en-plads@1 failed in its private scratch ledger "
+                                         r".*RuntimeError: boom") as caught:
+        fairness_audit(city.ledger, vs="copenhagen-2025-waitinglist@1")
+    assert "another writer" not in str(caught.value)
+
+
+def test_an_imported_history_replays_under_both_rule_sets(store):
+    from pathlib import Path
+
+    from replay.importer import import_history
+
+    history = Path(__file__).parents[1] / "simulate" / "data" / "history.json"
+    with store.ledger(D(2020, 1, 1)) as ledger:
+        import_history(ledger, history)
+        original = fairness_audit(ledger)["summary"]
+        placements = _starts(ledger)
+        for rule_set in ("copenhagen-book-en-plads@1", "copenhagen-2025-waitinglist@1"):
+            vs = fairness_audit(ledger, vs=rule_set)["vs"]
+            assert vs["alternative"]["registrations"] == original["registrations"], rule_set
+            # placements imported from the old system predate either policy: kept as they were
+            with replay_demand(ledger, rule_set) as replayed:
+                assert _starts(replayed.ledger) == placements, rule_set
+
+
+def _starts(ledger):
+    from replay.audit.facts import Demand, fold
+
+    facts = Demand()
+    fold(ledger, [facts])
+    return sorted((b.child_id, b.institution_id, b.start) for b in facts.bookings.values())

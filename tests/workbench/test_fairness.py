@@ -365,3 +365,49 @@ def test_a_nursery_wait_ends_with_the_kindergarten_place_of_a_child_who_outgrew_
     assert (breach["still_waiting"], breach["start"], breach["institution_id"]) == (False, "2025-06-01", kindergarten)
     [row] = [r for r in audit["registrations"] if r["child_id"] == child and r["age_group"] == "nursery"]
     assert row["placed"] and row["start"] == "2025-06-01"
+
+
+def test_a_self_service_booking_waits_from_the_day_the_family_asked_from(city):
+    """Under book-en-plads a family searching from March that finds its first free seat in May books
+    May with need date March: the booking's registration keeps March, so it waited 61 days (March
+    and April), not 0; a need date after the start is refused."""
+    a = city.institution(name="Myretuen", nursery=1, kindergarten=None, kind="vuggestue")
+    first = city.child(city.household(), birth=D(2024, 2, 1))
+    city.book(first, a, D(2025, 3, 1), channel="self_service")
+    city.run(city.c.CancelBooking(booking_id=_booking_of(city, first), effective_date=D(2025, 5, 1),
+                                  reason="moving"), channel="self_service")
+    late = city.child(city.household(district="Vesterbro"), birth=D(2024, 3, 15))
+    city.book(late, a, D(2025, 5, 1), channel="self_service", need_date=D(2025, 3, 1))
+    city.ledger.clock.set(D(2025, 6, 2))
+    city.household()
+    result = fairness_audit(city.ledger)
+    assert sorted(result["waiting_days"]["district"]["Vesterbro"]) == [61]
+    assert result["waiting_days"]["district"]["Nørrebro"] == [0]
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="need date cannot be after the start"):
+        city.c.BookPlace(child_id=late, institution_id=a, start_date=D(2025, 5, 1), need_date=D(2025, 6, 1))
+
+
+def _booking_of(city, child):
+    from replay.audit.facts import Demand, fold
+
+    facts = Demand()
+    fold(city.ledger, [facts])
+    return next(b.booking_id for b in facts.bookings.values() if b.child_id == child)
+
+
+def test_imported_registrations_are_neither_early_nor_late(store):
+    """history.json's placements come from the old system: when their families registered says
+    nothing about either policy, so they are a group of their own, not 'registered after 12 months'."""
+    from pathlib import Path
+
+    from replay.importer import import_history
+
+    history = Path(__file__).parents[1] / "simulate" / "data" / "history.json"
+    with store.ledger(D(2020, 1, 1)) as ledger:
+        import_history(ledger, history)
+        result = fairness_audit(ledger)
+    ages = result["breakdowns"]["registration_age"]
+    assert list(ages) == ["imported from the old system"]
+    assert ages["imported from the old system"]["registrations"] == result["summary"]["registrations"]
