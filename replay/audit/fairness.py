@@ -113,7 +113,7 @@ def judge(demand: Demand, occupancy_rows: list[dict], *, start: date | None, end
     envy = _justified_envy(demand, regs, rule_set_on, in_period)
     wasted = _wasted(demand, regs, occupancy_rows, rule_set_on, start, until)
     refused_offers: list[dict] = []
-    breaches = _breaches(demand, regs, outcomes, rule_set_on, in_period, until, refused_offers)
+    breaches = _breaches(demand, regs, rule_set_on, in_period, until, refused_offers)
     for finding in envy + breaches:
         groups = group_of[(finding["child_id"], finding["age_group"])]
         finding["policy"] = groups["policy"]
@@ -427,7 +427,7 @@ def _refused_in_time(demand: Demand, r: Registration, due: date) -> list[str]:
     return out
 
 
-def _breaches(demand: Demand, regs: list[Registration], outcomes, rule_set_on, in_period, until: date,
+def _breaches(demand: Demand, regs: list[Registration], rule_set_on, in_period, until: date,
               refused_offers: list[dict]) -> list[dict]:
     out = []
     for r in regs:
@@ -439,11 +439,11 @@ def _breaches(demand: Demand, regs: list[Registration], outcomes, rule_set_on, i
             continue
         if not in_period(due) or due >= until:
             continue
-        if any(b.covers(due) for b in demand.bookings_of(r.child_id)):
+        # The one definition the guarantee watch and the allocation run use too: any place meets it.
+        places = [(b.start, b.end) for b in demand.bookings_of(r.child_id)]
+        late = rules.guarantee_days_late(due, until, r.registered_on, places)
+        if late is None:
             continue
-        placed = outcomes[(r.child_id, r.age_group)]
-        if placed is not None and placed.start <= due:
-            continue  # placed in time (the place ended before the date: not a guarantee matter)
         refused = _refused_in_time(demand, r, due)
         if refused:
             # The municipality offered a place by the date and the family said no (or did not
@@ -451,8 +451,9 @@ def _breaches(demand: Demand, regs: list[Registration], outcomes, rule_set_on, i
             refused_offers.append({"child_id": r.child_id, "age_group": r.age_group,
                                    "guarantee_date": due.isoformat(), "offers": refused})
             continue
-        started = placed.start if placed is not None and placed.start <= until else None
-        late = ((started or until) - due).days
+        later = [b for b in demand.bookings_of(r.child_id) if b.holds_a_day and due < b.start <= until]
+        placed = min(later, key=lambda b: b.start) if later else None
+        started = placed.start if placed is not None else None
         out.append({
             "child_id": r.child_id, "age_group": r.age_group, "district": demand.district_of(r.child_id),
             "channel": r.channel, "registration_age": _groups(demand, r)["registration_age"],
