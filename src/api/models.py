@@ -233,14 +233,15 @@ class WaitingChild(BaseModel):
     wish_no: int | None
     district: str | None
     rule_set: str | None
-    has_place: bool | None = Field(None, description="the child holds a place outside its wishes that meets its "
-                                                     "guarantee (it still waits for a wished one)")
+    guarantee_met_by: str | None = Field(None, description="place: a place outside its wishes meets the child's "
+                                         "guarantee; refused_offer: the family refused an offer starting by "
+                                         "the guarantee date; empty: not met")
 
 
 class GuaranteeWatch(BaseModel):
     model_config = _example(child_id=ID, age_group="nursery", district="Valby", guarantee_date="2025-08-01",
                             days_left=-12, need_date="2025-05-01", first_wish=ID,
-                            rule_set="copenhagen-2025-waitinglist@1", place="none")
+                            rule_set="copenhagen-2025-waitinglist@1", guarantee_met_by=None)
     child_id: str
     age_group: str
     district: str | None
@@ -249,8 +250,9 @@ class GuaranteeWatch(BaseModel):
     need_date: date | None
     first_wish: str
     rule_set: str | None
-    place: str = Field("none", description="none: no place (past the date, the guarantee is broken); "
-                                           "outside_wishes: a place that meets the guarantee, not a wished one")
+    guarantee_met_by: str | None = Field(None, description="empty: no place (past the date, the guarantee is "
+                                                            "broken); place: a place outside its wishes meets it; "
+                                                            "refused_offer: an offer by the date was refused")
 
 
 class StatementLine(BaseModel):

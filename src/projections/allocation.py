@@ -169,8 +169,8 @@ def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, ac
     reach = rules.distance_km_fallback(rs, first)
     unplaced = []
     for child_id, (child, child_rows) in sorted(candidates.items(), key=lambda c_: min(r["rank"] for r in c_[1][1])):
-        if child_id in matched or any(r["has_place"] for r in child_rows):
-            continue  # a place outside its wishes meets the guarantee: not a case (it waits for a wish)
+        if child_id in matched or any(r["guarantee_met_by"] for r in child_rows):
+            continue  # its guarantee is met (a place outside its wishes, a refused offer): not a case
         due = min((r["guarantee_date"] for r in child_rows if r["guarantee_date"]), default=None)
         case = {"child_id": child_id, "age_group": group, "guarantee_date": due, "district": child_rows[0]["district"]}
         if due is None or due > last:
@@ -260,8 +260,8 @@ def _book_en_plads_run(ledger, store, rs, month, first, waiting) -> dict[str, An
                                      "seats": min(unused, free)})
     seen, cases = set(), []
     for r in sorted(waiting, key=lambda r: (r["guarantee_date"] or date.max, r["child_id"])):
-        if r["has_place"]:
-            continue  # a place outside its wishes meets the guarantee (rules.place_meets_guarantee)
+        if r["guarantee_met_by"]:
+            continue  # a place outside its wishes or a refused offer met the guarantee
         if (r["child_id"], r["age_group"]) not in seen:
             seen.add((r["child_id"], r["age_group"]))
             cases.append({"child_id": r["child_id"], "age_group": r["age_group"], "district": r["district"],

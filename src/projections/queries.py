@@ -101,9 +101,11 @@ def guarantee_watch(store: ViewStore, *, on: date, within_days: int = 30, distri
     """Waiting children whose place guarantee falls due within `within_days` of `on`, or has passed.
 
     One row per child and age group (its first wish's list row): days_left < 0 means the
-    guarantee date passed that many days ago; `place` says whether the child has no place (the
-    guarantee is broken: rules.place_meets_guarantee, as the allocation run and the fairness audit
-    decide it) or a place outside its wishes (the guarantee is met; it still waits for a wish).
+    guarantee date passed that many days ago; `guarantee_met_by` says whether the guarantee is met
+    though the child still waits for a wish ('place': it holds a place outside its wishes;
+    'refused_offer': the family declined or let expire an offer starting by the date) or not (None:
+    no place; past the date, the guarantee is broken) — as the allocation run and the fairness audit
+    decide it (rules.place_meets_guarantee, rules.offer_meets_guarantee).
     """
     rows = _select(store, WAITING_LIST, {"district": district}, ("guarantee_date", "child_id", "wish_no"),
                    ranges={"guarantee_date": (None, on + timedelta(days=within_days))})
@@ -116,7 +118,7 @@ def guarantee_watch(store: ViewStore, *, on: date, within_days: int = 30, distri
         out.append({"child_id": r["child_id"], "age_group": r["age_group"], "district": r["district"],
                     "guarantee_date": r["guarantee_date"], "days_left": (r["guarantee_date"] - on).days,
                     "need_date": r["need_date"], "first_wish": r["institution_id"], "rule_set": r["rule_set"],
-                    "place": "outside_wishes" if r["has_place"] else "none"})
+                    "guarantee_met_by": r["guarantee_met_by"]})
     return out
 
 

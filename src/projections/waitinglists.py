@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -66,14 +66,16 @@ WAITING_LIST = Table(
     (("institution_id", TEXT), ("age_group", TEXT), ("child_id", TEXT), ("rank", INT), ("priority_basis", TEXT),
      ("sibling", BOOL), ("seniority_date", DATE), ("need_date", DATE), ("registered_on", DATE),
      ("guarantee_date", DATE), ("days_waiting", INT), ("channel", TEXT), ("wish_no", INT), ("district", TEXT),
-     ("rule_set", TEXT), ("has_place", BOOL)),
+     ("rule_set", TEXT), ("guarantee_met_by", TEXT)),
     key=("institution_id", "age_group", "child_id"),
     indexes=(("institution_id", "age_group", "rank"), ("child_id",)),
     doc="Per institution and age group, the waiting children in offer order on the list date: rank "
         "(1 = offered first), priority basis, sibling in the institution, seniority, need, registration and "
         "guarantee dates, days waiting (list date - need date, never negative), registration channel, wish "
-        "number (1 = first wish), the child's district, the rule set in force, and has_place: the child holds "
-        "a place outside its wishes that meets its guarantee (rules.place_meets_guarantee).",
+        "number (1 = first wish), the child's district, the rule set in force, and guarantee_met_by: "
+        "'place' when the child holds a place outside its wishes that meets its guarantee "
+        "(rules.place_meets_guarantee), 'refused_offer' when the family declined or let expire an offer "
+        "starting by the guarantee date (rules.offer_meets_guarantee), else empty.",
 )
 WAITING_LIST_DISTRICT = Table(
     "waiting_list_district",
@@ -116,6 +118,9 @@ class _Child:
     placements: dict[str, list[Any]]  # booking_id -> [institution_id, first, last]
     offers: dict[str, str]  # open offer_id -> age group
     erased: bool = False
+    # age group -> start dates of offers made since the registration that the family declined or let expire
+    refused: dict[str, list[date]] = field(default_factory=dict)
+    offer_starts: dict[str, date] = field(default_factory=dict)  # open offer_id -> start date
 
     def holds(self, institution_id: str, on: date) -> bool:
         """A booking at the institution that has not ended by `on` (current or future)."""
@@ -151,6 +156,8 @@ def _encode(child: _Child) -> str:
         "placements": {b: [p[0], _iso(p[1]), _iso(p[2])] for b, p in child.placements.items()},
         "offers": child.offers,
         "erased": child.erased,
+        "refused": {g: [d.isoformat() for d in days] for g, days in child.refused.items()},
+        "offer_starts": {o: d.isoformat() for o, d in child.offer_starts.items()},
     }
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -164,6 +171,9 @@ def _decode(text: str) -> _Child:
                        for g, r in d["registrations"].items()},
         placements={b: [p[0], _date(p[1]), _date(p[2])] for b, p in d["placements"].items()},
         offers=d["offers"], erased=d["erased"],
+        # absent in state saved before they were kept
+        refused={g: [date.fromisoformat(x) for x in days] for g, days in d.get("refused", {}).items()},
+        offer_starts={o: date.fromisoformat(x) for o, x in d.get("offer_starts", {}).items()},
     )
 
 
@@ -190,7 +200,7 @@ class _Waiting:
     guarantee: date | None
     days_waiting: int
     district: str | None
-    has_place: bool  # a place outside its wishes meets the guarantee (the child may still wait for a wish)
+    guarantee_met_by: str | None  # "place" (outside its wishes) or "refused_offer": the child may still wait
 
 
 # -- the view ----------------------------------------------------------------------------------
@@ -322,18 +332,24 @@ class WaitingLists(View):
                 wishes=list(d["wishes"]), need_date=_date(d["need_date"]), registered_on=_date(d["registered_on"]),
                 channel=e.meta.get("channel"), newcomer=bool(d.get("newcomer")),
                 guarantee_list=bool(d.get("guarantee_list")))
+            child.refused.pop(d["age_group"], None)  # a new registration: only later offers count
         elif name == "WishesChanged":
             reg = child.registrations.get(d["age_group"])
             if reg is not None:
                 reg.wishes, reg.need_date = list(d["wishes"]), _date(d["need_date"])
         elif name == "PlaceOffered":
             child.offers[d["offer_id"]] = d["age_group"]
-        elif name in ("OfferAccepted", "OfferExpired"):
+            child.offer_starts[d["offer_id"]] = _date(d["start_date"])
+        elif name == "OfferAccepted":
             child.offers.pop(d["offer_id"], None)
-        elif name == "OfferDeclined":
+            child.offer_starts.pop(d["offer_id"], None)
+        elif name in ("OfferDeclined", "OfferExpired"):
             group = child.offers.pop(d["offer_id"], None)
+            start = child.offer_starts.pop(d["offer_id"], None)
+            if group is not None and start is not None:
+                child.refused.setdefault(group, []).append(start)
             reg = child.registrations.get(group) if group else None
-            if reg is not None:
+            if reg is not None and name == "OfferDeclined":
                 reg.need_date = _date(d["need_date"])
         elif name == "Placed":
             inst = d["institution_id"]
@@ -425,9 +441,8 @@ class WaitingLists(View):
         entry = rules.WaitingEntry(child_id=child_id, birth=birth, registered_on=reg.registered_on,
                                    need_date=reg.need_date, age_group=group, sibling_in_institution=False,
                                    seniority=seniority, newcomer=reg.newcomer)
-        has_place = guarantee is not None and rules.place_meets_guarantee(
-            guarantee, reg.registered_on, [(first, last) for _, first, last in child.placements.values()])
-        return _Waiting(entry, reg, guarantee, max(0, (on - reg.need_date).days), child.district, has_place)
+        return _Waiting(entry, reg, guarantee, max(0, (on - reg.need_date).days), child.district,
+                        _guarantee_met_by(child, group, reg, guarantee))
 
     def _sibling_in(self, child_id: str, inst: str, on: date) -> bool:
         child = self.children[child_id]
@@ -455,7 +470,7 @@ class WaitingLists(View):
                    "seniority_date": entry.seniority, "need_date": entry.need_date,
                    "registered_on": entry.registered_on, "guarantee_date": w.guarantee,
                    "days_waiting": w.days_waiting, "channel": reg.channel, "wish_no": reg.wishes.index(inst) + 1,
-                   "district": w.district, "rule_set": rs.id, "has_place": w.has_place}
+                   "district": w.district, "rule_set": rs.id, "guarantee_met_by": w.guarantee_met_by}
             now.add(entry.child_id)
             if table.get(inst, group, entry.child_id) != row:
                 table.put(row)
@@ -493,6 +508,19 @@ class WaitingLists(View):
             self._district_rows[(district, group)] = now
         if not self._members.get((district, group)):
             self._members.pop((district, group), None)
+
+
+def _guarantee_met_by(child: _Child, group: str, reg: _Registration, guarantee: date | None) -> str | None:
+    """Whether the child's guarantee is met though it still waits: by a place outside its wishes, or by
+    an offer the family refused (the same rules the allocation run and the fairness audit apply)."""
+    if guarantee is None:
+        return None
+    if rules.place_meets_guarantee(guarantee, reg.registered_on,
+                                   [(first, last) for _, first, last in child.placements.values()]):
+        return "place"
+    if rules.offer_meets_guarantee(guarantee, child.refused.get(group, ())):
+        return "refused_offer"
+    return None
 
 
 def _dates(birth: date, reg: _Registration, group: str, rs: rules.RuleSet) -> tuple[date, date | None, date | None]:

@@ -31,6 +31,7 @@ from .guarantee import (
     guarantee_days_late,
     guarantee_list_due,
     guarantee_list_open_to,
+    offer_meets_guarantee,
     place_meets_guarantee,
     registration_guarantee_date,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "guarantee_list_due",
     "guarantee_days_late",
     "place_meets_guarantee",
+    "offer_meets_guarantee",
     "guarantee_list_open_to",
     "guarantee_start",
     "held_seats_released",

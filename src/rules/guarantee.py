@@ -80,6 +80,12 @@ def place_meets_guarantee(due: date, registered_on: date, places: Iterable[tuple
                for first, last in places)
 
 
+def offer_meets_guarantee(due: date, refused_offer_starts: Iterable[date]) -> bool:
+    """An offer of a place starting by the due date that the family declined or let expire met the
+    guarantee (DTL § 23: the municipality must offer a place; it need not be taken)."""
+    return any(start <= due for start in refused_offer_starts)
+
+
 def guarantee_days_late(due: date, on: date, registered_on: date, places: Iterable[tuple[date, date]]) -> int | None:
     """Days the guarantee is broken as seen on `on`: None when a place met it or it is not yet due;
     else from the due date to the first later place's start (if it has started by `on`), or to `on`."""
