@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from api import commands, models, problems, reads
+from api import commands, docs, models, problems, reads
 from api.auth import Tokens, parse_tokens
 from api.views import Views
 from ledger import Ledger
@@ -52,9 +52,10 @@ def create_app(database_url: str | None = None, *, tokens: str | None = None, fo
 
     # Operation ids are the endpoint functions' names (stable, and what the OpenAPI links name).
     app = FastAPI(title="plads", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  generate_unique_id_function=lambda route: route.name)
+                  generate_unique_id_function=lambda route: route.name, docs_url=None, redoc_url=None)
     app.state.tokens = token_list
     problems.install(app)
+    docs.install(app)  # local assets, no CDN
     app.include_router(commands.router)
     app.include_router(reads.router)
 
