@@ -25,8 +25,9 @@ router = APIRouter(prefix="/v1")
 ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": Problem, "content": {"application/problem+json": {}}} for s in (400, 401, 403, 404, 409, 413, 422, 503)
 }
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
-                                              description="a retry with the same key gets the first answer")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200, pattern=r"^[!-~]([ -~]*[!-~])?$",
+                                              description="a retry with the same key gets the first answer "
+                                                          "(printable ASCII, not blank)")]
 Month = Annotated[str, Path(pattern=c.MONTH_PATTERN, examples=["2025-03"])]
 
 def linked(status: int, param: str, *operations: str, body_field: str = "id") -> dict[int | str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from ledger import commands as c
 from ledger.aggregates import Child, Household, Institution
 from projections import Billing, ChildTimeline, Occupancy, View, WaitingLists, billing_views
 from projections import queries as q
+from projections.pointintime import position_at
 from projections.stores import ViewStore
 
 router = APIRouter(prefix="/v1")
@@ -29,7 +30,9 @@ person_level = require(*PERSON_LEVEL)
 Limit = Annotated[int, Query(ge=1, le=1000, description="rows per page")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
 MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait until the views include this "
-                                                                        "log position (from a command's answer)")]
+                                                                        "log position (from a command's answer); "
+                                                                        "422 when the log has not reached it (with "
+                                                                        "as_of: had not reached it then)")]
 # A date, or a timestamp (HH:MM, seconds, fraction, offset optional), 1990 to 2100 like every date.
 _TIME = r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?"
 AS_OF_PATTERN = c.DATE_PATTERN[:-1] + _TIME + "$"
@@ -60,9 +63,12 @@ def _views(request: Request, views: Sequence[View], min_position: int | None, as
     """The store to read (live, or as of a time) and the position it is at."""
     source = request.app.state.views
     if as_of is not None:
-        if min_position is not None:
-            raise InvalidCommand("give either as_of or min_position, not both")
-        with source.as_of(_instant(as_of), views) as store:
+        when = _instant(as_of)
+        # A read as of a time replays the log itself: it holds every position recorded by then.
+        if min_position is not None and min_position > (recorded := position_at(request.app.state.ledger, when)):
+            raise InvalidCommand(f"min_position {min_position} was not yet recorded at as_of {as_of} "
+                                 f"(the log was at position {recorded} then)")
+        with source.as_of(when, views) as store:
             yield store, store.position("views")
         return
     with source.current(min_position) as store:

@@ -48,6 +48,9 @@ def test_a_billing_run_issues_every_household_it_can_and_names_the_one_it_cannot
     assert "total_ore" in run["skipped"][0]["reason"]
     statement = api.ok(api.get(f"/v1/households/{good}/statements/2025-02"), 200)
     assert statement["issued"] and run["total_ore"] == statement["total_ore"] > 0
+    # The skipped household's February comes back as a correction on its next statement.
+    march = api.ok(api.get(f"/v1/households/{bad}/statements/2025-03"), 200)
+    assert {line["corrects_month"] for line in march["lines"] if line["kind"] == "correction"} == {"2025-02"}
 
 
 def _schema(api) -> dict:
@@ -85,6 +88,10 @@ def test_the_schema_states_what_the_server_refuses(api):
     for component, path, body in refused:
         assert not _valid(openapi, component, body), (component, body)
         problem(api.post(path, json=body), 422)
+    key = next(p for p in openapi["paths"]["/v1/households"]["post"]["parameters"] if p["name"] == "Idempotency-Key")
+    for blank in (" ", "\t", ""):
+        assert not jsonschema_rs.Draft202012Validator(key["schema"]).is_valid(blank)
+        problem(api.post("/v1/households", json={"district": "Valby"}, headers={"Idempotency-Key": blank}), 422)
     accepted = [("AdjustmentBody", {**adjustment, "amount_ore": -5}),
                 ("AdjustmentBody", {**adjustment, "pay_share_percent": 0}),
                 ("BookPlace", {"child_id": child, "institution_id": inst, "start_date": "2025-03-01",
@@ -102,3 +109,11 @@ def test_a_month_outside_the_supported_range_is_422_not_500(api, month):
     parameter = next(p for p in _schema(api)["paths"]["/v1/allocation/{month}/run"]["post"]["parameters"]
                      if p["name"] == "month")
     assert not jsonschema_rs.Draft202012Validator(parameter["schema"]).is_valid(month)
+
+
+def test_as_of_and_min_position_together_are_one_read(api):
+    """Both are in the schema for every read: together, `min_position` must have been recorded by `as_of`."""
+    api.activate()
+    position = api.ok(api.post("/v1/households", json={"district": "Valby"}))["position"]
+    assert api.get("/v1/budget", params={"as_of": "2100-12-31", "min_position": position}).status_code == 200
+    problem(api.get("/v1/budget", params={"as_of": "2000-01-01", "min_position": position}), 422)
