@@ -771,8 +771,8 @@ def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> d
         )
         total += s.total_ore
     uow.add(BillingRun(month=cmd.month, statements=len(cmd.statements), total_ore=total, meta=meta))
-    return {"month": cmd.month, "statements": len(cmd.statements), "total_ore": total,
-            "skipped": [s.model_dump(mode="json") for s in cmd.skipped]}
+    skipped = {"skipped": [s.model_dump(mode="json") for s in cmd.skipped]} if cmd.skipped else {}
+    return {"month": cmd.month, "statements": len(cmd.statements), "total_ore": total, **skipped}
 
 
 def erase_person(uow: UnitOfWork, cmd: c.ErasePerson, ctx: Context) -> dict:
