@@ -19,6 +19,7 @@ from api.problems import Problem
 from ledger import AlreadyIssued, InvalidCommand, Ledger
 from ledger import commands as c
 from projections import queries as q
+from rules.loader import RULE_SET_ID_PATTERN
 
 router = APIRouter(prefix="/v1")
 
@@ -77,7 +78,8 @@ def change_capacity(institution_id: UUID, body: m.CapacityBody, request: Request
 @router.post("/rule-sets/{rule_set_id}/activate", status_code=201, response_model=m.Activation, responses=ERRORS,
              tags=["administration"])
 def activate_rule_set(body: m.ActivationBody, request: Request, response: Response,
-                      rule_set_id: str = Path(max_length=100, examples=["copenhagen-book-en-plads@1"]),
+                      rule_set_id: str = Path(max_length=100, pattern=RULE_SET_ID_PATTERN,
+                                               examples=["copenhagen-book-en-plads@1"]),
                       principal: Principal = Depends(admin), key: IdempotencyKey = None):
     """Put a rule set in force from a date (admin)."""
     command = c.ActivateRuleSet(rule_set_id=rule_set_id, **body.model_dump())

@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from .errors import RuleError
 from .model import SECTIONS, RuleSet
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]*@[1-9][0-9]*$")
+RULE_SET_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*@[1-9][0-9]*$"  # name@version (the API schema states it too)
+_ID = re.compile(RULE_SET_ID_PATTERN)
 _META = ("kind", "name", "version", "title", "policy", "extends")
 
 

@@ -92,6 +92,11 @@ def test_the_schema_states_what_the_server_refuses(api):
     for blank in (" ", "\t", ""):
         assert not jsonschema_rs.Draft202012Validator(key["schema"]).is_valid(blank)
         problem(api.post("/v1/households", json={"district": "Valby"}, headers={"Idempotency-Key": blank}), 422)
+    rule_set = next(p for p in openapi["paths"]["/v1/rule-sets/{rule_set_id}/activate"]["post"]["parameters"]
+                    if p["name"] == "rule_set_id")
+    for bad in ("Copenhagen@1", "x@0", "plain"):
+        assert not jsonschema_rs.Draft202012Validator(rule_set["schema"]).is_valid(bad)
+        problem(api.post(f"/v1/rule-sets/{bad}/activate", role="admin", json={"effective_from": "2025-01-01"}), 422)
     accepted = [("AdjustmentBody", {**adjustment, "amount_ore": -5}),
                 ("AdjustmentBody", {**adjustment, "pay_share_percent": 0}),
                 ("BookPlace", {"child_id": child, "institution_id": inst, "start_date": "2025-03-01",

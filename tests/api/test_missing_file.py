@@ -46,7 +46,8 @@ def test_a_deleted_or_replaced_sqlite_file_refuses_writes(served, how, tmp_path)
     assert refused.status_code == 503, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert "deleted or replaced" in refused.json()["detail"]
+    assert client.get("/health").status_code == 503
     with pytest.raises(StoreUnavailable):
-        ledger.check()  # what /health asks
+        ledger.check()
     with pytest.raises(StoreUnavailable), ledger.bulk(actor="import", channel="import") as bulk:
         bulk.execute(c.RegisterHousehold(district="Valby"))
