@@ -43,7 +43,6 @@ MonthQuery = Annotated[str | None, Query(pattern=c.MONTH_PATTERN, examples=["202
 AgeGroup = Annotated[str | None, Query(pattern=r"^(nursery|kindergarten)$")]
 # No control characters: PostgreSQL refuses NUL in text, and no stored name holds one.
 District = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
-Day = Query(ge=c.FIRST_DAY, le=c.LAST_DAY, json_schema_extra={"pattern": c.DATE_PATTERN})
 
 
 def _instant(text: str) -> date | datetime:
@@ -103,9 +102,8 @@ def occupancy(request: Request, institution_id: UUID | None = None, district: Di
 @router.get("/institutions/{institution_id}/availability", response_model=m.Page[m.OccupancyRow],
             responses=ERRORS, tags=["views"])
 def institution_availability(institution_id: UUID, request: Request,
-                             from_: Annotated[date | None, Query(alias="from", ge=c.FIRST_DAY, le=c.LAST_DAY,
-                                                                 json_schema_extra={"pattern": c.DATE_PATTERN})] = None,
-                             to: Annotated[date | None, Day] = None,
+                             from_: Annotated[c.SaneDate | None, Query(alias="from")] = None,
+                             to: c.SaneDate | None = None,
                              age_group: AgeGroup = None, limit: Limit = 100, offset: Offset = 0,
                              min_position: MinPosition = None, as_of: AsOf = None,
                              _: Principal = Depends(everyone)):
@@ -122,7 +120,7 @@ def institution_availability(institution_id: UUID, request: Request,
 
 @router.get("/availability", response_model=m.Page[m.Availability], responses=ERRORS, tags=["views"])
 def availability(request: Request, age_group: Annotated[str, Query(pattern=r"^(nursery|kindergarten)$")],
-                 start: Annotated[date, Day], end: Annotated[date | None, Day] = None,
+                 start: c.SaneDate, end: c.SaneDate | None = None,
                  district: District = None, limit: Limit = 100, offset: Offset = 0,
                  min_position: MinPosition = None, as_of: AsOf = None, _: Principal = Depends(everyone)):
     """Institutions with a free general seat in every month from `start` to `end` (default: 12 months)."""
@@ -146,7 +144,7 @@ def waiting_list(institution_id: UUID, request: Request, age_group: AgeGroup = N
 
 
 @router.get("/guarantee-watch", response_model=m.Page[m.GuaranteeWatch], responses=ERRORS, tags=["views"])
-def guarantee_watch(request: Request, on: Annotated[date | None, Day] = None,
+def guarantee_watch(request: Request, on: c.SaneDate | None = None,
                     within_days: Annotated[int, Query(ge=0, le=3650)] = 30, district: District = None,
                     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
                     as_of: AsOf = None, _: Principal = Depends(person_level)):

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 AgeGroup = Literal["nursery", "kindergarten"]
 Pool = Literal["general", "basis", "special"]
@@ -46,7 +46,18 @@ _YEAR = r"(199[0-9]|20[0-9]{2}|2100)"
 MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
 DATE_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 Month = Annotated[str, StringConstraints(pattern=MONTH_PATTERN)]
-SaneDate = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY, json_schema_extra={"pattern": DATE_PATTERN})]
+
+
+def _iso_date(value: object) -> object:
+    """A date as the schema states it: YYYY-MM-DD text (or a date), not a timestamp or a number,
+    which pydantic would otherwise take."""
+    if isinstance(value, date) or (isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)):
+        return value
+    raise ValueError("a date is written YYYY-MM-DD")
+
+
+SaneDate = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY, json_schema_extra={"pattern": DATE_PATTERN}),
+                     BeforeValidator(_iso_date)]
 # An issued statement's lines and total; wide enough for any sum of bounded amounts a household
 # can plausibly collect (a billing run names the household it cannot issue rather than fail).
 Ore = Annotated[int, Field(ge=-10**12, le=10**12)]

@@ -72,6 +72,9 @@ def test_the_schema_states_what_the_server_refuses(api):
     refused = [  # (component, path, body): each 422 from the server, each invalid under the schema
         ("CancelBody", f"/v1/bookings/{uuid.uuid4()}/cancel", {"effective_date": "2101-01-01", "reason": "moved"}),
         ("CancelBody", f"/v1/bookings/{uuid.uuid4()}/cancel", {"effective_date": "1989-12-31", "reason": "moved"}),
+        ("CancelBody", f"/v1/bookings/{uuid.uuid4()}/cancel", {"effective_date": 1740787200, "reason": "moved"}),
+        ("CancelBody", f"/v1/bookings/{uuid.uuid4()}/cancel", {"effective_date": "2025-03-01T00:00:00",
+                                                                "reason": "moved"}),
         ("AdjustmentBody", f"/v1/households/{hh}/adjustments", {**adjustment, "amount_ore": 5, "pay_share_percent": 5}),
         ("AdjustmentBody", f"/v1/households/{hh}/adjustments", adjustment),
         ("AdjustmentBody", f"/v1/households/{hh}/adjustments", {**adjustment, "amount_ore": 10**12}),
@@ -92,6 +95,8 @@ def test_the_schema_states_what_the_server_refuses(api):
     for blank in (" ", "\t", ""):
         assert not jsonschema_rs.Draft202012Validator(key["schema"]).is_valid(blank)
         problem(api.post("/v1/households", json={"district": "Valby"}, headers={"Idempotency-Key": blank}), 422)
+    for start in ("1740787200", "2025-03-01T00:00:00", "2101-01-01"):  # query dates: the same form and range
+        problem(api.get("/v1/availability", params={"age_group": "nursery", "start": start}), 422)
     rule_set = next(p for p in openapi["paths"]["/v1/rule-sets/{rule_set_id}/activate"]["post"]["parameters"]
                     if p["name"] == "rule_set_id")
     for bad in ("Copenhagen@1", "x@0", "plain"):
