@@ -97,6 +97,11 @@ def test_the_schema_states_what_the_server_refuses(api):
         problem(api.post("/v1/households", json={"district": "Valby"}, headers={"Idempotency-Key": blank}), 422)
     for start in ("1740787200", "2025-03-01T00:00:00", "2101-01-01"):  # query dates: the same form and range
         problem(api.get("/v1/availability", params={"age_group": "nursery", "start": start}), 422)
+    as_of = next(p for p in openapi["paths"]["/v1/budget"]["get"]["parameters"] if p["name"] == "as_of")
+    for text, valid in (("2076-11-31", False), ("2025-04-31", False), ("2101-01-01", False),
+                        ("2024-02-29T10:00", True), ("2100-12-31T23:59:59+01:00", True)):
+        assert jsonschema_rs.Draft202012Validator(as_of["schema"]).is_valid(text) == valid, text
+        assert (api.get("/v1/budget", params={"as_of": text}).status_code == 200) == valid, text
     rule_set = next(p for p in openapi["paths"]["/v1/rule-sets/{rule_set_id}/activate"]["post"]["parameters"]
                     if p["name"] == "rule_set_id")
     for bad in ("Copenhagen@1", "x@0", "plain"):
