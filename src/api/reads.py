@@ -35,7 +35,7 @@ MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait unti
                                                                         "as_of: had not reached it then)")]
 # A date, or a timestamp (HH:MM, seconds, fraction, offset optional), 1990 to 2100 like every date.
 _TIME = r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?"
-AS_OF_PATTERN = c.DATE_PATTERN[:-1] + _TIME + "$"
+AS_OF_PATTERN = c.CALENDAR_DAY_PATTERN[:-1] + _TIME + "$"  # a date or a timestamp: no `format` applies
 AsOf = Annotated[str | None, Query(max_length=40, pattern=AS_OF_PATTERN,
                                    description="recorded time: YYYY-MM-DD (end of that day, Copenhagen) or an "
                                                "ISO timestamp, 1990 to 2100", examples=["2025-03-31"])]

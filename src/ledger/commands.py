@@ -44,9 +44,10 @@ MunicipalityCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
 FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2100, 12, 31)
 _YEAR = r"(199[0-9]|20[0-9]{2}|2100)"
 MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
-# Days a month can have (only 29 February of a common year gets past it, as in `format: date`).
+DATE_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"  # with `format: date` for the calendar
+# Days a month can have (only 29 February of a common year gets past it), where there is no `format`.
 _MONTH_DAY = r"((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])|(0[13-9]|1[0-2])-30|(0[13578]|1[02])-31)"
-DATE_PATTERN = rf"^{_YEAR}-{_MONTH_DAY}$"
+CALENDAR_DAY_PATTERN = rf"^{_YEAR}-{_MONTH_DAY}$"
 Month = Annotated[str, StringConstraints(pattern=MONTH_PATTERN)]
 
 
