@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from api import bookings, children, commands, households, institutions, lists, models, offers, people, problems, reads
+from api import bookings, children, commands, docs, households, institutions, lists, models, offers, people, problems, reads
 from api.auth import Tokens, parse_tokens
 from api.oidc import OidcVerifier
 from api.views import Views
@@ -62,9 +62,10 @@ def create_app(database_url: str | None = None, *, tokens: str | None = None, fo
 
     # Operation ids are the endpoint functions' names (stable, and what the OpenAPI links name).
     app = FastAPI(title="plads", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  generate_unique_id_function=lambda route: route.name)
+                  generate_unique_id_function=lambda route: route.name, docs_url=None, redoc_url=None)
     app.state.tokens = token_list
     problems.install(app)
+    docs.install(app)  # local assets, no CDN
     app.include_router(commands.router)
     app.include_router(reads.router)
     for resource in (institutions, children, households, bookings, offers, lists, people):

@@ -11,10 +11,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import ValidationError
 
 from api import models as m
 from api.auth import Principal, require
-from api.deps import Acting, own_booking, own_child
+from api.deps import Acting, IdempotencyKey, own_booking, own_child
 from api.problems import Problem
 from ledger import AlreadyIssued, InvalidCommand, Ledger
 from ledger import commands as c
@@ -26,10 +27,7 @@ router = APIRouter(prefix="/v1")
 ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": Problem, "content": {"application/problem+json": {}}} for s in (400, 401, 403, 404, 409, 413, 422, 503)
 }
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200, pattern=r"^[ -~]+$",
-                                              description="a retry with the same key gets the first answer "
-                                                          "(printable ASCII; a UUID is best)")]
-Month = Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2025-03"])]
+Month = Annotated[str, Path(pattern=c.MONTH_PATTERN, examples=["2025-03"])]
 
 def linked(status: int, param: str, *operations: str, body_field: str = "id") -> dict[int | str, dict[str, Any]]:
     """The error answers plus OpenAPI links: the new id feeds `param` of the named operations."""
@@ -191,16 +189,33 @@ def issue_month(month: Month, request: Request, response: Response, principal: P
     if issued:
         raise AlreadyIssued(f"the statements for {month} are already issued; later changes become corrections "
                             "on a later month")
-    statements = [c.HouseholdStatement(
-        household_id=d["household_id"], total_ore=d["total_ore"],
-        lines=[c.StatementLine(kind=line["kind"], amount_ore=line["amount_ore"], child_id=line["child_id"],
-                               booking_id=line["booking_id"], month=line["corrects_month"],
-                               detail=(line["detail"] or "")[:300]) for line in d["lines"]])
-        for d in drafts]
+    statements, skipped = _statements(drafts)
     if not statements:
+        named = "; ".join(f"{s.household_id}: {s.reason}" for s in skipped[:3])
         raise InvalidCommand(f"there is nothing to bill for {month} (no household holds a place then, "
-                             "or the month is not yet within the billing horizon)")
-    return run(request, response, c.IssueStatements(month=month, statements=statements), principal, key)
+                             "or the month is not yet within the billing horizon)" + (f"; {named}" if named else ""))
+    command = c.IssueStatements(month=month, statements=statements, skipped=skipped)
+    return run(request, response, command, principal, key)
+
+
+def _statements(drafts: list[dict[str, Any]]) -> tuple[list[c.HouseholdStatement], list[c.SkippedStatement]]:
+    """The drafts as statements; a household whose statement breaks a statement's limits is skipped
+    and named, so one household never stops the month's run for everyone."""
+    statements, skipped = [], []
+    for d in drafts:
+        try:
+            statements.append(c.HouseholdStatement(
+                household_id=d["household_id"], total_ore=d["total_ore"],
+                lines=[c.StatementLine(kind=line["kind"], amount_ore=line["amount_ore"], child_id=line["child_id"],
+                                       booking_id=line["booking_id"], month=line["corrects_month"],
+                                       detail=(line["detail"] or "")[:300]) for line in d["lines"]]))
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(x) for x in first["loc"]) or "statement"
+            skipped.append(c.SkippedStatement(household_id=d["household_id"], reason=(
+                f"its statement cannot be issued ({where}: {first['msg']}, total {d['total_ore']} øre); "
+                "correct the household's adjustments")[:300]))
+    return statements, skipped
 
 
 

@@ -44,8 +44,9 @@ Reader = Annotated[Principal, Depends(require(*PERSON_LEVEL, "family"))]
 # Public facts (institutions, free seats): every role.
 Anyone = Annotated[Principal, Depends(require(*EVERYONE, "family"))]
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
-                                              description="a retry with the same key gets the first answer")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200, pattern=r"^[!-~]([ -~]*[!-~])?$",
+                                              description="a retry with the same key gets the first answer "
+                                                          "(printable ASCII, not blank)")]
 
 
 def _hidden(principal: Principal, household_id: str, cls: type, id_: UUID) -> None:

@@ -7,10 +7,11 @@ so the API and the ledger cannot disagree about a field.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ledger import commands as c
 
@@ -43,7 +44,7 @@ class IncomeBody(BaseModel):
 class RegistrationBody(BaseModel):
     model_config = _example(age_group="nursery", wishes=[ID], need_date="2025-08-01")
     age_group: c.AgeGroup
-    wishes: list[UUID] = Field(min_length=1, max_length=10)
+    wishes: list[UUID] = Field(min_length=1, max_length=10, json_schema_extra={"uniqueItems": True})
     need_date: c.SaneDate
     newcomer: bool = False
     guarantee_list: bool = False
@@ -66,15 +67,30 @@ class TransferBody(BaseModel):
 
 
 class AdjustmentBody(BaseModel):
-    model_config = _example(kind="socialpaedagogisk_friplads", from_month="2025-09", to_month="2026-02",
-                            pay_share_percent=0, reason="decided by the family's caseworker")
+    """Exactly one of `amount_ore` (per month; negative reduces the bill) and `pay_share_percent`;
+    `to_month`, when given, is not before `from_month`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"kind": "socialpaedagogisk_friplads", "from_month": "2025-09", "to_month": "2026-02",
+                      "pay_share_percent": 0, "reason": "decided by the family's caseworker"}],
+        "oneOf": [{"required": ["amount_ore"]}, {"required": ["pay_share_percent"]}]})
     kind: c.AdjustmentKind
     from_month: c.Month
     to_month: c.Month | None = None
-    amount_ore: c.Ore | None = None
-    pay_share_percent: int | None = Field(default=None, ge=0, le=100)
+    # Absent, not null: the schema's oneOf says which of the two is given.
+    amount_ore: c.AdjustmentOre | SkipJsonSchema[None] = None
+    pay_share_percent: Annotated[int, Field(ge=0, le=100)] | SkipJsonSchema[None] = None
     child_id: UUID | None = None
     reason: c.Reason
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_not_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in ("amount_ore", "pay_share_percent"):
+                if name in data and data[name] is None:
+                    raise ValueError(f"{name}: leave it out rather than send null")
+        return data
 
 
 class ActivationBody(BaseModel):
@@ -163,11 +179,19 @@ class Activation(BaseModel):
     position: int | None = None
 
 
+class SkippedStatement(BaseModel):
+    household_id: str
+    reason: str
+
+
 class BillingRun(BaseModel):
-    model_config = _example(month="2025-03", statements=412, total_ore=98_765_400, position=5000)
+    model_config = _example(month="2025-03", statements=412, total_ore=98_765_400, skipped=[], position=5000)
     month: str
     statements: int
     total_ore: int
+    skipped: list[SkippedStatement] = Field(
+        default_factory=list, description="households whose statement could not be issued, and why; their "
+                                          "amounts come back as corrections on a later month's statement")
     position: int | None = None
 
 

@@ -14,7 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import AuthError
 from ledger import LedgerError
@@ -70,6 +72,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        if any(x.get("type") == "json_invalid" for x in e.errors()):
+            return problem(400, "Bad request", "the body is not valid JSON")  # as docs/api.md says
         errors = _fields(e.errors())
         detail = "; ".join(f"{x['field']}: {x['message']}" for x in errors[:3])
         return problem(422, "Invalid request", detail or "the request is not valid", errors)
@@ -91,12 +95,53 @@ def install(app: FastAPI) -> None:
         logger.exception("unexpected error")
         return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                return problem(400, "Bad request", "Content-Length is not a number")
-            if int(length) > MAX_BODY:
-                return problem(413, "Request too large", f"the body has {length} bytes; at most {MAX_BODY}")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body has more than {limit} bytes; at most {limit}")
+
+
+class BodyLimit:
+    """Refuses a body over `limit` bytes as it streams in: by its Content-Length before reading,
+    and, for a chunked body, as soon as the bytes read pass the limit, so the server never holds
+    more than the limit and one chunk. A pure ASGI middleware, so the count is of what the
+    server actually receives."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            refusal = (problem(400, "Bad request", "Content-Length is not a number") if not length.isdigit() else
+                       problem(413, "Request too large", f"the body has {length} bytes; at most {self.limit}"))
+            await refusal(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)  # answered by the HTTP error handler as a 413 problem
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, tracked)
+        except BodyTooLarge as e:  # read outside a route (a middleware): answer here
+            if started:
+                raise
+            await problem(413, "Request too large", str(e.detail))(scope, receive, send)

@@ -17,9 +17,11 @@ from api.auth import EVERYONE, PERSON_LEVEL, Principal, require
 from api.commands import ERRORS, Month
 from api.deps import Anyone, Reader, own_child, own_household
 from ledger import InvalidCommand, Ledger
+from ledger import commands as c
 from ledger.aggregates import Institution
 from projections import Billing, ChildTimeline, Occupancy, View, WaitingLists, billing_views
 from projections import queries as q
+from projections.pointintime import position_at
 from projections.stores import ViewStore
 
 router = APIRouter(prefix="/v1")
@@ -29,20 +31,30 @@ person_level = require(*PERSON_LEVEL)
 Limit = Annotated[int, Query(ge=1, le=1000, description="rows per page")]
 Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
 MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait until the views include this "
-                                                                        "log position (from a command's answer)")]
-AsOf = Annotated[str | None, Query(max_length=40, description="recorded time: YYYY-MM-DD (end of that day, "
-                                                              "Copenhagen) or an ISO timestamp",
-                                   examples=["2025-03-31"])]
-MonthQuery = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2025-08"])]
+                                                                        "log position (from a command's answer); "
+                                                                        "422 when the log has not reached it (with "
+                                                                        "as_of: had not reached it then)")]
+# A date, or a timestamp (HH:MM, seconds, fraction, offset optional), 1990 to 2100 like every date.
+_TIME = r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?"
+AS_OF_PATTERN = c.CALENDAR_DAY_PATTERN[:-1] + _TIME + "$"  # a date or a timestamp: no `format` applies
+AsOf = Annotated[str | None, Query(max_length=40, pattern=AS_OF_PATTERN,
+                                   description="recorded time: YYYY-MM-DD (end of that day, Copenhagen) or an "
+                                               "ISO timestamp, 1990 to 2100", examples=["2025-03-31"])]
+MonthQuery = Annotated[str | None, Query(pattern=c.MONTH_PATTERN, examples=["2025-08"])]
 AgeGroup = Annotated[str | None, Query(pattern=r"^(nursery|kindergarten)$")]
-District = Annotated[str | None, Query(max_length=200)]
+# No control characters: PostgreSQL refuses NUL in text, and no stored name holds one.
+District = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 
 
 def _instant(text: str) -> date | datetime:
     try:
-        return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        when = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         raise InvalidCommand(f"as_of {text!r} is neither a date (YYYY-MM-DD) nor an ISO timestamp") from None
+    day = when.date() if isinstance(when, datetime) else when
+    if not c.FIRST_DAY <= day <= c.LAST_DAY:  # also keeps the end of the day in Copenhagen a datetime
+        raise InvalidCommand(f"as_of {text!r} is outside {c.FIRST_DAY} to {c.LAST_DAY}")
+    return when
 
 
 @contextmanager
@@ -51,9 +63,12 @@ def _views(request: Request, views: Sequence[View], min_position: int | None, as
     """The store to read (live, or as of a time) and the position it is at."""
     source = request.app.state.views
     if as_of is not None:
-        if min_position is not None:
-            raise InvalidCommand("give either as_of or min_position, not both")
-        with source.as_of(_instant(as_of), views) as store:
+        when = _instant(as_of)
+        # A read as of a time replays the log itself: it holds every position recorded by then.
+        if min_position is not None and min_position > (recorded := position_at(request.app.state.ledger, when)):
+            raise InvalidCommand(f"min_position {min_position} was not yet recorded at as_of {as_of} "
+                                 f"(the log was at position {recorded} then)")
+        with source.as_of(when, views) as store:
             yield store, store.position("views")
         return
     with source.current(min_position) as store:
@@ -88,9 +103,8 @@ def occupancy(request: Request, institution_id: UUID | None = None, district: Di
 @router.get("/institutions/{institution_id}/availability", response_model=m.Page[m.OccupancyRow],
             responses=ERRORS, tags=["views"])
 def institution_availability(institution_id: UUID, request: Request, _: Anyone,
-                             from_: Annotated[date | None, Query(alias="from", ge=date(1990, 1, 1),
-                                                                 le=date(2100, 12, 31))] = None,
-                             to: Annotated[date | None, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))] = None,
+                             from_: Annotated[c.SaneDate | None, Query(alias="from")] = None,
+                             to: c.SaneDate | None = None,
                              age_group: AgeGroup = None, limit: Limit = 100, offset: Offset = 0,
                              min_position: MinPosition = None, as_of: AsOf = None):
     """Capacity, booked and free seats per month between `from` and `to` (dates; months that touch them)."""
@@ -106,8 +120,7 @@ def institution_availability(institution_id: UUID, request: Request, _: Anyone,
 
 @router.get("/availability", response_model=m.Page[m.Availability], responses=ERRORS, tags=["views"])
 def availability(request: Request, _: Anyone, age_group: Annotated[str, Query(pattern=r"^(nursery|kindergarten)$")],
-                 start: Annotated[date, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))],
-                 end: Annotated[date | None, Query(ge=date(1990, 1, 1), le=date(2100, 12, 31))] = None,
+                 start: c.SaneDate, end: c.SaneDate | None = None,
                  district: District = None, limit: Limit = 100, offset: Offset = 0,
                  min_position: MinPosition = None, as_of: AsOf = None):
     """Institutions with a free general seat in every month from `start` to `end` (default: 12 months)."""
@@ -131,8 +144,7 @@ def waiting_list(institution_id: UUID, request: Request, age_group: AgeGroup = N
 
 
 @router.get("/guarantee-watch", response_model=m.Page[m.GuaranteeWatch], responses=ERRORS, tags=["views"])
-def guarantee_watch(request: Request, on: Annotated[date | None, Query(ge=date(1990, 1, 1),
-                                                                        le=date(2100, 12, 31))] = None,
+def guarantee_watch(request: Request, on: c.SaneDate | None = None,
                     within_days: Annotated[int, Query(ge=0, le=3650)] = 30, district: District = None,
                     limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None,
                     as_of: AsOf = None, _: Principal = Depends(person_level)):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -104,6 +105,7 @@ class Ledger(Application):
         self._record_lock = threading.Lock()
         self._cache_lock = threading.Lock()
         self._store_down = False
+        self._file: tuple[int, int] | None = None  # the SQLite file's (device, inode) when opened
         self._last_recorded = datetime.min.replace(tzinfo=timezone.utc)
         try:
             with _opening(self.store):
@@ -115,6 +117,7 @@ class Ledger(Application):
                 super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "20000", **self.store.env, **(env or {})})
                 self.registry = PersonRegistry(self.store, key_store)  # keys: $PLADS_KEY_STORE
             self._last_recorded = self._last_recorded_in_log()
+            self._file = _file_identity(self.store)
         except PersistenceError as e:
             raise StoreUnavailable(f"cannot open the ledger at {self.store.kind}: {e}") from None
 
@@ -324,9 +327,19 @@ class Ledger(Application):
             f"{type(command).__name__} met concurrent changes {MAX_ATTEMPTS} times; try again"
         )
 
+    def check(self) -> None:
+        """Raise StoreUnavailable when the store cannot take writes: a PostgreSQL server known to be
+        down (asked again), or a SQLite file deleted or replaced since the ledger opened it."""
+        self._check_store()
+
     def _check_store(self) -> None:
         """After an outage, ask the server before queueing behind the pool's timeouts:
         while it is still down, callers hear so at once (HTTP 503), not after seconds."""
+        if self._file is not None and _file_identity(self.store) != self._file:
+            # The open connections would go on writing into the unlinked file, acknowledged and
+            # then lost at the next start: refuse instead, until the file is back and we restart.
+            raise StoreUnavailable("the ledger's SQLite file was deleted or replaced after the ledger opened it; "
+                                   "writes are refused until it is restored and the service restarted")
         if not self._store_down or self.store.kind != "postgres":
             return
         import psycopg
@@ -526,6 +539,7 @@ class Bulk:
     def flush(self) -> int | None:
         if not self.pending:
             return None
+        self.ledger.check()
         for step in self._before:
             step()
         try:
@@ -592,6 +606,17 @@ def _find_receipt(uow: UnitOfWork, key: str) -> CommandReceipt | None:
         if receipt is not None:
             return receipt
     return None
+
+
+def _file_identity(store: StoreConfig) -> tuple[int, int] | None:
+    """(device, inode) of a SQLite ledger file, (0, 0) when it is missing; None for other stores."""
+    if store.kind != "sqlite" or not store.sqlite_path or store.sqlite_path.startswith("file:"):
+        return None
+    try:
+        st = os.stat(store.sqlite_path)
+    except FileNotFoundError:
+        return (0, 0)
+    return (st.st_dev, st.st_ino)
 
 
 def _handler_for(command: c.Command):

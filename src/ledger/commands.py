@@ -11,9 +11,10 @@ from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 
 from ledger.text import Text, no_cpr
+from rules.loader import RULE_SET_ID_PATTERN
 
 AgeGroup = Literal["nursery", "kindergarten"]
 Pool = Literal["general", "basis", "special"]
@@ -36,14 +37,40 @@ LineKind = Text(40)
 # billing or allocation run refuse a whole month, so no CPR check.
 PriorityBasis = Text(200, min_length=0, check_cpr=False)
 LineDetail = Text(300, min_length=0, check_cpr=False)
-RULE_SET_ID = r"^[a-z0-9][a-z0-9-]*@[1-9][0-9]*$"  # name@version, as rules.loader reads them
+RULE_SET_ID = RULE_SET_ID_PATTERN  # name@version, as rules.loader reads them
 # (a refusal echoes an unknown id, and a refusal under an idempotency key is kept)
 RuleSetId = Annotated[str, StringConstraints(max_length=100, pattern=RULE_SET_ID), AfterValidator(no_cpr)]
 MunicipalityCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{3}$")]
-Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
-# Dates a daycare ledger can meaningfully hold; keeps hostile input (year 1 or 9999) out.
-SaneDate = Annotated[date, Field(ge=date(1990, 1, 1), le=date(2100, 12, 31))]
+# Dates a daycare ledger can meaningfully hold; keeps hostile input (year 0, 1 or 9999) out, so a
+# day or a month either side of an accepted date is still a date. The patterns state the same
+# range in the OpenAPI schema (a JSON schema cannot bound a date otherwise).
+FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2100, 12, 31)
+_YEAR = r"(199[0-9]|20[0-9]{2}|2100)"
+MONTH_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])$"
+DATE_PATTERN = rf"^{_YEAR}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"  # with `format: date` for the calendar
+# Days a month can have (only 29 February of a common year gets past it), where there is no `format`.
+_MONTH_DAY = r"((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9])|(0[13-9]|1[0-2])-30|(0[13578]|1[02])-31)"
+CALENDAR_DAY_PATTERN = rf"^{_YEAR}-{_MONTH_DAY}$"
+Month = Annotated[str, StringConstraints(pattern=MONTH_PATTERN)]
+
+
+def _iso_date(value: object) -> object:
+    """A date as the schema states it: YYYY-MM-DD text (or a date), not a timestamp or a number,
+    which pydantic would otherwise take."""
+    if isinstance(value, date) or (isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)):
+        return value
+    raise ValueError("a date is written YYYY-MM-DD")
+
+
+SaneDate = Annotated[date, Field(ge=FIRST_DAY, le=LAST_DAY, json_schema_extra={"pattern": DATE_PATTERN}),
+                     BeforeValidator(_iso_date)]
+# An issued statement's lines and total; wide enough for any sum of bounded amounts a household
+# can plausibly collect (a billing run names the household it cannot issue rather than fail).
 Ore = Annotated[int, Field(ge=-10**12, le=10**12)]
+# What a payment adjustment may change a month's bill by: 1,000,000 kr, far above any monthly fee
+# (a few thousand kr), so even thousands of adjustments on one month stay within a statement's Ore.
+MAX_ADJUSTMENT_ORE = 10**8
+AdjustmentOre = Annotated[int, Field(ge=-MAX_ADJUSTMENT_ORE, le=MAX_ADJUSTMENT_ORE)]
 
 
 class Command(BaseModel):
@@ -143,7 +170,7 @@ class AdjustPayment(Command):
     kind: AdjustmentKind
     from_month: Month
     to_month: Month | None = None
-    amount_ore: Ore | None = None
+    amount_ore: AdjustmentOre | None = None
     pay_share_percent: int | None = Field(default=None, ge=0, le=100)
     child_id: UUID | None = None
     reason: Reason
@@ -229,6 +256,10 @@ class ExpireOffer(Command):
 
 
 class BookPlace(Command):
+    # The schema states the override rule too, so a client generated from it knows it.
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra={
+        "if": {"properties": {"override": {"const": True}}, "required": ["override"]},
+        "then": {"properties": {"reason": {"type": "string"}}, "required": ["reason"]}})
     child_id: UUID
     institution_id: UUID
     start_date: SaneDate
@@ -293,9 +324,18 @@ class HouseholdStatement(BaseModel):
         return self
 
 
+class SkippedStatement(BaseModel):
+    """A household a billing run could not issue, and why (it is billed by a later run's corrections)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    household_id: UUID
+    reason: Annotated[str, StringConstraints(max_length=300)]
+
+
 class IssueStatements(Command):
     month: Month
     statements: list[HouseholdStatement]
+    skipped: list[SkippedStatement] = Field(default_factory=list)  # named in the answer, not recorded
 
 
 class OpenBillingMonth(Command):

@@ -905,7 +905,8 @@ def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> d
         )
         total += s.total_ore
     uow.add(BillingRun(month=cmd.month, statements=len(cmd.statements), total_ore=total, meta=meta))
-    return {"month": cmd.month, "statements": len(cmd.statements), "total_ore": total}
+    skipped = {"skipped": [s.model_dump(mode="json") for s in cmd.skipped]} if cmd.skipped else {}
+    return {"month": cmd.month, "statements": len(cmd.statements), "total_ore": total, **skipped}
 
 
 def open_billing_month(uow: UnitOfWork, cmd: c.OpenBillingMonth, ctx: Context) -> dict:

@@ -40,6 +40,7 @@ def parse_database_url(url: str | None = None, cipher_key: str | None = None) ->
     env: dict[str, str] = {"CREATE_TABLE": "y"}
     key = cipher_key if cipher_key is not None else os.environ.get("CIPHER_KEY")
     if key:
+        _check_cipher_key(key)
         env["CIPHER_KEY"] = key
         env["CIPHER_TOPIC"] = "eventsourcing.cipher:AESCipher"
     if parts.scheme == "sqlite":
@@ -88,6 +89,21 @@ def parse_database_url(url: str | None = None, cipher_key: str | None = None) ->
     raise InvalidCommand(
         f"cannot use database URL {_redact(url)!r}: it must start with sqlite:/// or postgresql://"
     )
+
+
+def _check_cipher_key(key: str) -> None:
+    """A clear refusal (not a decoder's traceback) for a CIPHER_KEY that is no AES key."""
+    import base64
+    import binascii
+
+    try:
+        size = len(base64.b64decode(key, validate=True))
+    except (binascii.Error, ValueError):
+        size = -1
+    if size not in (16, 24, 32):
+        raise InvalidCommand("CIPHER_KEY is not an AES key: it must be 16, 24 or 32 bytes in base64 "
+                             "(make one with: python -c \"from eventsourcing.cipher import AESCipher; "
+                             "print(AESCipher.create_key(32))\")")
 
 
 def _conninfo(parts, dbname: str) -> str:

@@ -14,6 +14,22 @@ from projections.tables import BOOL, DATE, INT, TIMESTAMP, Table
 INTERNAL = {"timeline_booking_child", "billing_state", "budget_state", "billing_settlement_parts", "budget_parts", "waitinglist_state"}
 
 
+# A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A CSV cell: text that a spreadsheet would run as a formula gets a leading quote (OWASP's
+    rule); numbers stay numbers, negative ones too."""
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def exportable(views: Sequence[View]) -> dict[str, Table]:
     """The tables analysts read: a view's rows, not the working state it keeps to derive them."""
     return {t.name: t for v in views for t in v.tables
@@ -32,8 +48,7 @@ def export_table(store: ViewStore, table: Table, fmt: str, output: Path,
             writer = csv.writer(f)
             writer.writerow(table.column_names)
             for r in rows:
-                writer.writerow(["" if r[c] is None else (r[c].isoformat() if hasattr(r[c], "isoformat") else r[c])
-                                 for c in table.column_names])
+                writer.writerow([_cell(r[c]) for c in table.column_names])
         return len(rows)
     if fmt == "parquet":
         import pyarrow as pa

@@ -21,7 +21,8 @@ from .model import SECTIONS, RuleSet
 
 _LISTS = SECTIONS + ("gaps",)  # replaced whole by a rule set, like the sections
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9-]*@[1-9][0-9]*$")
+RULE_SET_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*@[1-9][0-9]*$"  # name@version (the API schema states it too)
+_ID = re.compile(RULE_SET_ID_PATTERN)
 _META = ("kind", "name", "version", "title", "policy", "extends")
 
 
