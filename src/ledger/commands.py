@@ -7,6 +7,7 @@ checked by the handlers.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
