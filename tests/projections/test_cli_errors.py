@@ -27,6 +27,7 @@ def one_line(result, *expected: str) -> str:
 
 
 def test_user_errors_are_one_line(store, tmp_path):
+    store.ledger().close()  # the ledger exists (exporting one that does not is an error of its own)
     missing = tmp_path / "no-such-folder" / "occupancy.csv"
     one_line(plads("export", "occupancy", "-d", store.url, "-o", str(missing), cwd=tmp_path),
              "No such file or directory")
