@@ -343,16 +343,21 @@ class HistoryRow(BaseModel):
     detail: str | None
 
 
-class Offer(BaseModel):
-    model_config = _example(offer_id=ID, child_id=ID, institution_id=ID, age_group="nursery", pool="general",
-                            start_date="2025-08-01", rank=1, wish_no=1,
-                            priority_basis="sibling, seniority 2024-07-15, need date 2025-08-01")
+class OfferFacts(BaseModel):
+    """What every offer says: to which child, where, which seat, from when."""
+
     offer_id: str
     child_id: str
     institution_id: str
     age_group: str
     pool: str
     start_date: date
+
+
+class Offer(OfferFacts):
+    model_config = _example(offer_id=ID, child_id=ID, institution_id=ID, age_group="nursery", pool="general",
+                            start_date="2025-08-01", rank=1, wish_no=1,
+                            priority_basis="sibling, seniority 2024-07-15, need date 2025-08-01")
     rank: int = Field(description="the child's place in the run's order at that institution (0: guarantee offer)")
     wish_no: int | None = Field(None, description="which wish it meets (none for a guarantee offer)")
     priority_basis: str

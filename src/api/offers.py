@@ -21,16 +21,10 @@ router = APIRouter(prefix="/v1", tags=["offers"])
 ID = "6f1c2a3e-9b7d-4c11-8e0a-2d5b7c9e1f40"
 
 
-class OfferState(BaseModel):
+class OfferState(m.OfferFacts):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "offer_id": ID, "child_id": ID, "institution_id": ID, "age_group": "nursery", "pool": "general",
         "start_date": "2025-08-01", "expires_on": "2025-06-15", "state": "open"}]})
-    offer_id: str
-    child_id: str
-    institution_id: str
-    age_group: str
-    pool: str
-    start_date: date
     expires_on: date
     state: str = Field(description="open, accepted, declined or expired")
 
