@@ -31,9 +31,9 @@ test: $(STAMP) browser
 	scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The reliability tests at soak strength (1,000 race trials per K, through the application and over HTTP;
-# 100 follower kills); not in `make test`.
+# 100 follower kills) and the stateful ledger test with 25 times the examples, randomised; not in `make test`.
 soak: $(STAMP)
-	PLADS_SOAK=1 scripts/with-postgres $(BIN)/python -m pytest tests/reliability tests/api/test_race.py -q -p no:cacheprovider $(PYTEST_ARGS)
+	PLADS_SOAK=1 scripts/with-postgres $(BIN)/python -m pytest tests/reliability tests/api/test_race.py tests/ledger/test_stateful.py -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Throughput figures for BENCHMARKS.md (not part of `make test`). The first run simulates the
 # Copenhagen-scale city once (30-45 min) and caches it in bench/.cache; BENCH_ARGS="--history
