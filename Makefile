@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite bench soak serve install clean browser
+.PHONY: demo test test-sqlite bench soak serve install clean browser curl
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,17 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "no chromium: the report's browser test will be skipped" >&2
 
+# curl, which the README walk-through test runs as written: installed like the browser (else that
+# test is skipped, or fails under CI=true).
+curl:
+	@command -v curl >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	    echo "installing curl from Debian's packages" >&2 && apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null; } || \
+	  echo "no curl: the README walk-through test will be skipped" >&2
+
 # Runs the whole suite on SQLite and on a real PostgreSQL (see scripts/with-postgres).
-test: $(STAMP) browser
+test: $(STAMP) browser curl
 	scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The reliability tests at soak strength (1,000 race trials per K, through the application and over HTTP;
