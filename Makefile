@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-sqlite bench soak serve install clean browser curl
+.PHONY: demo test test-sqlite bench soak serve install clean browser curl mutate
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,8 +51,15 @@ bench: $(STAMP)
 	scripts/with-postgres $(BIN)/python bench/run.py $(BENCH_ARGS)
 	scripts/with-postgres $(BIN)/python bench/billing_runs.py
 
+# Mutation testing of src/rules with mutmut (not part of `make test`; about 10 minutes on two
+# cores): the score and the surviving mutants are recorded in docs/testing.md.
+mutate: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,mutate]"
+	$(BIN)/mutmut run $(MUTATE_ARGS)
+	$(BIN)/mutmut results
+
 serve: $(STAMP)
 	$(BIN)/plads serve
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis plads.db plads.db-* plads-demo*.db plads-demo*.db-* plads-demo-*.html
+	rm -rf $(VENV) .pytest_cache .hypothesis mutants plads.db plads.db-* plads-demo*.db plads-demo*.db-* plads-demo-*.html

@@ -87,6 +87,9 @@ def test_bad_inputs_are_rule_errors():
         rules.friplads_pay_share_percent(300_000.0, 1, False, D(2025, 1, 1), RS)  # type: ignore[arg-type]
     with pytest.raises(RuleError):
         rules.friplads_pay_share_percent(30_000_000, -1, False, D(2025, 1, 1), RS)
+    for count in (1.5, True, "2"):  # a count of children is an integer, not a float, bool or text
+        with pytest.raises(RuleError, match="must be a count"):
+            rules.friplads_limits_ore(count, False, D(2025, 1, 1), RS)  # type: ignore[arg-type]
 
 
 incomes = st.integers(-10**8, 2 * 10**8)  # øre, up to 2 million kr

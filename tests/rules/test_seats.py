@@ -29,6 +29,8 @@ def test_twenty_percent_rounded_down_is_held_for_caseworkers(capacity, held):
 def test_without_self_service_every_seat_is_the_caseworkers():
     assert rules.caseworker_held_seats(10, WL) == 10
     assert rules.self_service_capacity(10, D(2025, 6, 10), D(2025, 1, 1), WL) == 0
+    # Nor is a held seat ever released to self-service, however close the month.
+    assert not rules.held_seats_released(D(2025, 6, 1), D(2025, 5, 31), WL)
 
 
 def test_held_seats_are_released_four_weeks_before_the_month():
