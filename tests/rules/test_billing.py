@@ -37,7 +37,15 @@ def test_a_worked_household_month():
         ("b", "sibling", -36_449),       # pays 50 % of 72,898
     ]
     assert total(lines) == 99_840 + 36_449
-    assert "pays 32 %" in lines[4].detail and "(15/31 days)" in lines[2].detail
+    assert [l.detail for l in lines] == [
+        "integreret place 2025-03-01..2025-03-31 (31/31 days)",
+        "lunch scheme 2025-03-01..2025-03-31 (31/31 days)",
+        "vuggestue place 2025-03-17..2025-03-31 (15/31 days)",
+        "lunch scheme 2025-03-17..2025-03-31 (15/31 days)",
+        "økonomisk friplads: the household pays 32 %",
+        "økonomisk friplads: the household pays 32 %",
+        "søskendetilskud: pays 50 % (not the household's most expensive place)",
+    ]
 
 
 def test_one_place_full_payment_has_no_subsidy_lines():
