@@ -53,11 +53,11 @@ def test_basis_and_special_seats_only_through_caseworkers():
 
 
 def test_unknown_pools_channels_and_bad_capacities_are_rule_errors():
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError, match=r"^unknown pool 'vip'; known: general, basis, special$"):
         rules.pool_allowed("vip", "caseworker", BEP)
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError, match=r"^unknown channel 'fax'; known: self_service, caseworker, system, import$"):
         rules.pool_allowed("general", "fax", BEP)
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError, match=r"^capacity must be a non-negative integer, not -1$"):
         rules.caseworker_held_seats(-1, BEP)
 
 
