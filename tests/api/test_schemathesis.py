@@ -13,6 +13,7 @@ from datetime import date
 import pytest
 import schemathesis
 from schemathesis.specs.openapi import checks
+from schemathesis.specs.openapi import stateful as openapi_stateful
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -83,6 +84,11 @@ def test_stateful_sequences_follow_the_links(api_schema, store, monkeypatch):
     (a booking's into its cancellation and transfer); ids a body names (the household of a child,
     the child and institution of a booking) the test takes from earlier answers, with dates that
     fit. Children, bookings, cancellations and transfers must have been made that way."""
+    # Schemathesis decides with true randomness (outside Hypothesis's choices) whether a step uses
+    # the linked id or a generated one; a scenario replayed then draws differently and Hypothesis
+    # stops the run as flaky. Here a link is always followed (the other test covers random ids).
+    monkeypatch.setattr(openapi_stateful, "BASE_EXPLORATION_RATE", 0.0)
+    monkeypatch.setattr(openapi_stateful, "DEFAULT_USE_PROBABILITY", 1.0)
     base = api_schema.as_state_machine()
     calls: list[tuple[str, str, int]] = []
     app = api_schema.app
@@ -135,13 +141,15 @@ def test_stateful_sequences_follow_the_links(api_schema, store, monkeypatch):
 
         def before_call(self, case):
             # Three calls in four get a body that names ids of this scenario and dates that fit;
-            # the fourth keeps its generated body (the error paths).
+            # the fourth keeps its generated body (the error paths), except a cancellation or
+            # transfer, which only a booking's link reaches; negative cases keep theirs.
             self.calls += 1
             body, path = case.body, case.operation.path
             meta = getattr(case, "_meta", None)  # a case meant to be invalid stays invalid
             negative = meta is not None and meta.generation.mode.is_negative
-            if negative or self.calls % 4 == 0 or case.operation.method.upper() != "POST" or \
-                    not isinstance(body, dict):
+            follows_a_booking = "{booking_id}" in path  # reached only through a booking's link
+            if negative or (self.calls % 4 == 0 and not follows_a_booking) or \
+                    case.operation.method.upper() != "POST" or not isinstance(body, dict):
                 return
             pick = self._pick
             changes: dict = {}
@@ -183,8 +191,10 @@ def test_stateful_sequences_follow_the_links(api_schema, store, monkeypatch):
             calls.append((method, path, response.status_code))
             if method == "POST" and path in CREATES and response.status_code == 201:
                 body = response.json()
-                self.ids[CREATES[path]].append(body["id"])
-                if path == "/v1/institutions" and isinstance(case.body, dict) and case.body.get("kind") == "integreret":
+                seated = isinstance(case.body, dict) and case.body.get("kind") == "integreret"
+                if path != "/v1/institutions" or seated:  # bookings go only where there are seats
+                    self.ids[CREATES[path]].append(body["id"])
+                if path == "/v1/institutions" and seated:
                     self._seats(body["id"])
                 if CREATES[path] == "booking":
                     self.booked_in[body["id"]] = body["institution_id"]
@@ -199,4 +209,4 @@ def test_stateful_sequences_follow_the_links(api_schema, store, monkeypatch):
         ("children", "/v1/children"), ("bookings", "/v1/bookings"),
         ("cancellations", "/v1/bookings/{booking_id}/cancel"),
         ("transfers", "/v1/bookings/{booking_id}/transfer"))}
-    assert all(made.values()), (made, Counter(calls))
+    assert all(made.values()), (made, sorted(Counter(c for c in calls if "booking" in c[1] or "children" in c[1]).items()))
