@@ -13,7 +13,9 @@ def test_from_an_institution_to_a_statement(api):
     hh = api.household(income_kr=400_000, children=2)
     decision = api.ok(api.post(f"/v1/households/{hh}/income",
                                json={"annual_income_ore": 40_000_000, "effective_from": "2025-01-01"}))
-    assert 5 <= decision["pay_share_percent"] < 100 and decision["scale"]["lower_ore"] == 20_810_100
+    # Two children under 18: L' = 208,101 + 7,000 = 215,101 kr; step 4,615 kr (2025):
+    # 5 + floor((400,000 - 215,101) / 4,615) = 5 + 40 = 45 %.
+    assert decision["pay_share_percent"] == 45 and decision["scale"]["lower_ore"] == 20_810_100
     child = api.child(hh)
     booking = api.ok(api.post("/v1/bookings", json={"child_id": child, "institution_id": inst,
                                                      "start_date": "2025-02-01"}))
@@ -33,13 +35,15 @@ def test_from_an_institution_to_a_statement(api):
     assert [r["month"] for r in avail["items"]] == ["2025-02", "2025-03"]
     # February's statement: issue the month, then read it.
     issued = api.ok(api.post("/v1/billing/2025-02/issue", role="admin"), 200)
-    assert issued["statements"] == 1 and issued["total_ore"] > 0
+    # A whole nursery month with lunch, 4,708 kr (2025); the household pays 45 %: 2,118.60 kr.
+    assert issued["statements"] == 1 and issued["total_ore"] == 211_860
     again = api.post("/v1/billing/2025-02/issue", role="admin")
     assert again.status_code == 409
     statement = api.ok(api.get(f"/v1/households/{hh}/statements/2025-02"), 200)
     assert statement["issued"] and statement["total_ore"] == issued["total_ore"]
     assert sum(line["amount_ore"] for line in statement["lines"]) == statement["total_ore"]
-    assert {line["kind"] for line in statement["lines"]} >= {"fee", "friplads"}
+    assert [(line["kind"], line["amount_ore"]) for line in statement["lines"]] == [
+        ("fee", 399_600), ("lunch", 71_200), ("friplads", 211_860 - 470_800)]
     history = api.ok(api.get(f"/v1/children/{child}/history"), 200)
     assert [r["event"] for r in history["items"]][-1] == "PlaceBooked"
 

@@ -156,8 +156,11 @@ def test_registration_limits_wishes_and_gives_seniority_and_guarantee(city):
     with pytest.raises(InvalidCommand, match="at most 2 wishes"):
         city.run(c.Register(child_id=child, age_group="nursery", wishes=insts, need_date=D(2025, 2, 1)))
     reg = city.run(c.Register(child_id=child, age_group="nursery", wishes=insts[:2], need_date=D(2025, 2, 1)))
-    assert reg["seniority_date"] >= "2024-07-15"
-    assert reg["guarantee_date"] >= reg["need_date"]
+    # Born 2024-03-15, registered on 2025-01-06 (the clock): nursery seniority counts from the
+    # 4-month birthday (2024-07-15) or the registration day if later; the guarantee falls 3 months
+    # after the registration (the need date, 2025-02-01, is earlier and past the 26 weeks).
+    assert reg["seniority_date"] == "2025-01-06"
+    assert reg["guarantee_date"] == "2025-04-06"
     with pytest.raises(Conflict, match="already registered"):
         city.run(c.Register(child_id=child, age_group="nursery", wishes=insts[:1], need_date=D(2025, 2, 1)))
     changed = city.run(c.ChangeWishes(child_id=child, age_group="nursery", wishes=[insts[2]]))
@@ -203,7 +206,8 @@ def test_transfer_ends_one_booking_and_starts_another(city):
 def test_income_gives_a_friplads_decision(city):
     hh = city.household()
     decision = city.run(c.DeclareIncome(household_id=hh, annual_income_ore=300_000_00, effective_from=D(2025, 3, 1)))
-    assert 5 <= decision["pay_share_percent"] < 100
+    # 2025 scale: 5 + floor((300,000 - 208,101) / 4,615) = 5 + 19 = 24 % (one child, not single).
+    assert decision["pay_share_percent"] == 24
     low = city.run(c.DeclareIncome(household_id=hh, annual_income_ore=100_000_00, effective_from=D(2025, 6, 1)))
     assert low["pay_share_percent"] == 0
     household = city.ledger.get(Household, hh)

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger import NoSeat
 from ledger import commands as c
 from projections import Occupancy, Projector, all_views, attach_inline, open_store, rebuild, verify
 from projections.occupancy import OCCUPANCY
@@ -22,18 +23,22 @@ def _crash():
     raise Crash()
 
 
-def small_history(city, n_children=6):
-    """A history with bookings, a cancellation, a transfer and a capacity change."""
+def small_history(city):
+    """A history with bookings, a refusal, a cancellation, a transfer and a capacity change.
+
+    Six children born 10 January-10 June 2024; the even ones book A (3 nursery seats), the odd
+    ones B (2 nursery seats): the sixth finds B's nursery full, and that refusal is asserted."""
     a = city.institution(kind="vuggestue", nursery=3, kindergarten=None, name="A", district="Valby")
     b = city.institution(kind="integreret", nursery=2, kindergarten=3, name="B", district="Amager Vest")
     bookings = []
-    for i in range(n_children):
-        child = city.child(city.household(district="Valby"), birth=D(2024, 1 + i % 6, 10))
-        inst = a if i % 2 == 0 else b
-        try:
-            bookings.append(city.book(child, inst, D(2025, 2 + i % 3, 1)))
-        except Exception:  # noqa: BLE001 - a full institution is part of the history
-            pass
+    for i in range(6):
+        child = city.child(city.household(district="Valby"), birth=D(2024, 1 + i, 10))
+        inst, start = (a if i % 2 == 0 else b), D(2025, 2 + i % 3, 1)
+        if i == 5:
+            with pytest.raises(NoSeat):
+                city.book(child, inst, start)
+        else:
+            bookings.append(city.book(child, inst, start))
     city.run(c.CancelBooking(booking_id=bookings[0]["id"], effective_date=D(2025, 3, 15), reason="moved"))
     city.run(c.TransferChild(booking_id=bookings[1]["id"], institution_id=a, effective_date=D(2025, 6, 1),
                              reason="closer to home"))

@@ -33,23 +33,29 @@ def _position(ledger) -> int:
         probe.close()
 
 
-def test_the_follower_keeps_up_while_commands_run(pg_city):
+def test_notify_wakes_the_follower_with_polling_switched_off(pg_city):
+    """The follower polls once an hour here, so only LISTEN/NOTIFY can wake it: it must keep up
+    with the commands (the 60 s wait is a hang guard, not a speed limit)."""
     city = pg_city
     inst = city.institution(kind="integreret", nursery=200, kindergarten=200)
     follower = Projector(city.ledger, all_views(), page_size=50)
     stop = threading.Event()
-    thread = threading.Thread(target=follower.follow, args=(stop,), kwargs={"poll_seconds": 5.0})
+    thread = threading.Thread(target=follower.follow, args=(stop,), kwargs={"poll_seconds": 3600.0})
     thread.start()
     try:
+        # Its first catch-up done, it is asleep until a NOTIFY (or an hour) wakes it.
+        assert wait_for(lambda: follower.position == city.ledger.max_position(), 60)
         for i in range(40):
             child = city.child(city.household(), birth=date(2024, 1 + i % 8, 1))
             city.book(child, inst, date(2025, 3, 1))
-        # NOTIFY wakes the follower long before its 5 s poll.
-        assert wait_for(lambda: follower.position == city.ledger.max_position(), 30)
+        assert wait_for(lambda: follower.position == city.ledger.max_position(), 60), \
+            "the follower slept through the commands: NOTIFY did not wake it"
     finally:
         stop.set()
-        thread.join(timeout=30)
+        city.household()  # one more NOTIFY, so that the sleeping follower sees the stop
+        thread.join(timeout=60)
         follower.close()
+    assert not thread.is_alive()
     assert verify(city.ledger, all_views()) == []
 
 

@@ -24,18 +24,15 @@ def test_commands_fail_cleanly_while_the_database_is_down_and_no_acknowledged_on
     acknowledged: list[str] = []
     failures: list[str] = []
     unexpected: list[str] = []
-    slowest: list[float] = []
     stop = threading.Event()
 
     def load() -> None:
         while not stop.is_set():
-            started = time.monotonic()
             try:
                 outcome = ledger.execute(c.RegisterHousehold(district="Valby"), actor="load", channel="caseworker")
                 acknowledged.append(outcome.result["id"])
             except StoreUnavailable as e:
                 failures.append(str(e))
-                slowest.append(time.monotonic() - started)
                 time.sleep(0.05)
             except Exception as e:  # noqa: BLE001 - anything else is a failure we report
                 unexpected.append(repr(e))
@@ -58,8 +55,8 @@ def test_commands_fail_cleanly_while_the_database_is_down_and_no_acknowledged_on
     assert unexpected == []
     assert failures, "the outage was not noticed"
     assert all("unavailable" in f for f in failures)
-    # Bounded: a failing command answers within a few connect timeouts (2 s here); it does not hang.
-    assert max(slowest) < 20, max(slowest)
+    # No command hung: every worker saw the stop and ended (the join's 60 s is a hang guard).
+    assert not any(w.is_alive() for w in workers)
     recorded = {str(n.originator_id) for n in ledger.recorder.select_notifications(1, 100_000)
                 if n.topic.endswith("Household.HouseholdRegistered") or "HouseholdRegistered" in n.topic}
     assert set(acknowledged) <= recorded

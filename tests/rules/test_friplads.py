@@ -95,10 +95,13 @@ def test_the_2018_scale_as_published():
 
 
 def test_bad_inputs_are_rule_errors():
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError, match=r"^income is integer øre, not 300000\.0$"):
         rules.friplads_pay_share_percent(300_000.0, 1, False, D(2025, 1, 1), RS)  # type: ignore[arg-type]
     with pytest.raises(RuleError):
         rules.friplads_pay_share_percent(30_000_000, -1, False, D(2025, 1, 1), RS)
+    for count in (1.5, True, "2"):  # a count of children is an integer, not a float, bool or text
+        with pytest.raises(RuleError, match=rf"^children under 18 must be a count, not {count!r}$"):
+            rules.friplads_limits_ore(count, False, D(2025, 1, 1), RS)  # type: ignore[arg-type]
 
 
 incomes = st.integers(-10**8, 2 * 10**8)  # øre, up to 2 million kr

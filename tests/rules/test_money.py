@@ -26,10 +26,12 @@ def test_round_half_up_is_exact_and_halves_go_away_from_zero(n, d, expected):
 
 
 def test_round_half_up_refuses_zero_and_floats():
-    with pytest.raises(ValueError):
+    # The messages are what a caller reads: pinned whole.
+    with pytest.raises(ValueError, match=r"^denominator must not be zero$"):
         rules.round_half_up(1, 0)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^round_half_up takes integers \(øre\), never floats$"):
         rules.round_half_up(1.5, 2)  # type: ignore[arg-type]
+    assert rules.round_half_up(0, 7) == 0 and rules.round_half_up(3, -2) == -2  # -1.5: away from zero
 
 
 @given(st.integers(-10**15, 10**15), st.integers(1, 10**9))
@@ -52,9 +54,9 @@ def test_proration_by_calendar_days():
     assert rules.prorate_ore(399_600, D(2025, 1, 1), D(2025, 1, 10)) == 128_903  # 128,903.2
     assert rules.prorate_ore(399_600, D(2025, 2, 1), D(2025, 2, 28)) == 399_600
     assert rules.prorate_ore(1, D(2025, 6, 1), D(2025, 6, 15)) == 1  # exactly half an øre: up
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError, match=r"^2025-06-20\.\.2025-07-05 is not a span of days within one month$"):
         rules.prorate_ore(100, D(2025, 6, 20), D(2025, 7, 5))
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError, match=r"^2025-06-20\.\.2025-06-19 is not a span"):
         rules.prorate_ore(100, D(2025, 6, 20), D(2025, 6, 19))
 
 
@@ -92,6 +94,19 @@ def test_prorate_split_gives_the_leftover_ore_to_the_largest_remainders():
     assert rules.prorate_split_ore(1, [(first, mid), (mid + timedelta(days=1), last)]) == [1, 0]
     assert rules.prorate_split_ore(100, [(first, D(2025, 6, 10)), (D(2025, 6, 11), D(2025, 6, 20)),
                                          (D(2025, 6, 21), last)]) == [34, 33, 33]
+    # 100 øre over 1 and 2 of June's 30 days: 3.33 and 6.67 øre; the 10th øre goes to the second
+    # span, whose remainder is larger, though it comes later.
+    assert rules.prorate_split_ore(100, [(first, first), (D(2025, 6, 2), D(2025, 6, 3))]) == [3, 7]
+
+
+def test_prorate_split_refuses_what_it_cannot_split_with_a_clear_message():
+    june = (D(2025, 6, 1), D(2025, 6, 30))
+    with pytest.raises(RuleError, match=r"^prorate_split_ore splits a non-negative amount$"):
+        rules.prorate_split_ore(-1, [june])
+    with pytest.raises(RuleError, match=r"^all spans must lie in the same month$"):
+        rules.prorate_split_ore(100, [june, (D(2025, 7, 1), D(2025, 7, 2))])
+    with pytest.raises(RuleError, match=r"^the spans cover more days than the month has$"):
+        rules.prorate_split_ore(100, [june, (D(2025, 6, 1), D(2025, 6, 2))])
 
 
 def test_2025_tariffs():
@@ -170,7 +185,7 @@ def test_fee_after_share():
     assert rules.fee_after_share_ore(10, 5) == 1      # 0.5 -> 1
     assert rules.fee_after_share_ore(399_600, 0) == 0
     assert rules.fee_after_share_ore(399_600, 100) == 399_600
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError, match=r"^pay share 101 % is outside 0\.\.100$"):
         rules.fee_after_share_ore(100, 101)
 
 

@@ -30,6 +30,8 @@ def test_without_self_service_every_seat_is_the_caseworkers():
     assert rules.caseworker_held_seats(10, WL) == 10
     assert rules.seats_still_held(10, 3, D(2025, 6, 10), D(2025, 6, 1), WL) == 10
     assert rules.self_service_limit(10, 0, D(2025, 6, 10), D(2025, 6, 1), D(2025, 1, 1), WL) == 0
+    # Nor is a held seat ever released to self-service, however close the month.
+    assert not rules.held_seats_released(D(2025, 6, 1), D(2025, 5, 31), WL)
 
 
 def test_held_seats_are_released_four_weeks_before_the_month():
@@ -71,11 +73,11 @@ def test_basis_and_special_seats_only_through_caseworkers():
 
 
 def test_unknown_pools_channels_and_bad_capacities_are_rule_errors():
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError, match=r"^unknown pool 'vip'; known: general, basis, special$"):
         rules.pool_allowed("vip", "caseworker", BEP)
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError, match=r"^unknown channel 'fax'; known: self_service, caseworker, system, import$"):
         rules.pool_allowed("general", "fax", BEP)
-    with pytest.raises(RuleError):
+    with pytest.raises(RuleError, match=r"^capacity must be a non-negative integer, not -1$"):
         rules.caseworker_held_seats(-1, BEP)
 
 

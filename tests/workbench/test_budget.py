@@ -57,18 +57,26 @@ def test_the_2024_friplads_scale_costs_the_middle_income_household(city):
     small_city(city)
     result = budget_audit(city.ledger, vs="friplads-2024-scale@1")
     diff = result["difference"]
-    # 300,000 kr: the 2024 limits are lower, so the household pays a larger share (27 % vs 24 %);
-    # 150,000 kr is free under both, 700,000 kr pays in full under both.
+    # 300,000 kr, one child, not single. 2025 scale: L = 208,101 kr, step (646,500 - 208,101) / 95
+    # = 4,614.7 -> 4,615 kr: 5 + floor(91,899 / 4,615) = 5 + 19 = 24 %. 2024 scale: L = 200,301 kr,
+    # step (622,200 - 200,301) / 95 = 4,441.0 -> 4,441 kr: 5 + floor(99,699 / 4,441) = 5 + 22 = 27 %.
+    # A nursery month with lunch is 4,708 kr (2025 tariff), lunch subsidised too: the household pays
+    # 27 % = 1,271.16 kr instead of 24 % = 1,129.92 kr, 141.24 kr more a month, in each of the six
+    # months February-July 2025 (the budget's horizon on 3 June runs to the end of July).
+    # 150,000 kr is free under both scales; 700,000 kr pays in full under both.
     band = diff["by_income_band"]
-    assert band["300,000-399,999 kr"]["parent_payments_ore"] > 0
-    assert band["300,000-399,999 kr"]["net_municipal_cost_ore"] == -band["300,000-399,999 kr"]["parent_payments_ore"]
+    assert {m: v["parent_payments_ore"] for m, v in diff["by_month"].items()} == {
+        f"2025-{m:02d}": 14_124 for m in range(2, 8)}
+    assert band["300,000-399,999 kr"]["parent_payments_ore"] == 6 * 14_124 == 84_744
+    assert band["300,000-399,999 kr"]["net_municipal_cost_ore"] == -84_744
+    assert band["300,000-399,999 kr"]["friplads_cost_ore"] == -84_744
     assert all(v == 0 for v in band["under 200,000 kr"].values())
     assert all(v == 0 for v in band["650,000 kr and more"].values())
     assert diff["by_district"]["Nørrebro"]["parent_payments_ore"] == 0
-    assert sum(m["parent_payments_ore"] for m in diff["by_month"].values()) == diff["total"]["parent_payments_ore"]
+    assert diff["total"]["parent_payments_ore"] == 84_744
     assert diff["total"]["gross_cost_ore"] == 0  # the tariff did not change
-    # 2025 months only: February to the horizon
-    assert min(m for m, v in diff["by_month"].items() if v["parent_payments_ore"]) == "2025-02"
+    # Actual parent payments a month: 4,708 kr (700,000 kr: 100 %) + 1,129.92 kr (24 %) + 0 (free).
+    assert {v["parent_payments_ore"] for v in result["actual"]["by_month"].values()} == {470_800 + 112_992}
 
 
 def test_tariff_scenario_and_errors(city):
@@ -80,33 +88,18 @@ def test_tariff_scenario_and_errors(city):
         budget_audit(city.ledger, vs="friplads-1999@1")
 
 
-def test_the_scenario_difference_is_the_rules_difference_for_one_household(city):
-    """One household at 300,000 kr: March 2025's difference is what the charge rules give with the
-    2024 scale's pay share minus the 2025 scale's."""
-    import rules
-
+def test_the_scenario_difference_for_one_household_is_worked_out_by_hand(city):
+    """One household at 300,000 kr, a whole nursery month with lunch (4,708 kr in 2025): March
+    2025's difference is 27 % (2024 scale) minus 24 % (2025 scale) of it, each rounded half up to
+    the øre: 127,116 - 112,992 = 14,124 øre (see the test above for the shares)."""
     inst = city.institution(name="Myretuen", nursery=5, kindergarten=None, kind="vuggestue")
     household = city.household(district="Østerbro", income_kr=300_000)
-    birth = D(2024, 3, 15)
-    city.book(city.child(household, birth=birth), inst, D(2025, 2, 1))
+    city.book(city.child(household, birth=D(2024, 3, 15)), inst, D(2025, 2, 1))
     city.ledger.clock.set(D(2025, 4, 2))
     city.household()
     march = budget_audit(city.ledger, vs="friplads-2024-scale@1")["difference"]["by_month"]["2025-03"]
-
-    actual_rs = rules.load_rule_set("copenhagen-book-en-plads@1")
-    from replay.audit import resolve_rule_set
-
-    scenario_rs = resolve_rule_set("friplads-2024-scale@1")
-    first = D(2025, 3, 1)
-
-    def paid(rs):
-        share = rules.friplads_pay_share_percent(300_000 * 100, 1, False, first, rs)
-        place = rules.PlaceMonth("p", "vuggestue", birth, first, D(2025, 3, 31), True)
-        return sum(line.amount_ore for line in rules.household_month_charges([place], share, first, rs, []))
-
-    assert paid(scenario_rs) != paid(actual_rs)
-    assert march["parent_payments_ore"] == paid(scenario_rs) - paid(actual_rs)
-    assert march["net_municipal_cost_ore"] == -march["parent_payments_ore"]
+    assert march["parent_payments_ore"] == 127_116 - 112_992 == 14_124
+    assert march["net_municipal_cost_ore"] == -14_124
 
 
 def _issue(city, month):
