@@ -39,6 +39,7 @@ from ledger.aggregates import Booking, Child, Household, Institution, Statement,
 ONE_DAY = timedelta(days=1)
 HORIZON = timedelta(days=3 * 366)
 HELD_SHARE_PERCENT = 20
+BASIS_MINIMUM = 6
 RELEASE_LEAD = timedelta(weeks=4)
 MAX_WISHES = {"nursery": 2, "kindergarten": 3}
 KIND_GROUPS = {"vuggestue": ("nursery",), "integreret": ("nursery", "kindergarten"), "boernehave": ("kindergarten",)}
@@ -141,13 +142,18 @@ class Model:
         return short
 
     def decide_booking(self, child: int, inst: int, start: date, pool: str, channel: str, override: bool,
-                       ending: dict[str, date] | None = None):
-        """(refusals, (end, segments, override flag)) for a booking, an accepted offer or a transfer."""
+                       ending: dict[str, date] | None = None, offer: bool = False):
+        """(refusals, (end, segments, override flag)) for a booking, an accepted offer or a transfer.
+
+        An accepted offer is the placement office's decision, whoever answers it: checked and counted
+        as a caseworker placement (no self-service share, any pool)."""
         why: set[type] = set()
-        if pool != "general" and channel == "self_service":
-            why.add(InvalidCommand)  # basis seats are the caseworkers'
         if override and channel != "caseworker":
             why.add(InvalidCommand)
+        if offer:
+            channel = "caseworker"
+        if pool != "general" and channel == "self_service":
+            why.add(InvalidCommand)  # basis seats are the caseworkers'
         if channel == "self_service" and start < self.today:
             why.add(InvalidCommand)
         if start < self.today - HORIZON:
@@ -210,6 +216,11 @@ class Model:
     def decide_capacity(self, inst: int, group: str, pool: str, seats: int, effective: date) -> set[type]:
         if group not in KIND_GROUPS[self.kinds[inst]] or effective < self.today - HORIZON:
             return {InvalidCommand}
+        if pool == "basis":  # a basis institution has at least 6 basis seats over its age groups, or none
+            total = seats + sum(self.capacity(inst, g, "basis", effective) for g in KIND_GROUPS[self.kinds[inst]]
+                                if g != group)
+            if 0 < total < BASIS_MINIMUM:
+                return {InvalidCommand}
         later = [d for d, _ in self.schedule.get((inst, group, pool), []) if d > effective]
         until = min(later) - ONE_DAY if later else date.max
         used = self.in_use(inst, group, pool)
@@ -249,7 +260,7 @@ class Model:
     def decide_accept(self, oid: str, channel: str):
         o = self.offers[oid]
         why = {Conflict} if o.state != "open" or self.today > o.expires else set()
-        more, planned = self.decide_booking(o.child, o.inst, o.start, o.pool, channel, False)
+        more, planned = self.decide_booking(o.child, o.inst, o.start, o.pool, channel, False, offer=True)
         return why | more, planned
 
     def decide_decline(self, oid: str) -> set[type]:
@@ -263,22 +274,21 @@ class Model:
 def self_service_may_book(model: Model, inst: int, segments) -> bool:
     """May a parent book these general seats (`segments`) by self-service today?
 
-    THE CURRENT RULE (src/rules/seats.py self_service_capacity, as on this branch): on every day
-    of the booking, the seats in use in the general pool (whoever booked them) plus this one fit
-    within the capacity minus the held share, floor(capacity * 20 / 100); a month's held seats
-    are released to self-service from 4 weeks before the month's 1st (decided on today).
-
-    Issue 20 item 3 changes this rule (caseworker bookings use the held seats first; the start
-    month needs a seat open to self-service, later months only a free general seat): swap that
-    rule in HERE, and only here — `model.in_use(inst, group, "general", channel=...)` gives the
-    seats held per day by caseworker and by self-service bookings apart.
+    The held share governs intake (issue 20, SPEC § 5): in each month, floor(capacity * 20 / 100)
+    general seats are held for caseworker placements, which use them first; until 4 weeks before
+    the month's 1st the held seats no caseworker placement uses are kept from self-service. In the
+    booking's start month the seats in use plus this one must fit within the capacity less the
+    seats still held; in every later month any free general seat will do.
     """
+    start = segments[0][1]
     for group, a, z in segments:
         used = model.in_use(inst, group, "general")
+        by_caseworkers = model.in_use(inst, group, "general", channel="caseworker")
         for d in days(a, z):
             capacity = model.capacity(inst, group, "general", d)
-            released = model.today >= first_of_month(d) - RELEASE_LEAD
-            limit = capacity if released else capacity - capacity * HELD_SHARE_PERCENT // 100
+            limit = capacity
+            if first_of_month(d) == first_of_month(start) and model.today < first_of_month(d) - RELEASE_LEAD:
+                limit -= max(0, capacity * HELD_SHARE_PERCENT // 100 - by_caseworkers[d])
             if used[d] + 1 > limit:
                 return False
     return True
@@ -292,11 +302,11 @@ TODAY = date(2025, 1, 6)
 BIRTHS = [date(2021, 11, 11), date(2022, 4, 20), date(2022, 12, 5), date(2023, 5, 10), date(2023, 9, 1),
           date(2024, 3, 15), date(2024, 6, 1), date(2024, 9, 20), date(2025, 1, 2)]
 # Small pools, so that seats run out; 5 general seats hold back one (20 % rounded down).
+# A basis institution has at least 6 basis seats (seed 003).
 INSTITUTIONS = [
-    ("vuggestue", {("nursery", "general"): 5, ("nursery", "basis"): 1}),
-    ("integreret", {("nursery", "general"): 2, ("kindergarten", "general"): 5,
-                    ("nursery", "basis"): 1, ("kindergarten", "basis"): 1}),
-    ("boernehave", {("kindergarten", "general"): 3, ("kindergarten", "basis"): 1}),
+    ("vuggestue", {("nursery", "general"): 5, ("nursery", "basis"): 6}),
+    ("integreret", {("nursery", "general"): 2, ("kindergarten", "general"): 5, ("kindergarten", "basis"): 6}),
+    ("boernehave", {("kindergarten", "general"): 3, ("kindergarten", "basis"): 6}),
 ]
 GROUPS = ["nursery", "kindergarten"]
 CHANNELS = ["caseworker", "self_service"]
@@ -326,10 +336,11 @@ def make_machine(store, city_cls, runs: list[Counter]):
             self.booking_ids: list[str] = []  # every booking ever made, cancelled and transferred ones too
             self.offer_ids: list[str] = []
             self.issued = {}  # (household, month) -> (lines, total)
-            if busy:  # four of the nursery's five general seats taken (the fifth is the held share), no basis seat
+            if busy:  # four of the nursery's five general seats taken by families (the fifth is the held
+                # share: caseworker placements would have used it first), no basis seat
                 self._capacity(0, "nursery", "basis", 0, BASE)
                 for child in (3, 4, 5, 6):
-                    self._book(child, 0, date(2025, 8, 1), "general", "caseworker", False)
+                    self._book(child, 0, date(2025, 8, 1), "general", "self_service", False)
 
         def teardown(self):
             if hasattr(self, "ledger"):
@@ -416,7 +427,7 @@ def make_machine(store, city_cls, runs: list[Counter]):
               by=st.sampled_from(["parent", "parent", "parent", "override"]))
         def the_nursery_fills_up(self, child, months, day, by):
             """The youngest children in the nursery's general seats (where the held share binds), or a
-            caseworker's override into its one basis seat."""
+            caseworker's override into its basis seats."""
             start = self.start(child, 0, months, day)
             if by == "parent":
                 self._book(child, 0, start, "general", "self_service", False)
@@ -518,7 +529,8 @@ def make_machine(store, city_cls, runs: list[Counter]):
                                    channel=channel)
                 if out is not None:
                     o.state = "accepted"
-                    self.model.record_booking(out["id"], o.child, o.inst, o.start, o.pool, channel, planned)
+                    # counted as a caseworker placement, whoever answered
+                    self.model.record_booking(out["id"], o.child, o.inst, o.start, o.pool, "caseworker", planned)
                     self.booking_ids.append(out["id"])
             elif answer == "decline":
                 if self.attempt("offer decline", self.model.decide_decline(oid),
