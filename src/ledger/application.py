@@ -290,7 +290,8 @@ class Ledger(Application):
                     for step in ctx.before_commit:
                         step()
                     writing = True
-                    changed = uow.changed()
+                    # The receipt last: its log position is the command's, which a retry answers again.
+                    changed = sorted(uow.changed(), key=lambda a: isinstance(a, CommandReceipt))
                     recordings = self.save(*changed)
                     for aggregate in changed:
                         # As saved: the next command on it reads only what others wrote since.
@@ -368,7 +369,7 @@ class Ledger(Application):
             if not (isinstance(error, type) and issubclass(error, LedgerError)):
                 error = InvalidCommand
             raise error(refused["detail"])
-        return Outcome(receipt.outcome, None, replayed=True)
+        return Outcome(receipt.outcome, self._position_of(receipt.id), replayed=True)
 
     def _remember_refusal(self, key: str, request_hash: str, command: c.Command, actor: str, channel: str,
                           refusal: LedgerError) -> None:
@@ -476,6 +477,24 @@ class Ledger(Application):
         except PersistenceError as e:
             self._store_down = True
             raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
+
+    def _position_of(self, aggregate_id: UUID, version: int = 1) -> int | None:
+        """The log position of one recorded event (None when it is not in the log)."""
+        datastore, table = self.recorder.datastore, self.recorder.events_table_name
+        if self.store.kind == "postgres":
+            from psycopg.rows import tuple_row
+
+            sql = (f'SELECT notification_id FROM "{datastore.schema}".{table} '
+                   'WHERE originator_id = %s AND originator_version = %s')
+            with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+                cur.execute(sql, (aggregate_id, version))
+                row = cur.fetchone()
+        else:
+            with datastore.transaction(commit=False) as cur:
+                cur.execute(f"SELECT rowid FROM {table} WHERE originator_id = ? AND originator_version = ?",
+                            (aggregate_id.hex, version))
+                row = cur.fetchone()
+        return None if row is None else int(row[0])
 
     def max_position(self) -> int:
         self._check_store()

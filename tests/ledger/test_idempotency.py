@@ -41,3 +41,18 @@ def test_a_refused_keyed_command_is_refused_again_on_retry(city):
                             actor="anna", channel="caseworker", idempotency_key="r-1")
     booked = city.ledger.execute(command, actor="anna", channel="caseworker", idempotency_key="r-2")
     assert booked.result["child_id"] == child
+
+
+def test_a_replayed_outcome_has_the_first_outcomes_position(city):
+    """Issue 20: a retry with the same key answers the first outcome's log position (what a client
+    passes as `min_position`), not none; other commands recorded in between do not move it."""
+    inst = city.institution(kind="vuggestue", nursery=5, kindergarten=None)
+    household = city.household()
+    command = c.BookPlace(child_id=city.child(household), institution_id=inst, start_date=D(2025, 9, 1))
+    first = city.ledger.execute(command, actor="anna", channel="caseworker", idempotency_key="p-1")
+    assert first.position is not None and not first.replayed
+    city.child(household)  # later events
+    again = city.ledger.execute(command, actor="anna", channel="caseworker", idempotency_key="p-1")
+    assert again.replayed and again.result == first.result
+    assert again.position == first.position
+    assert city.ledger.max_position() > first.position
