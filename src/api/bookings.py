@@ -1,4 +1,5 @@
-"""One booking, with what its first full month is expected to cost the household."""
+"""Bookings: book a seat, cancel, transfer (a family: its own children's), and one booking with what its
+first full month is expected to cost the household."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import rules
 from api import models as m
-from api.commands import ERRORS
-from api.deps import LedgerDep, Reader, own_booking
+from api.deps import Acting, LedgerDep, Reader, Run, own_booking, own_child
+from api.responses import ERRORS, linked
+from ledger import commands as c
 from ledger import InvalidCommand, NotFound
 from ledger.aggregates import Booking, Child, Household, Institution, RuleBook
 
@@ -86,3 +88,27 @@ def booking(booking_id: UUID, ledger: LedgerDep, principal: Reader):
             "institution_id": found.institution_id, "pool": found.pool, "age_group": found.age_group,
             "start_date": found.start_date, "end_date": found.end_date, "lunch": found.lunch,
             "status": found.status, "expected_fee": expected_fee(ledger, found)}
+
+
+@router.post("/bookings", status_code=201, response_model=m.Booking,
+             responses=linked(201, "booking_id", "cancel_booking", "transfer_child"))
+def book_place(body: c.BookPlace, ledger: LedgerDep, principal: Acting, run: Run):
+    """Book a seat from a start date to the end of the age band (409 when no seat is free every day).
+
+    A family books for its own children through the self-service share (general seats, no override)."""
+    own_child(ledger, principal, body.child_id)
+    return run(body, principal)
+
+
+@router.post("/bookings/{booking_id}/cancel", response_model=m.Cancellation, responses=ERRORS)
+def cancel_booking(booking_id: UUID, body: m.CancelBody, ledger: LedgerDep, principal: Acting, run: Run):
+    """End a booking: `effective_date` is the first day without the place."""
+    own_booking(ledger, principal, booking_id)
+    return run(c.CancelBooking(booking_id=booking_id, **body.model_dump()), principal)
+
+
+@router.post("/bookings/{booking_id}/transfer", status_code=201, response_model=m.Booking, responses=ERRORS)
+def transfer_child(booking_id: UUID, body: m.TransferBody, ledger: LedgerDep, principal: Acting, run: Run):
+    """Move the child to another institution from `effective_date`; the answer is the new booking."""
+    own_booking(ledger, principal, booking_id)
+    return run(c.TransferChild(booking_id=booking_id, **body.model_dump()), principal)

@@ -1,19 +1,23 @@
-"""A child in one answer (household, registrations with ranks, bookings, offers), and its wishes."""
+"""Children: registering one (pseudonymous), its opskrivning and wishes, the child in one answer
+(household, registrations with ranks, bookings, offers), and its history."""
 
 from __future__ import annotations
 
 from datetime import date
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import models as m
-from api.commands import ERRORS, run
-from api.deps import Acting, IdempotencyKey, LedgerDep, Reader, ViewsDep, own_child
+from api.deps import Acting, At, Caseworker, LedgerDep, Reader, Run, ViewsDep, own_child
 from api.offers import OfferState, offer_states
+from api.reading import Limit, Offset, page, sliced
+from api.responses import ERRORS, linked
 from ledger import commands as c
-from projections import lookups
+from projections import ChildTimeline, lookups
+from projections import queries as q
+from projections.timeline import TIMELINE
 
 router = APIRouter(prefix="/v1", tags=["children"])
 ID = m.ID
@@ -94,8 +98,36 @@ def child(child_id: UUID, ledger: LedgerDep, views: ViewsDep, principal: Reader)
 
 
 @router.post("/children/{child_id}/wishes", response_model=m.Registration, responses=ERRORS)
-def change_wishes(child_id: UUID, body: WishesBody, request: Request, response: Response, ledger: LedgerDep,
-                  principal: Acting, key: IdempotencyKey = None):
+def change_wishes(child_id: UUID, body: WishesBody, ledger: LedgerDep, principal: Acting, run: Run):
     """Change a registration's wished institutions (in order) and, optionally, its need date."""
     own_child(ledger, principal, child_id)
-    return run(request, response, c.ChangeWishes(child_id=child_id, **body.model_dump()), principal, key)
+    return run(c.ChangeWishes(child_id=child_id, **body.model_dump()), principal)
+
+
+@router.post("/children", status_code=201, response_model=m.ChildCreated,
+             responses=linked(201, "child_id", "register_on_waiting_lists", "child_history"))
+def register_child(body: c.RegisterChild, principal: Caseworker, run: Run):
+    """Register a child of a household (pseudonymous; identifiers to the person registry)."""
+    return run(body, principal)
+
+
+@router.post("/children/{child_id}/registrations", status_code=201, response_model=m.Registration,
+             responses=ERRORS)
+def register_on_waiting_lists(child_id: UUID, body: m.RegistrationBody, ledger: LedgerDep, principal: Acting,
+                              run: Run):
+    """Opskrivning: put the child on the waiting lists of its wished institutions (a family: its own child)."""
+    own_child(ledger, principal, child_id)
+    return run(c.Register(child_id=child_id, **body.model_dump()), principal)
+
+
+@router.get("/children/{child_id}/history", response_model=m.Page[m.HistoryRow], responses=ERRORS)
+def child_history(child_id: UUID, ledger: LedgerDep, principal: Reader, read: At, limit: Limit = 100,
+                  offset: Offset = 0):
+    """Every event of a child in the order the ledger learned them (for caseworkers, appeals and the family);
+    with valid_at, the events in force by that day."""
+    own_child(ledger, principal, child_id)
+    with read.store([ChildTimeline()]) as (store, position):
+        if read.valid_at is None:
+            return page(q.child_history_page(store, str(child_id), limit=limit, offset=offset), position)
+        rows = read.in_force(TIMELINE, q.child_history(store, str(child_id)))
+    return sliced(rows, limit, offset, position)

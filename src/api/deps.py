@@ -1,5 +1,5 @@
-"""The API's dependencies in one place: the ledger, the views, who asks (per role), and what a
-family may see.
+"""The API's dependencies in one place: the ledger, the views, who asks (per role), what a
+family may see, how a command runs (`Run`) and which state of the views a read asks for (`At`).
 
 A family's principal is bound to one household: every id it names is checked here, and an id of
 another household answers exactly as an unknown id does (404), so a family learns nothing of
@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 
 from api.auth import EVERYONE, PERSON_LEVEL, Principal, require
+from api.execute import Runner
+from api.reading import AsOf, MinPosition, ReadAt, ValidAt
 from api.views import Views
 from ledger import Ledger, NotFound
 from ledger.aggregates import Booking, Child, Household
@@ -71,3 +73,17 @@ def own_booking(ledger: Ledger, principal: Principal, booking_id: UUID) -> Booki
     _hidden(principal, booking.household_id, Booking, booking_id)
     return booking
 
+
+
+def runner(ledger: LedgerDep, views: ViewsDep, response: Response, key: IdempotencyKey = None) -> Runner:
+    return Runner(ledger, views, response, key)
+
+
+def read_at(ledger: LedgerDep, views: ViewsDep, min_position: MinPosition = None, as_of: AsOf = None,
+            valid_at: ValidAt = None) -> ReadAt:
+    return ReadAt(ledger, views, min_position, as_of, valid_at)
+
+
+# A command's runner (with the request's Idempotency-Key), and a read's recorded and valid time.
+Run = Annotated[Runner, Depends(runner)]
+At = Annotated[ReadAt, Depends(read_at)]

@@ -1,4 +1,5 @@
-"""A household in one answer (children, facts, pay-share history, statement months), and its facts."""
+"""Households (the payer): registering one, its income (friplads), payment adjustments and facts, and
+the household in one answer (children, facts, pay-share history, statement months)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import models as m
-from api.commands import ERRORS, run
-from api.deps import Caseworker, IdempotencyKey, LedgerDep, Reader, ViewsDep, own_household
+from api.deps import Caseworker, LedgerDep, Reader, Run, ViewsDep, own_household
+from api.responses import ERRORS, linked
 from ledger import commands as c
 from projections import lookups
 
@@ -99,10 +100,29 @@ def household(household_id: UUID, ledger: LedgerDep, views: ViewsDep, principal:
 
 
 @router.post("/households/{household_id}/facts", response_model=FactsChanged, responses=ERRORS)
-def change_facts(household_id: UUID, body: FactsBody, request: Request, response: Response, ledger: LedgerDep,
-                 principal: Caseworker, key: IdempotencyKey = None):
+def change_facts(household_id: UUID, body: FactsBody, ledger: LedgerDep, principal: Caseworker, run: Run):
     """A move (district, municipality, home), the children under 18 or single parenthood, from a date.
     The friplads share is decided again from that date."""
     own_household(ledger, principal, household_id)
-    command = c.ChangeHouseholdFacts(household_id=household_id, **body.model_dump())
-    return run(request, response, command, principal, key)
+    return run(c.ChangeHouseholdFacts(household_id=household_id, **body.model_dump()), principal)
+
+
+@router.post("/households", status_code=201, response_model=m.Created,
+             responses=linked(201, "household_id", "declare_income", "adjust_payment", "statement"))
+def register_household(body: c.RegisterHousehold, principal: Caseworker, run: Run):
+    """Register a household (the payer). Identifiers go to the encrypted person registry only."""
+    return run(body, principal)
+
+
+@router.post("/households/{household_id}/income", status_code=201, response_model=m.FripladsDecision,
+             responses=ERRORS)
+def declare_income(household_id: UUID, body: m.IncomeBody, principal: Caseworker, run: Run):
+    """Declare the household's yearly income; the answer is the friplads decision it gives."""
+    return run(c.DeclareIncome(household_id=household_id, **body.model_dump()), principal)
+
+
+@router.post("/households/{household_id}/adjustments", status_code=201, response_model=m.Adjustment,
+             responses=ERRORS)
+def adjust_payment(household_id: UUID, body: m.AdjustmentBody, principal: Caseworker, run: Run):
+    """A sibling, socialpædagogisk or behandlingsmæssig friplads, or a manual correction, with a reason."""
+    return run(c.AdjustPayment(household_id=household_id, **body.model_dump()), principal)

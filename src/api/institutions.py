@@ -1,4 +1,5 @@
-"""Institutions by name: the list a family or caseworker searches, and one institution."""
+"""Institutions by name: the list a family or caseworker searches, and one institution; registering
+one and setting its seats (admin); its seats per month (a read of the occupancy view)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import models as m
-from api.commands import ERRORS
-from api.deps import Anyone, LedgerDep, ViewsDep
+from api.deps import Admin, Anyone, At, LedgerDep, Run, ViewsDep
+from api.reading import AgeGroup, Limit, Offset, page
+from api.responses import ERRORS, linked
+from ledger import InvalidCommand
+from ledger import commands as c
 from ledger.aggregates import Institution
-from projections import lookups
+from projections import Occupancy, lookups, queries
 
 router = APIRouter(prefix="/v1", tags=["institutions"])
 
@@ -69,3 +73,34 @@ def institution(institution_id: UUID, ledger: LedgerDep, _: Anyone):
                 for key, schedule in sorted(found.capacity.items()) for day, seats in schedule]
     return {"id": str(found.id), "name": found.name, "district": found.district, "kind": found.kind,
             "ownership": found.ownership, "municipality_code": found.municipality_code, "capacity": capacity}
+
+
+@router.post("/institutions", status_code=201, response_model=m.Created,
+             responses=linked(201, "institution_id", "change_capacity", "institution_availability", "waiting_list"))
+def register_institution(body: c.RegisterInstitution, principal: Admin, run: Run):
+    """Register an institution (admin)."""
+    return run(body, principal)
+
+
+@router.put("/institutions/{institution_id}/capacity", response_model=m.CapacitySet, responses=ERRORS)
+def change_capacity(institution_id: UUID, body: m.CapacityBody, principal: Admin, run: Run):
+    """Set an institution's seats for an age group and pool from a date (admin)."""
+    return run(c.ChangeCapacity(institution_id=institution_id, **body.model_dump()), principal)
+
+
+@router.get("/institutions/{institution_id}/availability", response_model=m.Page[m.OccupancyRow],
+            responses=ERRORS)
+def institution_availability(institution_id: UUID, ledger: LedgerDep, _: Anyone, read: At,
+                             from_: Annotated[c.SaneDate | None, Query(alias="from")] = None,
+                             to: c.SaneDate | None = None, age_group: AgeGroup = None,
+                             limit: Limit = 100, offset: Offset = 0):
+    """Capacity, booked and free seats per month between `from` and `to` (dates; months that touch them)."""
+    ledger.get(Institution, institution_id)  # NotFound: 404
+    if from_ and to and to < from_:
+        raise InvalidCommand("`to` is before `from`")
+    first, last = (day.isoformat()[:7] if day else None for day in (from_, to))
+    month = read.month(from_month=first, to_month=last)
+    with read.store([Occupancy()]) as (store, position):
+        found = queries.occupancy_page(store, limit=limit, offset=offset, institution_id=str(institution_id),
+                                       age_group=age_group, month=month, from_month=first, to_month=last)
+    return page(found, position)

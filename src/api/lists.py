@@ -1,21 +1,27 @@
-"""A district's waiting list and the intermunicipal settlement."""
+"""Waiting lists: an institution's list in offer order, a district's list, and the guarantee watch
+(the waiting-list view, docs/views-waitinglists.md). The lists are ranked on their list date, so
+they have no valid time: a read with valid_at is 422."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from api import models as m
-from api.commands import ERRORS
-from api.deps import Everyone, PersonLevel, ViewsDep
-from projections import lookups
+from api.deps import At, LedgerDep, PersonLevel, ViewsDep
+from api.reading import AgeGroup, District, Limit, Offset, page, sliced
+from api.responses import ERRORS
+from ledger import commands as c
+from ledger.aggregates import Institution
+from projections import WaitingLists, lookups
 from projections import queries as q
 
-router = APIRouter(prefix="/v1", tags=["views"])
-MonthQuery = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", examples=["2025-08"])]
+router = APIRouter(prefix="/v1", tags=["waiting lists"])
+RANKED = "the waiting lists are ranked on their list date, not per day; read them with as_of alone"
 
 
 class DistrictWaitingChild(BaseModel):
@@ -29,32 +35,33 @@ class DistrictWaitingChild(BaseModel):
     days_waiting: int | None
 
 
-class SettlementRow(BaseModel):
-    month: str
-    payer_municipality: str
-    institution_municipality: str
-    children: int
-    place_days: int
-    gross_cost_ore: int
-    parent_payment_ore: int
-    subsidy_ore: int
-
-
 @router.get("/waiting-lists", response_model=m.Page[DistrictWaitingChild], responses=ERRORS)
 def district_waiting_list(views: ViewsDep, _: PersonLevel, district: Annotated[str, Query(min_length=1, max_length=200)],
-                          age_group: Annotated[str | None, Query(pattern=r"^(nursery|kindergarten)$")] = None,
-                          limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                          offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
+                          age_group: AgeGroup = None, limit: Limit = 100, offset: Offset = 0):
     """The children of a district waiting for a place, in waiting-list order (without sibling priority)."""
     with views.current() as store:
-        page = lookups.district_waiting_list(store, district=district, age_group=age_group, limit=limit,
-                                             offset=offset)
-        position = store.position("views")
-    return {"items": page.items, "total": page.total, "limit": limit, "offset": offset, "position": position}
+        found = lookups.district_waiting_list(store, district=district, age_group=age_group, limit=limit,
+                                              offset=offset)
+        return page(found, store.position("views"))
 
 
-@router.get("/settlement", response_model=list[SettlementRow], responses=ERRORS)
-def settlement(views: ViewsDep, _: Everyone, month: MonthQuery = None):
-    """Mellemkommunal afregning: per month and pair of municipalities, the subsidy the home municipality owes."""
-    with views.current() as store:
-        return q.settlement(store, month=month)
+@router.get("/waiting-lists/{institution_id}", response_model=m.Page[m.WaitingChild], responses=ERRORS)
+def waiting_list(institution_id: UUID, ledger: LedgerDep, read: At, _: PersonLevel, age_group: AgeGroup = None,
+                 limit: Limit = 100, offset: Offset = 0):
+    """The children waiting for an institution, in the order the rule set in force offers seats."""
+    read.timeless(RANKED)
+    ledger.get(Institution, institution_id)  # NotFound: 404
+    with read.store([WaitingLists()]) as (store, position):
+        found = q.waiting_list(store, str(institution_id), age_group=age_group, limit=limit, offset=offset)
+    return page(found, position)
+
+
+@router.get("/guarantee-watch", response_model=m.Page[m.GuaranteeWatch], responses=ERRORS)
+def guarantee_watch(ledger: LedgerDep, read: At, _: PersonLevel, on: c.SaneDate | None = None,
+                    within_days: Annotated[int, Query(ge=0, le=3650)] = 30, district: District = None,
+                    limit: Limit = 100, offset: Offset = 0):
+    """Waiting children whose place guarantee falls due within `within_days` of `on` (default today), or passed."""
+    read.timeless(RANKED)
+    with read.store([WaitingLists()]) as (store, position):
+        rows = q.guarantee_watch(store, on=on or ledger.today(), within_days=within_days, district=district)
+    return sliced(rows, limit, offset, position)

@@ -6,12 +6,12 @@ from datetime import date
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import models as m
-from api.commands import ERRORS, run
-from api.deps import Acting, IdempotencyKey, LedgerDep, Reader, ViewsDep, own_child
+from api.deps import Acting, LedgerDep, Reader, Run, ViewsDep, own_child
+from api.responses import ERRORS
 from ledger import NotFound
 from ledger import commands as c
 from ledger.aggregates import Child
@@ -72,18 +72,15 @@ def offers(ledger: LedgerDep, principal: Reader, child_id: Annotated[UUID, Query
 
 
 @router.post("/offers/{offer_id}/accept", status_code=201, response_model=m.Booking, responses=ERRORS)
-def accept_offer(offer_id: UUID, body: AcceptBody, request: Request, response: Response, ledger: LedgerDep,
-                 views: ViewsDep, principal: Acting, key: IdempotencyKey = None):
+def accept_offer(offer_id: UUID, body: AcceptBody, ledger: LedgerDep, views: ViewsDep, principal: Acting, run: Run):
     """Accept an open offer: the answer is the booking it makes (409 when it expired or the seat went)."""
     child = _offer_owner(ledger, views, principal, offer_id)
-    command = c.AcceptOffer(child_id=child.id, offer_id=offer_id, lunch=body.lunch)
-    return run(request, response, command, principal, key)
+    return run(c.AcceptOffer(child_id=child.id, offer_id=offer_id, lunch=body.lunch), principal)
 
 
 @router.post("/offers/{offer_id}/decline", response_model=Declined, responses=ERRORS)
-def decline_offer(offer_id: UUID, body: DeclineBody, request: Request, response: Response, ledger: LedgerDep,
-                  views: ViewsDep, principal: Acting, key: IdempotencyKey = None):
+def decline_offer(offer_id: UUID, body: DeclineBody, ledger: LedgerDep, views: ViewsDep, principal: Acting,
+                  run: Run):
     """Decline an open offer: the child keeps its place on the list (the need date may move)."""
     child = _offer_owner(ledger, views, principal, offer_id)
-    command = c.DeclineOffer(child_id=child.id, offer_id=offer_id, reason=body.reason)
-    return run(request, response, command, principal, key)
+    return run(c.DeclineOffer(child_id=child.id, offer_id=offer_id, reason=body.reason), principal)

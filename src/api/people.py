@@ -9,18 +9,16 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import Principal
-from api.auth import require
-from api.commands import ERRORS, IdempotencyKey, admin, run
+from api.deps import Admin, LedgerDep, Planner, Run
+from api.responses import ERRORS
 from ledger import NotFound
 from ledger import commands as c
 from ledger.registry import ERASURE_GROUNDS
 
-router = APIRouter(prefix="/v1")
-lookup_roles = require("caseworker", "admin")
+router = APIRouter(prefix="/v1", tags=["people"])
 
 Ground = Literal[tuple(ERASURE_GROUNDS)]  # type: ignore[valid-type]  # the ledger's vocabulary, one list
 
@@ -40,15 +38,12 @@ class Erased(BaseModel):
                                                    "person was already erased)")
 
 
-@router.post("/people/{person_id}/erase", response_model=Erased, responses=ERRORS, tags=["families"])
-def erase_person(person_id: UUID, request: Request, response: Response,
-                 body: Annotated[ErasureBody | None, Body()] = None,
-                 principal: Principal = Depends(admin), key: IdempotencyKey = None):
+@router.post("/people/{person_id}/erase", response_model=Erased, responses=ERRORS)
+def erase_person(person_id: UUID, principal: Admin, run: Run, body: Annotated[ErasureBody | None, Body()] = None):
     """Erase a child's or household's identifiers for good (admin). The pseudonymous facts stay, so
     totals and history keep adding up; the event names the id, the admin and the ground."""
     ground = (body or ErasureBody()).ground
-    command = c.ErasePerson(person_id=person_id, reason=ERASURE_GROUNDS[ground])
-    return run(request, response, command, principal, key)
+    return run(c.ErasePerson(person_id=person_id, reason=ERASURE_GROUNDS[ground]), principal)
 
 
 class LookupBody(BaseModel):
@@ -66,11 +61,11 @@ class Person(BaseModel):
     household_id: str
 
 
-@router.post("/people/lookup", response_model=Person, responses=ERRORS, tags=["families"])
-def lookup_person(body: LookupBody, request: Request, principal: Principal = Depends(lookup_roles)):
+@router.post("/people/lookup", response_model=Person, responses=ERRORS)
+def lookup_person(body: LookupBody, ledger: LedgerDep, principal: Planner):
     """The child or household registered with a CPR number (a POST, so the number never sits in a URL or
     an access log). Each look-up is recorded with its actor and whom it found, never the number."""
-    found = request.app.state.ledger.find_person(body.cpr, actor=principal.actor)
+    found = ledger.find_person(body.cpr, actor=principal.actor)
     if found is None:
         raise NotFound("no child or household is registered with that CPR number")
     kind, person_id, household_id = found

@@ -30,6 +30,13 @@ class NotFound(LedgerError):
     title = "Not found"
 
 
+class BeyondBillingHorizon(NotFound):
+    """A month the billing view does not charge yet (after the month after the latest recorded one):
+    its statement does not exist yet, which is not the same as a month with nothing to charge."""
+
+    title = "Beyond the billing horizon"
+
+
 class Conflict(LedgerError):
     """The command contradicts the ledger's current state."""
 

@@ -142,6 +142,11 @@ def _next_month(month: str) -> str:
     return _month(rules.add_months(_first(month), 1))
 
 
+def billing_horizon_of(last_month: str | None) -> str | None:
+    """The last month charged when `last_month` is the latest month recorded in: the month after it."""
+    return _next_month(last_month) if last_month else None
+
+
 def _iso(value: Any) -> Any:
     # Interned: the facts hold hundreds of thousands of dates, most of them the 1st of a month.
     return sys.intern(value.isoformat()) if isinstance(value, date) else value
@@ -353,7 +358,7 @@ class _BillingFacts(View):
     # -- folding ----------------------------------------------------------------------------
 
     def horizon(self) -> str | None:
-        return _next_month(self.last_month) if self.last_month else None
+        return billing_horizon_of(self.last_month)
 
     def apply(self, e: Envelope) -> None:
         seen = _month(e.recorded_at.date())

@@ -6,11 +6,12 @@ SQL lives here and in the views' modules only. Each function takes a ViewStore
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from projections.billing import BUDGET, SETTLEMENT, STATEMENT_LINES, STATEMENTS
+from projections.billing import BILLING_STATE, BUDGET, SETTLEMENT, STATEMENT_LINES, STATEMENTS, billing_horizon_of
 from projections.occupancy import CAPACITY, INSTITUTIONS, OCCUPANCY, SPANS
 from projections.waitinglists import WAITING_LIST
 from projections.stores import ViewStore
@@ -130,6 +131,12 @@ def statement(store: ViewStore, household_id: str, month: str) -> dict[str, Any]
     lines = _select(store, STATEMENT_LINES, {"household_id": household_id, "month": month}, ("line_no",))
     return {"household_id": household_id, "month": month, "issued": bool(head[0]["issued"]),
             "total_ore": head[0]["total_ore"], "lines": lines}
+
+
+def billing_horizon(store: ViewStore) -> str | None:
+    """The last month the billing view charges (YYYY-MM), None before it has seen any event."""
+    rows = _select(store, BILLING_STATE, {"entity": "clock", "id": "last_month"}, ("id",))
+    return billing_horizon_of(json.loads(rows[0]["data"])) if rows else None
 
 
 def draft_statements(store: ViewStore, month: str) -> list[dict[str, Any]]:
