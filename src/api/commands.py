@@ -86,6 +86,16 @@ def change_capacity(institution_id: UUID, body: m.CapacityBody, request: Request
     return run(request, response, command, principal, key)
 
 
+@router.put("/institutions/{institution_id}/gross-cost", response_model=m.GrossCostSet, responses=ERRORS,
+            tags=["administration"])
+def set_gross_cost(institution_id: UUID, body: m.GrossCostBody, request: Request, response: Response,
+                   principal: Principal = Depends(admin), key: IdempotencyKey = None):
+    """Set an institution's gross cost per full-time place a month for an age group from a date, as its
+    municipality calculates it (admin): a place in another municipality (DTL § 41), budgets, settlement."""
+    command = c.SetGrossCost(institution_id=institution_id, **body.model_dump())
+    return run(request, response, command, principal, key)
+
+
 @router.post("/rule-sets/{rule_set_id}/activate", status_code=201, response_model=m.Activation, responses=ERRORS,
              tags=["administration"])
 def activate_rule_set(body: m.ActivationBody, request: Request, response: Response,
