@@ -92,19 +92,22 @@ def add_netting(facts: _BillingFacts, res: _Result, due: dict[str, _Due], horizo
     for month, dm in due.items():
         if month > horizon:
             continue
-        m_first = rules.first_of_month(date.fromisoformat(f"{month}-01"))
+        m_first = date.fromisoformat(f"{month}-01")
         for s in dm.spans:
             flow = _flow(facts, s.booking_id, s.child_id, s.institution_id, month, m_first)
             if flow is not None:
                 _part(facts, res, month, s.institution_id)[flow] += s.gross_ore
-        for line in dm.lines:
-            place = dm.place_of.get(line["booking_id"] or "")
-            if place is None or line["child_id"] is None:
-                continue
+        # A place's lines count with its first booking's institution (as in the settlement).
+        places = {}
+        for place_id, place in dm.place_of.items():
             first = place.spans[0]
-            flow = _flow(facts, first.booking_id, line["child_id"], first.institution_id, month, m_first)
+            flow = _flow(facts, first.booking_id, first.child_id, first.institution_id, month, m_first)
             if flow is not None:
-                _part(facts, res, month, first.institution_id)[flow] -= line["amount_ore"]
+                places[place_id] = (flow, _part(facts, res, month, first.institution_id))
+        for line in dm.lines:
+            found = places.get(line["booking_id"] or "")
+            if found is not None and line["child_id"] is not None:
+                found[1][found[0]] -= line["amount_ore"]
 
 
 def _part(facts: _BillingFacts, res: _Result, month: str, institution_id: str) -> list[int]:
