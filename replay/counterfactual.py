@@ -54,7 +54,7 @@ class Script(View):
     name = "counterfactual_script"
     tables = ()
     handles = frozenset({
-        "Institution.InstitutionRegistered", "Institution.CapacityChanged",
+        "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.GrossCostSet",
         "Household.HouseholdRegistered", "Household.HouseholdFactsChanged", "Household.IncomeDeclared",
         "Child.ChildRegistered", "Child.Opskrevet", "Child.WishesChanged",
         "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred", "RuleBook.RuleSetActivated",
@@ -84,6 +84,9 @@ class Script(View):
         elif kind == "Institution.CapacityChanged":
             step = ("demand", c.ChangeCapacity(institution_id=oid, age_group=d["age_group"], pool=d["pool"],
                                                seats=d["seats"], effective_from=d["effective_from"]))
+        elif kind == "Institution.GrossCostSet":  # a fact of the other municipality: the same in any policy
+            step = ("demand", c.SetGrossCost(institution_id=oid, age_group=d["age_group"],
+                                             gross_cost_ore=d["gross_cost_ore"], effective_from=d["effective_from"]))
         elif kind == "Household.HouseholdRegistered":
             step = ("demand", c.RegisterHousehold(
                 household_id=oid, municipality_code=d["municipality_code"], district=d["district"],

@@ -25,7 +25,7 @@ from replay.audit.facts import Demand, fold
 from replay.audit.scenarios import AuditError, resolve_rule_set
 
 MEASURES = ("place_months_milli", "gross_cost_ore", "parent_payments_ore", "friplads_cost_ore",
-            "sibling_cost_ore", "net_municipal_cost_ore")
+            "sibling_cost_ore", "intermunicipal_in_ore", "intermunicipal_out_ore", "net_municipal_cost_ore")
 # Annual household income bands, kr (lower bound inclusive).
 INCOME_BANDS = ((0, "under 200,000 kr"), (200_000, "200,000-299,999 kr"), (300_000, "300,000-399,999 kr"),
                 (400_000, "400,000-499,999 kr"), (500_000, "500,000-649,999 kr"), (650_000, "650,000 kr and more"))
@@ -126,6 +126,7 @@ def _sum(parts: list[dict], month: str | None = None) -> dict[str, int]:
     empty = sum(p["empty_basis_cost_ore"] for p in parts)
     gross = sum(p["gross_cost_ore"] for p in parts) + empty
     parent = sum(p["parent_payments_ore"] for p in parts)
+    money_in = sum(p["intermunicipal_in_ore"] for p in parts)
     if month is not None:
         milli = rules.round_half_up(seat_days * 1000, rules.days_in_month(date.fromisoformat(month + "-01")))
     else:  # across months: the sum of each month's place-months
@@ -138,7 +139,9 @@ def _sum(parts: list[dict], month: str | None = None) -> dict[str, int]:
             "empty_basis_cost_ore": empty, "parent_payments_ore": parent,
             "friplads_cost_ore": -sum(p["friplads_ore"] for p in parts),
             "sibling_cost_ore": -sum(p["sibling_ore"] for p in parts),
-            "net_municipal_cost_ore": gross - parent}
+            "intermunicipal_in_ore": money_in,
+            "intermunicipal_out_ore": sum(p["intermunicipal_out_ore"] for p in parts),
+            "net_municipal_cost_ore": gross - parent - money_in}
 
 
 def _diff(actual: dict[str, dict], alt: dict[str, dict]) -> dict[str, dict[str, int]]:

@@ -34,7 +34,8 @@ DEFINITIONS = {
                           "less the guarantee date.",
     "capacity_overrides": "Places a caseworker booked beyond an institution's capacity, with a reason.",
     "net_municipal_cost": "What the municipality pays: the gross cost of the places (and of empty basis "
-                          "seats) less the parents' payments.",
+                          "seats) less the parents' payments and less what other municipalities pay for "
+                          "their children here.",
     "parent_payments": "What households pay: fees and lunch, less friplads (income-based discount) and "
                        "sibling discount.",
     "place_months": "Place-months: seat-days divided by the days of the month (one child all month = 1).",

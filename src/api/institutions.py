@@ -88,6 +88,13 @@ def change_capacity(institution_id: UUID, body: m.CapacityBody, principal: Admin
     return run(c.ChangeCapacity(institution_id=institution_id, **body.model_dump()), principal)
 
 
+@router.put("/institutions/{institution_id}/gross-cost", response_model=m.GrossCostSet, responses=ERRORS)
+def set_gross_cost(institution_id: UUID, body: m.GrossCostBody, principal: Admin, run: Run):
+    """Set an institution's gross cost per full-time place a month for an age group from a date, as its
+    municipality calculates it (admin): a place in another municipality (DTL § 41), budgets, settlement."""
+    return run(c.SetGrossCost(institution_id=institution_id, **body.model_dump()), principal)
+
+
 @router.get("/institutions/{institution_id}/availability", response_model=m.Page[m.OccupancyRow],
             responses=ERRORS)
 def institution_availability(institution_id: UUID, ledger: LedgerDep, _: Anyone, read: At,

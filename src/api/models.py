@@ -35,6 +35,14 @@ class CapacityBody(BaseModel):
     reason: c.Reason | None = None
 
 
+class GrossCostBody(BaseModel):
+    model_config = _example(age_group="nursery", gross_cost_ore=2_000_000, effective_from="2025-01-01")
+    age_group: c.AgeGroup
+    gross_cost_ore: int = Field(ge=0, le=10**9)
+    effective_from: c.SaneDate
+    reason: c.Reason | None = None
+
+
 class IncomeBody(BaseModel):
     model_config = _example(annual_income_ore=41_000_000, effective_from="2025-01-01")
     annual_income_ore: int = Field(ge=0, le=10**13)
@@ -114,6 +122,14 @@ class CapacitySet(Created):
     age_group: str
     pool: str
     seats: int
+
+
+class GrossCostSet(Created):
+    model_config = _example(id=ID, age_group="nursery", gross_cost_ore=2_000_000, effective_from="2025-01-01",
+                            position=1235)
+    age_group: str
+    gross_cost_ore: int
+    effective_from: str
 
 
 class ChildCreated(Created):
@@ -311,7 +327,8 @@ class BudgetRow(BaseModel):
     model_config = _example(month="2025-03", district="Nørrebro", seat_days=31_000, place_months_milli=1_000_000,
                             gross_cost_ore=1_598_400_000, empty_basis_cost_ore=0,
                             parent_payments_ore=399_600_000, friplads_cost_ore=80_000_000,
-                            sibling_cost_ore=20_000_000, net_municipal_cost_ore=1_198_800_000)
+                            sibling_cost_ore=20_000_000, intermunicipal_in_ore=0, intermunicipal_out_ore=0,
+                            net_municipal_cost_ore=1_198_800_000)
     month: str
     district: str | None
     seat_days: int
@@ -321,6 +338,10 @@ class BudgetRow(BaseModel):
     parent_payments_ore: int
     friplads_cost_ore: int
     sibling_cost_ore: int
+    intermunicipal_in_ore: int = Field(description="other municipalities' payments for their children here "
+                                                   "(deducted from the net cost)")
+    intermunicipal_out_ore: int = Field(description="the home subsidy paid to other municipalities for our "
+                                                    "children in their institutions (part of the net cost)")
     net_municipal_cost_ore: int
 
 

@@ -110,6 +110,14 @@ class Institution(LedgerAggregate):
         entries.append([effective_from, seats])
         self.capacity[key] = sorted(entries, key=lambda e: e[0])
 
+    @event("GrossCostSet")
+    def set_gross_cost(self, age_group: str, gross_cost_ore: int, effective_from: date, meta: Meta) -> None:
+        # The budgeted gross cost per place as the institution's municipality calculates it; the
+        # billing views read it from the event (nothing the aggregate decides depends on it).
+        costs = self.__dict__.setdefault("gross_cost", {})
+        entries = [e for e in costs.get(age_group, []) if e[0] != effective_from]
+        costs[age_group] = sorted(entries + [[effective_from, gross_cost_ore]], key=lambda e: e[0])
+
     @event("SeatsReserved")
     def reserve(
         self,

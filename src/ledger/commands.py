@@ -121,6 +121,18 @@ class ChangeCapacity(Command):
     reason: Reason | None = None
 
 
+class SetGrossCost(Command):
+    """An institution's budgeted gross operating cost of a full-time place a month, as its own
+    municipality calculates it (bruttodriftsudgift pr. plads; DTL § 41): what a Copenhagen child's
+    place there costs, and the gross cost budgets and the settlement count for its places."""
+
+    institution_id: UUID
+    age_group: AgeGroup
+    gross_cost_ore: int = Field(ge=0, le=10**9)
+    effective_from: SaneDate
+    reason: Reason | None = None
+
+
 # -- households -----------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 import rules
 
 from projections.engine import Envelope, View
+from projections.intermunicipal import add_netting, difference_ore, fold_gross_cost, gross_monthly
 from projections.tables import BOOL, INT, TEXT, Changes, Keyed, Row, Table
 
 DEFAULT_RULE_SET = "copenhagen-book-en-plads@1"
@@ -42,7 +43,7 @@ OWNER_BATCH = 2_000  # households derived (and their stored rows held) at a time
 HANDLES = frozenset({
     "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred",
     "Child.ChildRegistered",
-    "Institution.InstitutionRegistered", "Institution.CapacityChanged",
+    "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.GrossCostSet",
     "Household.HouseholdRegistered", "Household.HouseholdFactsChanged",
     "Household.FripladsDecided", "Household.PaymentAdjusted", "Household.FripladsSettled",
     "Statement.StatementIssued", "BillingRun.BillingRunIssued",
@@ -102,7 +103,8 @@ SETTLEMENT = Table(
 BUDGET_PARTS = Table(
     "budget_parts",
     (("owner", TEXT), ("month", TEXT), ("district", TEXT), ("seat_days", INT), ("gross_cost_ore", INT),
-     ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT), ("friplads_ore", INT), ("sibling_ore", INT)),
+     ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT), ("friplads_ore", INT), ("sibling_ore", INT),
+     ("intermunicipal_in_ore", INT), ("intermunicipal_out_ore", INT)),
     key=("owner", "month", "district"),
     partition="owner",
     doc="Working rows: each household's (owner household/ID) or institution's (institution/ID, empty basis "
@@ -112,11 +114,14 @@ BUDGET = Table(
     "budget",
     (("month", TEXT), ("district", TEXT), ("seat_days", INT), ("place_months_milli", INT),
      ("gross_cost_ore", INT), ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT),
-     ("friplads_cost_ore", INT), ("sibling_cost_ore", INT), ("net_municipal_cost_ore", INT)),
+     ("friplads_cost_ore", INT), ("sibling_cost_ore", INT), ("intermunicipal_in_ore", INT),
+     ("intermunicipal_out_ore", INT), ("net_municipal_cost_ore", INT)),
     key=("month", "district"),
     derived=True,
     doc="Per month and district (of the institution): place-months (thousandths), gross operating cost "
-        "(booked places plus empty basis seats), parent payments, friplads and sibling cost, net municipal cost.",
+        "(booked places plus empty basis seats), parent payments, friplads and sibling cost, intermunicipal "
+        "money in (other municipalities' payments for their children here) and out (the home subsidy for our "
+        "children elsewhere), net municipal cost (gross - parent payments - money in).",
     analyst=True,
 )
 
@@ -414,6 +419,8 @@ class _BillingFacts(View):
             groups[d["age_group"]] = sorted(entries, key=lambda x: x[0])
             self._save("capacity", oid, groups)
             self._dirty_i.add(oid)
+        elif kind == "Institution.GrossCostSet":
+            fold_gross_cost(self, oid, d)
         elif kind == "Household.HouseholdRegistered":
             self.households[oid] = {"municipality": d["municipality_code"], "district": d["district"], "facts": []}
             self._save("household", oid, self.households[oid])
@@ -743,6 +750,7 @@ class _BillingFacts(View):
                     part[4] += line["amount_ore"]
                 elif line["kind"] == "sibling":
                     part[5] += line["amount_ore"]
+        add_netting(self, res, due, horizon)
         return res
 
     def _budget_lines(self, household: str, res: _Result, due: dict[str, _Due], horizon: str,
@@ -818,7 +826,7 @@ class _BillingFacts(View):
             birth = _d(child["birth"])
             try:
                 gross = rules.prorate_ore(
-                    rules.gross_cost_per_place_ore(inst["kind"], birth, m_first, self.rules_for(b["rule_set"])),
+                    gross_monthly(inst, birth, m_first, self.rules_for(b["rule_set"])),
                     first, last)
             except rules.RuleError:
                 gross = 0  # no tariff in force (before 2023): not costed
@@ -877,8 +885,8 @@ class _BillingFacts(View):
             if share_position is not None:
                 rs.in_force("friplads", m_first)  # the month's scale: a gap refuses the month by name
             charges = rules.household_month_charges(
-                [rules.PlaceMonth(p.place_id, p.spans[0].kind, p.spans[0].birth, p.first, p.last, p.spans[0].lunch)
-                 for p in places],
+                [rules.PlaceMonth(p.place_id, p.spans[0].kind, p.spans[0].birth, p.first, p.last, p.spans[0].lunch,
+                                  difference_ore(self, p, month, rs)) for p in places],
                 share, m_first, rs, adjustments)
         except rules.RuleError as e:
             # No published numbers for the month (a gap, or before the rule set): one zero "gap" line
@@ -1006,7 +1014,7 @@ class _BillingFacts(View):
                 if empty:
                     birth = rules.add_months(m, -12 if group == "nursery" else -48)
                     try:
-                        monthly = rules.gross_cost_per_place_ore(inst["kind"], birth, m, self.rules_for(rule_set_id))
+                        monthly = gross_monthly(inst, birth, m, self.rules_for(rule_set_id))
                         out[(_month(m), inst["district"])] += rules.round_half_up(
                             monthly * empty, rules.days_in_month(m))
                     except rules.RuleError:
@@ -1231,7 +1239,8 @@ class Budget(_BillingFacts):
     def derive_household(self, household: str, res: _Result, since: str | None = None) -> None:
         owner = f"household/{household}"
         rows = {(owner,) + key: _part_row(owner, key, seat_days=v[0], gross=v[1], parent=v[3],
-                                          friplads=v[4], sibling=v[5])
+                                          friplads=v[4], sibling=v[5], money_in=v[6] if len(v) > 6 else 0,
+                                          money_out=v[7] if len(v) > 7 else 0)
                 for key, v in res.budget.items()}
         self._replace(self.t["budget_parts"], owner, rows, self._totals, since)
 
@@ -1259,14 +1268,14 @@ def _write_summary(store, prefix: str, parts: Table, summary: Table, measures: t
 
 SETTLEMENT_MEASURES = ("children", "place_days", "gross_cost_ore", "parent_payment_ore")
 BUDGET_MEASURES = ("seat_days", "gross_cost_ore", "empty_basis_cost_ore", "parent_payments_ore", "friplads_ore",
-                   "sibling_ore")
+                   "sibling_ore", "intermunicipal_in_ore", "intermunicipal_out_ore")
 
 
 def _part_row(owner: str, key: tuple[str, str], *, seat_days: int = 0, gross: int = 0, empty: int = 0,
-              parent: int = 0, friplads: int = 0, sibling: int = 0) -> Row:
+              parent: int = 0, friplads: int = 0, sibling: int = 0, money_in: int = 0, money_out: int = 0) -> Row:
     return {"owner": owner, "month": key[0], "district": key[1], "seat_days": seat_days, "gross_cost_ore": gross,
             "empty_basis_cost_ore": empty, "parent_payments_ore": parent, "friplads_ore": friplads,
-            "sibling_ore": sibling}
+            "sibling_ore": sibling, "intermunicipal_in_ore": money_in, "intermunicipal_out_ore": money_out}
 
 
 def _budget_row(group: tuple, parts: list[Row]) -> Row:
@@ -1275,9 +1284,14 @@ def _budget_row(group: tuple, parts: list[Row]) -> Row:
     empty = sum(p["empty_basis_cost_ore"] for p in parts)
     gross = sum(p["gross_cost_ore"] for p in parts) + empty
     parent = sum(p["parent_payments_ore"] for p in parts)
+    money_in = sum(p["intermunicipal_in_ore"] for p in parts)
     return {"month": month, "district": district, "seat_days": seat_days,
             "place_months_milli": rules.round_half_up(seat_days * 1000, rules.days_in_month(_first(month))),
             "gross_cost_ore": gross, "empty_basis_cost_ore": empty, "parent_payments_ore": parent,
             "friplads_cost_ore": -sum(p["friplads_ore"] for p in parts),
             "sibling_cost_ore": -sum(p["sibling_ore"] for p in parts),
-            "net_municipal_cost_ore": gross - parent}
+            "intermunicipal_in_ore": money_in,
+            "intermunicipal_out_ore": sum(p["intermunicipal_out_ore"] for p in parts),
+            # Another municipality pays for its children here: not this municipality's cost. The
+            # subsidy paid out for ours elsewhere is their places' gross cost less the parents' payment.
+            "net_municipal_cost_ore": gross - parent - money_in}

@@ -35,6 +35,7 @@ from .guarantee import (
     place_meets_guarantee,
     registration_guarantee_date,
 )
+from .intermunicipal import PlaceElsewhere, intermunicipal_rules, pays_home_subsidy, place_elsewhere
 from .loader import list_rule_sets, load_rule_set, rule_set_from_toml
 from .model import FripladsScale, RuleSet, in_force
 from .money import fee_after_share_ore, prorate_ore, prorate_split_ore, round_half_up, sibling_discounted
@@ -67,6 +68,10 @@ from .waitinglist import (
 )
 
 __all__ = [
+    "PlaceElsewhere",
+    "intermunicipal_rules",
+    "pays_home_subsidy",
+    "place_elsewhere",
     "SUBSIDY_ORDER",
     "Adjustment",
     "AgeGroup",

@@ -8,6 +8,7 @@ from datetime import date
 
 from .dates import days_in_month, first_of_month
 from .errors import RuleError
+from .intermunicipal import intermunicipal_rules
 from .model import RuleSet, SiblingRules, SubsidyRules
 from .money import fee_after_share_ore, prorate_ore, sibling_discounted
 from .tariffs import monthly_tariff_ore
@@ -24,11 +25,15 @@ class PlaceMonth:
     first: date
     last: date
     lunch: bool
+    # A place in another municipality's institution: the full month's parent payment there less
+    # the home tariff (intermunicipal.place_elsewhere); 0 for a place at home.
+    difference_ore: int = 0
 
 
 @dataclass(frozen=True)
 class ChargeLine:
-    """A statement line: kind is fee | lunch | friplads | sibling | adjustment; discounts negative."""
+    """A statement line: kind is fee | lunch | intermunicipal | friplads | sibling | adjustment |
+    excess; discounts negative."""
 
     place_id: str | None
     kind: str
@@ -98,6 +103,27 @@ def _fee_lines(p: PlaceMonth, month: date, rs: RuleSet) -> list[ChargeLine]:
     return lines
 
 
+def _difference_lines(p: PlaceMonth, month: date, rs: RuleSet) -> tuple[list[ChargeLine], list[ChargeLine]]:
+    """A place in another municipality's institution (DTL § 41): (lines subsidised like the fee,
+    the excess line no subsidy covers). A cheaper place lowers the fee; a dearer one adds an
+    excess after every subsidy — unless the data says the excess is subsidised."""
+    if not p.difference_ore:
+        return [], []
+    if not _is_int(p.difference_ore):
+        raise RuleError(f"place {p.place_id}: the intermunicipal difference is integer øre")
+    rules = intermunicipal_rules(month, rs)
+    if rules is None:
+        raise RuleError(f"{month:%Y-%m}: no intermunicipal rule in {rs.id} for a place in another municipality")
+    amount = prorate_ore(p.difference_ore, p.first, p.last)
+    if p.difference_ore < 0 or rules.excess_subsidised:
+        return [ChargeLine(p.place_id, "intermunicipal", amount,
+                           "the institution's municipality: parents pay its gross cost less the home "
+                           f"subsidy, {p.difference_ore:+d} øre a month against the home tariff")], []
+    return [], [ChargeLine(p.place_id, "excess", amount,
+                           "merbetaling: the institution's gross cost exceeds what the home subsidy and "
+                           f"tariff cover by {p.difference_ore} øre a month; no friplads or sibling subsidy")]
+
+
 def household_month_charges(
     places: Sequence[PlaceMonth],
     pay_share_percent: int,
@@ -119,7 +145,10 @@ def household_month_charges(
        social-pedagogical friplads), then other kinds (manual corrections) as given. An amount
        is taken as it is; a pay share keeps that percent of what is payable so far (of the
        place, if the adjustment names one, else of the household).
-    5. The month's total is never negative: a final "adjustment" line lifts it to zero
+    5. A place in another municipality's institution (`difference_ore`, DTL § 41): a cheaper
+       place's reduction is an "intermunicipal" line before the subsidies (they apply to what is
+       left); a dearer place's excess is an "excess" line after all of them (none covers it).
+    6. The month's total is never negative: a final "adjustment" line lifts it to zero
        ("floor"); refunds of earlier months are correction lines of the billing projection.
     """
     if not _is_int(pay_share_percent) or not 0 <= pay_share_percent <= 100:
@@ -133,11 +162,14 @@ def household_month_charges(
 
     lines: list[ChargeLine] = []
     payable: list[int] = []
+    excess: list[ChargeLine] = []
     for p in ordered:
         _check_place(p, month)
-        fee_lines = _fee_lines(p, month, rs)
+        subsidised, unsubsidised = _difference_lines(p, month, rs)
+        fee_lines = _fee_lines(p, month, rs) + subsidised
         lines += fee_lines
-        payable.append(sum(l.amount_ore for l in fee_lines if subsidies.lunch_subsidised or l.kind == "fee"))
+        excess += unsubsidised
+        payable.append(sum(l.amount_ore for l in fee_lines if subsidies.lunch_subsidised or l.kind != "lunch"))
 
     after_friplads = [fee_after_share_ore(amount, pay_share_percent) for amount in payable]
     for p, before, after in zip(ordered, payable, after_friplads):
@@ -166,6 +198,7 @@ def household_month_charges(
             detail = f"{adj.kind}: {adj.detail or how}"
             lines.append(ChargeLine(adj.place_id, "adjustment", amount, detail))
 
+    lines += excess  # after every subsidy: none covers the excess (DTL § 41)
     total = sum(l.amount_ore for l in lines)
     if total < 0:
         lines.append(ChargeLine(None, "adjustment", -total, "floor: a month's total is never below zero"))

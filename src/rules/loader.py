@@ -17,9 +17,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .errors import RuleError
-from .model import SECTIONS, RuleSet
+from .model import OPTIONAL_SECTIONS, SECTIONS, RuleSet
 
-_LISTS = SECTIONS + ("gaps",)  # replaced whole by a rule set, like the sections
+_LISTS = SECTIONS + OPTIONAL_SECTIONS + ("gaps",)  # replaced whole by a rule set, like the sections
 
 RULE_SET_ID_PATTERN = r"^[a-z0-9][a-z0-9-]*@[1-9][0-9]*$"  # name@version (the API schema states it too)
 _ID = re.compile(RULE_SET_ID_PATTERN)

@@ -211,6 +211,15 @@ class RoundingRules(Dated):
     mode: Literal["half_up"]
 
 
+class IntermunicipalRules(Dated):
+    """Places across municipal borders (DTL § 41): the municipality whose subsidies the rule set
+    carries pays its subsidy to the institution's municipality for its children placed there;
+    the parents pay the rest of that institution's gross cost, with no subsidy on the excess."""
+
+    municipality_code: Annotated[str, Field(pattern=r"^[0-9]{3}$")]  # Copenhagen: 101
+    excess_subsidised: StrictBool = False  # friplads and sibling subsidy on the excess (never, by law)
+
+
 # Sections published once a year: a month after the last published year is provisional.
 YEARLY = ("tariffs", "friplads")
 
@@ -234,6 +243,8 @@ class Gap(_Frozen):
 
 
 SECTIONS = ("ages", "guarantee", "waiting_list", "seats", "tariffs", "friplads", "sibling", "subsidies", "rounding")
+# Sections a rule set may lack (rule data written before them): asking one is a RuleError.
+OPTIONAL_SECTIONS = ("intermunicipal",)
 
 D = TypeVar("D", bound=Dated)
 
@@ -274,9 +285,10 @@ class RuleSet(_Frozen):
     sibling: tuple[SiblingRules, ...]
     subsidies: tuple[SubsidyRules, ...]
     rounding: tuple[RoundingRules, ...]
+    intermunicipal: tuple[IntermunicipalRules, ...] = ()
     gaps: tuple[Gap, ...] = ()
 
-    @field_validator(*SECTIONS)
+    @field_validator(*SECTIONS, *OPTIONAL_SECTIONS)
     @classmethod
     def _dated_in_order(cls, entries: tuple[Dated, ...]) -> tuple[Dated, ...]:
         if not entries:
@@ -325,7 +337,7 @@ class RuleSet(_Frozen):
 
     def synthetic_entries(self) -> list[str]:
         """'section from date' of every entry declared synthetic (empty for published data)."""
-        return [f"{section} from {e.effective_from.isoformat()}" for section in SECTIONS
+        return [f"{section} from {e.effective_from.isoformat()}" for section in SECTIONS + OPTIONAL_SECTIONS
                 for e in getattr(self, section) if e.synthetic]
 
     @property
@@ -345,6 +357,6 @@ class RuleSet(_Frozen):
             yield entry, entries[i + 1].effective_from if i + 1 < len(entries) else None
 
     def _section(self, section: str) -> tuple[Any, ...]:
-        if section not in SECTIONS:
+        if section not in SECTIONS + OPTIONAL_SECTIONS:
             raise RuleError(f"unknown rule section {section!r}")
         return getattr(self, section)

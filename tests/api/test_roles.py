@@ -22,6 +22,7 @@ ANYONE = ALL | {"family"}
 ROLES = {
     ("POST", "/v1/institutions"): {"admin"},
     ("PUT", "/v1/institutions/{institution_id}/capacity"): {"admin"},
+    ("PUT", "/v1/institutions/{institution_id}/gross-cost"): {"admin"},
     ("POST", "/v1/rule-sets/{rule_set_id}/activate"): {"admin"},
     ("POST", "/v1/households"): {"caseworker"},
     ("POST", "/v1/households/{household_id}/income"): {"caseworker"},

@@ -308,7 +308,8 @@ def test_budget_costs_a_booking_and_an_empty_basis_seat(city):
     # empty all month, funded in full: another 6 x 1,598,400 = 9,590,400. Parents pay 470,800.
     assert feb == {"month": "2025-02", "district": "Valby", "seat_days": 28, "place_months_milli": 1_000,
                    "gross_cost_ore": 11_188_800, "empty_basis_cost_ore": 9_590_400, "parent_payments_ore": 470_800,
-                   "friplads_cost_ore": 0, "sibling_cost_ore": 0, "net_municipal_cost_ore": 10_718_000}
+                   "friplads_cost_ore": 0, "sibling_cost_ore": 0, "intermunicipal_in_ore": 0,
+                   "intermunicipal_out_ore": 0, "net_municipal_cost_ore": 10_718_000}
     # Before the booking the empty basis seat is the whole cost (2025: 3,996 kr / 25 %); 2024 has no
     # published tariffs, so its seats are not costed at another year's prices.
     jan25 = budget[("2025-01", "Valby")]
