@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api import models as m
 from api.deps import Admin, Anyone, At, LedgerDep, Run, ViewsDep
-from api.reading import AgeGroup, Limit, Offset, page
+from api.reading import NO_CONTROL, AgeGroup, District, Limit, Offset, page
 from api.responses import ERRORS, linked
 from ledger import InvalidCommand
 from ledger import commands as c
@@ -54,8 +54,9 @@ class InstitutionView(BaseModel):
 
 @router.get("/institutions", response_model=m.Page[InstitutionRow], responses=ERRORS)
 def institutions(views: ViewsDep, _: Anyone,
-                 q: Annotated[str | None, Query(min_length=1, max_length=100, description="part of the name")] = None,
-                 district: Annotated[str | None, Query(max_length=200)] = None,
+                 q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=NO_CONTROL,
+                                                description="part of the name")] = None,
+                 district: District = None,
                  kind: Annotated[str | None, Query(pattern=r"^(vuggestue|boernehave|integreret|dagpleje)$")] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
     """Institutions in name order; `q` finds a part of the name in any case."""

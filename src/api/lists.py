@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from api import models as m
 from api.deps import At, LedgerDep, PersonLevel, ViewsDep
-from api.reading import AgeGroup, District, Limit, Offset, page, sliced
+from api.reading import AgeGroup, District, Limit, Offset, RequiredDistrict, page, sliced
 from api.responses import ERRORS
 from ledger import commands as c
 from ledger.aggregates import Institution
@@ -36,7 +36,7 @@ class DistrictWaitingChild(BaseModel):
 
 
 @router.get("/waiting-lists", response_model=m.Page[DistrictWaitingChild], responses=ERRORS)
-def district_waiting_list(views: ViewsDep, _: PersonLevel, district: Annotated[str, Query(min_length=1, max_length=200)],
+def district_waiting_list(views: ViewsDep, _: PersonLevel, district: RequiredDistrict,
                           age_group: AgeGroup = None, limit: Limit = 100, offset: Offset = 0):
     """The children of a district waiting for a place, in waiting-list order (without sibling priority)."""
     with views.current() as store:

@@ -31,8 +31,10 @@ Offset = Annotated[int, Query(ge=0, le=10**9, description="rows to skip")]
 Month = Annotated[str, Path(pattern=c.MONTH_PATTERN, examples=["2025-03"])]
 MonthQuery = Annotated[str | None, Query(pattern=c.MONTH_PATTERN, examples=["2025-08"])]
 AgeGroup = Annotated[str | None, Query(pattern=r"^(nursery|kindergarten)$")]
-# No control characters: PostgreSQL refuses NUL in text, and no stored name holds one.
-District = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+# No control characters in free text: PostgreSQL refuses NUL in text, and no stored name holds one.
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+District = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL)]
+RequiredDistrict = Annotated[str, Query(min_length=1, max_length=200, pattern=NO_CONTROL)]
 
 MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait until the views include this "
                                                                         "log position (from a command's answer); "
