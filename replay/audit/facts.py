@@ -43,6 +43,7 @@ class Registration:
     left: tuple[int, datetime] | None = None
     # (position, recorded, wishes, need date) after each of those events, in log order
     history: list[tuple[int, datetime, list[str], date]] = field(default_factory=list)
+    guarantee_list: bool = False  # on Copenhagen's guarantee list: a place within 2 months
 
     def as_of(self, position: int | None = None, day: date | None = None) -> tuple[list[str], date]:
         """Wishes and need date as the ledger knew them at a log position, or at the start of a day."""
@@ -141,7 +142,8 @@ class Demand(View):
             self.registrations[(oid, d["age_group"])] = Registration(
                 oid, d["age_group"], list(d["wishes"]), d["need_date"], d["registered_on"],
                 e.meta.get("channel") or "unknown", bool(d.get("newcomer")), e.position, e.recorded_at,
-                positions=[e.position], history=[(e.position, e.recorded_at, list(d["wishes"]), d["need_date"])])
+                positions=[e.position], history=[(e.position, e.recorded_at, list(d["wishes"]), d["need_date"])],
+                guarantee_list=bool(d.get("guarantee_list")))
         elif kind == "Child.WishesChanged":
             reg = self.registrations.get((oid, d["age_group"]))
             if reg is not None:

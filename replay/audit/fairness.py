@@ -434,7 +434,8 @@ def _breaches(demand: Demand, regs: list[Registration], rule_set_on, in_period, 
         child = demand.children[r.child_id]
         rs = rule_set_on(r.registered_on)
         try:
-            due = rules.guarantee_date(child.birth, r.registered_on, r.need_date, rs)
+            # The date the waiting-list view and the watch show: the guarantee list's, when earlier.
+            due = rules.registration_guarantee_date(child.birth, r.registered_on, r.need_date, rs, r.guarantee_list)
         except rules.RuleError:
             continue
         if not in_period(due) or due >= until:

@@ -288,11 +288,14 @@ class GuaranteeWatch(BaseModel):
     guarantee_date: date
     days_left: int = Field(description="days until the guarantee date; negative = passed that many days ago")
     need_date: date | None
-    first_wish: str
+    first_wish: str | None = Field(description="the first wish of a waiting child; empty for a child off the "
+                                                "lists (placed at a wish from a later start, or its place cancelled)")
     rule_set: str | None
     guarantee_met_by: str | None = Field(None, description="empty: no place (past the date, the guarantee is "
                                                             "broken); place: a place outside its wishes meets it; "
                                                             "refused_offer: an offer by the date was refused")
+    place_from: date | None = Field(None, description="a child without a place on its guarantee date who holds "
+                                                      "one from a later day: that day (it has a place, but late)")
 
 
 class StatementLine(BaseModel):

@@ -183,7 +183,16 @@ def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, ac
             seats[offer["institution_id"]] -= 1
         else:
             unplaced.append(case)
-    return offers, unplaced
+    return offers, unplaced + _placed_too_late(store, group, first, last)
+
+
+def _placed_too_late(store: ViewStore, group: str, first: date, last: date) -> list[dict[str, Any]]:
+    """Children off the lists, due by the month's end, whom no place met by the date (a place at a wish
+    that starts later, or none): guarantee cases as the watch and the audit count them."""
+    return [{"child_id": r["child_id"], "age_group": r["age_group"], "guarantee_date": r["guarantee_date"],
+             "district": r["district"], "need_date": r["need_date"], "place_from": r["place_from"]}
+            for r in q.guarantee_unplaced(store, on=last)
+            if r["age_group"] == group and (r["place_from"] is None or r["place_from"] > first)]
 
 
 def _newcomer_positions_used(ledger: Ledger, year: int) -> dict[str, int]:
@@ -266,6 +275,8 @@ def _book_en_plads_run(ledger, store, rs, month, first, waiting) -> dict[str, An
             seen.add((r["child_id"], r["age_group"]))
             cases.append({"child_id": r["child_id"], "age_group": r["age_group"], "district": r["district"],
                           "guarantee_date": r["guarantee_date"], "need_date": r["need_date"]})
+    for group in ("nursery", "kindergarten"):
+        cases.extend(_placed_too_late(store, group, first, _month(month)[1]))
     return {"month": month, "rule_set": rs.id, "seed": None, "offers": [], "released": released,
             "unplaced_cases": cases}
 

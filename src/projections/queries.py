@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from projections.guarantee import GUARANTEE_UNPLACED
 from projections.billing import BILLING_STATE, BUDGET, SETTLEMENT, STATEMENT_LINES, STATEMENTS, billing_horizon_of
 from projections.occupancy import CAPACITY, INSTITUTIONS, OCCUPANCY, SPANS
 from projections.waitinglists import WAITING_LIST
@@ -119,8 +120,22 @@ def guarantee_watch(store: ViewStore, *, on: date, within_days: int = 30, distri
         out.append({"child_id": r["child_id"], "age_group": r["age_group"], "district": r["district"],
                     "guarantee_date": r["guarantee_date"], "days_left": (r["guarantee_date"] - on).days,
                     "need_date": r["need_date"], "first_wish": r["institution_id"], "rule_set": r["rule_set"],
-                    "guarantee_met_by": r["guarantee_met_by"]})
+                    "guarantee_met_by": r["guarantee_met_by"], "place_from": None})
+    for r in guarantee_unplaced(store, on=on + timedelta(days=within_days), district=district):
+        if r["place_from"] is None or r["place_from"] > on:  # not yet in care on `on`
+            out.append({"child_id": r["child_id"], "age_group": r["age_group"], "district": r["district"],
+                        "guarantee_date": r["guarantee_date"], "days_left": (r["guarantee_date"] - on).days,
+                        "need_date": r["need_date"], "first_wish": None, "rule_set": r["rule_set"],
+                        "guarantee_met_by": None, "place_from": r["place_from"]})
+    out.sort(key=lambda r: (r["guarantee_date"], r["child_id"]))
     return out
+
+
+def guarantee_unplaced(store: ViewStore, *, on: date, district: str | None = None) -> list[Row]:
+    """Children off the waiting lists whose guarantee date is on or before `on` and whom no place met it
+    (a place at a wish that starts later, or one cancelled before it started): see projections.guarantee."""
+    return _select(store, GUARANTEE_UNPLACED, {"district": district}, ("guarantee_date", "child_id"),
+                   ranges={"guarantee_date": (None, on)})
 
 
 def statement(store: ViewStore, household_id: str, month: str) -> dict[str, Any] | None:

@@ -40,6 +40,7 @@ from typing import Any
 import rules
 
 from projections.engine import Envelope, View
+from projections.guarantee import GUARANTEE_UNPLACED, unplaced_row
 from projections.tables import BOOL, DATE, INT, TEXT, Table
 
 DEFAULT_RULE_SET = "copenhagen-2025-waitinglist@1"
@@ -209,7 +210,7 @@ class _Waiting:
 class WaitingLists(View):
     name = "waitinglists"
     rebuild_weight = 13  # seconds per 300k events of the synthetic city, folded alone
-    tables = (WAITING_LIST, WAITING_LIST_DISTRICT, WAITINGLIST_STATE)
+    tables = (WAITING_LIST, WAITING_LIST_DISTRICT, GUARANTEE_UNPLACED, WAITINGLIST_STATE)
     handles = HANDLES
 
     def __init__(self) -> None:
@@ -395,6 +396,8 @@ class WaitingLists(View):
         if self.seen_on is not None:
             on = self.seen_on
             rs = self.rule_set_on(on)
+            # The guarantee dates follow the rule set, not the list date.
+            rs_moved = self.computed_for is None or self.computed_for[1] != rs.id
             if self.computed_for != (on, rs.id):
                 # The list date or the rule set moved: days waiting, ages and siblings change everywhere.
                 self._dirty_lists = set(self._wishers) | set(self._rows)
@@ -402,6 +405,7 @@ class WaitingLists(View):
                 self.computed_for = (on, rs.id)
                 self._dirty_meta = True
             self._derive(on, rs)
+            self._derive_unplaced(list(self.children) if rs_moved else self._dirty_children, rs)
         for child_id in self._dirty_children:
             self._save("child", child_id, _encode(self.children[child_id]))
         if self._dirty_meta:
@@ -422,6 +426,21 @@ class WaitingLists(View):
             self._derive_list(inst, group, on, rs, waiting)
         for district, group in sorted(self._dirty_districts):
             self._derive_district(district, group, on, rs, waiting)
+
+    def _derive_unplaced(self, child_ids, rs: rules.RuleSet) -> None:
+        table = self.t[GUARANTEE_UNPLACED.name]
+        for child_id in child_ids:
+            child = self.children.get(child_id)
+            for group in AGE_GROUPS:
+                reg = child.registrations.get(group) if child is not None else None
+                row = None
+                if reg is not None and child.birth is not None:
+                    row = unplaced_row(child_id, child, group, reg, _dates(child.birth, reg, group, rs)[1], rs)
+                if row is None:
+                    if table.get(child_id, group) is not None:
+                        table.delete(child_id, group)
+                elif table.get(child_id, group) != row:
+                    table.put(row)
 
     def _waiting(self, child_id: str, group: str, on: date, rs: rules.RuleSet) -> _Waiting | None:
         child = self.children.get(child_id)

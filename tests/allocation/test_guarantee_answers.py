@@ -1,7 +1,8 @@
 """One answer to "without a place by the guarantee date": the guarantee watch, the allocation run and
 the fairness audit agree (rules.place_meets_guarantee, rules.offer_meets_guarantee). A child placed
 outside its wishes has a place, and a family that refused an offer by the date was offered one: the
-guarantee is met, though the child still waits for a wish; a child with neither is a breach."""
+guarantee is met, though the child still waits for a wish; a child with neither is a breach — also when
+it has left the lists with a place at a wish that starts after the date, or one cancelled unused."""
 
 from __future__ import annotations
 
@@ -52,6 +53,15 @@ def test_watch_run_and_audit_give_one_answer(city):
                                   priority_basis="guarantee"), channel="system")["id"]
     city.run(c.DeclineOffer(child_id=refusing, offer_id=offer, reason="we wait for our wish"))
     city.book(city.child(city.household(), birth=D(2024, 1, 12)), offered, D(2025, 3, 1))  # that seat went
+    # Off the lists without a place by the date: a wished place from a later start (no seat at the need
+    # date, so July), and a wished place cancelled before it started.
+    later_inst = city.institution(kind="vuggestue", nursery=2, kindergarten=None, name="Senere")
+    late, cancelled = (city.child(city.household(), birth=D(2024, 3, 15)) for _ in range(2))
+    for child in (late, cancelled):
+        city.run(c.Register(child_id=child, age_group="nursery", wishes=[later_inst], need_date=D(2025, 3, 1)))
+    city.book(late, later_inst, D(2025, 7, 1))
+    unused = city.book(cancelled, later_inst, D(2025, 3, 1))["id"]
+    city.run(c.CancelBooking(booking_id=unused, effective_date=D(2025, 3, 1), reason="moved abroad after all"))
     # Registered 2025-01-06, need date 2025-03-01: due three months after registration, 2025-04-06.
     city.ledger.clock.set(D(2025, 6, 2))
     city.run(c.RegisterHousehold(district="Nørrebro"))  # the lists' date follows the ledger's latest event
@@ -60,16 +70,42 @@ def test_watch_run_and_audit_give_one_answer(city):
     projector.catch_up()
     watch = {r["child_id"]: r for r in q.guarantee_watch(projector.store, on=D(2025, 6, 2))}
     projector.close()
-    assert {k: (r["guarantee_met_by"], r["days_left"]) for k, r in watch.items()} == {
-        placed: ("place", -57), unplaced: (None, -57),
+    assert {k: (r["guarantee_met_by"], r["days_left"], r["place_from"]) for k, r in watch.items()} == {
+        placed: ("place", -57, None), unplaced: (None, -57, None),
         # declining moved its need date 2 months (2025-05-01), and with it the guarantee date
-        refusing: ("refused_offer", -32)}
+        refusing: ("refused_offer", -32, None),
+        late: (None, -57, D(2025, 7, 1)), cancelled: (None, -57, None)}
 
     run = run_allocation(city.ledger, "2025-06")
     assert run["offers"] == []  # no seat free anywhere
-    assert [case["child_id"] for case in run["unplaced_cases"]] == [unplaced]
+    assert sorted(case["child_id"] for case in run["unplaced_cases"]) == sorted([unplaced, late, cancelled])
 
     findings = fairness_audit(city.ledger, end=D(2025, 6, 2))["findings"]
-    assert [(b["child_id"], b["guarantee_date"], b["days_late"]) for b in findings["guarantee_breaches"]] == \
-        [(unplaced, "2025-04-06", 57)]
+    assert sorted((b["child_id"], b["guarantee_date"], b["days_late"], b["still_waiting"])
+                  for b in findings["guarantee_breaches"]) == \
+        sorted((child, "2025-04-06", 57, True) for child in (unplaced, late, cancelled))
     assert [x["child_id"] for x in findings["guarantee_met_by_refused_offer"]] == [refusing]
+
+
+def test_a_family_that_booked_a_later_start_is_late_in_every_answer(new_city):
+    """Book en plads: the family finds no seat at its need date and books its wish from a later month;
+    the demo city showed the audit counting it while the watch and the run did not."""
+    city = new_city()  # copenhagen-book-en-plads@1
+    wished = city.institution(kind="vuggestue", nursery=5, kindergarten=None, name="Ønsket")
+    child = city.child(city.household(), birth=D(2024, 3, 15))
+    city.run(c.Register(child_id=child, age_group="nursery", wishes=[wished], need_date=D(2025, 3, 1)),
+             channel="self_service")
+    city.book(child, wished, D(2025, 8, 1), channel="self_service")
+    city.ledger.clock.set(D(2025, 6, 2))
+    city.run(c.RegisterHousehold(district="Nørrebro"))
+
+    projector = Projector(city.ledger, [WaitingLists()])
+    projector.catch_up()
+    watch = q.guarantee_watch(projector.store, on=D(2025, 6, 2))
+    projector.close()
+    assert [(r["child_id"], r["guarantee_date"], r["guarantee_met_by"], r["place_from"]) for r in watch] == \
+        [(child, D(2025, 4, 6), None, D(2025, 8, 1))]
+    run = run_allocation(city.ledger, "2025-06")
+    assert [(case["child_id"], case["place_from"]) for case in run["unplaced_cases"]] == [(child, D(2025, 8, 1))]
+    breaches = fairness_audit(city.ledger, end=D(2025, 6, 2))["findings"]["guarantee_breaches"]
+    assert [(b["child_id"], b["days_late"], b["still_waiting"]) for b in breaches] == [(child, 57, True)]
