@@ -407,7 +407,7 @@ def allocate(
     """The month's allocation run: offers from the waiting lists (or, under book-en-plads, the released
     held seats and the cases still without a place)."""
     from ledger import Ledger
-    from projections.allocation import run_allocation
+    from processes.allocation import run_allocation
 
     _month(month)
     with Ledger(database) as ledger:
@@ -423,7 +423,7 @@ def allocate(
 def roll(month: str = MonthOpt, database: Optional[str] = DatabaseOpt) -> None:
     """The monthly age roll: nursery children without a kindergarten go on its waiting lists."""
     from ledger import Ledger
-    from projections.allocation import age_roll
+    from processes.allocation import age_roll
 
     _month(month)
     with Ledger(database) as ledger:

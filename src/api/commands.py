@@ -20,6 +20,7 @@ from api.problems import Problem
 from ledger import AlreadyIssued, InvalidCommand, Ledger
 from ledger import commands as c
 from ledger.text import looks_like_cpr
+from processes.allocation import run_allocation as run_month
 from projections import queries as q
 
 router = APIRouter(prefix="/v1")
@@ -224,8 +225,6 @@ def run_allocation(month: Month, request: Request, seed: int | None = Query(None
                    principal: Principal = Depends(planner)):
     """The month's allocation run: offers from the waiting lists in the rule set's order (a re-run makes no
     second offer), or under book-en-plads the held seats released and the cases without a place."""
-    from projections.allocation import run_allocation as run_month
-
     ledger: Ledger = request.app.state.ledger
     with request.app.state.views.current(min_position=ledger.max_position() or None) as store:
         result = run_month(ledger, month, seed=seed, actor=principal.actor, channel=principal.channel,

@@ -28,6 +28,7 @@ from uuid import UUID
 
 from ledger import Ledger, LedgerError
 
+from projections.checkpoints import save_checkpoint
 from projections.stores import PositionMoved, PostgresViewStore, RowsRefused, SQLiteViewStore, ViewStore, is_outage
 from projections.tables import Changes, Keyed, Row, Table
 
@@ -350,8 +351,6 @@ class Projector:
             read = last - self.position
             before, self.position = self.position, last
             if self.checkpoint_every and last // self.checkpoint_every > before // self.checkpoint_every:
-                from projections.pointintime import save_checkpoint
-
                 save_checkpoint(self.store, self.views, last, events[-1].recorded_at if events else None)
             if self.on_commit:
                 self.on_commit(last)
