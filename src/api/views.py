@@ -58,8 +58,7 @@ class Views:
                 self._follower.lead()  # the views are current before the first request (as a lone server expects)
             except ViewStalled:
                 self._follower.resign()  # logged and recorded; the follower tries again now and then
-            self._thread = threading.Thread(target=self._follow, args=(poll_seconds,), name="plads-follower",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._follow, name="plads-follower", daemon=True)
             self._thread.start()
 
     @property
@@ -72,7 +71,7 @@ class Views:
         projector.on_commit = self._committed
         return projector
 
-    def _follow(self, poll_seconds: float) -> None:
+    def _follow(self) -> None:
         assert self._follower is not None
         self._follower.run(self._stop)
 
