@@ -83,7 +83,7 @@ class Follower:
 
     def run(self, stop: threading.Event) -> None:
         """Follow until `stop` is set: lead or wait for the lead, and keep going through stalls and outages."""
-        waiting = False
+        waiting = failing = False
         while not stop.is_set():
             try:
                 if not self.lead():
@@ -92,7 +92,7 @@ class Follower:
                     waiting = True
                     stop.wait(self.poll_seconds)  # another process follows; take over when it goes
                     continue
-                waiting = False
+                waiting = failing = False
                 assert self.projector is not None
                 self.projector.follow(stop, poll_seconds=self.poll_seconds)
             except ViewStalled as e:
@@ -102,10 +102,13 @@ class Follower:
                     self.on_stall(e)
                 stop.wait(STALL_RETRY_SECONDS)
             except Exception as e:  # noqa: BLE001 - give up the lead, try again after a pause
-                if is_outage(e):
-                    logger.warning("the follower lost the database (%s); trying again", e)
+                if failing:
+                    pass  # said once when it began; the next lead that succeeds ends it
+                elif is_outage(e):
+                    logger.warning("the follower lost the database (%s); trying again each second", e)
                 else:
-                    logger.exception("the follower failed; trying again")
+                    logger.exception("the follower failed; trying again each second")
+                failing = True
                 self.resign()
                 stop.wait(OUTAGE_RETRY_SECONDS)
 
