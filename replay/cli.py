@@ -211,37 +211,34 @@ def project(
     import threading
 
     from ledger import Ledger
-    from projections import Leadership, Projector, all_views
+    from projections import Follower, Projector, all_views
 
     with Ledger(database) as ledger:
-        leadership = None
+        def projector() -> Projector:
+            return Projector(ledger, all_views(), page_size=page_size, checkpoint_every=checkpoint_every or None)
+
+        if not follow:
+            once = projector()
+            try:
+                n = once.catch_up()
+                typer.echo(f"applied {n} notifications; views at position {once.position}")
+            finally:
+                once.close()
+            return
         stop = threading.Event()
-        if follow:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: stop.set())
-            if ledger.store.kind == "postgres":
-                # One follower per database: wait while another (an API worker, say) leads.
-                leadership = Leadership(ledger)
-                if not leadership.try_acquire():
-                    typer.echo("another follower keeps these views current; waiting to take over (Ctrl-C stops)")
-                    while not stop.wait(poll):
-                        if leadership.try_acquire():
-                            break
-                    else:
-                        leadership.release()
-                        return
-        projector = Projector(ledger, all_views(), page_size=page_size, checkpoint_every=checkpoint_every or None)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        # One follower per database: it waits while another (an API worker, say) leads.
+        follower = Follower(
+            ledger, projector, poll_seconds=poll,
+            on_wait=lambda: typer.echo("another follower keeps these views current; waiting to take over "
+                                       "(Ctrl-C stops)"),
+            on_lead=lambda position: typer.echo(f"following the ledger from position {position} (Ctrl-C stops)"),
+            on_stall=lambda e: typer.echo(f"plads: {e.detail}; trying again in a minute (Ctrl-C stops)", err=True))
         try:
-            if not follow:
-                n = projector.catch_up()
-                typer.echo(f"applied {n} notifications; views at position {projector.position}")
-                return
-            typer.echo(f"following the ledger from position {projector.position} (Ctrl-C stops)")
-            projector.follow(stop, poll_seconds=poll)
+            follower.run(stop)
         finally:
-            projector.close()
-            if leadership is not None:
-                leadership.release()
+            follower.close()
 
 
 @app.command()
@@ -407,7 +404,7 @@ def allocate(
     """The month's allocation run: offers from the waiting lists (or, under book-en-plads, the released
     held seats and the cases still without a place)."""
     from ledger import Ledger
-    from projections.allocation import run_allocation
+    from processes.allocation import run_allocation
 
     _month(month)
     with Ledger(database) as ledger:
@@ -423,7 +420,7 @@ def allocate(
 def roll(month: str = MonthOpt, database: Optional[str] = DatabaseOpt) -> None:
     """The monthly age roll: nursery children without a kindergarten go on its waiting lists."""
     from ledger import Ledger
-    from projections.allocation import age_roll
+    from processes.allocation import age_roll
 
     _month(month)
     with Ledger(database) as ledger:

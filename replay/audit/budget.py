@@ -18,6 +18,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+import rules
 from ledger import Ledger
 from projections.billing import Budget
 
@@ -120,8 +121,6 @@ def _tables(parts: list[dict], demand: Demand) -> dict[str, Any]:
 
 def _sum(parts: list[dict], month: str | None = None) -> dict[str, int]:
     """Budget measures of a set of parts, as the Budget view sums them (projections.billing._budget_row)."""
-    import rules
-
     seat_days = sum(p["seat_days"] for p in parts)
     empty = sum(p["empty_basis_cost_ore"] for p in parts)
     gross = sum(p["gross_cost_ore"] for p in parts) + empty

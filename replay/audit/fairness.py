@@ -28,17 +28,20 @@ seeded tie-break lottery.
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import rules
 from ledger import Ledger
 from projections.occupancy import Occupancy
 
+from replay.audit.counterfactual import replay_demand
 from replay.audit.facts import Booking, Demand, Registration, fold, months
 from replay.audit.scenarios import AuditError, resolve_rule_set
 
@@ -61,19 +64,76 @@ def fairness_audit(ledger: Ledger, *, start: date | None = None, end: date | Non
     """The fairness audit of the ledger's history (JSON-able dict; see docs/audits.md)."""
     if start is not None and end is not None and end < start:
         raise AuditError(f"the period ends ({end}) before it starts ({start})")
+    result, demand = _judged(ledger, start=start, end=end, policy=policy)
+    if vs is not None and "://" in vs:  # another ledger: its measures side by side
+        result["vs"] = other_ledger_fairness(result, vs, start=start, end=end, policy=policy)
+    elif vs is not None:  # another rule set: the same demand replayed under it
+        result["vs"] = counterfactual_fairness(ledger, demand, start=start, end=end, policy=policy, vs=vs)
+    return result
+
+
+def _judged(ledger: Ledger, *, start: date | None, end: date | None, policy: str | None) -> tuple[dict, Demand]:
+    """The measures over a ledger's own facts (with the position they were folded to), and its demand."""
     demand, occupancy = Demand(), Occupancy()
     position = fold(ledger, [demand, occupancy])
     result = judge(demand, list(occupancy.t["occupancy"].values()), start=start, end=end, policy=policy)
     result["position"] = position
-    if vs is not None and "://" in vs:  # another ledger: its measures side by side
-        from replay.counterfactual import other_ledger_fairness
+    return result, demand
 
-        result["vs"] = other_ledger_fairness(result, vs, start=start, end=end, policy=policy)
-    elif vs is not None:  # another rule set: the same demand replayed under it
-        from replay.counterfactual import counterfactual_fairness
 
-        result["vs"] = counterfactual_fairness(ledger, demand, start=start, end=end, policy=policy, vs=vs)
-    return result
+def counterfactual_fairness(ledger: Ledger, demand: Demand, *, start: date | None, end: date | None,
+                            policy: str | None, vs: str) -> dict:
+    """The fairness measures of the ledger's demand replayed under `policy` (default: the rule set in
+    force at the end) and under `vs`, side by side."""
+    base = policy or demand.rule_set_id_on(demand.last_recorded.date(), DEFAULT_RULE_SET)
+    sides = {}
+    for name in (base, vs):
+        with replay_demand(ledger, name) as replayed:
+            judged, _ = _judged(replayed.ledger, start=start, end=end, policy=policy)
+            sides[name] = (judged, replayed.refused)
+    (a, refused_a), (b, refused_b) = sides[base], sides[vs]
+    return {
+        "kind": "replay", "policy": base, "vs": vs,
+        "note": "both sides are the ledger's demand replayed in a scratch ledger; priority judged under "
+                + (policy or "each side's own rule set"),
+        **_side_by_side(a, b), "refused": {"actual": refused_a, "alternative": refused_b},
+    }
+
+
+def other_ledger_fairness(mine: dict, other_url: str, *, start: date | None, end: date | None,
+                          policy: str | None) -> dict:
+    """This ledger's fairness measures (`mine`, from judge) next to another ledger's (e.g. the demo's
+    two cities, one per policy): no replay, each judged on its own facts."""
+    if other_url.startswith("sqlite:///") and not Path(other_url[len("sqlite:///"):].split("?")[0]).is_file():
+        raise AuditError(f"no ledger at {other_url!r}")
+    try:
+        other_ledger = Ledger(other_url)
+    except Exception as e:  # a URL the auditor typed: say what is wrong with it, in one line
+        raise AuditError(f"cannot open the ledger {other_url!r}: {e}") from None
+    with other_ledger:
+        theirs, _ = _judged(other_ledger, start=start, end=end, policy=policy)
+    return {
+        "kind": "ledgers", "policy": "this ledger", "vs": _redacted(other_url),
+        "note": "two ledgers side by side, each judged on its own facts (no replay)",
+        **_side_by_side(mine, theirs), "refused": {"actual": [], "alternative": []},
+    }
+
+
+def _side_by_side(actual: dict, alternative: dict) -> dict:
+    return {"actual": _flat(actual["summary"]), "alternative": _flat(alternative["summary"]),
+            "actual_breakdowns": actual["breakdowns"], "alternative_breakdowns": alternative["breakdowns"],
+            "actual_waiting_days": actual["waiting_days"], "alternative_waiting_days": alternative["waiting_days"]}
+
+
+def _flat(summary: dict) -> dict:
+    out = {k: v for k, v in summary.items() if not isinstance(v, dict)}
+    out.update({f"waiting_days_{k}": v for k, v in summary["waiting_days"].items()})
+    return out
+
+
+def _redacted(url: str) -> str:
+    """A ledger URL fit for a report: without its password."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def judge(demand: Demand, occupancy_rows: list[dict], *, start: date | None, end: date | None,

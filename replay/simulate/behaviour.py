@@ -24,7 +24,7 @@ from typing import Any, Callable
 import rules
 from ledger import Ledger, SimulatedClock
 from ledger import commands as c
-from projections import allocation
+from processes import allocation
 from replay.simulate.city import InstitutionPlan, births_share, near, plan_city, register_city
 from replay.simulate.params import Params
 from replay.simulate.population import Kid, Population

@@ -10,7 +10,7 @@ from api import models as m
 from api.deps import LedgerDep, Planner, ViewsDep
 from api.reading import Month
 from api.responses import ERRORS
-from projections.allocation import run_allocation as run_month
+from processes.allocation import run_allocation as run_month
 
 router = APIRouter(prefix="/v1", tags=["allocation"])
 

@@ -19,97 +19,61 @@ from datetime import date, datetime
 from typing import Iterator, Sequence
 
 from ledger import InvalidCommand, Ledger, StoreUnavailable
-from projections import Leadership, Projector, View, all_views, attach_inline, open_store
+from projections import Follower, Projector, View, all_views, attach_inline, open_store
 from projections.engine import ViewStalled
 from projections.pointintime import views_as_of
 from projections.stores import ViewStore, is_outage
 
 WAIT_SECONDS = 5.0
-STALL_RETRY_SECONDS = 60.0  # a view that could not take an event is tried again this often (it was logged)
 STALL_CHECK_SECONDS = 0.25  # how often a waiting read looks whether the views stopped
 
 
 class Views:
     def __init__(self, ledger: Ledger, *, follow: bool = True, poll_seconds: float = 0.5) -> None:
         self.ledger = ledger
-        # This process's projector: always on SQLite (inline); on PostgreSQL only while this
-        # process leads (one follower per database, among API workers and `plads project --follow`).
-        self.projector: Projector | None = None
         self._stores: queue.SimpleQueue[ViewStore] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._detach = None
-        self._leadership: Leadership | None = None
+        self._inline: Projector | None = None  # SQLite: this process's projector, run after every command
+        # PostgreSQL: a follower thread, projecting only while this process leads (one follower per
+        # database, among API workers and `plads project --follow`).
+        self._follower: Follower | None = None
         self._written = 0  # the last position a command of this process reached
         self._written_lock = threading.Lock()
         # Notified by the follower thread after each page it commits: reads waiting for a position
         # wake at once instead of polling the store.
         self._advanced = threading.Condition()
         if ledger.store.kind == "sqlite":
-            self.projector = self._projector()
+            self._inline = self._projector()
             try:
-                self.projector.catch_up()
+                self._inline.catch_up()
             except ViewStalled:
                 pass  # logged and recorded by the projector: /health and the reads say so
-            self._detach = attach_inline(ledger, self.projector)
+            self._detach = attach_inline(ledger, self._inline)
         elif follow:
-            self._leadership = Leadership(ledger)
-            if self._leadership.try_acquire():
-                try:
-                    self._lead()  # the views are current before the first request (as a lone server expects)
-                except ViewStalled:
-                    self._resign()  # logged and recorded; the follower tries again now and then
-            self._thread = threading.Thread(target=self._follow, args=(poll_seconds,), name="plads-follower",
-                                            daemon=True)
+            self._follower = Follower(ledger, self._projector, poll_seconds=poll_seconds,
+                                      on_stall=lambda _error: self._committed(0))
+            try:
+                self._follower.lead()  # the views are current before the first request (as a lone server expects)
+            except ViewStalled:
+                self._follower.resign()  # logged and recorded; the follower tries again now and then
+            self._thread = threading.Thread(target=self._follow, name="plads-follower", daemon=True)
             self._thread.start()
+
+    @property
+    def projector(self) -> Projector | None:
+        """This process's projector: always on SQLite; on PostgreSQL only while this process leads."""
+        return self._follower.projector if self._follower is not None else self._inline
 
     def _projector(self) -> Projector:
         projector = Projector(self.ledger, all_views(), checkpoint_every=100_000)
         projector.on_commit = self._committed
         return projector
 
-    def _lead(self) -> None:
-        projector = self._projector()
-        try:
-            projector.catch_up()
-        except BaseException:
-            projector.close()
-            raise
-        self.projector = projector
-
-    def _follow(self, poll_seconds: float) -> None:
-        assert self._leadership is not None
-        while not self._stop.is_set():
-            try:
-                if self.projector is None:
-                    if not self._leadership.try_acquire():
-                        self._stop.wait(poll_seconds)  # another process follows; take over when it goes
-                        continue
-                    self._lead()
-                assert self.projector is not None
-                self.projector.follow(self._stop, poll_seconds=poll_seconds)
-            except ViewStalled:
-                # A view cannot take an event (logged and recorded by the projector): the waiting
-                # reads hear it now; trying again at once would only fail again.
-                self._resign()
-                self._committed(0)
-                self._stop.wait(STALL_RETRY_SECONDS)
-            except Exception:  # noqa: BLE001 - an outage: give up the lead, try again after a pause
-                self._resign()
-                self._stop.wait(1.0)
-
-    def _resign(self) -> None:
-        projector, self.projector = self.projector, None
-        if projector is not None:
-            try:
-                projector.close()
-            except Exception:  # noqa: BLE001 - its connection may be gone already
-                pass
-        if self._leadership is not None:
-            try:
-                self._leadership.release()
-            except Exception:  # noqa: BLE001
-                pass
+    def _follow(self) -> None:
+        assert self._follower is not None
+        self._follower.run(self._stop)
 
     def close(self) -> None:
         if self._detach:
@@ -119,7 +83,10 @@ class Views:
             self._thread.join(timeout=10)
         while not self._stores.empty():
             self._stores.get().close()
-        self._resign()
+        if self._follower is not None:
+            self._follower.close()
+        elif self._inline is not None:
+            self._inline.close()
 
     def _committed(self, _position: int) -> None:
         with self._advanced:

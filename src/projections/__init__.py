@@ -2,7 +2,8 @@
 
 from projections.billing import Billing, Budget
 from projections.forecast import Forecast
-from projections.engine import Envelope, Leadership, Projector, View, ViewsMoved, attach_inline, open_store, rebuild, verify
+from projections.engine import Envelope, Projector, View, ViewsMoved, attach_inline, open_store, rebuild, verify
+from projections.follower import Follower, Leadership
 from projections.occupancy import Occupancy
 from projections.timeline import ChildTimeline
 from projections.waitinglists import WaitingLists
@@ -20,5 +21,5 @@ def billing_views() -> list[View]:
     return [billing, Budget(facts=billing)]
 
 
-__all__ = ["Billing", "Budget", "ChildTimeline", "Envelope", "Forecast", "Leadership", "Occupancy", "Projector", "View", "ViewsMoved", "WaitingLists", "all_views",
+__all__ = ["Billing", "Budget", "ChildTimeline", "Envelope", "Follower", "Forecast", "Leadership", "Occupancy", "Projector", "View", "ViewsMoved", "WaitingLists", "all_views",
            "attach_inline", "billing_views", "open_store", "rebuild", "verify"]

@@ -28,6 +28,7 @@ from uuid import UUID
 
 from ledger import Ledger, LedgerError
 
+from projections.checkpoints import save_checkpoint
 from projections.stores import PositionMoved, PostgresViewStore, RowsRefused, SQLiteViewStore, ViewStore, is_outage
 from projections.tables import Changes, Keyed, Row, Table
 
@@ -350,8 +351,6 @@ class Projector:
             read = last - self.position
             before, self.position = self.position, last
             if self.checkpoint_every and last // self.checkpoint_every > before // self.checkpoint_every:
-                from projections.pointintime import save_checkpoint
-
                 save_checkpoint(self.store, self.views, last, events[-1].recorded_at if events else None)
             if self.on_commit:
                 self.on_commit(last)
@@ -438,30 +437,6 @@ class Projector:
 
     def close(self) -> None:
         self.store.close()
-
-
-class Leadership:
-    """One follower per set of views on PostgreSQL: a session advisory lock on (schema, view set),
-    held on its own connection while following. Followers that do not hold it wait and take over
-    when the holder goes (its connection closes, and the lock with it). Two followers would only
-    refuse each other's pages (PositionMoved) and reload their whole state each time."""
-
-    def __init__(self, ledger: Ledger, name: str = "views") -> None:
-        self.conninfo = ledger.store.postgres_conninfo
-        self.key = f"plads follower {ledger.store.schema or 'public'} {name}"
-        self.conn: Any = None
-
-    def try_acquire(self) -> bool:
-        import psycopg
-
-        if self.conn is None or self.conn.closed:
-            self.conn = psycopg.connect(self.conninfo, autocommit=True)
-        return bool(self.conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (self.key,)).fetchone()[0])
-
-    def release(self) -> None:
-        if self.conn is not None:
-            self.conn.close()  # the lock goes with the session
-            self.conn = None
 
 
 class _NotifyWaiter:

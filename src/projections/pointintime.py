@@ -10,9 +10,7 @@ file, whatever the ledger's store) that `projections.queries` can read like the 
 
 from __future__ import annotations
 
-import pickle
 import tempfile
-import zlib
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -21,16 +19,11 @@ from typing import Callable, Iterator, Sequence
 from ledger import Ledger
 from ledger.clock import COPENHAGEN
 
+from projections import all_views
+from projections.checkpoints import nearest, restore, save_checkpoint
 from projections.engine import LogReader, View, BufferedSink, fold_log, open_store
 from projections.stores import POSITIONS, SQLiteViewStore, ViewStore
-from projections.tables import BLOB, INT, TEXT, TIMESTAMP, Row, Table
-
-CHECKPOINTS = Table(
-    "view_checkpoints",
-    (("view", TEXT), ("position", INT), ("recorded_at", TIMESTAMP), ("state", BLOB)),
-    key=("view", "position"),
-    doc="Each view's working state at a log position (compressed), where point-in-time replay starts.",
-)
+from projections.tables import Row, Table
 DEFAULT_EVERY = 100_000
 REPLAY_NAME = "views"
 
@@ -62,63 +55,6 @@ def position_at(ledger: Ledger, as_of: datetime | date) -> int:
     return lo
 
 
-def save_checkpoint(store: ViewStore, views: Sequence[View], position: int, recorded_at: datetime | None) -> None:
-    """Save each view's working state (not its append-only logs, nor the rows it derives from the
-    state, which a restore derives again) at `position`."""
-    store.ensure([CHECKPOINTS])
-    rows = []
-    for v in views:
-        state = {name: list(keyed.rows.values()) for name, keyed in v.t.items()
-                 if not (keyed.table.append_only or keyed.table.derived)}
-        rows.append({"view": v.checkpoint_name, "position": position, "recorded_at": recorded_at,
-                     "state": zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)})
-    store.upsert(CHECKPOINTS, rows)
-
-
-def checkpoints(store: ViewStore) -> list[tuple[str, int]]:
-    """(view, position) of every saved checkpoint."""
-    store.ensure([CHECKPOINTS])
-    return [(r[0], int(r[1])) for r in store.query("SELECT view, position FROM view_checkpoints ORDER BY position")]
-
-
-def _restore(store: ViewStore, views: Sequence[View], position: int) -> None:
-    for v in views:
-        v.reset()
-        if position == 0:
-            continue
-        ph = store.placeholder
-        (blob,), = store.query(f"SELECT state FROM view_checkpoints WHERE view = {ph} AND position = {ph}",
-                               (v.checkpoint_name, position))
-        # Our own store wrote this blob (save_checkpoint); nothing else writes the table.
-        state = pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301
-        v.start(_Saved(state))  # views rebuild their indexes from the rows in start()
-        v.rederive()
-
-
-class _Saved:
-    """A checkpoint's rows, read by View.start like a store's tables."""
-
-    def __init__(self, state: dict[str, list[Row]]) -> None:
-        self.state = state
-
-    def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
-        return iter(self.state.get(table.name, ()))
-
-    def group_totals(self, table: Table, group: tuple[str, ...], measures: tuple[str, ...],
-                     prefix: str = "") -> Iterator[tuple[tuple, int, dict[str, int]]]:
-        return iter(())  # only derived tables are summed, and a checkpoint holds none
-
-
-def _nearest(store: ViewStore, views: Sequence[View], target: int, limit: int) -> int:
-    """The latest position ≤ target (and ≤ limit) at which every view has a checkpoint."""
-    have: dict[int, set[str]] = {}
-    for view, position in checkpoints(store):
-        have.setdefault(position, set()).add(view)
-    names = {v.checkpoint_name for v in views}
-    usable = [p for p, got in have.items() if p <= min(target, limit) and names <= got]
-    return max(usable, default=0)
-
-
 def take_checkpoints(ledger: Ledger, views: Sequence[View] | None = None, *, every: int = DEFAULT_EVERY,
                      page_size: int = 20_000, progress: Callable[[int, int], None] | None = None) -> list[int]:
     """Checkpoint the views at every multiple of `every` up to the ledger's last position.
@@ -127,12 +63,12 @@ def take_checkpoints(ledger: Ledger, views: Sequence[View] | None = None, *, eve
     """
     if every < 1:
         raise ValueError("the checkpoint interval must be at least 1 event")
-    views = list(views) if views is not None else _all_views()
+    views = list(views) if views is not None else all_views()
     store = open_store(ledger)
     try:
         end = ledger.max_position()
-        position = _nearest(store, views, end, end)
-        _restore(store, views, position)
+        position = nearest(store, views, end, end)
+        restore(store, views, position)
         reader = LogReader(ledger, set().union(*(v.handles for v in views)))
         added = []
         for v in views:
@@ -162,7 +98,7 @@ def views_as_of(ledger: Ledger, as_of: datetime | date | int, views: Sequence[Vi
 
     `as_of` is a recorded time (a date: the end of that day in Copenhagen) or a log position.
     """
-    views = list(views) if views is not None else _all_views()
+    views = list(views) if views is not None else all_views()
     target = as_of if isinstance(as_of, int) else position_at(ledger, as_of)
     live = open_store(ledger)
     with tempfile.TemporaryDirectory(prefix="plads-asof-") as tmp:
@@ -173,8 +109,8 @@ def views_as_of(ledger: Ledger, as_of: datetime | date | int, views: Sequence[Vi
             # Append-only logs are not in checkpoints: their rows up to the checkpoint come from
             # the live tables, so the checkpoint must not be ahead of the live views.
             live_position = live.position(REPLAY_NAME)
-            start = _nearest(live, views, target, live_position)
-            _restore(live, views, start)
+            start = nearest(live, views, target, live_position)
+            restore(live, views, start)
             for table in tables:
                 if table.append_only and start > 0:
                     scratch.bulk_insert(table, _log_rows(live, table, start), "")
@@ -206,9 +142,3 @@ def _log_rows(store: ViewStore, table: Table, position: int) -> list[Row]:
         raise TypeError(f"append-only table {table.name} needs a position column for point-in-time replay")
     sql = f"SELECT {', '.join(table.column_names)} FROM {table.name} WHERE position <= {store.placeholder}"
     return [store.decode_row(table, r) for r in store.query(sql, (position,))]
-
-
-def _all_views() -> list[View]:
-    from projections import all_views
-
-    return all_views()

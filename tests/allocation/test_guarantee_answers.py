@@ -14,7 +14,7 @@ import rules
 from ledger import commands as c
 from projections import WaitingLists
 from projections import queries as q
-from projections.allocation import run_allocation
+from processes.allocation import run_allocation
 from projections.engine import Projector
 from replay.audit import fairness_audit
 

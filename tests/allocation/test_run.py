@@ -11,7 +11,7 @@ import pytest
 import rules
 from ledger import commands as c
 from ledger.aggregates import Child
-from projections.allocation import age_roll, expire_offers, run_allocation
+from processes.allocation import age_roll, expire_offers, run_allocation
 from projections.engine import LogReader
 
 WAITINGLIST = "copenhagen-2025-waitinglist@1"

@@ -139,9 +139,9 @@ def test_a_read_sees_the_commands_this_server_answered_without_min_position(stor
 
     follow = Views._follow
 
-    def late_follower(self, poll_seconds):
+    def late_follower(self):
         time.sleep(0.5)
-        follow(self, poll_seconds)
+        follow(self)
 
     monkeypatch.setattr(Views, "_follow", late_follower)
     ledger = store.ledger(date(2025, 1, 6))

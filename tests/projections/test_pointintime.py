@@ -7,7 +7,8 @@ import pytest
 
 from ledger import commands as c
 from projections import Projector, all_views
-from projections.pointintime import checkpoints, position_at, take_checkpoints, views_as_of
+from projections.checkpoints import checkpoints
+from projections.pointintime import position_at, take_checkpoints, views_as_of
 from projections.stores import SQLiteViewStore
 
 D = date

@@ -7,8 +7,8 @@ from datetime import date as D
 import pytest
 
 from replay.audit import AuditError, fairness_audit
+from replay.audit.counterfactual import replay_demand
 from replay.audit.report import render_html
-from replay.counterfactual import replay_demand
 
 from .test_fairness import planted
 
@@ -57,14 +57,8 @@ def test_counterfactual_errors(city):
         fairness_audit(city.ledger, vs="nope@1")
 
 
-def test_waiting_list_counterfactual_needs_the_allocation_module(city):
+def test_a_waiting_list_counterfactual_is_deterministic(city):
     planted(city)
-    try:
-        import projections.allocation  # noqa: F401
-    except ImportError:
-        with pytest.raises(AuditError, match="needs projections.allocation"):
-            fairness_audit(city.ledger, vs="copenhagen-2025-waitinglist@1")
-        return
     first = fairness_audit(city.ledger, vs="copenhagen-2025-waitinglist@1")["vs"]
     again = fairness_audit(city.ledger, vs="copenhagen-2025-waitinglist@1")["vs"]
     assert first == again  # deterministic: same demand, rule set and seed
@@ -131,7 +125,7 @@ def test_another_ledger_side_by_side(store, city, city_class, tmp_path):
 
 
 def test_a_ledger_url_in_a_report_has_no_password():
-    from replay.counterfactual import _redacted
+    from replay.audit.fairness import _redacted
 
     assert _redacted("postgresql://auditor:s3cret@db:5432/plads?schema=x") == "postgresql://auditor:***@db:5432/plads?schema=x"
     assert _redacted("sqlite:///plads-demo-waitinglist.db") == "sqlite:///plads-demo-waitinglist.db"
@@ -217,7 +211,7 @@ def test_a_waiting_list_ledger_replays_under_book_en_plads_and_back(new_city):
     a = city.institution(name="Myretuen", nursery=1, kindergarten=None, kind="vuggestue")
     i = city.child(city.household(), birth=D(2024, 2, 1))
     city.run(city.c.Register(child_id=i, age_group="nursery", wishes=[a], need_date=D(2025, 3, 1)))
-    from projections.allocation import run_allocation
+    from processes.allocation import run_allocation
 
     city.ledger.clock.set(D(2025, 2, 1))
     [offer] = run_allocation(city.ledger, "2025-03")["offers"]

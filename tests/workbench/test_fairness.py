@@ -326,7 +326,7 @@ def test_an_offer_in_time_that_the_family_declined_meets_the_guarantee(new_city)
 def test_a_sibling_counts_from_the_day_it_attends_as_on_the_list_the_run_read(new_city):
     """The big sister starts at A in April; the run in January (list date) puts the senior stranger
     first. The audit judges the sibling priority on the day of the decision, as the list did: no envy."""
-    from projections.allocation import run_allocation
+    from processes.allocation import run_allocation
 
     from ledger import commands as c
 

@@ -11,7 +11,7 @@ original activations. Then the allocation:
   caseworker, or the acceptance of a waiting-list offer) is booked again at the time it was
   recorded, same child, institution, start, pool and channel; the alternative rules may refuse
   it (no seat in the self-service share), and then the child stays registered and waits.
-- waiting list: `projections.allocation.run_allocation(ledger, month, seed=seed)` on the 1st of
+- waiting list: `processes.allocation.run_allocation(ledger, month, seed=seed)` on the 1st of
   each month for the month two months later (the allocation module), and every family accepts
   the offers it gets (through the placement office: there is no self-service there); caseworker bookings of
   basis and special seats, and placements imported from the old system, are kept as they were.
@@ -21,7 +21,6 @@ Deterministic: the same ledger, rule set and seed give the same scratch ledger e
 
 from __future__ import annotations
 
-import re
 import tempfile
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -35,10 +34,10 @@ from eventsourcing.persistence import PersistenceError
 from ledger import Ledger, LedgerError, SimulatedClock
 from ledger import commands as c
 from ledger.errors import StaleState
+from processes.allocation import run_allocation
 from projections.engine import Envelope, LogReader, View
-from projections.occupancy import Occupancy
 
-from replay.audit.facts import Demand, fold
+from replay.audit.facts import fold
 from replay.audit.scenarios import AuditError, resolve_rule_set
 
 KEPT_POOLS = ("basis", "special")  # assigned by caseworkers on need under every policy
@@ -157,13 +156,7 @@ def replay_demand(source: Ledger, rule_set: str, *, seed: int = 0) -> Iterator[R
     fold(source, [script])
     if not script.steps:
         raise AuditError("the ledger has no demand to replay")
-    allocate = None
-    if rs.policy != "book-en-plads":
-        try:
-            from projections.allocation import run_allocation as allocate  # noqa: N813
-        except ImportError:
-            raise AuditError(f"{rs.id} allocates by waiting list; that needs projections.allocation, "
-                             f"which this installation does not have") from None
+    allocate = None if rs.policy == "book-en-plads" else run_allocation
     with tempfile.TemporaryDirectory(prefix="plads-counterfactual-") as tmp:
         first = script.steps[0][0]
         clock = SimulatedClock(first)
@@ -295,67 +288,3 @@ def _refused(out: Replayed, batch, command, when: datetime) -> None:
                         "child_id": str(getattr(command, "child_id", "") or ""),
                         "institution_id": str(getattr(command, "institution_id", "") or ""),
                         "reason": getattr(error, "detail", str(error))})
-
-
-def counterfactual_fairness(ledger: Ledger, demand: Demand, *, start: date | None, end: date | None,
-                            policy: str | None, vs: str) -> dict:
-    """The fairness measures of the ledger's demand replayed under `policy` (default: the rule set in
-    force at the end) and under `vs`, side by side."""
-    from replay.audit.fairness import DEFAULT_RULE_SET, judge
-
-    base = policy or demand.rule_set_id_on(demand.last_recorded.date(), DEFAULT_RULE_SET)
-    sides = {}
-    for name in (base, vs):
-        with replay_demand(ledger, name) as replayed:
-            facts, occupancy = Demand(), Occupancy()
-            fold(replayed.ledger, [facts, occupancy])
-            judged = judge(facts, list(occupancy.t["occupancy"].values()), start=start, end=end, policy=policy)
-            sides[name] = (judged, replayed.refused)
-    (a, refused_a), (b, refused_b) = sides[base], sides[vs]
-    return {
-        "kind": "replay", "policy": base, "vs": vs,
-        "note": "both sides are the ledger's demand replayed in a scratch ledger; priority judged under "
-                + (policy or "each side's own rule set"),
-        "actual": _flat(a["summary"]), "alternative": _flat(b["summary"]),
-        "actual_breakdowns": a["breakdowns"], "alternative_breakdowns": b["breakdowns"],
-        "actual_waiting_days": a["waiting_days"], "alternative_waiting_days": b["waiting_days"],
-        "refused": {"actual": refused_a, "alternative": refused_b},
-    }
-
-
-def _flat(summary: dict) -> dict:
-    out = {k: v for k, v in summary.items() if not isinstance(v, dict)}
-    out.update({f"waiting_days_{k}": v for k, v in summary["waiting_days"].items()})
-    return out
-
-
-def other_ledger_fairness(mine: dict, other_url: str, *, start: date | None, end: date | None,
-                          policy: str | None) -> dict:
-    """This ledger's fairness measures (`mine`, from judge) next to another ledger's (e.g. the demo's
-    two cities, one per policy): no replay, each judged on its own facts."""
-    from replay.audit.fairness import judge
-
-    if other_url.startswith("sqlite:///") and not Path(other_url[len("sqlite:///"):].split("?")[0]).is_file():
-        raise AuditError(f"no ledger at {other_url!r}")
-    try:
-        other_ledger = Ledger(other_url)
-    except Exception as e:  # a URL the auditor typed: say what is wrong with it, in one line
-        raise AuditError(f"cannot open the ledger {other_url!r}: {e}") from None
-    with other_ledger:
-        facts, occupancy = Demand(), Occupancy()
-        fold(other_ledger, [facts, occupancy])
-        theirs = judge(facts, list(occupancy.t["occupancy"].values()), start=start, end=end, policy=policy)
-    return {
-        "kind": "ledgers", "policy": "this ledger", "vs": _redacted(other_url),
-        "note": "two ledgers side by side, each judged on its own facts (no replay)",
-        "actual": _flat(mine["summary"]), "alternative": _flat(theirs["summary"]),
-        "actual_breakdowns": mine["breakdowns"], "alternative_breakdowns": theirs["breakdowns"],
-        "actual_waiting_days": mine["waiting_days"], "alternative_waiting_days": theirs["waiting_days"],
-        "refused": {"actual": [], "alternative": []},
-    }
-
-
-def _redacted(url: str) -> str:
-    """A ledger URL fit for a report: without its password."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
-

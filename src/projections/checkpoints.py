@@ -1,0 +1,97 @@
+"""Checkpoints: each view's working state saved at a log position, where point-in-time replay starts.
+
+The follower saves them as it passes a multiple of its interval (`Projector(checkpoint_every=…)`);
+`projections.pointintime` restores the nearest one and folds on from there. Below both, so the
+engine and point-in-time replay share it without importing each other.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zlib
+from datetime import datetime
+from typing import Any, Iterator, Protocol, Sequence
+
+from projections.stores import ViewStore
+from projections.tables import BLOB, INT, TEXT, TIMESTAMP, Keyed, Row, Table
+
+CHECKPOINTS = Table(
+    "view_checkpoints",
+    (("view", TEXT), ("position", INT), ("recorded_at", TIMESTAMP), ("state", BLOB)),
+    key=("view", "position"),
+    doc="Each view's working state at a log position (compressed), where point-in-time replay starts.",
+)
+
+
+class Checkpointed(Protocol):
+    """What a checkpoint needs of a view (`projections.engine.View` has it)."""
+
+    t: dict[str, Keyed]
+
+    @property
+    def checkpoint_name(self) -> str: ...
+
+    def reset(self) -> None: ...
+
+    def start(self, store: Any) -> None: ...
+
+    def rederive(self) -> None: ...
+
+
+def save_checkpoint(store: ViewStore, views: Sequence[Checkpointed], position: int,
+                    recorded_at: datetime | None) -> None:
+    """Save each view's working state (not its append-only logs, nor the rows it derives from the
+    state, which a restore derives again) at `position`."""
+    store.ensure([CHECKPOINTS])
+    rows = []
+    for v in views:
+        state = {name: list(keyed.rows.values()) for name, keyed in v.t.items()
+                 if not (keyed.table.append_only or keyed.table.derived)}
+        rows.append({"view": v.checkpoint_name, "position": position, "recorded_at": recorded_at,
+                     "state": zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)})
+    store.upsert(CHECKPOINTS, rows)
+
+
+def checkpoints(store: ViewStore) -> list[tuple[str, int]]:
+    """(view, position) of every saved checkpoint."""
+    store.ensure([CHECKPOINTS])
+    return [(r[0], int(r[1])) for r in store.query("SELECT view, position FROM view_checkpoints ORDER BY position")]
+
+
+def restore(store: ViewStore, views: Sequence[Checkpointed], position: int) -> None:
+    """Put the views in the state of their checkpoint at `position` (0: empty)."""
+    for v in views:
+        v.reset()
+        if position == 0:
+            continue
+        ph = store.placeholder
+        (blob,), = store.query(f"SELECT state FROM view_checkpoints WHERE view = {ph} AND position = {ph}",
+                               (v.checkpoint_name, position))
+        # Our own store wrote this blob (save_checkpoint); nothing else writes the table.
+        state = pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301
+        v.start(_Saved(state))  # views rebuild their indexes from the rows in start()
+        v.rederive()
+
+
+class _Saved:
+    """A checkpoint's rows, read by View.start like a store's tables."""
+
+    def __init__(self, state: dict[str, list[Row]]) -> None:
+        self.state = state
+
+    def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
+        return iter(self.state.get(table.name, ()))
+
+    def group_totals(self, table: Table, group: tuple[str, ...], measures: tuple[str, ...],
+                     prefix: str = "") -> Iterator[tuple[tuple, int, dict[str, int]]]:
+        return iter(())  # only derived tables are summed, and a checkpoint holds none
+
+
+def nearest(store: ViewStore, views: Sequence[Checkpointed], target: int, limit: int) -> int:
+    """The latest position ≤ target (and ≤ limit) at which every view has a checkpoint."""
+    have: dict[int, set[str]] = {}
+    for view, position in checkpoints(store):
+        have.setdefault(position, set()).add(view)
+    names = {v.checkpoint_name for v in views}
+    usable = [p for p, got in have.items() if p <= min(target, limit) and names <= got]
+    return max(usable, default=0)
