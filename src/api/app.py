@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from api import bookings, children, commands, docs, households, institutions, lists, models, offers, people, problems, reads
+from api import (bookings, children, commands, docs, forecast, households, institutions, lists, models, offers, people,
+                 problems, reads)
 from api.auth import Tokens, parse_tokens
 from api.oidc import OidcVerifier
 from api.views import Views
@@ -68,7 +69,7 @@ def create_app(database_url: str | None = None, *, tokens: str | None = None, fo
     docs.install(app)  # local assets, no CDN
     app.include_router(commands.router)
     app.include_router(reads.router)
-    for resource in (institutions, children, households, bookings, offers, lists, people):
+    for resource in (institutions, children, households, bookings, offers, lists, people, forecast):
         app.include_router(resource.router)
 
     @app.get("/health", response_model=models.Health, tags=["health"],
