@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict
 from api.commands import ERRORS
 from api.deps import PersonLevel
 from api.reads import AsOf, _instant
-from ledger import InvalidCommand, Ledger
-from projections.outlook import ForecastError, Outlook, read_history
+from ledger import InvalidCommand, Ledger, NotFound
+from ledger.clock import copenhagen_date
+from projections.outlook import ForecastError, Outlook, UnknownUnit, read_history
 from projections.outlook.clusters import cluster_map
 from projections.outlook.model import month_index, month_of
-from projections.pointintime import position_at
+from projections.pointintime import position_at, recorded_instant
 
 router = APIRouter(prefix="/v1", tags=["views"])
 _CACHE_SIZE = 4
@@ -41,14 +42,14 @@ class ForecastRow(BaseModel):
 
 
 class _Outlooks:
-    """Learned outlooks by log position (the few most recent)."""
+    """Learned outlooks by log position and cut (the few most recent)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_position: dict[int, Outlook] = {}
+        self._by_position: dict[tuple, Outlook] = {}
 
     def at(self, ledger: Ledger, when: date | datetime) -> Outlook:
-        position = position_at(ledger, when)
+        position = (position_at(ledger, when), recorded_instant(when))
         with self._lock:
             found = self._by_position.get(position)
             if found is not None:
@@ -84,12 +85,14 @@ def forecast(request: Request, _: PersonLevel,
     history says is still to come (children not yet registered or born, waiting lists, the roll to
     kindergarten, cancellations)."""
     ledger: Ledger = request.app.state.ledger
-    when = _instant(as_of) if as_of is not None else ledger.clock.now()
+    when = _instant(as_of) if as_of is not None else copenhagen_date(ledger.clock.now())  # today, so far
     day = when.date() if isinstance(when, datetime) else when
     first = month_of(from_) if from_ else month_index(day) + 1
     outlook = _outlooks(request).at(ledger, when)
     try:
         rows = outlook.rows(by, first, months, cluster_map(request.app.state.views, day), key=key)
+    except UnknownUnit as e:
+        raise NotFound(str(e)) from None
     except ForecastError as e:
         raise InvalidCommand(str(e)) from None
     return [r.as_json() for r in rows]

@@ -30,6 +30,10 @@ class ForecastError(ValueError):
     """Something a user asked that the forecast cannot give (a readable message)."""
 
 
+class UnknownUnit(ForecastError):
+    """No institution, cluster or district of that name was known at the forecast date."""
+
+
 @dataclass(frozen=True, slots=True)
 class ForecastRow:
     level: str
@@ -91,6 +95,8 @@ class Outlook:
         return out
 
     def district(self, district: str, group: str, month: int, known: float) -> model.Estimate:
+        if month <= self.cut.complete:  # wholly past: what came is known
+            return model.Estimate(known, 0.0, 0.0)
         horizon = min(max(month - self.cut.month, 1), est.HORIZON)
         to_come = self.rates.to_come(self.cohorts, district, group, month, month - horizon)
         served = self.rates.horizons.get(horizon, horizon)
@@ -122,7 +128,7 @@ class Outlook:
         if level == "district":  # the district's own spread, not the sum of its institutions' shares
             sums = {k: self.district(k[0], k[1], k[2], e.known) for k, e in sums.items()}
         if key is not None and not sums:
-            raise ForecastError(f"no {level} {key!r} was known at the forecast date")
+            raise UnknownUnit(f"no {level} {key!r} was known at the forecast date")
         return [_row(level, k, sums[k], seats[k]) for k in sorted(sums)]
 
     def _units(self, level: str, clusters: Mapping[str, str] | None):
