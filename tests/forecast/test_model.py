@@ -45,20 +45,19 @@ def test_young_birth_months_are_completed_from_the_level_of_the_mature_ones():
     assert model.level(sizes, now=2) == pytest.approx(3.5)
 
 
-def test_the_interval_is_at_least_as_wide_as_the_children_still_to_come_allow():
-    e = model.Estimate(known=10.0, to_come=4.0, sigma=1.0)  # Poisson floor: sd = sqrt(4) = 2
+def test_the_interval_adds_the_poisson_variance_of_what_is_to_come_to_the_residuals():
+    e = model.Estimate(known=10.0, to_come=4.0, sigma=1.0, gross=8.0)  # sd = sqrt(1 + 8) = 3
     low, high = e.interval()
     assert e.children == 14.0
-    assert (low, high) == (pytest.approx(14 - 2 * model.Z80), pytest.approx(14 + 2 * model.Z80))
-    wide = model.Estimate(known=10.0, to_come=4.0, sigma=3.0)  # the residual spread rules
-    assert wide.interval()[1] == pytest.approx(14 + 3 * model.Z80)
+    assert (low, high) == (pytest.approx(14 - 3 * model.Z80), pytest.approx(14 + 3 * model.Z80))
+    assert model.Estimate(known=1.0, to_come=-0.5, sigma=2.0).interval()[0] == 0.0  # never below 0
 
 
 def test_an_institutions_share_and_a_sum_of_parts():
-    part = model.Estimate(100.0, 8.0, 4.0).share(0.25, known=30.0)
-    assert (part.known, part.to_come, part.sigma) == (30.0, 2.0, pytest.approx(2.0))
+    part = model.Estimate(100.0, 8.0, 4.0, gross=12.0).share(0.25, known=30.0)
+    assert (part.known, part.to_come, part.sigma, part.gross) == (30.0, 2.0, pytest.approx(2.0), 3.0)
     both = part.plus(part)
-    assert (both.known, both.to_come, both.sigma) == (60.0, 4.0, pytest.approx(2.0 * 2 ** 0.5))
+    assert (both.known, both.to_come, both.sigma, both.gross) == (60.0, 4.0, pytest.approx(2.0 * 2 ** 0.5), 6.0)
 
 
 def test_percentage_error_and_mean():
@@ -93,7 +92,8 @@ def test_the_change_still_to_come_is_learned_per_age_horizon_and_standing():
     rates = est.rates(found, cohorts, cut)
     # h = 2: months March to June; at age 10 only April's cohort (June 2024) had a child registered
     # two months before: 1 seat / 1 child.
-    assert rates.per_child[("D", "nursery", 2)] == [(10, 1.0, 0.0)]
+    assert rates.per_child[("D", "nursery", 2)] == [(10, 1.0, 0.0, 1.0, 0.0)]
+    assert rates.to_come(cohorts, "D", "nursery", JAN25 + 3, JAN25 + 1) == (1.0, 1.0)
 
 
 def test_a_cancellation_known_later_is_a_negative_change():
@@ -102,6 +102,7 @@ def test_a_cancellation_known_later_is_a_negative_change():
     cut = est.Cut.at(h.as_of, h)
     found = est.changes(h, cut)
     assert found.by_age[("D", "nursery", 10, 1, est.REGISTERED)] == pytest.approx(-0.5)  # known 1.0 at March
+    assert found.gross_by_age[("D", "nursery", 10, 1, est.REGISTERED)] == pytest.approx(0.5)
     assert found.by_age[("D", "nursery", 10, 2, est.REGISTERED)] == pytest.approx(0.5)
 
 

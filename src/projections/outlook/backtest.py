@@ -21,7 +21,9 @@ from projections.outlook.history import History
 from projections.pointintime import recorded_instant
 
 MIN_CHILDREN = 1.0  # cells with fewer children in care have no meaningful percentage error
-HISTORY_MONTHS = 12  # a forecast date needs this much history before it
+# A forecast date needs this much history before it: a year, and the months behind the 12-month
+# horizon's own rates (est.MIN_MONTHS), so no horizon borrows a shorter one's.
+HISTORY_MONTHS = 12 + est.MIN_MONTHS
 
 
 @dataclass(slots=True)
@@ -29,16 +31,19 @@ class Accuracy:
     """Per horizon: the absolute percentage errors and whether the interval held."""
 
     errors: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
+    signed: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     held: dict[int, list[bool]] = field(default_factory=lambda: defaultdict(list))
 
     def add(self, horizon: int, forecast: float, low: float, high: float, actual: float) -> None:
         if actual < MIN_CHILDREN:
             return
         self.errors[horizon].append(model.ape(forecast, actual) or 0.0)
+        self.signed[horizon].append((forecast - actual) / actual * 100.0)
         self.held[horizon].append(low <= actual <= high)
 
     def table(self) -> list[dict]:
         return [{"horizon": h, "mape": round(model.mean(self.errors[h]) or 0.0, 2),
+                 "bias": round(model.mean(self.signed[h]) or 0.0, 2),
                  "coverage": round(100.0 * sum(self.held[h]) / len(self.held[h]), 1), "cells": len(self.held[h])}
                 for h in sorted(self.errors)]
 
@@ -48,7 +53,8 @@ class Accuracy:
 
 
 def default_dates(history: History, step: int = 2) -> list[date]:
-    """Month-ends with a year of history before them and at least one month after, every `step` months."""
+    """Month-ends with HISTORY_MONTHS of history before them and at least one month after, every
+    `step` months (the last date first, so the newest one is always measured)."""
     final = est.Cut.at(history.as_of, history)
     first, last = final.first_month + HISTORY_MONTHS - 1, final.complete - 1
     return [model.first_day(m + 1).fromordinal(model.first_day(m + 1).toordinal() - 1)
@@ -91,7 +97,8 @@ def format_table(result: dict) -> str:
     for level, found in result["levels"].items():
         lines.append(f"\n{level}: MAPE per horizon, and how often the 80 % interval held "
                      f"(overall {found['coverage']} %)")
-        lines.append("horizon  MAPE %  interval held %  cells")
+        lines.append("horizon  MAPE %  bias %  interval held %  cells")
         for r in found["horizons"]:
-            lines.append(f"{r['horizon']:>7}  {r['mape']:>6.2f}  {r['coverage']:>15.1f}  {r['cells']:>5}")
+            lines.append(f"{r['horizon']:>7}  {r['mape']:>6.2f}  {r['bias']:>+6.2f}  {r['coverage']:>15.1f}  "
+                         f"{r['cells']:>5}")
     return "\n".join(lines)

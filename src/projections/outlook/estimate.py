@@ -109,6 +109,8 @@ class Changes:
     """The change still to come, summed from the history (children, i.e. seat-months)."""
 
     by_age: dict[tuple[str, str, int, int, str], float] = field(default_factory=lambda: defaultdict(float))
+    # the same, of the absolute changes (arrivals and departures both count): their Poisson variance
+    gross_by_age: dict[tuple[str, str, int, int, str], float] = field(default_factory=lambda: defaultdict(float))
     by_month: dict[tuple[str, str, int, int], float] = field(default_factory=lambda: defaultdict(float))
 
 
@@ -140,6 +142,7 @@ def _add_booking(out: Changes, cut: Cut, district: str, birth: int, registered: 
             if came != known:
                 standing = REGISTERED if registered <= j else UNREGISTERED
                 out.by_age[(district, group, month - birth, month - j, standing)] += came - known
+                out.gross_by_age[(district, group, month - birth, month - j, standing)] += abs(came - known)
                 out.by_month[(district, group, month, month - j)] += came - known
 
 
@@ -156,40 +159,47 @@ def _known(versions: list[tuple[int, dict]], month: int) -> dict:
 class Rates:
     """Children still to come per child of a cohort, and the residual spread per horizon."""
 
-    per_child: dict[tuple[str, str, int], list[tuple[int, float, float]]]  # (d, g, h) → (age, reg, unreg)
+    # (d, g, h) → (age, net per registered child, net per birth, gross per registered child, gross per birth)
+    per_child: dict[tuple[str, str, int], list[tuple[int, float, float, float, float]]]
     sigma: dict[tuple[str, str, int], float]
     horizons: dict[int, int]  # asked horizon → the horizon whose rates serve it
+    months_used: dict[int, int] = field(default_factory=dict)  # horizon → months of history behind its rates
 
-    def to_come(self, cohorts: Cohorts, district: str, group: str, month: int, at: int) -> float:
-        """The change still to come in `month` as seen at month `at`."""
+    def to_come(self, cohorts: Cohorts, district: str, group: str, month: int, at: int) -> tuple[float, float]:
+        """The change still to come in `month` as seen at month `at`: net, and gross (arrivals plus
+        departures)."""
         h = self.horizons.get(month - at, max(self.horizons.values(), default=0))
-        total = 0.0
-        for age, registered, unregistered in self.per_child.get((district, group, h), ()):
-            birth = month - age
-            total += registered * cohorts.known_by(district, birth, at) + unregistered * cohorts.size(district, birth)
-        return total
+        net = gross = 0.0
+        for age, reg, unreg, reg_gross, unreg_gross in self.per_child.get((district, group, h), ()):
+            known, size = cohorts.known_by(district, month - age, at), cohorts.size(district, month - age)
+            net += reg * known + unreg * size
+            gross += reg_gross * known + unreg_gross * size
+        return net, gross
 
 
 def rates(found: Changes, cohorts: Cohorts, cut: Cut) -> Rates:
     """Ratios of the summed changes to the summed exposures over the same months."""
     months = {h: range(cut.first_month + h, cut.complete + 1) for h in range(1, HORIZON + 1)}
-    grouped: dict[tuple[str, str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
+    grouped: dict[tuple[str, str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0] * 4))
     for (d, g, age, h, standing), value in found.by_age.items():
-        grouped[(d, g, h)][age][0 if standing == REGISTERED else 1] += value
+        at = 0 if standing == REGISTERED else 1
+        grouped[(d, g, h)][age][at] += value
+        grouped[(d, g, h)][age][at + 2] += found.gross_by_age[(d, g, age, h, standing)]
     per_child = {}
     for (d, g, h), ages in grouped.items():
         row = []
-        for age, (reg, unreg) in sorted(ages.items()):
+        for age, (reg, unreg, reg_gross, unreg_gross) in sorted(ages.items()):
             exposure_reg = sum(cohorts.known_by(d, m - age, m - h) for m in months[h])
             exposure_all = sum(cohorts.size(d, m - age) for m in months[h])
-            row.append((age, model.ratio(reg, exposure_reg), model.ratio(unreg, exposure_all)))
+            row.append((age, model.ratio(reg, exposure_reg), model.ratio(unreg, exposure_all),
+                        model.ratio(reg_gross, exposure_reg), model.ratio(unreg_gross, exposure_all)))
         per_child[(d, g, h)] = row
     usable = [h for h in months if len(months[h]) >= MIN_MONTHS]
     horizons = {h: (h if h in usable else max((u for u in usable if u <= h), default=min(usable, default=h)))
                 for h in months}
-    out = Rates(per_child, {}, horizons)
+    out = Rates(per_child, {}, horizons, {h: len(ms) for h, ms in months.items()})
     for (d, g, h) in per_child:
-        residuals = [found.by_month.get((d, g, m, h), 0.0) - out.to_come(cohorts, d, g, m, m - h) for m in months[h]]
+        residuals = [found.by_month.get((d, g, m, h), 0.0) - out.to_come(cohorts, d, g, m, m - h)[0] for m in months[h]]
         out.sigma[(d, g, h)] = model.spread(residuals)
     return out
 

@@ -98,9 +98,11 @@ class Outlook:
         if month <= self.cut.complete:  # wholly past: what came is known
             return model.Estimate(known, 0.0, 0.0)
         horizon = min(max(month - self.cut.month, 1), est.HORIZON)
-        to_come = self.rates.to_come(self.cohorts, district, group, month, month - horizon)
+        to_come, gross = self.rates.to_come(self.cohorts, district, group, month, month - horizon)
         served = self.rates.horizons.get(horizon, horizon)
-        return model.Estimate(known, to_come, self.rates.sigma.get((district, group, served), 0.0))
+        # The rates are themselves estimated from a few months: their own Poisson error adds 1/n.
+        gross *= 1.0 + 1.0 / max(self.rates.months_used.get(served, 1), 1)
+        return model.Estimate(known, to_come, self.rates.sigma.get((district, group, served), 0.0), gross)
 
     def rows(self, level: str, from_month: int, months: int, clusters: Mapping[str, str] | None = None,
              key: str | None = None) -> list[ForecastRow]:
@@ -124,7 +126,7 @@ class Outlook:
             unit = unit_of(inst)
             if unit is not None and (key is None or unit == key):
                 seats[(unit, group, month)] += n
-                sums.setdefault((unit, group, month), model.Estimate(0.0, 0.0, 0.0))
+                sums.setdefault((unit, group, month), model.Estimate(0.0, 0.0, 0.0, 0.0))
         if level == "district":  # the district's own spread, not the sum of its institutions' shares
             sums = {k: self.district(k[0], k[1], k[2], e.known) for k, e in sums.items()}
         if key is not None and not sums:

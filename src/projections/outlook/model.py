@@ -11,7 +11,8 @@ horizons are differences. The estimators:
   the count small, are completed Bornhuetter–Ferguson style from the district's level (the mean
   of the mature months) — Mack (1993); Bornhuetter & Ferguson (1972).
 - **rates** (children in care not yet booked, per child of a cohort): a ratio of sums.
-- **the 80 % interval**: the normal quantile times the residual spread, with a Poisson floor.
+- **the 80 % interval**: the normal quantile times the spread: the residuals' and the Poisson
+  variance of the arrivals and departures still to come.
 - **accuracy**: mean absolute percentage error and interval coverage.
 """
 
@@ -138,30 +139,33 @@ def spread(residuals: Iterable[float]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """Children in care: known bookings plus the expected change still to come, and its spread."""
+    """Children in care: known bookings plus the expected change still to come (net), the expected
+    arrivals plus departures behind it (gross), and the spread of the past's residuals."""
 
     known: float
     to_come: float
     sigma: float
+    gross: float = 0.0
 
     @property
     def children(self) -> float:
         return max(0.0, self.known + self.to_come)
 
     def interval(self) -> tuple[float, float]:
-        """The 80 % interval: ± Z80 σ, where σ² is the residual variance but at least the
-        Poisson variance of the children still to come (a count cannot be surer than that)."""
-        sd = math.sqrt(max(self.sigma ** 2, abs(self.to_come)))
+        """The 80 % interval: ± Z80 σ, σ² = the residual variance plus the Poisson variance of the
+        arrivals and departures still to come (each a child's own chance)."""
+        sd = math.sqrt(self.sigma ** 2 + self.gross)
         return max(0.0, self.children - Z80 * sd), self.children + Z80 * sd
 
     def share(self, weight: float, known: float) -> "Estimate":
         """A part of this estimate (an institution's share of what is to come), with its own known."""
-        return Estimate(known, self.to_come * weight, self.sigma * math.sqrt(max(weight, 0.0)))
+        w = max(weight, 0.0)
+        return Estimate(known, self.to_come * w, self.sigma * math.sqrt(w), self.gross * w)
 
     def plus(self, other: "Estimate") -> "Estimate":
         """The sum of two estimates (the spreads of distinct parts added as independent)."""
         return Estimate(self.known + other.known, self.to_come + other.to_come,
-                        math.sqrt(self.sigma ** 2 + other.sigma ** 2))
+                        math.sqrt(self.sigma ** 2 + other.sigma ** 2), self.gross + other.gross)
 
 
 def ape(forecast: float, actual: float) -> float | None:
