@@ -93,7 +93,7 @@ def test_the_change_still_to_come_is_learned_per_age_horizon_and_standing():
     # h = 2: months March to June; at age 10 only April's cohort (June 2024) had a child registered
     # two months before: 1 seat / 1 child.
     assert rates.per_child[("D", "nursery", 2)] == [(10, 1.0, 0.0, 1.0, 0.0)]
-    assert rates.to_come(cohorts, "D", "nursery", JAN25 + 3, JAN25 + 1) == (1.0, 1.0)
+    assert rates.to_come(cohorts, "D", "nursery", JAN25 + 3, JAN25 + 1) == (1.0, 1.0, 0.0)
 
 
 def test_a_cancellation_known_later_is_a_negative_change():
@@ -112,3 +112,10 @@ def test_the_forecast_learns_only_from_what_was_known_at_its_date():
     assert est.known_seats(h, early, range(JAN25, JAN25 + 6)) == {}
     late = est.Cut.at(h.as_of, h)
     assert dict(est.known_seats(h, late, range(JAN25, JAN25 + 6))) == {("i1", "nursery", JAN25 + 3): 1.0}
+
+
+def test_the_level_of_births_is_uncertain_in_proportion_to_the_children_resting_on_it():
+    # 12 birth months of 25 on average: the level's relative variance is 1/(12 x 25) = 1/300,
+    # so 30 children resting on it vary by 30² / 300 = 3.
+    assert model.level_variance(30.0, 25.0) == pytest.approx(3.0)
+    assert model.level_variance(30.0, 0.0) == 0.0

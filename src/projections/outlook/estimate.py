@@ -67,6 +67,7 @@ class Cohorts:
     registered: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     sizes: dict[tuple[str, int], float] = field(default_factory=dict)
     levels: dict[str, float] = field(default_factory=dict)
+    mature: set[tuple[str, int]] = field(default_factory=set)  # sized by their own registrations
 
     def known_by(self, district: str, birth: int, month: int) -> int:
         return bisect_right(self.registered.get((district, birth), ()), month)
@@ -97,10 +98,12 @@ def cohorts(history: History, cut: Cut, births: dict[tuple[str, int], float] | N
         young = {b: [m - b for m in ms] for b, ms in mine.items() if b >= cut.first_month}
         sizes = model.cohort_sizes(young, cut.month, dev)
         sizes.update({b: float(len(ms)) for b, ms in mine.items() if b < cut.first_month})
+        out.mature.update((district, b) for b in sizes if b < cut.first_month or dev.factor(cut.month - b) <= 1.25)
         out.levels[district] = model.level({b: v for b, v in sizes.items() if b >= cut.first_month}, cut.month)
         out.sizes.update({(district, b): v for b, v in sizes.items()})
     for key, value in (births or {}).items():
         out.sizes[key] = value
+        out.mature.add(key)  # the given forecast is taken as it is
     return out
 
 
@@ -165,16 +168,19 @@ class Rates:
     horizons: dict[int, int]  # asked horizon → the horizon whose rates serve it
     months_used: dict[int, int] = field(default_factory=dict)  # horizon → months of history behind its rates
 
-    def to_come(self, cohorts: Cohorts, district: str, group: str, month: int, at: int) -> tuple[float, float]:
-        """The change still to come in `month` as seen at month `at`: net, and gross (arrivals plus
-        departures)."""
+    def to_come(self, cohorts: Cohorts, district: str, group: str, month: int, at: int
+                ) -> tuple[float, float, float]:
+        """The change still to come in `month` as seen at month `at`: net, gross (arrivals plus
+        departures) and the part of the net that rests on birth months sized by the level."""
         h = self.horizons.get(month - at, max(self.horizons.values(), default=0))
-        net = gross = 0.0
+        net = gross = on_level = 0.0
         for age, reg, unreg, reg_gross, unreg_gross in self.per_child.get((district, group, h), ()):
             known, size = cohorts.known_by(district, month - age, at), cohorts.size(district, month - age)
             net += reg * known + unreg * size
             gross += reg_gross * known + unreg_gross * size
-        return net, gross
+            if (district, month - age) not in cohorts.mature:
+                on_level += unreg * size
+        return net, gross, on_level
 
 
 def rates(found: Changes, cohorts: Cohorts, cut: Cut) -> Rates:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -98,11 +99,13 @@ class Outlook:
         if month <= self.cut.complete:  # wholly past: what came is known
             return model.Estimate(known, 0.0, 0.0)
         horizon = min(max(month - self.cut.month, 1), est.HORIZON)
-        to_come, gross = self.rates.to_come(self.cohorts, district, group, month, month - horizon)
+        to_come, gross, on_level = self.rates.to_come(self.cohorts, district, group, month, month - horizon)
         served = self.rates.horizons.get(horizon, horizon)
         # The rates are themselves estimated from a few months: their own Poisson error adds 1/n.
         gross *= 1.0 + 1.0 / max(self.rates.months_used.get(served, 1), 1)
-        return model.Estimate(known, to_come, self.rates.sigma.get((district, group, served), 0.0), gross)
+        residual = self.rates.sigma.get((district, group, served), 0.0)
+        sigma = math.sqrt(residual ** 2 + model.level_variance(on_level, self.cohorts.levels.get(district, 0.0)))
+        return model.Estimate(known, to_come, sigma, gross)
 
     def rows(self, level: str, from_month: int, months: int, clusters: Mapping[str, str] | None = None,
              key: str | None = None) -> list[ForecastRow]:

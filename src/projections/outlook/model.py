@@ -105,7 +105,7 @@ def cohort_sizes(lags_by_cohort: Mapping[int, Sequence[int]], now: int, dev: Dev
                  mature_factor: float = 1.25) -> dict[int, float]:
     """Each birth month's ultimate registrations: mature months (factor ≤ `mature_factor`) by
     chain ladder, younger ones Bornhuetter–Ferguson from the mean of the mature ones."""
-    seen = {c: sum(1 for k in lags if c + k <= now) for c, lags in lags_by_cohort.items() if c <= now}
+    seen = {c: sum(1 for k in lags if c + k <= now) for c, lags in sorted(lags_by_cohort.items()) if c <= now}
     mature = [seen[c] * dev.factor(now - c) for c in seen if dev.factor(now - c) <= mature_factor]
     level = sum(mature[-12:]) / len(mature[-12:]) if mature else None
     out = {}
@@ -116,6 +116,12 @@ def cohort_sizes(lags_by_cohort: Mapping[int, Sequence[int]], now: int, dev: Dev
         else:
             out[cohort] = count + (1.0 - 1.0 / f) * level
     return out
+
+
+def level_variance(part: float, level: float, months: int = 12) -> float:
+    """The variance of `part` children who come from birth months sized by the level: the level is a
+    mean of `months` birth months, each a Poisson count, so its relative variance is 1/(months·level)."""
+    return part * part / (months * level) if level > 0 else 0.0
 
 
 def level(sizes: Mapping[int, float], now: int, months: int = 12) -> float:
