@@ -77,7 +77,7 @@ def write_html(path: str, outlook: Outlook, req: Request, rows: list[ForecastRow
                clusters: Mapping[str, str]) -> None:
     """The page of every institution in the asked units."""
     units = {r.unit for r in rows}
-    unit_of = outlook._units(req.by, clusters)
+    unit_of = outlook.unit_of(req.by, clusters)
     first = month_of(rows[0].month) if rows else month_index(_day(req.as_of)) + 1
     per_inst = outlook.rows("institution", first, req.months)
     names = outlook.history.names

@@ -119,3 +119,28 @@ def test_the_level_of_births_is_uncertain_in_proportion_to_the_children_resting_
     # so 30 children resting on it vary by 30² / 300 = 3.
     assert model.level_variance(30.0, 25.0) == pytest.approx(3.0)
     assert model.level_variance(30.0, 0.0) == 0.0
+
+
+def test_a_cluster_is_the_sum_of_its_institutions():
+    from projections.outlook import ForecastError, Outlook
+    from projections.outlook.history import CapacityDecision
+
+    h = _history()
+    h.districts["i2"], h.names["i2"], h.registered["i2"] = "D", "Mælkebøtten", _utc(2025, 1, 2)
+    for inst, seats in (("i1", 4), ("i2", 6)):
+        h.capacity.append(CapacityDecision(_utc(2025, 1, 2), inst, "nursery", "general", date(2025, 1, 1), seats))
+    h.children["b"] = ChildFacts(date(2024, 5, 1), "D", _utc(2025, 1, 6))
+    h.bookings["b2"] = Booking("i2", "general", "b", [(_utc(2025, 1, 6), (("nursery", date(2025, 2, 1),
+                                                                              date(2025, 3, 31)),))])
+    outlook = Outlook.learn(h, _utc(2025, 1, 31))
+    clusters = {"i1": "Klynge Nord", "i2": "Klynge Nord"}  # as the clusters branch will answer
+    feb = model.month_of("2025-02")
+    by_inst = outlook.rows("institution", feb, 2)
+    by_cluster = outlook.rows("cluster", feb, 2, clusters)
+    assert [(r.unit, r.month, r.capacity) for r in by_cluster] == [("Klynge Nord", "2025-02", 10),
+                                                                   ("Klynge Nord", "2025-03", 10)]
+    for r in by_cluster:
+        assert r.children == pytest.approx(sum(i.children for i in by_inst if i.month == r.month))
+    assert by_cluster[0].as_json()["cluster"] == "Klynge Nord"
+    with pytest.raises(ForecastError, match="no clusters are known"):
+        outlook.rows("cluster", feb, 2, {})

@@ -78,7 +78,7 @@ def backtest(history: History, *, dates: Sequence[date] | None = None, levels: S
         came = est.known_seats(history, final, span)
         for level in levels:
             actual: dict[tuple[str, str, int], float] = defaultdict(float)
-            unit_of = outlook._units(level, clusters)
+            unit_of = outlook.unit_of(level, clusters)
             for (inst, group, month), seats in came.items():
                 unit = unit_of(inst)
                 if unit is not None:

@@ -115,7 +115,7 @@ class Outlook:
         if months < 1:
             raise ForecastError("the forecast needs at least one month")
         span = range(from_month, from_month + months)
-        unit_of = self._units(level, clusters)
+        unit_of = self.unit_of(level, clusters)
         capacity = est.capacity(self.history, self.cut, span)
         sums: dict[tuple[str, str, int], model.Estimate] = {}
         seats: dict[tuple[str, str, int], int] = defaultdict(int)
@@ -136,7 +136,8 @@ class Outlook:
             raise UnknownUnit(f"no {level} {key!r} was known at the forecast date")
         return [_row(level, k, sums[k], seats[k]) for k in sorted(sums)]
 
-    def _units(self, level: str, clusters: Mapping[str, str] | None):
+    def unit_of(self, level: str, clusters: Mapping[str, str] | None):
+        """institution id → its unit at `level` (None: outside every unit, e.g. an institution in no cluster)."""
         if level == "institution":
             return lambda inst: inst
         if level == "district":
