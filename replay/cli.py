@@ -380,7 +380,7 @@ def forecast(
     as_of: Optional[str] = typer.Option(None, "--as-of", help="what the ledger knew at this recorded time: "
                                         "YYYY-MM-DD (end of that day, Copenhagen) or an ISO timestamp (default: now)"),
     from_month: Optional[str] = typer.Option(None, "--from", help="first month YYYY-MM (default: the month after --as-of)"),
-    months: int = typer.Option(12, "--months", min=1, max=24, help="months ahead"),
+    months: int = typer.Option(12, "--months", help="months ahead (1 to 24)"),
     by: str = typer.Option("district", "--by", help="institution, cluster or district"),
     key: Optional[str] = typer.Option(None, "--key", help="one institution id, cluster or district"),
     births: Optional[str] = typer.Option(None, "--births", help="a births forecast per district (CSV: district,month,births) "
@@ -399,6 +399,8 @@ def forecast(
     from replay import forecasting as fc
 
     instant = _instant(as_of) if as_of else datetime.now(timezone.utc)
+    if not 1 <= months <= 24:
+        _fail(f"--months {months}: the forecast covers 1 to 24 months", 2)
     _existing_ledger(database)
     req = fc.Request(instant, from_month, months, by, key, births)
     try:

@@ -33,7 +33,7 @@ def _booked(city):
     (("--as-of", "2020-01-01"), 2, "nothing was recorded by 2020-01-01"),
     (("--json", "no/such/folder/f.json"), 2, "cannot write no/such/folder/f.json"),
     (("--backtest", "--as-of", "2025-06-30"), 2, "too short to backtest"),
-    (("--months", "0"), 2, "0"),
+    (("--months", "0"), 2, "--months 0: the forecast covers 1 to 24 months"),
 ])
 def test_a_wrong_request_is_one_readable_line(store, city, tmp_path, args, code, message):
     _booked(city)
