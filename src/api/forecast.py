@@ -18,6 +18,7 @@ from api.commands import ERRORS
 from api.deps import PersonLevel
 from api.reads import AsOf, _instant
 from ledger import InvalidCommand, Ledger, NotFound
+from ledger import commands as c
 from ledger.clock import copenhagen_date
 from projections.outlook import ForecastError, Outlook, UnknownUnit, read_history
 from projections.outlook.clusters import cluster_map
@@ -88,6 +89,8 @@ def forecast(request: Request, _: PersonLevel,
     when = _instant(as_of) if as_of is not None else copenhagen_date(ledger.clock.now())  # today, so far
     day = when.date() if isinstance(when, datetime) else when
     first = month_of(from_) if from_ else month_index(day) + 1
+    if not month_index(c.FIRST_DAY) <= first <= month_index(c.LAST_DAY):
+        raise InvalidCommand(f"from {from_!r} is outside {c.FIRST_DAY:%Y-%m} to {c.LAST_DAY:%Y-%m}")
     outlook = _outlooks(request).at(ledger, when)
     try:
         rows = outlook.rows(by, first, months, cluster_map(request.app.state.views, day), key=key)

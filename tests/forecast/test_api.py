@@ -44,6 +44,7 @@ def test_rows_per_institution_and_district_with_the_agreed_fields(api):
     ({"by": "district", "key": "Atlantis"}, 404, "no district 'Atlantis'"),
     ({"by": "school"}, 422, ""),
     ({"from": "2025-13"}, 422, ""),
+    ({"from": "0000-01"}, 422, "is outside 1990-01 to 2100-12"),
     ({"months": 0}, 422, ""),
     ({"as_of": "yesterday"}, 422, ""),
 ])
