@@ -373,6 +373,56 @@ def replay(
 
 
 @app.command()
+def forecast(
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="what the ledger knew at this recorded time: "
+                                        "YYYY-MM-DD (end of that day, Copenhagen) or an ISO timestamp (default: now)"),
+    from_month: Optional[str] = typer.Option(None, "--from", help="first month YYYY-MM (default: the month after --as-of)"),
+    months: int = typer.Option(12, "--months", help="months ahead (1 to 24)"),
+    by: str = typer.Option("district", "--by", help="institution, cluster or district"),
+    key: Optional[str] = typer.Option(None, "--key", help="one institution id, cluster or district"),
+    births: Optional[str] = typer.Option(None, "--births", help="a births forecast per district (CSV: district,month,births) "
+                                         "that replaces the ledger's own estimate"),
+    json_path: Optional[str] = typer.Option(None, "--json", help="write the rows (or the backtest) as JSON"),
+    html_path: Optional[str] = typer.Option(None, "--html", help="write the cluster leader's page (HTML)"),
+    run_backtest: bool = typer.Option(False, "--backtest", help="measure the forecast's accuracy on the ledger's past"),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Children in care in the months ahead (average seats in use, all pools) with an 80 % interval,
+    per institution, cluster or district and age group; or, with --backtest, how accurate it was."""
+    from datetime import datetime, timezone
+
+    from ledger import Ledger
+    from projections.outlook import ForecastError
+    from replay import forecasting as fc
+
+    instant = _instant(as_of) if as_of else datetime.now(timezone.utc)
+    if not 1 <= months <= 24:
+        _fail(f"--months {months}: the forecast covers 1 to 24 months", 2)
+    _existing_ledger(database)
+    req = fc.Request(instant, from_month, months, by, key, births)
+    try:
+        with Ledger(database) as ledger:
+            if run_backtest:
+                result, text = fc.run_backtest(ledger, instant)
+                typer.echo(text)
+                if json_path:
+                    fc.write_json(json_path, result)
+                return
+            outlook, rows, clusters = fc.run(ledger, req)
+            if json_path:
+                fc.write_json(json_path, rows)
+            if html_path:
+                fc.write_html(html_path, outlook, req, rows, clusters)
+    except ForecastError as e:
+        _fail(str(e), 2)
+    if not json_path and not html_path:
+        for r in rows:
+            typer.echo(f"{r.unit}\t{r.age_group}\t{r.month}\t{r.children:.1f}\t{r.low:.1f}-{r.high:.1f}\t{r.capacity}")
+    else:
+        typer.echo(f"wrote {len(rows)} rows by {by}" + "".join(f" to {p}" for p in (json_path, html_path) if p))
+
+
+@app.command()
 def checkpoint(
     every: int = typer.Option(100_000, min=1, help="events between checkpoints"),
     database: Optional[str] = DatabaseOpt,

@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from api import (allocation, billing, bookings, children, docs, households, institutions, lists, models, occupancy, offers,
-                 people, problems, rule_sets)
+from api import (allocation, billing, bookings, children, docs, forecast, households, institutions, lists, models,
+                 occupancy, offers, people, problems, rule_sets)
 from api.auth import Tokens, parse_tokens
 from api.oidc import OidcVerifier
 from api.views import Views
@@ -68,7 +68,7 @@ def create_app(database_url: str | None = None, *, tokens: str | None = None, fo
     problems.install(app)
     docs.install(app)  # local assets, no CDN
     for resource in (institutions, rule_sets, households, children, bookings, offers, people, billing, allocation,
-                     occupancy, lists):
+                     occupancy, lists, forecast):
         app.include_router(resource.router)
 
     @app.get("/health", response_model=models.Health, tags=["health"],

@@ -202,7 +202,7 @@ def test_stateful_sequences_follow_the_links(api_schema, store, monkeypatch):
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             case.validate_response(response, excluded_checks=EXCLUDED, transport_kwargs=kwargs)
 
-    Sequences.run(settings=settings(max_examples=30, stateful_step_count=10, deadline=None, derandomize=True,
+    Sequences.run(settings=settings(max_examples=40, stateful_step_count=10, deadline=None, derandomize=True,
                                     database=None, suppress_health_check=list(HealthCheck)))
     ok = Counter((method, path) for method, path, status in calls if 200 <= status < 300)
     made = {what: ok[("POST", path)] for what, path in (
