@@ -15,11 +15,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from api import models as m
 from api.auth import EVERYONE, PERSON_LEVEL, Principal, require
 from api.commands import ERRORS, Month
-from api.deps import Anyone, Reader, own_child, own_household
+from api.deps import Anyone, ClusterLeaderOrStaff, Reader, cluster_scope, own_child, own_household, own_institution
 from ledger import InvalidCommand, Ledger
 from ledger import commands as c
 from ledger.aggregates import Institution
 from projections import Billing, ChildTimeline, Occupancy, View, WaitingLists, billing_views
+from projections import lookups
 from projections import queries as q
 from projections.pointintime import position_at
 from projections.stores import ViewStore
@@ -44,6 +45,8 @@ MonthQuery = Annotated[str | None, Query(pattern=c.MONTH_PATTERN, examples=["202
 AgeGroup = Annotated[str | None, Query(pattern=r"^(nursery|kindergarten)$")]
 # No control characters: PostgreSQL refuses NUL in text, and no stored name holds one.
 District = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
+Cluster = Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$",
+                                      description="a cluster's name (klynge)")]
 
 
 def _instant(text: str) -> date | datetime:
@@ -90,25 +93,27 @@ def occupancy(request: Request, institution_id: UUID | None = None, district: Di
               month: MonthQuery = None, from_month: MonthQuery = None, to_month: MonthQuery = None,
               age_group: AgeGroup = None, pool: Annotated[str | None, Query(pattern=r"^(general|basis|special)$")] = None,
               limit: Limit = 100, offset: Offset = 0, min_position: MinPosition = None, as_of: AsOf = None,
-              _: Principal = Depends(everyone)):
-    """Institution × age group × pool × month: capacity, booked (most seats in use on a day), free."""
+              cluster: Cluster = None, *, principal: ClusterLeaderOrStaff):
+    """Institution × age group × pool × month: capacity, booked (most seats in use on a day), free; the district
+    and the cluster the institution belonged to that month (a cluster leader: its cluster's months)."""
+    cluster = cluster_scope(principal, cluster)
     with _views(request, [Occupancy()], min_position, as_of) as (store, position):
         page = q.occupancy_page(store, limit=limit, offset=offset,
                                 institution_id=str(institution_id) if institution_id else None, district=district,
                                 month=month, from_month=from_month, to_month=to_month, age_group=age_group,
-                                pool=pool)
+                                pool=pool, cluster=cluster)
     return _page(page, position)
 
 
 @router.get("/institutions/{institution_id}/availability", response_model=m.Page[m.OccupancyRow],
             responses=ERRORS, tags=["views"])
-def institution_availability(institution_id: UUID, request: Request, _: Anyone,
+def institution_availability(institution_id: UUID, request: Request, principal: Anyone,
                              from_: Annotated[c.SaneDate | None, Query(alias="from")] = None,
                              to: c.SaneDate | None = None,
                              age_group: AgeGroup = None, limit: Limit = 100, offset: Offset = 0,
                              min_position: MinPosition = None, as_of: AsOf = None):
     """Capacity, booked and free seats per month between `from` and `to` (dates; months that touch them)."""
-    _exists(request, Institution, institution_id)
+    own_institution(request.app.state.ledger, principal, institution_id)
     if from_ and to and to < from_:
         raise InvalidCommand("`to` is before `from`")
     with _views(request, [Occupancy()], min_position, as_of) as (store, position):
@@ -119,15 +124,21 @@ def institution_availability(institution_id: UUID, request: Request, _: Anyone,
 
 
 @router.get("/availability", response_model=m.Page[m.Availability], responses=ERRORS, tags=["views"])
-def availability(request: Request, _: Anyone, age_group: Annotated[str, Query(pattern=r"^(nursery|kindergarten)$")],
+def availability(request: Request, principal: Anyone,
+                 age_group: Annotated[str, Query(pattern=r"^(nursery|kindergarten)$")],
                  start: c.SaneDate, end: c.SaneDate | None = None,
                  district: District = None, limit: Limit = 100, offset: Offset = 0,
-                 min_position: MinPosition = None, as_of: AsOf = None):
-    """Institutions with a free general seat in every month from `start` to `end` (default: 12 months)."""
+                 min_position: MinPosition = None, as_of: AsOf = None, cluster: Cluster = None):
+    """Institutions with a free general seat in every month from `start` to `end` (default: 12 months); `cluster`:
+    those of a cluster today (a cluster leader: its own)."""
     if end and end < start:
         raise InvalidCommand("`end` is before `start`")
+    cluster = cluster_scope(principal, cluster)
     with _views(request, [Occupancy()], min_position, as_of) as (store, position):
         rows = q.available_institutions(store, age_group=age_group, start=start, end=end, district=district)
+        if cluster is not None:
+            members = lookups.cluster_members(store, cluster, request.app.state.ledger.today())
+            rows = [r for r in rows if r["institution_id"] in members]
     return _page(q.Page(rows[offset:offset + limit], len(rows), limit, offset), position)
 
 
