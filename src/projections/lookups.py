@@ -69,7 +69,7 @@ def institutions_page(store: ViewStore, *, on: date, q: str | None = None, distr
 
 def booked_children(store: ViewStore, institution_id: str, *, from_month: str | None = None,
                     to_month: str | None = None) -> list[dict[str, Any]]:
-    """How many children hold a seat in the institution, per age group, pool, first and last month,
+    """How many children hold a seat in the institution, per first and last month, age group and pool,
     among the seats held on a day from `from_month` to `to_month`: counts only, no child or household
     (what a cluster leader plans staff from). A seat given up before its first day holds none."""
     spans = _select(store, SPANS, {"institution_id": institution_id}, ("booking_id", "segment"))
@@ -79,9 +79,9 @@ def booked_children(store: ViewStore, institution_id: str, *, from_month: str | 
         start, end = f"{first:%Y-%m}", f"{last:%Y-%m}"
         if last < first or (from_month and end < from_month) or (to_month and start > to_month):
             continue
-        counts[(s["age_group"], s["pool"], start, end)] += 1
+        counts[(start, end, s["age_group"], s["pool"])] += 1
     return [{"age_group": g, "pool": p, "start_month": a, "end_month": z, "children": n}
-            for (g, p, a, z), n in sorted(counts.items())]
+            for (a, z, g, p), n in sorted(counts.items())]
 
 
 def child_ranks(store: ViewStore, child_id: str) -> list[Row]:
