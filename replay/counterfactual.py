@@ -54,7 +54,7 @@ class Script(View):
     name = "counterfactual_script"
     tables = ()
     handles = frozenset({
-        "Institution.InstitutionRegistered", "Institution.CapacityChanged",
+        "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.ClusterAssigned",
         "Household.HouseholdRegistered", "Household.HouseholdFactsChanged", "Household.IncomeDeclared",
         "Child.ChildRegistered", "Child.Opskrevet", "Child.WishesChanged",
         "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred", "RuleBook.RuleSetActivated",
@@ -84,6 +84,9 @@ class Script(View):
         elif kind == "Institution.CapacityChanged":
             step = ("demand", c.ChangeCapacity(institution_id=oid, age_group=d["age_group"], pool=d["pool"],
                                                seats=d["seats"], effective_from=d["effective_from"]))
+        elif kind == "Institution.ClusterAssigned":
+            step = ("demand", c.AssignCluster(institution_id=oid, cluster=d["cluster"], effective_from=d["effective_from"],
+                                              reason=e.meta.get("reason")))
         elif kind == "Household.HouseholdRegistered":
             step = ("demand", c.RegisterHousehold(
                 household_id=oid, municipality_code=d["municipality_code"], district=d["district"],
