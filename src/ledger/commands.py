@@ -119,7 +119,7 @@ def _cluster_name(name: str) -> str:
     return name
 
 
-ClusterName = Annotated[Text(100), AfterValidator(_cluster_name)]
+ClusterName = Annotated[Text(100), AfterValidator(_cluster_name), Field(json_schema_extra={"pattern": r"^[^,:]*$"})]
 
 
 class AssignCluster(Command):
