@@ -16,6 +16,8 @@ from api.deps import Anyone, LedgerDep, ViewsDep, cluster_scope, own_institution
 from projections import lookups
 
 router = APIRouter(prefix="/v1", tags=["institutions"])
+# Query text holds no control character (PostgreSQL text cannot hold NUL; no stored name holds one).
+PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]*$"
 
 
 class InstitutionRow(BaseModel):
@@ -59,10 +61,11 @@ class InstitutionView(BaseModel):
 
 @router.get("/institutions", response_model=m.Page[InstitutionRow], responses=ERRORS)
 def institutions(views: ViewsDep, ledger: LedgerDep, principal: Anyone,
-                 q: Annotated[str | None, Query(min_length=1, max_length=100, description="part of the name")] = None,
-                 district: Annotated[str | None, Query(max_length=200)] = None,
+                 q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=PRINTABLE,
+                                                description="part of the name")] = None,
+                 district: Annotated[str | None, Query(max_length=200, pattern=PRINTABLE)] = None,
                  kind: Annotated[str | None, Query(pattern=r"^(vuggestue|boernehave|integreret|dagpleje)$")] = None,
-                 cluster: Annotated[str | None, Query(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$",
+                 cluster: Annotated[str | None, Query(min_length=1, max_length=100, pattern=PRINTABLE,
                                                       description="the cluster they belong to today")] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
     """Institutions in name order; `q` finds a part of the name in any case (a cluster leader: its cluster's)."""

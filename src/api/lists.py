@@ -41,7 +41,9 @@ class SettlementRow(BaseModel):
 
 
 @router.get("/waiting-lists", response_model=m.Page[DistrictWaitingChild], responses=ERRORS)
-def district_waiting_list(views: ViewsDep, _: PersonLevel, district: Annotated[str, Query(min_length=1, max_length=200)],
+def district_waiting_list(views: ViewsDep, _: PersonLevel,
+                          district: Annotated[str, Query(min_length=1, max_length=200,
+                                                         pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")],
                           age_group: Annotated[str | None, Query(pattern=r"^(nursery|kindergarten)$")] = None,
                           limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                           offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
