@@ -3,9 +3,9 @@
     report = import_history(ledger, "history.json")
 
 The file (JSON, or CSV with one record per row; docs/import.md) holds institutions with
-their capacities, households with incomes, children, registrations and placements. Every
-record becomes the real command (RegisterInstitution, ChangeCapacity, RegisterHousehold,
-DeclareIncome, RegisterChild, Register, BookPlace, CancelBooking) run with channel
+their capacities and clusters, households with incomes, children, registrations and placements.
+Every record becomes the real command (RegisterInstitution, ChangeCapacity, AssignCluster,
+RegisterHousehold, DeclareIncome, RegisterChild, Register, BookPlace, CancelBooking) run with channel
 `import`, in the order of the day each fact was recorded in the old system (the ledger's
 simulated clock is set to that day). All of it is one transaction: if any record is
 refused, nothing is written and the report says which rows failed and why.
@@ -26,9 +26,9 @@ from ledger import Ledger, SimulatedClock
 from ledger import commands as c
 
 FORMAT = "plads-history"
-KINDS = ("institution", "capacity", "household", "income", "child", "registration", "placement")
-SECTIONS = {"institution": "institutions", "capacity": "capacities", "household": "households", "income": "incomes",
-            "child": "children", "registration": "registrations", "placement": "placements"}
+KINDS = ("institution", "capacity", "cluster", "household", "income", "child", "registration", "placement")
+SECTIONS = {"institution": "institutions", "capacity": "capacities", "cluster": "clusters", "household": "households",
+            "income": "incomes", "child": "children", "registration": "registrations", "placement": "placements"}
 
 
 class ImportFailed(Exception):
@@ -270,6 +270,10 @@ def _plan(records: list[_Record], report: ImportReport) -> list[tuple[date, int,
             plan.append((when, rank, r, lambda ids, d=d: c.ChangeCapacity(
                 institution_id=_ref(ids, "institution", d["institution"]), age_group=d["age_group"],
                 pool=d.get("pool", "general"), seats=int(d["seats"]), effective_from=_day(d, "effective_from"))))
+        elif r.kind == "cluster":
+            plan.append((when, rank, r, lambda ids, d=d: c.AssignCluster(
+                institution_id=_ref(ids, "institution", d["institution"]), cluster=d.get("cluster"),
+                effective_from=_day(d, "effective_from"), reason=d.get("reason"))))
         elif r.kind == "household":
             plan.append((when, rank, r, lambda ids, d=d: c.RegisterHousehold(
                 district=d["district"], single_parent=bool(d.get("single_parent", False)),
@@ -312,6 +316,6 @@ def _record_day(r: _Record) -> date | None:
         return _day(d, "effective_from")
     if r.kind == "child":
         return None  # with the start of the history (a birth date may lie before it)
-    if r.kind in ("capacity", "income"):
+    if r.kind in ("capacity", "cluster", "income"):
         return None
     return None

@@ -54,6 +54,7 @@ class Script(View):
     tables = ()
     handles = frozenset({
         "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.GrossCostSet",
+        "Institution.ClusterAssigned",
         "Household.HouseholdRegistered", "Household.HouseholdFactsChanged", "Household.IncomeDeclared",
         "Child.ChildRegistered", "Child.Opskrevet", "Child.WishesChanged",
         "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred", "RuleBook.RuleSetActivated",
@@ -86,6 +87,9 @@ class Script(View):
         elif kind == "Institution.GrossCostSet":  # a fact of the other municipality: the same in any policy
             step = ("demand", c.SetGrossCost(institution_id=oid, age_group=d["age_group"],
                                              gross_cost_ore=d["gross_cost_ore"], effective_from=d["effective_from"]))
+        elif kind == "Institution.ClusterAssigned":
+            step = ("demand", c.AssignCluster(institution_id=oid, cluster=d["cluster"], effective_from=d["effective_from"],
+                                              reason=e.meta.get("reason")))
         elif kind == "Household.HouseholdRegistered":
             step = ("demand", c.RegisterHousehold(
                 household_id=oid, municipality_code=d["municipality_code"], district=d["district"],

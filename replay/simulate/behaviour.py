@@ -25,7 +25,7 @@ import rules
 from ledger import Ledger, SimulatedClock
 from ledger import commands as c
 from processes import allocation
-from replay.simulate.city import InstitutionPlan, births_share, near, plan_city, register_city
+from replay.simulate.city import InstitutionPlan, births_share, near, plan_city, plan_clusters, register_city
 from replay.simulate.params import Params
 from replay.simulate.population import Kid, Population
 
@@ -175,6 +175,7 @@ class Simulation:
             self.centres = {d.name: d.centre for d in params.districts}
             for plan in self.plans:
                 plan.location = self._somewhere_in(plan.district)
+            plan_clusters(self.plans, self.centres, params.city.cluster_size)
             register_city(self.run, self.plans, self.start, params.city.municipality_code)
             self.by_group: dict[tuple[str, str], list[InstitutionPlan]] = {}
             for plan in self.plans:

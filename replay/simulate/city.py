@@ -1,8 +1,9 @@
-"""The synthetic city's institutions: kinds, ownership, general, basis and special seats.
+"""The synthetic city's institutions: kinds, ownership, general, basis and special seats, clusters.
 
 Shaped by Copenhagen's district table (institutions, basis institutions, basis seats);
 capacities are sized from the children the population model expects in each district,
 times the district's supply factor, so that some districts are short and some long.
+Each district's municipal institutions form clusters (klynger) of neighbours.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class InstitutionPlan:
     seats: dict[tuple[str, str], int] = field(default_factory=dict)  # (age_group, pool) -> seats
     special_group: str | None = None
     location: dict[str, float] | None = None  # {"lat", "lon"}
+    cluster: str | None = None  # its klynge (municipal institutions only)
 
     def groups(self) -> tuple[str, ...]:
         return GROUPS[self.kind]
@@ -170,8 +172,25 @@ def _basis(d, insts: list[InstitutionPlan], scale: float, city, rng: random.Rand
             host.special_group = d.special.group
 
 
+def plan_clusters(plans: list[InstitutionPlan], centres: dict[str, tuple[float, float]], size: int) -> None:
+    """Each district's municipal institutions in clusters of about `size` neighbours, named "<district>
+    Klynge N": Copenhagen's ~230 municipal institutions are led by 40 cluster leaders (seed 000, § 4:
+    "samtlige 40 klyngeledere"), 4–8 institutions each; self-owned institutions belong to no cluster
+    (seed 004: "kommunale institutioner og klynger" beside the selvejende). Neighbours are found by
+    their bearing from the district's centre, so a cluster is a slice of the district; deterministic
+    given the institutions' places (no random draw: the rest of the city does not reshuffle)."""
+    for district in dict.fromkeys(p.district for p in plans):
+        lat0, lon0 = centres[district]
+        members = sorted((p for p in plans if p.district == district and p.ownership == "kommunal"),
+                         key=lambda p: (math.atan2(p.location["lat"] - lat0, p.location["lon"] - lon0)
+                                        if p.location else 0.0, p.name))
+        k = max(1, round(len(members) / size))
+        for i, p in enumerate(members):
+            p.cluster = f"{district} Klynge {i * k // len(members) + 1}"
+
+
 def register_city(run, plans: list[InstitutionPlan], start: date, municipality_code: str) -> None:
-    """The institutions and their capacities, through the real commands (channel system)."""
+    """The institutions, their capacities and clusters, through the real commands (channel system)."""
     for p in plans:
         run(c.RegisterInstitution(name=p.name, district=p.district, kind=p.kind, ownership=p.ownership,
                                   municipality_code=municipality_code, institution_id=p.id,
@@ -180,3 +199,5 @@ def register_city(run, plans: list[InstitutionPlan], start: date, municipality_c
             reason = f"special group for {p.special_group}" if pool == "special" else None
             run(c.ChangeCapacity(institution_id=p.id, age_group=group, pool=pool, seats=seats,
                                  effective_from=start, reason=reason), "system")
+        if p.cluster is not None:
+            run(c.AssignCluster(institution_id=p.id, cluster=p.cluster, effective_from=start), "system")

@@ -43,6 +43,7 @@ class CityParams(_Model):
     basis_nursery_share: Share = Field(ge=0, le=1)
     special_group_seats: int = Field(ge=1)
     location_jitter_km: float = Field(ge=0, le=10)
+    cluster_size: int = Field(6, ge=1, le=50)  # municipal institutions per cluster (klynge), about
 
 
 class PopulationParams(_Model):

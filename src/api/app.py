@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 
-from api import (allocation, billing, bookings, children, docs, forecast, households, institutions, lists, models,
-                 occupancy, offers, people, problems, rule_sets)
+from api import (allocation, billing, bookings, children, clusters, docs, forecast, households, institutions, lists,
+                 models, occupancy, offers, people, problems, rule_sets)
 from api.auth import Tokens, parse_tokens
 from api.oidc import OidcVerifier
 from api.views import Views
@@ -23,8 +23,9 @@ An event-sourced booking ledger for municipal daycare. Every command is an immut
 the reads come from projections of the event log.
 
 * **Auth**: `Authorization: Bearer <token>`; tokens and roles (caseworker, auditor, analyst, admin,
-  family) from `PLADS_API_TOKENS`, or OpenID Connect tokens from `PLADS_OIDC_ISSUER`. 401 without a
-  valid token, 403 for a wrong role. A family sees and acts for its own household only (404 otherwise).
+  family, cluster_leader) from `PLADS_API_TOKENS`, or OpenID Connect tokens from `PLADS_OIDC_ISSUER`.
+  401 without a valid token, 403 for a wrong role. A family sees and acts for its own household only,
+  a cluster leader sees its own cluster's institutions only (404 otherwise).
 * **Errors**: RFC 9457 `application/problem+json` — 422 invalid input, 404 unknown id, 409 conflict
   (no seat, already booked, concurrent change, idempotency key reused), 503 database unavailable
   or views stopped before an event they cannot take (`/health` says which).
@@ -67,8 +68,8 @@ def create_app(database_url: str | None = None, *, tokens: str | None = None, fo
     app.state.tokens = token_list
     problems.install(app)
     docs.install(app)  # local assets, no CDN
-    for resource in (institutions, rule_sets, households, children, bookings, offers, people, billing, allocation,
-                     occupancy, lists, forecast):
+    for resource in (institutions, clusters, rule_sets, households, children, bookings, offers, people, billing,
+                     allocation, occupancy, lists, forecast):
         app.include_router(resource.router)
 
     @app.get("/health", response_model=models.Health, tags=["health"],

@@ -1,7 +1,8 @@
 """Who is asking: bearer tokens from PLADS_API_TOKENS, or OpenID Connect tokens (api/oidc.py).
 
 PLADS_API_TOKENS is a comma-separated list of `actor:role:token`; a family's entry carries
-its household as a fourth field, `actor:family:token:household_id`. Tokens are compared in
+its household as a fourth field, `actor:family:token:household_id`, and a cluster leader's its
+cluster (klynge), `actor:cluster_leader:token:cluster`. Tokens are compared in
 constant time, against every configured token, so neither a token's content nor its
 position in the list shows in the response time.
 """
@@ -14,12 +15,15 @@ from typing import TYPE_CHECKING, Callable
 from uuid import UUID
 
 from fastapi import Request
+from pydantic import TypeAdapter, ValidationError
+
+from ledger.commands import ClusterName
 
 if TYPE_CHECKING:
     from api.oidc import OidcVerifier
 
 STAFF = ("caseworker", "auditor", "analyst", "admin")
-ROLES = STAFF + ("family",)
+ROLES = STAFF + ("family", "cluster_leader")
 # The channel a role's commands carry into their events.
 CHANNEL = {"caseworker": "caseworker", "admin": "system", "family": "self_service"}
 
@@ -29,6 +33,7 @@ class Principal:
     actor: str
     role: str
     household_id: str | None = None  # a family's own household: it sees and acts for nothing else
+    cluster: str | None = None  # a cluster leader's own cluster: it sees no other institution
 
     @property
     def channel(self) -> str:
@@ -61,9 +66,27 @@ def _entry(n: int, entry: str) -> tuple[bytes, Principal]:
         except ValueError:
             raise ValueError(f"PLADS_API_TOKENS entry {n}: a family token is actor:family:token:household_id "
                              "(the household's id, a UUID)") from None
+    cluster = None
+    if role == "cluster_leader":
+        token, _, cluster = token.rpartition(":")
+        cluster = cluster_name(cluster)
+        if cluster is None:
+            raise ValueError(f"PLADS_API_TOKENS entry {n}: a cluster leader's token is actor:cluster_leader:token:cluster "
+                             "(the cluster's name, as assigned to its institutions)")
     if len(token) < 8:
         raise ValueError(f"PLADS_API_TOKENS entry {n}: a token needs at least 8 characters")
-    return token.encode(), Principal(actor, role, household)
+    return token.encode(), Principal(actor, role, household, cluster)
+
+
+_CLUSTER = TypeAdapter(ClusterName)
+
+
+def cluster_name(text: object) -> str | None:
+    """A cluster's name as the ledger keeps it (trimmed, NFC), or None when it cannot be one."""
+    try:
+        return _CLUSTER.validate_python(text)
+    except ValidationError:
+        return None
 
 
 def parse_tokens(text: str | None) -> list[tuple[bytes, Principal]]:

@@ -1,5 +1,6 @@
-"""Institutions by name: the list a family or caseworker searches, and one institution; registering
-one and setting its seats (admin); its seats per month (a read of the occupancy view)."""
+"""Institutions by name or cluster: the list a family, caseworker or cluster leader searches, and one
+institution (a cluster leader: its own cluster's only); registering one and setting its seats, gross
+cost and cluster (admin); its seats per month (a read of the occupancy view)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import models as m
-from api.deps import Admin, Anyone, At, LedgerDep, Run, ViewsDep
-from api.reading import NO_CONTROL, AgeGroup, District, Limit, Offset, page
+from api.deps import Admin, Anyone, At, LedgerDep, Run, ViewsDep, cluster_scope, own_institution
+from api.reading import NO_CONTROL, AgeGroup, Cluster, District, Limit, Offset, page
 from api.responses import ERRORS, linked
 from ledger import InvalidCommand
 from ledger import commands as c
@@ -25,7 +26,8 @@ router = APIRouter(prefix="/v1", tags=["institutions"])
 class InstitutionRow(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "institution_id": m.ID, "name": "Solsikken", "district": "Nørrebro", "kind": "integreret",
-        "ownership": "kommunal", "municipality_code": "101", "registered_on": "2024-01-01"}]})
+        "ownership": "kommunal", "municipality_code": "101", "registered_on": "2024-01-01",
+        "cluster": "Nørrebro Klynge 1"}]})
     institution_id: str
     name: str
     district: str | None
@@ -33,6 +35,12 @@ class InstitutionRow(BaseModel):
     ownership: str | None
     municipality_code: str | None
     registered_on: date | None
+    cluster: str | None = Field(description="the cluster (klynge) it belongs to today")
+
+
+class ClusterFrom(BaseModel):
+    effective_from: date
+    cluster: str | None
 
 
 class Seats(BaseModel):
@@ -50,30 +58,37 @@ class InstitutionView(BaseModel):
     ownership: str
     municipality_code: str
     capacity: list[Seats] = Field(description="capacity decisions per age group and pool, effective-dated")
+    cluster: str | None = Field(description="the cluster (klynge) it belongs to today")
+    clusters: list[ClusterFrom] = Field(description="its clusters, effective-dated (null: none from that day)")
 
 
 @router.get("/institutions", response_model=m.Page[InstitutionRow], responses=ERRORS)
-def institutions(views: ViewsDep, _: Anyone,
+def institutions(views: ViewsDep, ledger: LedgerDep, principal: Anyone,
                  q: Annotated[str | None, Query(min_length=1, max_length=100, pattern=NO_CONTROL,
                                                 description="part of the name")] = None,
                  district: District = None,
                  kind: Annotated[str | None, Query(pattern=r"^(vuggestue|boernehave|integreret|dagpleje)$")] = None,
+                 cluster: Cluster = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0, le=10**9)] = 0):
-    """Institutions in name order; `q` finds a part of the name in any case."""
+    """Institutions in name order; `q` finds a part of the name in any case (a cluster leader: its cluster's)."""
+    cluster = cluster_scope(principal, cluster)
     with views.current() as store:
-        page = lookups.institutions_page(store, q=q, district=district, kind=kind, limit=limit, offset=offset)
+        page = lookups.institutions_page(store, on=ledger.today(), q=q, district=district, kind=kind, cluster=cluster,
+                                         limit=limit, offset=offset)
         position = store.position("views")
     return {"items": page.items, "total": page.total, "limit": limit, "offset": offset, "position": position}
 
 
 @router.get("/institutions/{institution_id}", response_model=InstitutionView, responses=ERRORS)
-def institution(institution_id: UUID, ledger: LedgerDep, _: Anyone):
-    """An institution and its capacity decisions."""
-    found = ledger.get(Institution, institution_id)
+def institution(institution_id: UUID, ledger: LedgerDep, principal: Anyone):
+    """An institution, its capacity decisions and its clusters."""
+    found = own_institution(ledger, principal, institution_id)
     capacity = [{"age_group": key.split("/")[0], "pool": key.split("/")[1], "effective_from": day, "seats": seats}
                 for key, schedule in sorted(found.capacity.items()) for day, seats in schedule]
     return {"id": str(found.id), "name": found.name, "district": found.district, "kind": found.kind,
-            "ownership": found.ownership, "municipality_code": found.municipality_code, "capacity": capacity}
+            "ownership": found.ownership, "municipality_code": found.municipality_code, "capacity": capacity,
+            "cluster": found.cluster_on(ledger.today()),
+            "clusters": [{"effective_from": day, "cluster": name} for day, name in getattr(found, "clusters", [])]}
 
 
 @router.post("/institutions", status_code=201, response_model=m.Created,
@@ -98,12 +113,12 @@ def set_gross_cost(institution_id: UUID, body: m.GrossCostBody, principal: Admin
 
 @router.get("/institutions/{institution_id}/availability", response_model=m.Page[m.OccupancyRow],
             responses=ERRORS)
-def institution_availability(institution_id: UUID, ledger: LedgerDep, _: Anyone, read: At,
+def institution_availability(institution_id: UUID, ledger: LedgerDep, principal: Anyone, read: At,
                              from_: Annotated[c.SaneDate | None, Query(alias="from")] = None,
                              to: c.SaneDate | None = None, age_group: AgeGroup = None,
                              limit: Limit = 100, offset: Offset = 0):
     """Capacity, booked and free seats per month between `from` and `to` (dates; months that touch them)."""
-    ledger.get(Institution, institution_id)  # NotFound: 404
+    own_institution(ledger, principal, institution_id)  # NotFound: 404 (a cluster leader: another cluster's too)
     if from_ and to and to < from_:
         raise InvalidCommand("`to` is before `from`")
     first, last = (day.isoformat()[:7] if day else None for day in (from_, to))

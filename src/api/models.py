@@ -223,13 +223,14 @@ class Page(BaseModel, Generic[T]):
 
 class OccupancyRow(BaseModel):
     model_config = _example(institution_id=ID, age_group="nursery", pool="general", month="2025-08",
-                            district="Nørrebro", capacity=40, booked=38, free=2, seat_days=1150,
-                            capacity_days=1240)
+                            district="Nørrebro", cluster="Nørrebro Klynge 1", capacity=40, booked=38, free=2,
+                            seat_days=1150, capacity_days=1240)
     institution_id: str
     age_group: str
     pool: str
     month: str
     district: str | None
+    cluster: str | None = Field(None, description="the cluster (klynge) the institution belonged to at the month's end")
     capacity: int
     booked: int
     free: int

@@ -5,7 +5,8 @@ PLADS_OIDC_AUDIENCE. PyJWT checks the signature, `exp`, `iss` and `aud`; its JWK
 the keys cached and fetches them again when a token names a key id it does not know, so the
 issuer can rotate keys without a restart.
 
-Staff take their role from a claim (PLADS_OIDC_ROLE_CLAIM, default `roles`). A family has no staff
+Staff take their role from a claim (PLADS_OIDC_ROLE_CLAIM, default `roles`); a cluster leader
+(role `cluster_leader`) takes its cluster from PLADS_OIDC_CLUSTER_CLAIM (default `cluster`). A family has no staff
 role: the MitID broker's CPR claim (PLADS_OIDC_CPR_CLAIM) is looked up in the person registry and
 binds the token to that person's household. The CPR number is used for that look-up only: never
 logged, never put in an event (the actor is the token's pseudonymous `sub`).
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 import jwt
 
-from api.auth import STAFF, AuthError, Principal
+from api.auth import STAFF, AuthError, Principal, cluster_name
 
 logger = logging.getLogger("plads.oidc")
 
@@ -35,11 +36,12 @@ LEEWAY_SECONDS = 30
 class OidcVerifier:
     def __init__(self, issuer: str, audience: str, *, household_of_cpr: Callable[[str], str | None],
                  role_claim: str = "roles", cpr_claim: str = CPR_CLAIM, timeout: float = 5.0,
-                 refetch_after: float = 30.0) -> None:
+                 refetch_after: float = 30.0, cluster_claim: str = "cluster") -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
         self.role_claim = role_claim
         self.cpr_claim = cpr_claim
+        self.cluster_claim = cluster_claim
         self.timeout = timeout
         # An unknown key id fetches the keys again, at most once per `refetch_after` seconds (so tokens
         # with made-up key ids cannot make this server hammer the issuer).
@@ -61,6 +63,7 @@ class OidcVerifier:
         return cls(issuer, audience, household_of_cpr=household_of_cpr,
                    role_claim=env.get("PLADS_OIDC_ROLE_CLAIM", "roles"),
                    cpr_claim=env.get("PLADS_OIDC_CPR_CLAIM", CPR_CLAIM),
+                   cluster_claim=env.get("PLADS_OIDC_CLUSTER_CLAIM", "cluster"),
                    refetch_after=float(env.get("PLADS_OIDC_REFETCH_SECONDS", "30")))
 
     def _client(self) -> jwt.PyJWKClient:
@@ -99,9 +102,14 @@ class OidcVerifier:
             raise AuthError(401, "the token's subject is not usable as an actor")
         raw = claims.get(self.role_claim) or []
         roles = {raw} if isinstance(raw, str) else set(raw) if isinstance(raw, list) else set()
-        staff = sorted(roles & set(STAFF))
+        staff = sorted(roles & {*STAFF, "cluster_leader"})
         if len(staff) > 1:
             raise AuthError(403, f"the token carries several roles ({', '.join(staff)}); use one per token")
+        if staff == ["cluster_leader"]:
+            cluster = cluster_name(claims.get(self.cluster_claim))
+            if cluster is None:
+                raise AuthError(403, f"a cluster leader's token names its cluster in the claim {self.cluster_claim!r}")
+            return Principal(actor, "cluster_leader", cluster=cluster)
         if staff:
             return Principal(actor, staff[0])
         cpr = claims.get(self.cpr_claim)

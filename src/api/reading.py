@@ -35,6 +35,8 @@ AgeGroup = Annotated[str | None, Query(pattern=r"^(nursery|kindergarten)$")]
 NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
 District = Annotated[str | None, Query(max_length=200, pattern=NO_CONTROL)]
 RequiredDistrict = Annotated[str, Query(min_length=1, max_length=200, pattern=NO_CONTROL)]
+Cluster = Annotated[str | None, Query(min_length=1, max_length=100, pattern=NO_CONTROL,
+                                      description="a cluster's name (klynge)")]
 
 MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait until the views include this "
                                                                         "log position (from a command's answer); "

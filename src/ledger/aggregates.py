@@ -176,6 +176,16 @@ class Institution(LedgerAggregate):
                 clone.__dict__[name] = copy.deepcopy(value, memo)
         return clone
 
+    @event("ClusterAssigned")
+    def assign_cluster(self, cluster: str | None, effective_from: date, meta: Meta) -> None:
+        """The cluster (klynge) the institution belongs to from `effective_from`; None: no cluster."""
+        self.clusters = _dated_upsert(getattr(self, "clusters", []), effective_from, cluster)
+
+    def cluster_on(self, day: date) -> str | None:
+        """The cluster in force on `day` (None before the first assignment; institutions registered
+        before clusters existed have none)."""
+        return _dated_lookup(getattr(self, "clusters", []), day)
+
     @event("CapacityOverridden")
     def record_override(
         self,

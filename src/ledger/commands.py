@@ -112,6 +112,26 @@ class RegisterInstitution(Command):
     institution_id: UUID | None = None  # for imports that keep their own ids
 
 
+def _cluster_name(name: str) -> str:
+    # A cluster leader's token names its cluster after a colon, in a comma-separated list.
+    if any(ch in name for ch in ",:"):
+        raise ValueError("a cluster's name holds no ',' or ':' (tokens name the cluster after a colon)")
+    return name
+
+
+ClusterName = Annotated[Text(100), AfterValidator(_cluster_name), Field(json_schema_extra={"pattern": r"^[^,:]*$"})]
+
+
+class AssignCluster(Command):
+    """The cluster (klynge) an institution belongs to from a date; `cluster: null` takes it out of
+    its cluster (a self-owned institution belongs to none)."""
+
+    institution_id: UUID
+    cluster: ClusterName | None
+    effective_from: SaneDate
+    reason: Reason | None = None
+
+
 class ChangeCapacity(Command):
     institution_id: UUID
     age_group: AgeGroup

@@ -213,6 +213,13 @@ def set_gross_cost(uow: UnitOfWork, cmd: c.SetGrossCost, ctx: Context) -> dict:
             "effective_from": cmd.effective_from.isoformat()}
 
 
+def assign_cluster(uow: UnitOfWork, cmd: c.AssignCluster, ctx: Context) -> dict:
+    inst = uow.get(Institution, cmd.institution_id)
+    inst.assign_cluster(cluster=cmd.cluster, effective_from=cmd.effective_from,
+                        meta=ctx.meta(uow, cmd.effective_from, cmd.reason))
+    return {"id": str(inst.id), "cluster": cmd.cluster, "effective_from": cmd.effective_from.isoformat()}
+
+
 def _check_basis_minimum(inst: Institution, cmd: c.ChangeCapacity, rule_set: Any) -> None:
     """A basis institution has at least the rule set's minimum of basis seats (6 in Copenhagen:
     'Model for basispladser', seed 003), counted over its age groups on the day the change takes
@@ -954,6 +961,7 @@ HANDLERS: dict[type, Callable[[UnitOfWork, Any, Context], dict]] = {
     c.RegisterInstitution: register_institution,
     c.ChangeCapacity: change_capacity,
     c.SetGrossCost: set_gross_cost,
+    c.AssignCluster: assign_cluster,
     c.RegisterHousehold: register_household,
     c.ChangeHouseholdFacts: change_household_facts,
     c.DeclareIncome: declare_income,

@@ -1,12 +1,15 @@
-"""Look-ups for the API's finding doors: institutions by name, a child's places on the lists,
-a household's children and statement months, the child an offer was made to."""
+"""Look-ups for the API's finding doors: institutions by name or cluster, a child's places on the
+lists, a household's children and statement months, the child an offer was made to, the children
+booked in an institution (counts only)."""
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import date
 from typing import Any
 
 from projections.billing import STATEMENTS
-from projections.occupancy import INSTITUTIONS
+from projections.occupancy import CLUSTERS, INSTITUTIONS, SPANS, cluster_on
 from projections.queries import Page, _count, _select
 from projections.stores import ViewStore
 from projections.tables import Row
@@ -20,11 +23,34 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def institutions_page(store: ViewStore, *, q: str | None = None, district: str | None = None,
-                      kind: str | None = None, limit: int = 100, offset: int = 0) -> Page:
-    """Institutions in name order, filtered by a part of the name (any case), district and kind."""
+def institution_clusters(store: ViewStore, on: date) -> dict[str, str]:
+    """institution_id -> the cluster (klynge) it belongs to on `on`; institutions in no cluster then are
+    left out. `store` is a view store (live, or as of a recorded time: projections.pointintime)."""
+    assignments: dict[str, list[tuple[date, str | None]]] = {}
+    for row in _select(store, CLUSTERS, {}, ("institution_id", "effective_from"), ranges={"effective_from": (None, on)}):
+        assignments.setdefault(row["institution_id"], []).append((row["effective_from"], row["cluster"]))
+    found = {inst: cluster_on(dated, on) for inst, dated in assignments.items()}
+    return {inst: cluster for inst, cluster in found.items() if cluster is not None}
+
+
+def cluster_members(store: ViewStore, cluster: str, on: date) -> set[str]:
+    """The institutions that belong to `cluster` on `on`."""
+    return {inst for inst, c in institution_clusters(store, on).items() if c == cluster}
+
+
+def institutions_page(store: ViewStore, *, on: date, q: str | None = None, district: str | None = None,
+                      kind: str | None = None, cluster: str | None = None, limit: int = 100, offset: int = 0) -> Page:
+    """Institutions in name order, filtered by a part of the name (any case), district, kind and the
+    cluster they belong to on `on`; each row names that cluster."""
     ph = store.placeholder
+    clusters = institution_clusters(store, on)
     clauses, params = [], []
+    if cluster is not None:
+        members = sorted(inst for inst, c in clusters.items() if c == cluster)
+        if not members:
+            return Page([], 0, limit, offset)
+        clauses.append(f"institution_id IN ({', '.join([ph] * len(members))})")
+        params.extend(members)
     for column, value in (("district", district), ("kind", kind)):
         if value is not None:
             clauses.append(f"{column} = {ph}")
@@ -37,7 +63,25 @@ def institutions_page(store: ViewStore, *, q: str | None = None, district: str |
     rows = store.query(f"SELECT {columns} FROM institutions{where} ORDER BY name, institution_id "
                        f"LIMIT {int(limit)} OFFSET {int(offset)}", tuple(params))
     total = int(store.query(f"SELECT COUNT(*) FROM institutions{where}", tuple(params))[0][0])
-    return Page([store.decode_row(INSTITUTIONS, r) for r in rows], total, limit, offset)
+    items = [store.decode_row(INSTITUTIONS, r) for r in rows]
+    return Page([{**r, "cluster": clusters.get(r["institution_id"])} for r in items], total, limit, offset)
+
+
+def booked_children(store: ViewStore, institution_id: str, *, from_month: str | None = None,
+                    to_month: str | None = None) -> list[dict[str, Any]]:
+    """How many children hold a seat in the institution, per first and last month, age group and pool,
+    among the seats held on a day from `from_month` to `to_month`: counts only, no child or household
+    (what a cluster leader plans staff from). A seat given up before its first day holds none."""
+    spans = _select(store, SPANS, {"institution_id": institution_id}, ("booking_id", "segment"))
+    counts: Counter = Counter()
+    for s in spans:
+        first, last = s["first_day"], s["last_day"]
+        start, end = f"{first:%Y-%m}", f"{last:%Y-%m}"
+        if last < first or (from_month and end < from_month) or (to_month and start > to_month):
+            continue
+        counts[(start, end, s["age_group"], s["pool"])] += 1
+    return [{"age_group": g, "pool": p, "start_month": a, "end_month": z, "children": n}
+            for (a, z, g, p), n in sorted(counts.items())]
 
 
 def child_ranks(store: ViewStore, child_id: str) -> list[Row]:

@@ -1,5 +1,8 @@
 """Occupancy: institution × age group × pool × month — capacity, booked, free, seat-days.
 
+Each row names the institution's district and the cluster (klynge) it belongs to on the month's
+last day (`institution_clusters` keeps the effective-dated assignments).
+
 `booked` is the most seats in use on any day of the month (invariant 1 holds per
 day, so a seat can pass from one child to the next mid-month); `capacity` the
 fewest seats in force on any day of the month; `seat_days` and `capacity_days`
@@ -36,6 +39,13 @@ CAPACITY = Table(
     doc="Capacity changes as decided (effective-dated).",
     analyst=True,
 )
+CLUSTERS = Table(
+    "institution_clusters",
+    (("institution_id", TEXT), ("effective_from", DATE), ("cluster", TEXT)),
+    key=("institution_id", "effective_from"),
+    doc="The cluster (klynge) each institution belongs to, effective-dated; cluster null: none from that day.",
+    analyst=True,
+)
 SPANS = Table(
     "seat_spans",
     (("booking_id", TEXT), ("segment", INT), ("institution_id", TEXT), ("age_group", TEXT), ("pool", TEXT),
@@ -47,10 +57,10 @@ SPANS = Table(
 OCCUPANCY = Table(
     "occupancy",
     (("institution_id", TEXT), ("age_group", TEXT), ("pool", TEXT), ("month", TEXT), ("district", TEXT),
-     ("capacity", INT), ("booked", INT), ("free", INT), ("seat_days", INT), ("capacity_days", INT)),
+     ("cluster", TEXT), ("capacity", INT), ("booked", INT), ("free", INT), ("seat_days", INT), ("capacity_days", INT)),
     key=("institution_id", "age_group", "pool", "month"),
-    indexes=(("district", "month"), ("month",)),
-    doc="Per institution, age group, pool and month: capacity (fewest seats in force on a day), booked "
+    indexes=(("district", "month"), ("month",), ("cluster", "month")),
+    doc="Per institution, age group, pool and month: district, cluster (in force on the month's last day), capacity (fewest seats in force on a day), booked "
         "(most seats in use on a day), free = capacity - booked (negative only under a recorded override), "
         "seat-days and capacity-days.",
     analyst=True,
@@ -95,6 +105,16 @@ def monthly_use(spans: list[tuple[date, date]], caps: dict[date, int], first: da
         month_start = nxt
 
 
+def cluster_on(assignments: list[tuple[date, str | None]], day: date) -> str | None:
+    """The cluster in force on `day`, from (effective_from, cluster) in date order."""
+    current = None
+    for effective_from, cluster in assignments:
+        if effective_from > day:
+            break
+        current = cluster
+    return current
+
+
 def _month(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
@@ -110,9 +130,9 @@ def _next_month(day: date) -> date:
 class Occupancy(View):
     name = "occupancy"
     rebuild_weight = 4  # seconds per 300k events of the synthetic city, folded alone
-    tables = (INSTITUTIONS, CAPACITY, SPANS, OCCUPANCY)
+    tables = (INSTITUTIONS, CAPACITY, CLUSTERS, SPANS, OCCUPANCY)
     handles = frozenset({
-        "Institution.InstitutionRegistered", "Institution.CapacityChanged",
+        "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.ClusterAssigned",
         "Institution.SeatsReserved", "Institution.SeatsReleased",
     })
 
@@ -125,6 +145,7 @@ class Occupancy(View):
         # The days each span holds (first, last), beside its row: a recompute reads no rows.
         self._spans_by_key: dict[tuple[str, str, str], dict[tuple, tuple[date, date]]] = defaultdict(dict)
         self._caps_by_key: dict[tuple[str, str, str], dict[date, int]] = defaultdict(dict)
+        self._clusters: dict[str, dict[date, str | None]] = defaultdict(dict)  # institution -> {from: cluster}
 
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)
@@ -133,6 +154,8 @@ class Occupancy(View):
         for row in self.t["institution_capacity"].values():
             key = (row["institution_id"], row["age_group"], row["pool"])
             self._caps_by_key[key][row["effective_from"]] = row["seats"]
+        for row in self.t["institution_clusters"].values():
+            self._clusters[row["institution_id"]][row["effective_from"]] = row["cluster"]
         for key, row in self.t["seat_spans"].rows.items():
             self._spans_by_key[(row["institution_id"], row["age_group"], row["pool"])][key] = (
                 row["first_day"], row["last_day"])
@@ -156,6 +179,13 @@ class Occupancy(View):
             key = (inst, d["age_group"], d["pool"])
             self._caps_by_key[key][d["effective_from"]] = d["seats"]
             self._changed(key, d["effective_from"])
+        elif e.name == "ClusterAssigned":
+            self.t["institution_clusters"].put({"institution_id": inst, "effective_from": d["effective_from"],
+                                                "cluster": d["cluster"]})
+            self._clusters[inst][d["effective_from"]] = d["cluster"]
+            for key in set(self._months) | set(self._caps_by_key) | set(self._spans_by_key):
+                if key[0] == inst:
+                    self._changed(key, d["effective_from"])
         elif e.name == "SeatsReserved":
             for i, (group, first, last) in enumerate(d["segments"]):
                 row = {"booking_id": d["booking_id"], "segment": i, "institution_id": inst, "age_group": group,
@@ -210,10 +240,12 @@ class Occupancy(View):
             first = max(first, start)
             inst_row = self.t["institutions"].get(inst)
             district = inst_row["district"] if inst_row else None
+            clusters = sorted(self._clusters.get(inst, {}).items())
             for month_start, most, fewest, seat_days, capacity_days in monthly_use(spans, dict(schedule), first, last):
                 month = _month(month_start)
                 new_rows[month] = {"institution_id": inst, "age_group": group, "pool": pool, "month": month,
-                                   "district": district, "capacity": fewest, "booked": most,
+                                   "district": district, "cluster": cluster_on(clusters, _next_month(month_start) - ONE_DAY),
+                                   "capacity": fewest, "booked": most,
                                    "free": fewest - most, "seat_days": seat_days, "capacity_days": capacity_days}
         table = self.t["occupancy"]
         for month in old_months - kept - set(new_rows):

@@ -77,10 +77,12 @@ def occupancy(store: ViewStore, *, institution_id: str | None = None, district: 
 
 def occupancy_page(store: ViewStore, *, limit: int, offset: int = 0, institution_id: str | None = None,
                    district: str | None = None, month: str | None = None, from_month: str | None = None,
-                   to_month: str | None = None, age_group: str | None = None, pool: str | None = None) -> Page:
-    """Occupancy rows filtered by any of the keys and a month range, a page at a time."""
+                   to_month: str | None = None, age_group: str | None = None, pool: str | None = None,
+                   cluster: str | None = None) -> Page:
+    """Occupancy rows filtered by any of the keys and a month range, a page at a time (`cluster`: the
+    months the institution belonged to that cluster)."""
     where = {"institution_id": institution_id, "district": district, "month": month, "age_group": age_group,
-             "pool": pool}
+             "pool": pool, "cluster": cluster}
     ranges = {"month": (from_month, to_month)}
     rows = _select(store, OCCUPANCY, where, ("institution_id", "age_group", "pool", "month"), limit=limit,
                    offset=offset, ranges=ranges)
@@ -188,6 +190,18 @@ def occupancy_by_district(store: ViewStore, month: str | None = None) -> list[Ro
            "SUM(capacity_days) FROM occupancy" + (f" WHERE month = {ph}" if month else "")
            + " GROUP BY district, age_group, month ORDER BY district, age_group, month")
     names = ("district", "age_group", "month", "capacity", "booked", "free", "seat_days", "capacity_days")
+    return [dict(zip(names, (r[0], r[1], r[2], *(int(x) for x in r[3:])))) for r in
+            store.query(sql, (month,) if month else ())]
+
+
+def occupancy_by_cluster(store: ViewStore, month: str | None = None) -> list[Row]:
+    """Cluster roll-up: sums of capacity, booked, free and seat-days per cluster, age group and month (the
+    months an institution belonged to the cluster; institutions in no cluster are left out)."""
+    ph = store.placeholder
+    sql = ("SELECT cluster, age_group, month, SUM(capacity), SUM(booked), SUM(free), SUM(seat_days), "
+           "SUM(capacity_days) FROM occupancy WHERE cluster IS NOT NULL" + (f" AND month = {ph}" if month else "")
+           + " GROUP BY cluster, age_group, month ORDER BY cluster, age_group, month")
+    names = ("cluster", "age_group", "month", "capacity", "booked", "free", "seat_days", "capacity_days")
     return [dict(zip(names, (r[0], r[1], r[2], *(int(x) for x in r[3:])))) for r in
             store.query(sql, (month,) if month else ())]
 

@@ -5,7 +5,7 @@
 
 - month tables (occupancy, budget, statements, ...): the rows of D's month;
 - spans (seat_spans, forecast_demand): the rows whose first_day..last_day holds D;
-- effective-dated facts (institution_capacity): per key, the latest change effective on or before D;
+- effective-dated facts (institution_capacity, institution_clusters): per key, the latest change effective on or before D;
 - histories (child_timeline): the events effective on or before D (recorded by then, when they
   carry no effective date); institutions: those registered by D.
 
@@ -25,7 +25,7 @@ Row = dict[str, Any]
 
 MONTHLY = {"budget", "occupancy", "intermunicipal_settlement", "statements", "statement_lines"}
 SPANS = {"seat_spans", "forecast_demand"}
-EFFECTIVE = {"institution_capacity": "effective_from"}
+EFFECTIVE = {"institution_capacity": "effective_from", "institution_clusters": "effective_from"}
 
 
 class NoValidTime(ValueError):

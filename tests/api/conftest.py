@@ -18,7 +18,11 @@ TOKENS = {
 # The family token is bound to this household (tests register it with this id).
 FAMILY_HOUSEHOLD = "5a5a5a5a-5a5a-4a5a-8a5a-5a5a5a5a5a5a"
 TOKENS["family"] = "tok-family-001"
-TOKEN_ENV = ",".join(f"{role}-actor:{role}:{token}" + (f":{FAMILY_HOUSEHOLD}" if role == "family" else "")
+# The cluster leader's token is bound to this cluster (klynge).
+LEADER_CLUSTER = "Nørrebro Klynge 1"
+TOKENS["cluster_leader"] = "tok-cluster-leader-01"
+BOUND = {"family": FAMILY_HOUSEHOLD, "cluster_leader": LEADER_CLUSTER}
+TOKEN_ENV = ",".join(f"{role}-actor:{role}:{token}" + (f":{BOUND[role]}" if role in BOUND else "")
                      for role, token in TOKENS.items())
 
 

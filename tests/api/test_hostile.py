@@ -86,3 +86,12 @@ def test_cpr_numbers_in_free_text_are_refused(world):
     body = problem(api.post(f"/v1/bookings/{booked['id']}/cancel",
                             json={"effective_date": "2025-04-01", "reason": "mother 010190-1234 asked"}), 422)
     assert "CPR" in body["detail"]
+
+
+@pytest.mark.parametrize("path", ["/v1/waiting-lists?district=%00", "/v1/institutions?cluster=%00",
+                                  "/v1/institutions?district=%00", "/v1/institutions?q=a%00",
+                                  "/v1/occupancy?cluster=K%0A1", "/v1/availability?age_group=nursery&start=2025-03-01&cluster=%00"])
+def test_control_characters_in_query_text_are_422(world, path):
+    """Schemathesis found `GET /v1/waiting-lists?district=%00` a 500 on PostgreSQL (text cannot hold NUL)."""
+    api, _, _ = world
+    problem(api.get(path), 422)

@@ -167,3 +167,25 @@ def test_a_family_is_bound_to_its_household_through_the_cpr_claim(client, issuer
         [("mitid-uuid-42", "self_service")]
     for notification in ledger.recorder.select_notifications(start=1, limit=1000):
         assert b"0101901234" not in notification.state and b"010190" not in notification.state
+
+
+def test_a_cluster_leader_takes_its_cluster_from_a_claim(client, issuer):
+    c, _ = client
+    admin = _bearer(issuer.token("k1", roles=["admin"]))
+    c.post("/v1/rule-sets/copenhagen-book-en-plads@1/activate", headers=admin, json={"effective_from": "2020-01-01"})
+    ids = {}
+    for name, cluster in (("Mine", "Valby Klynge 1"), ("Theirs", "Valby Klynge 2")):
+        ids[name] = c.post("/v1/institutions", headers=admin,
+                           json={"name": name, "district": "Valby", "kind": "integreret"}).json()["id"]
+        assert c.put(f"/v1/institutions/{ids[name]}/cluster", headers=admin,
+                     json={"cluster": cluster, "effective_from": "2025-01-01"}).status_code == 200
+    leader = _bearer(issuer.token("k1", sub="leader-3", roles=["cluster_leader"], cluster="Valby Klynge 1"))
+    listed = c.get("/v1/institutions", headers=leader)
+    assert listed.status_code == 200, listed.text
+    assert [r["name"] for r in listed.json()["items"]] == ["Mine"]
+    assert c.get(f"/v1/institutions/{ids['Theirs']}", headers=leader).status_code == 404
+    assert c.get("/v1/budget", headers=leader).status_code == 403
+    for claims in ({}, {"cluster": ""}, {"cluster": ["Valby Klynge 1"]}, {"cluster": "A,B"}):
+        nameless = _bearer(issuer.token("k1", roles=["cluster_leader"], **claims))
+        answer = c.get("/v1/institutions", headers=nameless)
+        assert answer.status_code == 403 and "cluster" in answer.json()["detail"], claims

@@ -1,5 +1,10 @@
 """Every route refuses the wrong role: a table over all routes of the app, checked both ways
-(the table matches the routes' own requirements, and requests get 403 / not 403)."""
+(the table matches the routes' own requirements, and requests get 403 / not 403).
+
+A cluster leader is allowed where it sees counts of its own cluster's institutions — occupancy,
+availability, the institution look-ups, booked children as counts, the clusters — and another
+cluster's institution answers 404 there (tests/api/test_cluster_leader.py); everything with
+person data, money or a command is refused (403)."""
 
 from __future__ import annotations
 
@@ -17,7 +22,9 @@ ALL = {"caseworker", "auditor", "analyst", "admin"}
 PERSON = {"caseworker", "auditor", "admin"}
 ACTING = {"caseworker", "family"}  # a family for its own children only (else 404)
 READER = PERSON | {"family"}
-ANYONE = ALL | {"family"}
+ANYONE = ALL | {"family", "cluster_leader"}  # public facts; a cluster leader: its cluster's institutions
+COUNTS = ALL | {"cluster_leader"}  # counts without person data; a cluster leader: its cluster's
+EVERY_ROLE = ALL | {"family", "cluster_leader"}
 # The role table (docs/api.md). Analysts never see person-level data.
 ROLES = {
     ("POST", "/v1/institutions"): {"admin"},
@@ -40,7 +47,10 @@ ROLES = {
     ("POST", "/v1/billing/{month}/issue"): {"admin"},
     ("POST", "/v1/people/{person_id}/erase"): {"admin"},
     ("POST", "/v1/allocation/{month}/run"): {"admin", "caseworker"},
-    ("GET", "/v1/occupancy"): ALL,
+    ("PUT", "/v1/institutions/{institution_id}/cluster"): {"admin"},
+    ("GET", "/v1/occupancy"): COUNTS,
+    ("GET", "/v1/clusters"): COUNTS,
+    ("GET", "/v1/institutions/{institution_id}/booked-children"): COUNTS,
     ("GET", "/v1/institutions/{institution_id}/availability"): ANYONE,
     ("GET", "/v1/availability"): ANYONE,
     ("GET", "/v1/institutions"): ANYONE,
@@ -97,7 +107,7 @@ def _fill(path: str) -> str:
             .replace("{offer_id}", str(uuid.uuid4())))
 
 
-@pytest.mark.parametrize("role", sorted(ANYONE))
+@pytest.mark.parametrize("role", sorted(EVERY_ROLE))
 def test_each_role_is_refused_exactly_where_the_table_says(store, role):
     app = create_app(store.url, tokens=TOKEN_ENV)
     with TestClient(app) as client:

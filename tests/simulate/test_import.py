@@ -170,3 +170,64 @@ def test_files_that_are_not_histories_are_refused(tmp_path, content, message):
         with pytest.raises(ImportFailed, match=message):
             import_history(ledger, path)
         assert ledger.max_position() == 0
+
+
+CLUSTERED = {
+    "format": "plads-history", "version": 1,
+    "rule_set": {"id": "copenhagen-book-en-plads@1", "effective_from": "2024-01-01"},
+    "institutions": [{"ref": "SOL", "name": "Solsikken", "district": "Nørrebro", "kind": "integreret"},
+                     {"ref": "MAE", "name": "Mælkebøtten", "district": "Nørrebro", "kind": "vuggestue"}],
+    "capacities": [{"institution": "MAE", "age_group": "nursery", "seats": 5, "effective_from": "2024-01-01"}],
+    "clusters": [{"institution": "SOL", "cluster": "Nørrebro Klynge 1", "effective_from": "2024-01-01"},
+                 {"institution": "MAE", "cluster": "Nørrebro Klynge 1", "effective_from": "2024-01-01"},
+                 {"institution": "MAE", "cluster": "Nørrebro Klynge 2", "effective_from": "2024-08-01",
+                  "reason": "the clusters of Nørrebro were redrawn"}],
+}
+
+
+def _clusters(ledger, ids):
+    from ledger.aggregates import Institution
+
+    return {ref: ledger.get(Institution, ids[f"institution:{ref}"]).clusters for ref in ("SOL", "MAE")}
+
+
+def test_clusters_are_imported_as_effective_dated_facts_from_json_and_csv(store, tmp_path):
+    import csv
+
+    path = tmp_path / "clustered.json"
+    path.write_text(json.dumps(CLUSTERED), encoding="utf-8")
+    rows = [{"record": "rule_set", **CLUSTERED["rule_set"]}]
+    for section, kind in (("institutions", "institution"), ("capacities", "capacity"), ("clusters", "cluster")):
+        rows += [{"record": kind, **item} for item in CLUSTERED[section]]
+    as_csv = tmp_path / "clustered.csv"
+    with as_csv.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, ["record", "ref", "id", "name", "district", "kind", "institution", "age_group", "seats",
+                               "cluster", "effective_from", "reason"])
+        w.writeheader()
+        w.writerows(rows)
+    want = {"SOL": [[date(2024, 1, 1), "Nørrebro Klynge 1"]],
+            "MAE": [[date(2024, 1, 1), "Nørrebro Klynge 1"], [date(2024, 8, 1), "Nørrebro Klynge 2"]]}
+    with store.ledger(date(2020, 1, 1)) as a, store.ledger(date(2020, 1, 1), url=store.new_url()) as b:
+        ra, rb = import_history(a, path), import_history(b, as_csv)
+        assert ra.imported["AssignCluster"] == rb.imported["AssignCluster"] == 3
+        assert _clusters(a, ra.ids) == _clusters(b, rb.ids) == want
+        for n in a.recorder.select_notifications(1, 100):
+            if n.topic.endswith(".ClusterAssigned"):
+                assert a.mapper.to_domain_event(n).meta["channel"] == "import"
+
+
+@pytest.mark.parametrize("record, why", [
+    ({"institution": "SOL", "cluster": "Nord, Syd", "effective_from": "2024-01-01"}, "invalid cluster"),
+    ({"institution": "XYZ", "cluster": "Nørrebro Klynge 1", "effective_from": "2024-01-01"}, "XYZ"),
+    ({"institution": "SOL", "cluster": "Nørrebro Klynge 1"}, "effective_from"),
+])
+def test_a_bad_cluster_record_is_rejected_by_row_and_nothing_is_written(store, tmp_path, record, why):
+    doc = {**CLUSTERED, "clusters": CLUSTERED["clusters"] + [record]}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with store.ledger(date(2020, 1, 1)) as ledger:
+        with pytest.raises(ImportFailed) as caught:
+            import_history(ledger, path)
+        assert ledger.max_position() == 0
+        [rejected] = caught.value.report.rejected
+        assert (rejected.row, rejected.kind) == (8, "cluster") and why in rejected.reason

@@ -268,3 +268,16 @@ def _starts(ledger):
     facts = Demand()
     fold(ledger, [facts])
     return sorted((b.child_id, b.institution_id, b.start) for b in facts.bookings.values())
+
+
+def test_replayed_demand_keeps_the_institutions_clusters(city):
+    from uuid import UUID
+
+    from ledger import commands as c
+    from ledger.aggregates import Institution
+
+    inst = planted(city)["a"]
+    city.run(c.AssignCluster(institution_id=inst, cluster="Valby Klynge 1", effective_from=D(2025, 1, 1)),
+             actor="root", channel="system")
+    with replay_demand(city.ledger, "copenhagen-book-en-plads@1") as replayed:
+        assert replayed.ledger.get(Institution, UUID(inst)).cluster_on(D(2025, 6, 1)) == "Valby Klynge 1"
