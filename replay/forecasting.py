@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Mapping
 
 from ledger import Ledger
-from projections.engine import open_store
 from projections.outlook import ForecastError, ForecastRow, Outlook, parse_births, read_history
 from projections.outlook.backtest import backtest, format_table
 from projections.outlook.clusters import cluster_map
@@ -28,14 +27,6 @@ class Request:
     by: str
     key: str | None = None
     births: str | None = None  # a CSV file
-
-
-def clusters_of(ledger: Ledger, on: date) -> Mapping[str, str]:
-    store = open_store(ledger)
-    try:
-        return cluster_map(store, on)
-    finally:
-        store.close()
 
 
 def _day(when: date | datetime) -> date:
@@ -64,7 +55,7 @@ def run(ledger: Ledger, req: Request) -> tuple[Outlook, list[ForecastRow], Mappi
     if history.first_recorded is None:
         raise ForecastError(f"nothing was recorded by {req.as_of}: there is no history to forecast from")
     outlook = Outlook.learn(history, births=births)
-    clusters = clusters_of(ledger, _day(req.as_of))
+    clusters = cluster_map(history, _day(req.as_of))
     return outlook, outlook.rows(req.by, first, req.months, clusters, key=req.key), clusters
 
 
@@ -95,13 +86,13 @@ def write_html(path: str, outlook: Outlook, req: Request, rows: list[ForecastRow
 def run_backtest(ledger: Ledger, as_of: date | datetime) -> tuple[dict, str]:
     """The backtest over the ledger's history up to as_of, and its text tables."""
     history = read_history(ledger, as_of)
-    clusters = clusters_of(ledger, _day(as_of))
+    clusters = cluster_map(history, _day(as_of))
     levels = ["district", "institution"] + (["cluster"] if clusters else [])
     result = backtest(history, levels=levels, clusters=clusters)
     text = format_table(result)
     if not clusters:
-        result["cluster"] = "pending: no clusters are known in this ledger"
-        text += "\n\ncluster: pending — no clusters are known in this ledger"
+        result["cluster"] = "not measured: no clusters are known in this ledger"
+        text += "\n\ncluster: not measured — no clusters are known in this ledger"
     return result, text
 
 

@@ -51,6 +51,8 @@ Anyone = Annotated[Principal, Depends(require(*EVERYONE, "family", "cluster_lead
 # Counts without person data (occupancy, booked children, forecasts): staff, and a cluster leader for
 # its own cluster (scope with own_institution and cluster_scope).
 ClusterLeaderOrStaff = Annotated[Principal, Depends(require(*EVERYONE, "cluster_leader"))]
+# The forecast: planning staff, and a cluster leader for its own cluster's units.
+Forecaster = Annotated[Principal, Depends(require(*PERSON_LEVEL, "cluster_leader"))]
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200, pattern=r"^[!-~]([ -~]*[!-~])?$",
                                               description="a retry with the same key gets the first answer "

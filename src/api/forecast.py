@@ -15,7 +15,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 
 from api.responses import ERRORS
-from api.deps import PersonLevel
+from api.auth import AuthError, Principal
+from api.deps import Forecaster, cluster_scope
 from api.reading import AsOf, instant as _instant
 from ledger import InvalidCommand, Ledger, NotFound
 from ledger import commands as c
@@ -69,11 +70,11 @@ def _outlooks(request: Request) -> _Outlooks:
     return state.outlooks
 
 
-# Who may read it: staff who see persons. The cluster_leader role (the clusters branch) belongs
-# here too, limited to its own cluster's units.
+# Who may read it: planning staff, and a cluster leader its own cluster's units.
 @router.get("/forecast", response_model=list[ForecastRow], responses=ERRORS)
-def forecast(request: Request, _: PersonLevel,
-             by: Annotated[Literal["institution", "cluster", "district"], Query()] = "district",
+def forecast(request: Request, principal: Forecaster,
+             by: Annotated[Literal["institution", "cluster", "district"] | None,
+                           Query(description="the units (default: district; a cluster leader: cluster)")] = None,
              key: Annotated[str | None, Query(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$",
                                               description="one institution id, cluster or district")] = None,
              from_: Annotated[str | None, Query(alias="from", pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
@@ -86,16 +87,32 @@ def forecast(request: Request, _: PersonLevel,
     history says is still to come (children not yet registered or born, waiting lists, the roll to
     kindergarten, cancellations)."""
     ledger: Ledger = request.app.state.ledger
+    by = by or ("cluster" if principal.cluster is not None else "district")
     when = _instant(as_of) if as_of is not None else copenhagen_date(ledger.clock.now())  # today, so far
     day = when.date() if isinstance(when, datetime) else when
     first = month_of(from_) if from_ else month_index(day) + 1
     if not month_index(c.FIRST_DAY) <= first <= month_index(c.LAST_DAY):
         raise InvalidCommand(f"from {from_!r} is outside {c.FIRST_DAY:%Y-%m} to {c.LAST_DAY:%Y-%m}")
     outlook = _outlooks(request).at(ledger, when)
+    clusters = cluster_map(outlook.history, day)
+    if by == "cluster":
+        key = cluster_scope(principal, key)
     try:
-        rows = outlook.rows(by, first, months, cluster_map(request.app.state.views, day), key=key)
+        rows = outlook.rows(by, first, months, clusters, key=key)
     except UnknownUnit as e:
         raise NotFound(str(e)) from None
     except ForecastError as e:
         raise InvalidCommand(str(e)) from None
-    return [r.as_json() for r in rows]
+    return [r.as_json() for r in _own_units(principal, by, key, rows, clusters)]
+
+
+def _own_units(principal: Principal, by: str, key: str | None, rows: list, clusters: dict[str, str]) -> list:
+    """A cluster leader's part: its cluster, or its cluster's institutions (another's answers 404, as an
+    unknown one would); districts span clusters, so not theirs to read."""
+    if principal.cluster is None or by == "cluster":
+        return rows
+    if by == "district":
+        raise AuthError(403, "a cluster leader reads its own cluster's forecast: by=cluster or by=institution")
+    if key is not None and clusters.get(key) != principal.cluster:
+        raise NotFound(f"no institution {key!r} was known at the forecast date")
+    return [r for r in rows if clusters.get(r.unit) == principal.cluster]

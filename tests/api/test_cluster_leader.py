@@ -126,3 +126,21 @@ def test_a_cluster_leaders_token_names_a_cluster(entry):
 def test_a_cluster_leaders_token_binds_the_cluster_as_the_ledger_keeps_it():
     [(_, principal)] = parse_tokens("leila:cluster_leader:secret-token-1:Valby Klynge 2")
     assert (principal.role, principal.cluster, principal.household_id) == ("cluster_leader", "Valby Klynge 2", None)
+
+
+def test_a_cluster_leader_reads_its_own_clusters_forecast(api, town):
+    """GET /v1/forecast for a cluster leader: its cluster (whatever `key` it names) and its cluster's
+    institutions; another cluster's institution answers 404, districts (which span clusters) 403."""
+    lead = dict(role="cluster_leader")
+    params = {"from": "2025-03", "months": 3}
+    staff = api.ok(api.get("/v1/forecast", params={**params, "by": "cluster"}), 200)
+    assert {r["cluster"] for r in staff} == {LEADER_CLUSTER, OTHER}
+    own = api.ok(api.get("/v1/forecast", params={**params, "by": "cluster"}, **lead), 200)
+    assert own and {r["cluster"] for r in own} == {LEADER_CLUSTER}
+    assert own == [r for r in staff if r["cluster"] == LEADER_CLUSTER]
+    assert api.get("/v1/forecast", params={**params, "by": "cluster", "key": OTHER}, **lead).status_code == 404
+    per_institution = api.ok(api.get("/v1/forecast", params={**params, "by": "institution"}, **lead), 200)
+    assert {r["institution_id"] for r in per_institution} == {town["A"], town["B"]}
+    assert api.get("/v1/forecast", params={**params, "by": "institution", "key": town["C"]}, **lead).status_code == 404
+    assert api.ok(api.get("/v1/forecast", params={**params, "by": "institution", "key": town["A"]}, **lead), 200)
+    assert api.get("/v1/forecast", params={**params, "by": "district"}, **lead).status_code == 403

@@ -62,7 +62,7 @@ ROLES = {
     ("GET", "/v1/bookings/{booking_id}"): READER,
     ("GET", "/v1/offers"): READER,
     ("GET", "/v1/budget"): ALL,
-    ("GET", "/v1/forecast"): PERSON,  # and cluster_leader, for its own cluster (the clusters branch)
+    ("GET", "/v1/forecast"): PERSON | {"cluster_leader"},  # a cluster leader: its own cluster's units
     ("GET", "/v1/waiting-lists/{institution_id}"): PERSON,
     ("GET", "/v1/guarantee-watch"): PERSON,
     ("GET", "/v1/households/{household_id}/statements/{month}"): READER,

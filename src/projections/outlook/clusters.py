@@ -1,18 +1,19 @@
 """Which cluster each institution belongs to — the one place the forecast asks.
 
-WIRE-IN (lead): the clusters branch adds `institution_clusters(store_or_views, on) -> dict[str, str]`
-(institution id → cluster) to a projections module. Once it is merged, make `cluster_map` return
-that function's answer; nothing else in the forecast changes (`--by cluster`, `by=cluster` and the
-backtest's cluster level all come through here). Until then no cluster is known, and a forecast by
-cluster says so.
+From the history the forecast read (`Institution.ClusterAssigned` up to its cut), so a forecast or a
+backtest made as of a past day groups the institutions as the ledger knew them then, and needs no
+views built.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+
+from projections.occupancy import cluster_on
+from projections.outlook.history import History
 
 
-def cluster_map(store_or_views: Any, on: date) -> dict[str, str]:
-    """institution id → cluster on `on` (empty: no clusters known)."""
-    return {}
+def cluster_map(history: History, on: date) -> dict[str, str]:
+    """institution id → its cluster on `on` (institutions in no cluster left out; empty: none known)."""
+    found = {inst: cluster_on(sorted(dated, key=lambda d: d[0]), on) for inst, dated in history.clusters.items()}
+    return {inst: cluster for inst, cluster in found.items() if cluster is not None}

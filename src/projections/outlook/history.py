@@ -24,7 +24,7 @@ PAGE = 20_000
 ONE_DAY = timedelta(days=1)
 KINDS = frozenset({
     "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.SeatsReserved",
-    "Institution.SeatsReleased", "Child.ChildRegistered",
+    "Institution.SeatsReleased", "Institution.ClusterAssigned", "Child.ChildRegistered",
 })
 
 Segment = tuple[str, date, date]  # age group, first day, last day
@@ -89,6 +89,8 @@ class History:
     capacity: list[CapacityDecision] = field(default_factory=list)
     bookings: dict[str, Booking] = field(default_factory=dict)
     children: dict[str, ChildFacts] = field(default_factory=dict)
+    # institution → its cluster decisions (effective from, cluster or None), as known at the cut
+    clusters: dict[str, list[tuple[date, str | None]]] = field(default_factory=dict)
     first_recorded: datetime | None = None
 
     def apply(self, e: Envelope) -> None:
@@ -117,8 +119,11 @@ class History:
         self.names[e.originator_id] = d["name"]
         self.registered[e.originator_id] = e.recorded_at
 
+    def _cluster(self, e: Envelope, d: dict) -> None:
+        self.clusters.setdefault(e.originator_id, []).append((d["effective_from"], d["cluster"]))
 
-_FOLD = {"SeatsReserved": History._reserved, "SeatsReleased": History._released,
+
+_FOLD = {"SeatsReserved": History._reserved, "ClusterAssigned": History._cluster, "SeatsReleased": History._released,
          "ChildRegistered": History._child, "CapacityChanged": History._capacity,
          "InstitutionRegistered": History._institution}
 
