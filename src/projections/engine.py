@@ -23,10 +23,10 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 from uuid import UUID
 
-from ledger import Ledger, LedgerError
+from ledger import Ledger, LedgerError, events
 
 from projections.stores import PositionMoved, PostgresViewStore, RowsRefused, SQLiteViewStore, ViewStore, is_outage
 from projections.tables import Changes, Keyed, Row, Table
@@ -80,12 +80,50 @@ class Envelope:
         return self.data.get("meta") or {}
 
 
+Handler = TypeVar("Handler", bound=Callable[..., None])
+
+
+def on(*entries: type[events.EventType]) -> Callable[[Handler], Handler]:
+    """Registers a view's method as the view's handler of these events (entries of the event
+    catalogue, `ledger.events`); the view's `handles` are the events its methods registered for."""
+    for entry in entries:
+        if not (isinstance(entry, type) and issubclass(entry, events.EventType)
+                and events.CATALOGUE.get(getattr(entry, "topic", None)) is entry):
+            raise TypeError(f"{entry!r} is not an entry of the event catalogue")
+    if not entries:
+        raise TypeError("name the events the handler takes")
+
+    def register(method: Handler) -> Handler:
+        method.__handles__ = (*getattr(method, "__handles__", ()), *(e.topic for e in entries))  # type: ignore[attr-defined]
+        return method
+
+    return register
+
+
 class View:
-    """A read model: tables, the events it handles, and how it folds them."""
+    """A read model: tables, the events it handles (one method per event type, registered with
+    `@on(...)`), and how it folds them."""
 
     name: str = ""
     tables: tuple[Table, ...] = ()
-    handles: frozenset[str] = frozenset()  # "Aggregate.Event"
+    handles: frozenset[str] = frozenset()  # "Aggregate.Event": derived from the registered methods
+    _handlers: dict[str, Callable[["View", Envelope], None]] = {}  # topic -> method
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "handles" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: register a method per event with @on(...) instead of setting handles")
+        # Inherited handlers, resolved by name: a subclass that overrides a handler method overrides the handler.
+        handlers = {topic: getattr(cls, method.__name__) for topic, method in cls._handlers.items()}
+        own: dict[str, str] = {}
+        for name, attr in cls.__dict__.items():
+            for topic in getattr(attr, "__handles__", ()):
+                if topic in own:
+                    raise TypeError(f"{cls.__name__} handles {topic} twice: in {own[topic]} and {name}")
+                own[topic] = name
+                handlers[topic] = attr
+        cls._handlers = handlers
+        cls.handles = frozenset(handlers)
 
     def __init__(self) -> None:
         self.t: dict[str, Keyed] = {table.name: Keyed(table) for table in self.tables}
@@ -148,7 +186,10 @@ class View:
         self.__init__()  # type: ignore[misc]
 
     def apply(self, e: Envelope) -> None:
-        raise NotImplementedError
+        """Hand the event to the method registered for its type (none: the view ignores it)."""
+        handler = self._handlers.get(e.kind)
+        if handler is not None:
+            handler(self, e)
 
     def finish_page(self, final: bool = True) -> None:
         """Called after each page, before its changes are taken: derive rows from state.

@@ -1,0 +1,485 @@
+"""The event catalogue: every event the ledger records, its name and its payload, declared once.
+
+One class per event type, nested in a class named after its aggregate, so that an entry reads
+as its stored topic (`Booking.PlaceBooked`). Its annotations are the payload (the fields a view
+finds in the event's data); a default marks a field that events recorded before it was added
+lack. The write side names its events through the catalogue (`@recorded_as(events.Booking.
+PlaceBooked)` on the aggregate's method, whose parameters must be the payload: checked when the
+aggregate is defined), and the views name the events they handle through it
+(`@on(events.Booking.PlaceBooked)`), so an event renamed on one side and not the other fails at
+import, not at run time.
+
+The names are stored with every event (`ledger.aggregates:Booking.PlaceBooked`): renaming an
+entry renames what new events are stored as, and old ledgers would need an upcaster.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from datetime import date
+from typing import Any, Callable, ClassVar, Iterator, TypedDict, TypeVar
+
+from eventsourcing.domain import event as _event
+
+
+class Meta(TypedDict, total=False):
+    """What every event carries beside its payload."""
+
+    actor: str
+    channel: str | None  # self_service, caseworker, system, import
+    reason: str | None  # where a person decided
+    rule_set: str | None
+    effective_date: date  # valid time (a few events before it was kept lack it)
+
+
+# Attributes of an entry that are the catalogue's, not the payload's.
+_RESERVED = frozenset({"aggregate", "event_name", "topic", "fields", "required", "defaults"})
+
+
+class EventType:
+    """An entry of the catalogue (never instantiated: views read an event's data as a dict)."""
+
+    aggregate: ClassVar[str]  # "Booking"
+    event_name: ClassVar[str]  # "PlaceBooked"
+    topic: ClassVar[str]  # "Booking.PlaceBooked": how the log names it (after the module)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        aggregate, _, name = cls.__qualname__.rpartition(".")
+        if not aggregate or "." in aggregate:
+            raise TypeError(f"{cls.__qualname__}: declare an event type inside its aggregate's class")
+        clash = _RESERVED & set(cls.__dict__.get("__annotations__", {}))
+        if clash:
+            raise TypeError(f"{cls.__qualname__}: payload fields may not be called {sorted(clash)}")
+        if cls.__qualname__ in CATALOGUE:
+            raise TypeError(f"{cls.__qualname__} is declared twice")
+        cls.aggregate, cls.event_name, cls.topic = aggregate, name, cls.__qualname__
+        CATALOGUE[cls.topic] = cls
+
+    @classmethod
+    def fields(cls) -> dict[str, Any]:
+        """The payload: field name -> type, in declaration order."""
+        hints = typing.get_type_hints(cls, globalns=globals())
+        return {name: hints[name] for name in cls.__dict__.get("__annotations__", {})}
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The fields events recorded before them lack, and the value that stands for them."""
+        return {name: cls.__dict__[name] for name in cls.fields() if name in cls.__dict__}
+
+
+CATALOGUE: dict[str, type[EventType]] = {}  # topic -> entry, in declaration order
+
+
+def entries() -> Iterator[type[EventType]]:
+    return iter(CATALOGUE.values())
+
+
+# -- rule sets -----------------------------------------------------------------------------------
+
+
+class RuleBook:
+    """Which rule set is in force from which date (one per ledger)."""
+
+    class Opened(EventType):
+        """The ledger's rule book was opened."""
+
+    class RuleSetActivated(EventType):
+        """A rule set is in force from a date on (until the next activation)."""
+
+        rule_set_id: str
+        effective_from: date
+        meta: Meta
+
+
+# -- institutions --------------------------------------------------------------------------------
+
+
+class Institution:
+    """A daycare institution, its capacity over time and the seats reserved in it."""
+
+    class InstitutionRegistered(EventType):
+        """An institution joined the ledger."""
+
+        name: str
+        district: str
+        kind: str  # vuggestue, boernehave, integreret, dagpleje
+        ownership: str  # kommunal, selvejende, privat
+        municipality_code: str
+        location: dict[str, float] | None
+        meta: Meta
+
+    class CapacityChanged(EventType):
+        """The seats of an age group and pool from a date on."""
+
+        age_group: str
+        pool: str  # general, basis, special
+        seats: int
+        effective_from: date
+        meta: Meta
+
+    class SeatsReserved(EventType):
+        """A booking holds seats: one segment [age group, first day, last day] per age group."""
+
+        booking_id: str
+        child_id: str
+        pool: str
+        segments: list[list[Any]]
+        meta: Meta
+        forget_before: date | None = None
+        self_service: bool | None = None  # absent: the channel says
+
+    class SeatsReleased(EventType):
+        """A booking no longer holds seats from a date on (cancelled or transferred)."""
+
+        booking_id: str
+        from_date: date
+        meta: Meta
+
+    class CapacityOverridden(EventType):
+        """A caseworker booked beyond capacity on purpose, on these days."""
+
+        booking_id: str
+        age_group: str
+        pool: str
+        short_days: list[list[date]]
+        meta: Meta
+
+
+# -- households ----------------------------------------------------------------------------------
+
+
+class Household:
+    """The payer and the facts that set the parent payment."""
+
+    class HouseholdRegistered(EventType):
+        """A household (the payer) joined the ledger."""
+
+        municipality_code: str
+        district: str
+        single_parent: bool
+        children_under_18: int
+        location: dict[str, float] | None
+        meta: Meta
+
+    class HouseholdFactsChanged(EventType):
+        """The facts that set the friplads limits, or the home, changed."""
+
+        single_parent: bool
+        children_under_18: int
+        municipality_code: str
+        district: str
+        meta: Meta
+        effective_from: date | None = None
+        location: dict[str, float] | None = None  # absent: the home did not move
+
+    class IncomeDeclared(EventType):
+        """The household's annual income from a date on."""
+
+        annual_income_ore: int
+        effective_from: date
+        meta: Meta
+
+    class FripladsDecided(EventType):
+        """Økonomisk friplads: the share of the fee the household pays from a date on."""
+
+        pay_share_percent: int
+        effective_from: date
+        annual_income_ore: int
+        scale: dict[str, Any]
+        meta: Meta
+
+    class FripladsSettled(EventType):
+        """Efterregulering: a year's pay share per month decided again on the final income."""
+
+        year: int
+        annual_income_ore: int
+        shares: list[int | None]  # January first; None: no friplads that month
+        meta: Meta
+
+    class PaymentAdjusted(EventType):
+        """A caseworker's adjustment of the parent payment for a run of months."""
+
+        adjustment_id: str
+        kind: str
+        from_month: str
+        to_month: str | None
+        amount_ore: int | None
+        pay_share_percent: int | None
+        child_id: str | None
+        meta: Meta
+
+    class PersonErased(EventType):
+        """The household's person data was erased (its key destroyed)."""
+
+        person_id: str
+        meta: Meta
+
+
+# -- children ------------------------------------------------------------------------------------
+
+
+class Child:
+    """A child (pseudonymous id), its registrations, offers and placements."""
+
+    class ChildRegistered(EventType):
+        """A child joined the ledger."""
+
+        household_id: str
+        birth_date: date
+        district: str
+        municipality_code: str
+        support_needs: list[str]
+        meta: Meta
+
+    class Opskrevet(EventType):
+        """The child was put on the waiting lists of an age group (its wishes, in order)."""
+
+        age_group: str
+        wishes: list[str]
+        need_date: date
+        registered_on: date
+        newcomer: bool
+        meta: Meta
+        guarantee_list: bool = False
+
+    class WishesChanged(EventType):
+        """The wishes and need date of a registration changed."""
+
+        age_group: str
+        wishes: list[str]
+        need_date: date
+        meta: Meta
+
+    class PlaceOffered(EventType):
+        """The placement office offered the child a seat."""
+
+        offer_id: str
+        institution_id: str
+        age_group: str
+        pool: str
+        start_date: date
+        expires_on: date
+        rank: int
+        priority_basis: str
+        seed: int
+        meta: Meta
+
+    class OfferAccepted(EventType):
+        """The family accepted an offer: the booking it became."""
+
+        offer_id: str
+        booking_id: str
+        meta: Meta
+
+    class OfferDeclined(EventType):
+        """The family declined an offer; the need date it waits for from now."""
+
+        offer_id: str
+        need_date: date
+        meta: Meta
+
+    class OfferExpired(EventType):
+        """An offer went unanswered."""
+
+        offer_id: str
+        meta: Meta
+
+    class Placed(EventType):
+        """The child holds a booking from its first to its last day."""
+
+        booking_id: str
+        institution_id: str
+        first: date
+        last: date
+        meta: Meta
+
+    class PlacementEnded(EventType):
+        """A placement's last day moved earlier (cancellation or transfer)."""
+
+        booking_id: str
+        last: date
+        meta: Meta
+
+    class PersonErased(EventType):
+        """The child's person data was erased (its key destroyed)."""
+
+        person_id: str
+        meta: Meta
+
+
+# -- bookings ------------------------------------------------------------------------------------
+
+
+class Booking:
+    """One booking of a seat: the fact billing and occupancy follow."""
+
+    class PlaceBooked(EventType):
+        """A seat booked for a child from a start to an end date (the end of its age band)."""
+
+        child_id: str
+        household_id: str
+        institution_id: str
+        pool: str
+        age_group: str
+        start_date: date
+        end_date: date
+        segments: list[list[Any]]  # [age group, first day, last day]
+        lunch: bool
+        basis: dict[str, Any]  # source, rule set, policy, channel, override
+        meta: Meta
+
+    class BookingCancelled(EventType):
+        """The booking ends the day before the effective date."""
+
+        effective_date: date
+        meta: Meta
+
+    class ChildTransferred(EventType):
+        """The booking ends the day before the effective date; the child goes on in another one."""
+
+        effective_date: date
+        kind: str
+        to_institution_id: str
+        to_booking_id: str
+        meta: Meta
+
+
+# -- billing -------------------------------------------------------------------------------------
+
+
+class BillingRun:
+    """The issue of one month's statements."""
+
+    class BillingRunIssued(EventType):
+        """A month's statements were issued (once per month)."""
+
+        month: str
+        statements: int
+        total_ore: int
+        meta: Meta
+
+
+class BillingCalendar:
+    """The calendar months in which a command asked to bill (one per ledger)."""
+
+    class Opened(EventType):
+        """The ledger's billing calendar was opened."""
+
+    class MonthOpened(EventType):
+        """A command asked to bill a month: its recorded time moves the billing horizon."""
+
+        month: str
+        meta: Meta
+
+
+class Statement:
+    """A household's statement for a month, immutable once issued."""
+
+    class StatementIssued(EventType):
+        """A household's statement for a month, as issued: its lines and total."""
+
+        household_id: str
+        month: str
+        lines: list[dict[str, Any]]
+        total_ore: int
+        meta: Meta
+
+
+# -- idempotency ---------------------------------------------------------------------------------
+
+
+class CommandReceipt:
+    """The first outcome of a command sent with an idempotency key."""
+
+    class CommandAccepted(EventType):
+        """A keyed command was accepted: its outcome, for a retry."""
+
+        key: str
+        command: str
+        request_hash: str
+        outcome: dict[str, Any]
+        meta: Meta
+
+
+class RefusalReceipt:
+    """A keyed command that was refused: a retry is refused the same way."""
+
+    class CommandRefused(EventType):
+        """A keyed command was refused: its outcome, for a retry."""
+
+        key: str
+        command: str
+        request_hash: str
+        outcome: dict[str, Any]
+        meta: Meta
+
+
+# -- the write side's use ------------------------------------------------------------------------
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def recorded_as(entry: type[EventType]) -> Callable[[F], F]:
+    """eventsourcing's `@event` under the catalogue's name, for an aggregate's method whose
+    parameters are the entry's payload (an aggregate's `__init__` also takes its `id`): a method
+    of another aggregate, a parameter missing or extra, another type or default fail here, when
+    the aggregate is defined."""
+
+    def decorate(method: F) -> F:
+        owner = method.__qualname__.rsplit(".", 1)[0]
+        if owner != entry.aggregate:
+            raise TypeError(f"{method.__qualname__} records {entry.topic}, an event of another aggregate")
+        _check_payload(entry, method)
+        return _event(entry.event_name)(method)
+
+    return decorate
+
+
+def _check_payload(entry: type[EventType], method: Callable[..., Any]) -> None:
+    hints = typing.get_type_hints(method)
+    params = [p for p in inspect.signature(method).parameters.values()
+              if p.name != "self" and not (method.__name__ == "__init__" and p.name == "id")]
+    declared, defaults = entry.fields(), entry.defaults()
+    given = {p.name: hints.get(p.name) for p in params}
+    problems = []
+    for name in declared.keys() - given.keys():
+        problems.append(f"{name} is not a parameter")
+    for name in given.keys() - declared.keys():
+        problems.append(f"parameter {name} is not in the payload")
+    for p in params:
+        if p.name not in declared:
+            continue
+        if given[p.name] != declared[p.name]:
+            problems.append(f"{p.name} is {given[p.name]}, the catalogue says {declared[p.name]}")
+        has_default = p.default is not inspect.Parameter.empty
+        if has_default != (p.name in defaults) or (has_default and p.default != defaults[p.name]):
+            problems.append(f"{p.name}'s default differs from the catalogue's")
+    if problems:
+        raise TypeError(f"{method.__qualname__} does not record the payload of {entry.topic}: "
+                        + "; ".join(sorted(problems)))
+
+
+# -- documentation -------------------------------------------------------------------------------
+
+
+def _type_text(t: Any) -> str:
+    text = t.__name__ if isinstance(t, type) and not typing.get_args(t) else str(t)
+    return text.replace("typing.", "").replace("datetime.", "").replace("ledger.events.", "")
+
+
+def markdown() -> str:
+    """The catalogue as a Markdown table (docs/ledger.md holds it; a test keeps them equal)."""
+    lines = ["| event | payload (besides `meta`) | what it records |", "|---|---|---|"]
+    for entry in entries():
+        defaults = entry.defaults()
+        fields = []
+        for name, t in entry.fields().items():
+            if name == "meta":
+                continue
+            text = f"{name}: {_type_text(t)}" + (f" = {defaults[name]!r}" if name in defaults else "")
+            fields.append(f"`{text}`".replace("|", "\\|"))
+        doc = (entry.__doc__ or "").strip().replace("|", "\\|")
+        lines.append(f"| `{entry.topic}` | {', '.join(fields) or '—'} | {doc} |")
+    return "\n".join(lines) + "\n"
