@@ -428,7 +428,7 @@ def recorded_as(entry: type[EventType]) -> Callable[[F], F]:
     the aggregate is defined."""
 
     def decorate(method: F) -> F:
-        owner = method.__qualname__.rsplit(".", 1)[0]
+        owner = method.__qualname__.split(".")[-2] if "." in method.__qualname__ else None
         if owner != entry.aggregate:
             raise TypeError(f"{method.__qualname__} records {entry.topic}, an event of another aggregate")
         _check_payload(entry, method)
