@@ -2,7 +2,8 @@
 
 from projections.billing import Billing, Budget
 from projections.forecast import Forecast
-from projections.engine import Envelope, Leadership, Projector, View, ViewsMoved, attach_inline, open_store, rebuild, verify
+from projections.engine import (Envelope, Leadership, Projector, View, ViewsMoved, attach_inline, on, open_store, rebuild,
+                                verify)
 from projections.occupancy import Occupancy
 from projections.timeline import ChildTimeline
 from projections.waitinglists import WaitingLists
@@ -21,4 +22,4 @@ def billing_views() -> list[View]:
 
 
 __all__ = ["Billing", "Budget", "ChildTimeline", "Envelope", "Forecast", "Leadership", "Occupancy", "Projector", "View", "ViewsMoved", "WaitingLists", "all_views",
-           "attach_inline", "billing_views", "open_store", "rebuild", "verify"]
+           "attach_inline", "billing_views", "on", "open_store", "rebuild", "verify"]

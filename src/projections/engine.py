@@ -1,6 +1,7 @@
 """The projection engine: one reader of the ledger's notification log, many views.
 
-It reads the log in large pages, hands each event to the views that handle it,
+It reads the log in large pages, hands each event to the views that handle it (each view registers
+one method per event type of the catalogue, `ledger.events`, with `@on`; its `handles` follow),
 and commits every view's changes together with the position in one transaction
 per page — exactly once, resumable after a crash (`kill -9`): an uncommitted
 page leaves neither rows nor position, so it is simply read again.
