@@ -187,10 +187,20 @@ class View:
         self.__init__()  # type: ignore[misc]
 
     def apply(self, e: Envelope) -> None:
-        """Hand the event to the method registered for its type (none: the view ignores it)."""
+        """Hand the event to the method registered for its type (none: the view ignores it).
+
+        A view that must see every event it handles first (its clock, say) overrides this and
+        calls `super().apply(e)`."""
         handler = self._handlers.get(e.kind)
         if handler is not None:
             handler(self, e)
+
+    def route(self, topic: str) -> Callable[[Envelope], None]:
+        """What the engine calls with each event of `topic`: the registered method, bound — or
+        `apply` where the view overrides it."""
+        if type(self).apply is not View.apply:
+            return self.apply
+        return self._handlers[topic].__get__(self)
 
     def finish_page(self, final: bool = True) -> None:
         """Called after each page, before its changes are taken: derive rows from state.
@@ -216,6 +226,15 @@ class View:
     # False while only the working state matters (checkpoints taken afterwards): views may then skip
     # their derivations; a view restored from such a state derives everything again.
     deriving: bool = True
+
+
+def _by_topic(views: Sequence[View]) -> dict[str, list[tuple[View, Callable[[Envelope], None]]]]:
+    """Per topic, the views that handle it (in their order) and what to call with its events."""
+    out: dict[str, list[tuple[View, Callable[[Envelope], None]]]] = {}
+    for v in views:
+        for topic in v.handles:
+            out.setdefault(topic, []).append((v, v.route(topic)))
+    return out
 
 
 def open_store(ledger: Ledger) -> ViewStore:
@@ -347,7 +366,8 @@ class Projector:
         self.name = name
         self.page_size = page_size
         self.store = store or open_store(ledger)
-        self.reader = LogReader(ledger, set().union(*(v.handles for v in self.views)) if self.views else ())
+        self._by_topic = _by_topic(self.views)
+        self.reader = LogReader(ledger, self._by_topic)
         self._lock = threading.Lock()
         # Called with the new position after every committed page (the API wakes its waiting reads).
         self.on_commit: Callable[[int], None] | None = None
@@ -401,13 +421,11 @@ class Projector:
 
     def _fold(self, events: list[Envelope], last: int) -> dict[Table, Changes]:
         for e in events:
-            kind = e.kind
-            for v in self.views:
-                if kind in v.handles:
-                    try:
-                        v.apply(e)
-                    except Exception as error:
-                        raise (error if is_outage(error) else _Refused(v.name, e.position, error)) from error
+            for v, handle in self._by_topic.get(e.kind, ()):
+                try:
+                    handle(e)
+                except Exception as error:
+                    raise (error if is_outage(error) else _Refused(v.name, e.position, error)) from error
         changes: dict[Table, Changes] = {}
         for v in self.views:
             try:
@@ -572,15 +590,14 @@ def _fold_log(reader: LogReader, views: Sequence[View], start: int, until: int, 
               on_appends: Callable[[Table, list[Row]], None] | None,
               progress: Callable[[int, int], None] | None) -> int:
     position = start
+    by_topic = _by_topic(views)
     while position < until:
         events, last = reader.page(position, page_size, until)
         if last == position:
             break
         for e in events:
-            kind = e.kind
-            for v in views:
-                if kind in v.handles:
-                    v.apply(e)
+            for _, handle in by_topic.get(e.kind, ()):
+                handle(e)
         for v in views:
             v.finish_page(final=False)
             _hand_on(v, on_appends)
