@@ -309,10 +309,10 @@ def _allocate_and_accept(ledger: Ledger, allocate, month: str, seed: int, out: R
     position = start
     with ledger.bulk(actor="counterfactual", channel="caseworker") as batch:
         while position < end:
-            events, last = reader.page(position, 10_000)
+            offered, last = reader.page(position, 10_000)
             if last == position:
                 break
-            for e in events:
+            for e in offered:
                 command = c.AcceptOffer(child_id=e.originator_id, offer_id=e.data["offer_id"])
                 if batch.execute(command) is None:
                     _refused(out, batch, command, e.recorded_at)
