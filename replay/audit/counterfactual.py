@@ -33,9 +33,10 @@ from eventsourcing.persistence import PersistenceError
 
 from ledger import Ledger, LedgerError, SimulatedClock
 from ledger import commands as c
+from ledger import events
 from ledger.errors import StaleState
 from processes.allocation import run_allocation
-from projections.engine import Envelope, LogReader, View
+from projections.engine import Envelope, LogReader, View, on
 
 from replay.audit.facts import fold
 from replay.audit.scenarios import AuditError, resolve_rule_set
@@ -52,14 +53,6 @@ class Script(View):
 
     name = "counterfactual_script"
     tables = ()
-    handles = frozenset({
-        "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.GrossCostSet",
-        "Institution.ClusterAssigned",
-        "Household.HouseholdRegistered", "Household.HouseholdFactsChanged", "Household.IncomeDeclared",
-        "Child.ChildRegistered", "Child.Opskrevet", "Child.WishesChanged",
-        "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred", "RuleBook.RuleSetActivated",
-        "Child.PersonErased", "Household.PersonErased",
-    })
     # (when, what, command, channel, the original id of the booking a transfer creates)
     steps: list[tuple[datetime, str, Any, str, str | None]] = field(default_factory=list)
     first_activation: date | None = None  # the earliest rule-set activation of the original
@@ -67,76 +60,121 @@ class Script(View):
     def __post_init__(self) -> None:
         View.__init__(self)
 
-    def apply(self, e: Envelope) -> None:
-        d, oid, kind, channel = e.data, e.originator_id, e.kind, e.meta.get("channel") or "system"
-        if channel not in ("self_service", "caseworker", "system", "import"):
-            channel = "caseworker"
-        step = None
-        if kind in ("Child.PersonErased", "Household.PersonErased"):
-            step = ("demand", c.ErasePerson(person_id=oid, reason=e.meta.get("reason") or "erased in the original"))
-        elif kind == "RuleBook.RuleSetActivated":
-            if self.first_activation is None or d["effective_from"] < self.first_activation:
-                self.first_activation = d["effective_from"]
-        elif kind == "Institution.InstitutionRegistered":
-            step = ("demand", c.RegisterInstitution(
-                institution_id=oid, name=d["name"], district=d["district"], kind=d["kind"], ownership=d["ownership"],
-                municipality_code=d["municipality_code"], location=d.get("location")))
-        elif kind == "Institution.CapacityChanged":
-            step = ("demand", c.ChangeCapacity(institution_id=oid, age_group=d["age_group"], pool=d["pool"],
-                                               seats=d["seats"], effective_from=d["effective_from"]))
-        elif kind == "Institution.GrossCostSet":  # a fact of the other municipality: the same in any policy
-            step = ("demand", c.SetGrossCost(institution_id=oid, age_group=d["age_group"],
-                                             gross_cost_ore=d["gross_cost_ore"], effective_from=d["effective_from"]))
-        elif kind == "Institution.ClusterAssigned":
-            step = ("demand", c.AssignCluster(institution_id=oid, cluster=d["cluster"], effective_from=d["effective_from"],
-                                              reason=e.meta.get("reason")))
-        elif kind == "Household.HouseholdRegistered":
-            step = ("demand", c.RegisterHousehold(
-                household_id=oid, municipality_code=d["municipality_code"], district=d["district"],
-                single_parent=d["single_parent"], children_under_18=d["children_under_18"],
-                location=d.get("location")))
-        elif kind == "Household.HouseholdFactsChanged":
-            step = ("demand", c.ChangeHouseholdFacts(
-                household_id=oid, effective_from=d.get("effective_from") or e.meta.get("effective_date")
-                or e.recorded_at.date(), single_parent=d["single_parent"], children_under_18=d["children_under_18"],
-                municipality_code=d["municipality_code"], district=d["district"], location=d.get("location")))
-        elif kind == "Household.IncomeDeclared":
-            step = ("demand", c.DeclareIncome(household_id=oid, annual_income_ore=d["annual_income_ore"],
-                                              effective_from=d["effective_from"]))
-        elif kind == "Child.ChildRegistered":
-            step = ("demand", c.RegisterChild(
-                child_id=oid, household_id=d["household_id"], birth_date=d["birth_date"], district=d.get("district"),
-                municipality_code=d.get("municipality_code"), support_needs=list(d.get("support_needs") or [])))
-        elif kind == "Child.Opskrevet":
-            step = ("register", c.Register(child_id=oid, age_group=d["age_group"], wishes=list(d["wishes"]),
-                                           need_date=d["need_date"], newcomer=bool(d.get("newcomer"))))
-        elif kind == "Child.WishesChanged":
-            step = ("demand", c.ChangeWishes(child_id=oid, age_group=d["age_group"], wishes=list(d["wishes"]),
-                                             need_date=d["need_date"]))
-        elif kind == "Booking.PlaceBooked":
-            source = (d.get("basis") or {}).get("source")
-            if source == "transfer":
-                return  # a continuation of a place: not new demand
-            basis = d.get("basis") or {}
-            override = bool(basis.get("override"))  # a caseworker's decision to book beyond capacity: kept
-            step = ("book", c.BookPlace(child_id=d["child_id"], institution_id=d["institution_id"],
-                                        start_date=d["start_date"], pool=d["pool"], lunch=bool(d["lunch"]),
-                                        booking_id=oid, override=override,
-                                        reason=(e.meta.get("reason") or "override in the original ledger")
-                                        if override else None))
-            if source == "offer":
-                channel = "caseworker"  # the family accepted a caseworker's offer
-        elif kind == "Booking.BookingCancelled":
-            step = ("cancel", c.CancelBooking(booking_id=oid, effective_date=d["effective_date"],
-                                              reason=e.meta.get("reason") or "cancelled in the original ledger"))
-        elif kind == "Booking.ChildTransferred":  # the family moves the place (or the age roll does)
-            step = ("transfer", c.TransferChild(booking_id=oid, institution_id=d["to_institution_id"],
-                                                effective_date=d["effective_date"], kind=d["kind"],
-                                                reason=e.meta.get("reason") or "transferred in the original ledger"))
-            self.steps.append((e.recorded_at, *step, channel, d["to_booking_id"]))
-            return
-        if step is not None:
-            self.steps.append((e.recorded_at, step[0], step[1], channel, None))
+    def _step(self, e: Envelope, what: str, command: Any, *, channel: str | None = None,
+              creates: str | None = None) -> None:
+        self.steps.append((e.recorded_at, what, command, channel or _channel(e), creates))
+
+    @on(events.Child.PersonErased, events.Household.PersonErased)
+    def _erased(self, e: Envelope) -> None:
+        self._step(e, "demand", c.ErasePerson(person_id=e.originator_id,
+                                              reason=e.meta.get("reason") or "erased in the original"))
+
+    @on(events.RuleBook.RuleSetActivated)
+    def _rule_set_activated(self, e: Envelope) -> None:
+        if self.first_activation is None or e.data["effective_from"] < self.first_activation:
+            self.first_activation = e.data["effective_from"]
+
+    @on(events.Institution.InstitutionRegistered)
+    def _institution_registered(self, e: Envelope) -> None:
+        d = e.data
+        self._step(e, "demand", c.RegisterInstitution(
+            institution_id=e.originator_id, name=d["name"], district=d["district"], kind=d["kind"],
+            ownership=d["ownership"], municipality_code=d["municipality_code"], location=d.get("location")))
+
+    @on(events.Institution.CapacityChanged)
+    def _capacity_changed(self, e: Envelope) -> None:
+        d = e.data
+        self._step(e, "demand", c.ChangeCapacity(institution_id=e.originator_id, age_group=d["age_group"],
+                                                 pool=d["pool"], seats=d["seats"], effective_from=d["effective_from"]))
+
+    @on(events.Institution.GrossCostSet)
+    def _gross_cost_set(self, e: Envelope) -> None:  # a fact of the other municipality: the same in any policy
+        d = e.data
+        self._step(e, "demand", c.SetGrossCost(institution_id=e.originator_id, age_group=d["age_group"],
+                                               gross_cost_ore=d["gross_cost_ore"], effective_from=d["effective_from"]))
+
+    @on(events.Institution.ClusterAssigned)
+    def _cluster_assigned(self, e: Envelope) -> None:
+        d = e.data
+        self._step(e, "demand", c.AssignCluster(institution_id=e.originator_id, cluster=d["cluster"],
+                                                effective_from=d["effective_from"], reason=e.meta.get("reason")))
+
+    @on(events.Household.HouseholdRegistered)
+    def _household_registered(self, e: Envelope) -> None:
+        d = e.data
+        self._step(e, "demand", c.RegisterHousehold(
+            household_id=e.originator_id, municipality_code=d["municipality_code"], district=d["district"],
+            single_parent=d["single_parent"], children_under_18=d["children_under_18"], location=d.get("location")))
+
+    @on(events.Household.HouseholdFactsChanged)
+    def _household_facts_changed(self, e: Envelope) -> None:
+        d = e.data
+        self._step(e, "demand", c.ChangeHouseholdFacts(
+            household_id=e.originator_id, effective_from=d.get("effective_from") or e.meta.get("effective_date")
+            or e.recorded_at.date(), single_parent=d["single_parent"], children_under_18=d["children_under_18"],
+            municipality_code=d["municipality_code"], district=d["district"], location=d.get("location")))
+
+    @on(events.Household.IncomeDeclared)
+    def _income_declared(self, e: Envelope) -> None:
+        self._step(e, "demand", c.DeclareIncome(household_id=e.originator_id,
+                                                annual_income_ore=e.data["annual_income_ore"],
+                                                effective_from=e.data["effective_from"]))
+
+    @on(events.Child.ChildRegistered)
+    def _child_registered(self, e: Envelope) -> None:
+        d = e.data
+        self._step(e, "demand", c.RegisterChild(
+            child_id=e.originator_id, household_id=d["household_id"], birth_date=d["birth_date"],
+            district=d.get("district"), municipality_code=d.get("municipality_code"),
+            support_needs=list(d.get("support_needs") or [])))
+
+    @on(events.Child.Opskrevet)
+    def _registered(self, e: Envelope) -> None:
+        d = e.data
+        self._step(e, "register", c.Register(child_id=e.originator_id, age_group=d["age_group"],
+                                             wishes=list(d["wishes"]), need_date=d["need_date"],
+                                             newcomer=bool(d.get("newcomer"))))
+
+    @on(events.Child.WishesChanged)
+    def _wishes_changed(self, e: Envelope) -> None:
+        d = e.data
+        self._step(e, "demand", c.ChangeWishes(child_id=e.originator_id, age_group=d["age_group"],
+                                               wishes=list(d["wishes"]), need_date=d["need_date"]))
+
+    @on(events.Booking.PlaceBooked)
+    def _booked(self, e: Envelope) -> None:
+        d = e.data
+        basis = d.get("basis") or {}
+        source = basis.get("source")
+        if source == "transfer":
+            return  # a continuation of a place: not new demand
+        override = bool(basis.get("override"))  # a caseworker's decision to book beyond capacity: kept
+        self._step(e, "book", c.BookPlace(child_id=d["child_id"], institution_id=d["institution_id"],
+                                          start_date=d["start_date"], pool=d["pool"], lunch=bool(d["lunch"]),
+                                          booking_id=e.originator_id, override=override,
+                                          reason=(e.meta.get("reason") or "override in the original ledger")
+                                          if override else None),
+                   channel="caseworker" if source == "offer" else None)  # an offer accepted: the office's
+
+    @on(events.Booking.BookingCancelled)
+    def _cancelled(self, e: Envelope) -> None:
+        self._step(e, "cancel", c.CancelBooking(booking_id=e.originator_id, effective_date=e.data["effective_date"],
+                                                reason=e.meta.get("reason") or "cancelled in the original ledger"))
+
+    @on(events.Booking.ChildTransferred)
+    def _transferred(self, e: Envelope) -> None:
+        """The family moves the place (or the age roll does)."""
+        d = e.data
+        self._step(e, "transfer", c.TransferChild(booking_id=e.originator_id, institution_id=d["to_institution_id"],
+                                                  effective_date=d["effective_date"], kind=d["kind"],
+                                                  reason=e.meta.get("reason") or "transferred in the original ledger"),
+                   creates=d["to_booking_id"])
+
+
+def _channel(e: Envelope) -> str:
+    """The channel a step is replayed through: the original's (a person's channel unknown here: a caseworker)."""
+    channel = e.meta.get("channel") or "system"
+    return channel if channel in ("self_service", "caseworker", "system", "import") else "caseworker"
 
 
 @dataclass
@@ -271,15 +309,15 @@ def _allocate_and_accept(ledger: Ledger, allocate, month: str, seed: int, out: R
     to get a place), through the placement office as under the waiting list (no self-service there)."""
     start = ledger.max_position()
     allocate(ledger, month, seed=seed, actor="counterfactual", channel="system")
-    reader = LogReader(ledger, {"Child.PlaceOffered"})
+    reader = LogReader(ledger, {events.Child.PlaceOffered.topic})
     end = ledger.max_position()
     position = start
     with ledger.bulk(actor="counterfactual", channel="caseworker") as batch:
         while position < end:
-            events, last = reader.page(position, 10_000)
+            offered, last = reader.page(position, 10_000)
             if last == position:
                 break
-            for e in events:
+            for e in offered:
                 command = c.AcceptOffer(child_id=e.originator_id, offer_id=e.data["offer_id"])
                 if batch.execute(command) is None:
                     _refused(out, batch, command, e.recorded_at)

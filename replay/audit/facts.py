@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
-from ledger import Ledger
-from projections.engine import Envelope, LogReader, View, fold_log
+from ledger import Ledger, events
+from projections.engine import Envelope, LogReader, View, fold_log, on
 
 PAGE = 20_000
 
@@ -108,14 +108,6 @@ class Demand(View):
 
     name = "audit_demand"
     tables = ()
-    handles = frozenset({
-        "Child.ChildRegistered", "Child.Opskrevet", "Child.WishesChanged", "Child.PlaceOffered",
-        "Child.OfferDeclined", "Child.OfferAccepted", "Child.OfferExpired", "Child.Placed", "Child.PersonErased",
-        "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred",
-        "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.CapacityOverridden",
-        "Household.HouseholdRegistered", "Household.IncomeDeclared",
-        "RuleBook.RuleSetActivated",
-    })
 
     def __init__(self) -> None:
         super().__init__()
@@ -134,88 +126,142 @@ class Demand(View):
 
     def apply(self, e: Envelope) -> None:
         self.last_recorded = e.recorded_at
-        d, oid, kind = e.data, e.originator_id, e.kind
-        if kind == "Child.ChildRegistered":
-            self.children[oid] = Child(oid, d["household_id"], d["birth_date"], d.get("district"), e.position)
-            self.households.setdefault(d["household_id"], _household()).setdefault("children", set()).add(oid)
-        elif kind == "Child.Opskrevet":
-            self.registrations[(oid, d["age_group"])] = Registration(
-                oid, d["age_group"], list(d["wishes"]), d["need_date"], d["registered_on"],
-                e.meta.get("channel") or "unknown", bool(d.get("newcomer")), e.position, e.recorded_at,
-                positions=[e.position], history=[(e.position, e.recorded_at, list(d["wishes"]), d["need_date"])],
-                guarantee_list=bool(d.get("guarantee_list")))
-        elif kind == "Child.WishesChanged":
-            reg = self.registrations.get((oid, d["age_group"]))
+        super().apply(e)
+
+    @on(events.Child.ChildRegistered)
+    def _child_registered(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        self.children[oid] = Child(oid, d["household_id"], d["birth_date"], d.get("district"), e.position)
+        self.households.setdefault(d["household_id"], _household()).setdefault("children", set()).add(oid)
+
+    @on(events.Child.Opskrevet)
+    def _opskrevet(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        self.registrations[(oid, d["age_group"])] = Registration(
+            oid, d["age_group"], list(d["wishes"]), d["need_date"], d["registered_on"],
+            e.meta.get("channel") or "unknown", bool(d.get("newcomer")), e.position, e.recorded_at,
+            positions=[e.position], history=[(e.position, e.recorded_at, list(d["wishes"]), d["need_date"])],
+            guarantee_list=bool(d.get("guarantee_list")))
+
+    @on(events.Child.WishesChanged)
+    def _wishes_changed(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        reg = self.registrations.get((oid, d["age_group"]))
+        if reg is not None:
+            reg.wishes, reg.need_date = list(d["wishes"]), d["need_date"]
+            reg.positions.append(e.position)
+            reg.history.append((e.position, e.recorded_at, reg.wishes, reg.need_date))
+
+    @on(events.Child.PlaceOffered)
+    def _place_offered(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        self.offers[d["offer_id"]] = {"child": oid, "institution": d["institution_id"],
+                                      "age_group": d["age_group"], "position": e.position,
+                                      "recorded": e.recorded_at, "closed": None, "seed": d.get("seed"),
+                                      "basis": d.get("priority_basis") or "", "start": d["start_date"],
+                                      "answer": None}
+        self.offers_by_child.setdefault(oid, []).append(d["offer_id"])
+
+    @on(events.Child.OfferAccepted)
+    def _offer_accepted(self, e: Envelope) -> None:
+        self._offer_closed(e, "accepted")
+
+    @on(events.Child.OfferExpired)
+    def _offer_expired(self, e: Envelope) -> None:
+        self._offer_closed(e, "expired")
+
+    def _offer_closed(self, e: Envelope, answer: str) -> None:
+        offer = self.offers.get(e.data["offer_id"])
+        if offer is not None:
+            offer["closed"] = e.position
+            offer["answer"] = answer
+
+    @on(events.Child.OfferDeclined)
+    def _offer_declined(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        offer = self.offers.get(d["offer_id"])
+        if offer is not None:
+            offer["closed"] = e.position
+            offer["answer"] = "declined"
+            self.declined.add((oid, offer["institution"]))
+            reg = self.registrations.get((oid, offer["age_group"]))
             if reg is not None:
-                reg.wishes, reg.need_date = list(d["wishes"]), d["need_date"]
+                reg.need_date = d["need_date"]
                 reg.positions.append(e.position)
                 reg.history.append((e.position, e.recorded_at, reg.wishes, reg.need_date))
-        elif kind == "Child.PlaceOffered":
-            self.offers[d["offer_id"]] = {"child": oid, "institution": d["institution_id"],
-                                          "age_group": d["age_group"], "position": e.position,
-                                          "recorded": e.recorded_at, "closed": None, "seed": d.get("seed"),
-                                          "basis": d.get("priority_basis") or "", "start": d["start_date"],
-                                          "answer": None}
-            self.offers_by_child.setdefault(oid, []).append(d["offer_id"])
-        elif kind in ("Child.OfferAccepted", "Child.OfferExpired"):
-            offer = self.offers.get(d["offer_id"])
-            if offer is not None:
-                offer["closed"] = e.position
-                offer["answer"] = "accepted" if kind == "Child.OfferAccepted" else "expired"
-        elif kind == "Child.OfferDeclined":
-            offer = self.offers.get(d["offer_id"])
-            if offer is not None:
-                offer["closed"] = e.position
-                offer["answer"] = "declined"
-                self.declined.add((oid, offer["institution"]))
-                reg = self.registrations.get((oid, offer["age_group"]))
-                if reg is not None:
-                    reg.need_date = d["need_date"]
-                    reg.positions.append(e.position)
-                    reg.history.append((e.position, e.recorded_at, reg.wishes, reg.need_date))
-        elif kind == "Child.Placed":
-            for group in ("nursery", "kindergarten"):
-                reg = self.registrations.get((oid, group))
-                if reg is not None and reg.left is None and d["institution_id"] in reg.wishes:
-                    reg.left = (e.position, e.recorded_at)
-        elif kind == "Child.PersonErased":
-            child = self.children.get(oid)
-            if child is not None:
-                child.erased = True
-        elif kind == "Booking.PlaceBooked":
-            basis = d.get("basis") or {}
-            self.bookings[oid] = Booking(
-                oid, d["child_id"], d["household_id"], d["institution_id"], d["pool"], d["age_group"],
-                d["start_date"], d["end_date"], e.meta.get("channel") or basis.get("channel") or "unknown",
-                basis.get("source") or "booking", e.position, e.recorded_at, [e.position], basis.get("offer_id"),
-                e.meta.get("reason"))
-        elif kind in ("Booking.BookingCancelled", "Booking.ChildTransferred"):
-            b = self.bookings.get(oid)
-            if b is not None:
-                b.end = min(b.end, date.fromordinal(d["effective_date"].toordinal() - 1))
-                b.positions.append(e.position)
-        elif kind == "Institution.InstitutionRegistered":
-            self.institutions[oid] = Institution(oid, d.get("name") or oid[:8], d["district"], d["kind"], e.position)
-        elif kind == "Institution.CapacityChanged":
-            entries = [x for x in self.capacity.get((oid, d["age_group"], d["pool"]), []) if x[0] != d["effective_from"]]
-            entries.append((d["effective_from"], d["seats"], e.position))
-            self.capacity[(oid, d["age_group"], d["pool"])] = sorted(entries)
-        elif kind == "Institution.CapacityOverridden":
-            self.overrides.append({
-                "institution_id": oid, "booking_id": d["booking_id"], "age_group": d["age_group"], "pool": d["pool"],
-                "short_from": min(a for a, _ in d["short_days"]).isoformat() if d["short_days"] else None,
-                "short_to": max(b for _, b in d["short_days"]).isoformat() if d["short_days"] else None,
-                "short_days": sum((b - a).days + 1 for a, b in d["short_days"]),
-                "actor": e.meta.get("actor"), "reason": e.meta.get("reason"),
-                "recorded": e.recorded_at.isoformat(), "events": [e.position]})
-        elif kind == "Household.HouseholdRegistered":
-            self.households.setdefault(oid, _household())["district"] = d["district"]
-        elif kind == "Household.IncomeDeclared":
-            incomes = self.households.setdefault(oid, _household())["incomes"]
-            incomes[:] = sorted([x for x in incomes if x[0] != d["effective_from"]]
-                                + [(d["effective_from"], d["annual_income_ore"])])
-        elif kind == "RuleBook.RuleSetActivated":
-            self.activations = sorted(self.activations + [(d["effective_from"], d["rule_set_id"], e.position)])
+
+    @on(events.Child.Placed)
+    def _placed(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        for group in ("nursery", "kindergarten"):
+            reg = self.registrations.get((oid, group))
+            if reg is not None and reg.left is None and d["institution_id"] in reg.wishes:
+                reg.left = (e.position, e.recorded_at)
+
+    @on(events.Child.PersonErased)
+    def _person_erased(self, e: Envelope) -> None:
+        oid = e.originator_id
+        child = self.children.get(oid)
+        if child is not None:
+            child.erased = True
+
+    @on(events.Booking.PlaceBooked)
+    def _place_booked(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        basis = d.get("basis") or {}
+        self.bookings[oid] = Booking(
+            oid, d["child_id"], d["household_id"], d["institution_id"], d["pool"], d["age_group"],
+            d["start_date"], d["end_date"], e.meta.get("channel") or basis.get("channel") or "unknown",
+            basis.get("source") or "booking", e.position, e.recorded_at, [e.position], basis.get("offer_id"),
+            e.meta.get("reason"))
+
+    @on(events.Booking.BookingCancelled, events.Booking.ChildTransferred)
+    def _booking_ended(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        b = self.bookings.get(oid)
+        if b is not None:
+            b.end = min(b.end, date.fromordinal(d["effective_date"].toordinal() - 1))
+            b.positions.append(e.position)
+
+    @on(events.Institution.InstitutionRegistered)
+    def _institution_registered(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        self.institutions[oid] = Institution(oid, d.get("name") or oid[:8], d["district"], d["kind"], e.position)
+
+    @on(events.Institution.CapacityChanged)
+    def _capacity_changed(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        entries = [x for x in self.capacity.get((oid, d["age_group"], d["pool"]), []) if x[0] != d["effective_from"]]
+        entries.append((d["effective_from"], d["seats"], e.position))
+        self.capacity[(oid, d["age_group"], d["pool"])] = sorted(entries)
+
+    @on(events.Institution.CapacityOverridden)
+    def _capacity_overridden(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        self.overrides.append({
+            "institution_id": oid, "booking_id": d["booking_id"], "age_group": d["age_group"], "pool": d["pool"],
+            "short_from": min(a for a, _ in d["short_days"]).isoformat() if d["short_days"] else None,
+            "short_to": max(b for _, b in d["short_days"]).isoformat() if d["short_days"] else None,
+            "short_days": sum((b - a).days + 1 for a, b in d["short_days"]),
+            "actor": e.meta.get("actor"), "reason": e.meta.get("reason"),
+            "recorded": e.recorded_at.isoformat(), "events": [e.position]})
+
+    @on(events.Household.HouseholdRegistered)
+    def _household_registered(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        self.households.setdefault(oid, _household())["district"] = d["district"]
+
+    @on(events.Household.IncomeDeclared)
+    def _income_declared(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        incomes = self.households.setdefault(oid, _household())["incomes"]
+        incomes[:] = sorted([x for x in incomes if x[0] != d["effective_from"]]
+                            + [(d["effective_from"], d["annual_income_ore"])])
+
+    @on(events.RuleBook.RuleSetActivated)
+    def _rule_set_activated(self, e: Envelope) -> None:
+        d = e.data
+        self.activations = sorted(self.activations + [(d["effective_from"], d["rule_set_id"], e.position)])
 
     # -- questions the audits ask ---------------------------------------------------------------
 

@@ -14,11 +14,10 @@ from datetime import date
 from typing import Any
 
 import rules
-from ledger import Ledger
+from ledger import Ledger, events
+from projections.engine import Envelope, View, on
 
-TOPICS = ("ledger.aggregates:Child.ChildRegistered", "ledger.aggregates:Child.Opskrevet",
-          "ledger.aggregates:Booking.PlaceBooked", "ledger.aggregates:Household.FripladsDecided",
-          "ledger.aggregates:RuleBook.RuleSetActivated")
+from replay.audit.facts import fold
 
 
 @dataclass
@@ -50,37 +49,51 @@ def _quantile(values: list[int], q: float) -> int | None:
     return s[min(len(s) - 1, int(q * len(s)))]
 
 
-def outcomes(ledger: Ledger, *, until: date, page: int = 10_000) -> Outcomes:
+class _Registrations(View):
+    """The facts the outcomes are computed from (no tables: read after the fold)."""
+
+    name = "simulation_outcomes"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.births: dict[str, date] = {}
+        self.regs: dict[tuple[str, str], tuple[date, date, str]] = {}  # (child, group) -> registered_on, need, channel
+        self.placed: dict[tuple[str, str], date] = {}
+        self.households_placed: set[str] = set()
+        self.share: dict[str, int] = {}
+        self.rule_set: rules.RuleSet | None = None  # the first activated
+
+    @on(events.RuleBook.RuleSetActivated)
+    def _rule_set_activated(self, e: Envelope) -> None:
+        if self.rule_set is None:
+            self.rule_set = rules.load_rule_set(e.data["rule_set_id"])
+
+    @on(events.Child.ChildRegistered)
+    def _child_registered(self, e: Envelope) -> None:
+        self.births[e.originator_id] = e.data["birth_date"]
+
+    @on(events.Child.Opskrevet)
+    def _registered(self, e: Envelope) -> None:
+        d = e.data
+        self.regs.setdefault((e.originator_id, d["age_group"]),
+                             (d["registered_on"], d["need_date"], e.meta.get("channel") or "?"))
+
+    @on(events.Booking.PlaceBooked)
+    def _booked(self, e: Envelope) -> None:
+        self.placed.setdefault((e.data["child_id"], e.data["age_group"]), e.data["start_date"])
+        self.households_placed.add(e.data["household_id"])
+
+    @on(events.Household.FripladsDecided)
+    def _friplads_decided(self, e: Envelope) -> None:
+        self.share[e.originator_id] = e.data["pay_share_percent"]
+
+
+def outcomes(ledger: Ledger, *, until: date) -> Outcomes:
     """Fold the ledger's registrations and bookings into waiting days and guarantee breaches."""
-    births: dict[str, date] = {}
-    regs: dict[tuple[str, str], tuple[date, date, str]] = {}  # (child, group) -> registered_on, need, channel
-    placed: dict[tuple[str, str], date] = {}
-    households_placed: set[str] = set()
-    share: dict[str, int] = {}
-    rule_set = None
-    position = 0
-    while True:
-        notes = ledger.recorder.select_notifications(position + 1, page, topics=TOPICS)
-        if not notes:
-            break
-        for n in notes:
-            e = ledger.mapper.to_domain_event(n)
-            kind = n.topic.rsplit(".", 1)[1]
-            if kind == "RuleSetActivated" and rule_set is None:
-                rule_set = rules.load_rule_set(e.rule_set_id)
-            elif kind == "ChildRegistered":
-                births[str(e.originator_id)] = e.birth_date
-            elif kind == "Opskrevet":
-                key = (str(e.originator_id), e.age_group)
-                if key not in regs:
-                    regs[key] = (e.registered_on, e.need_date, e.meta.get("channel") or "?")
-            elif kind == "PlaceBooked":
-                key = (e.child_id, e.age_group)
-                placed.setdefault(key, e.start_date)
-                households_placed.add(e.household_id)
-            elif kind == "FripladsDecided":
-                share[str(e.originator_id)] = e.pay_share_percent
-        position = notes[-1].id
+    facts = _Registrations()
+    fold(ledger, [facts])
+    births, regs, placed, share, rule_set = facts.births, facts.regs, facts.placed, facts.share, facts.rule_set
+    households_placed = facts.households_placed
     out = Outcomes()
     for (child, group), (registered_on, need, channel) in regs.items():
         out.registrations[channel] += 1

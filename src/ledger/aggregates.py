@@ -19,14 +19,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
+from ledger import events
 from ledger.clock import recorded_now
+from ledger.events import Meta, recorded_as
 from ledger.seats import Schedule
 
 NS = uuid5(NAMESPACE_URL, "https://plads.invalid/ledger")
 ONE_DAY = timedelta(days=1)
-Meta = dict[str, Any]
 
 
 class LedgerAggregate(Aggregate):
@@ -49,11 +50,11 @@ class RuleBook(LedgerAggregate):
     def create_id() -> UUID:
         return uuid5(NS, "rulebook")
 
-    @event("Opened")
+    @recorded_as(events.RuleBook.Opened)
     def __init__(self) -> None:
         self.activations: list[list[Any]] = []  # [effective_from, rule_set_id], sorted
 
-    @event("RuleSetActivated")
+    @recorded_as(events.RuleBook.RuleSetActivated)
     def activate(self, rule_set_id: str, effective_from: date, meta: Meta) -> None:
         self.activations = sorted(
             [a for a in self.activations if a[0] != effective_from]
@@ -79,7 +80,7 @@ class Institution(LedgerAggregate):
     the same version cannot both be saved.
     """
 
-    @event("InstitutionRegistered")
+    @recorded_as(events.Institution.InstitutionRegistered)
     def __init__(
         self,
         id: UUID,  # noqa: A002 - the aggregate's id, chosen by the handler (imports keep theirs)
@@ -101,7 +102,7 @@ class Institution(LedgerAggregate):
         # booking_id -> {"child_id", "pool", "channel", "segments": [[age_group, first, last]]}
         self.reservations: dict[str, dict[str, Any]] = {}
 
-    @event("CapacityChanged")
+    @recorded_as(events.Institution.CapacityChanged)
     def change_capacity(
         self, age_group: str, pool: str, seats: int, effective_from: date, meta: Meta
     ) -> None:
@@ -110,7 +111,7 @@ class Institution(LedgerAggregate):
         entries.append([effective_from, seats])
         self.capacity[key] = sorted(entries, key=lambda e: e[0])
 
-    @event("GrossCostSet")
+    @recorded_as(events.Institution.GrossCostSet)
     def set_gross_cost(self, age_group: str, gross_cost_ore: int, effective_from: date, meta: Meta) -> None:
         # The budgeted gross cost per place as the institution's municipality calculates it; the
         # billing views read it from the event (nothing the aggregate decides depends on it).
@@ -118,7 +119,7 @@ class Institution(LedgerAggregate):
         entries = [e for e in costs.get(age_group, []) if e[0] != effective_from]
         costs[age_group] = sorted(entries + [[effective_from, gross_cost_ore]], key=lambda e: e[0])
 
-    @event("SeatsReserved")
+    @recorded_as(events.Institution.SeatsReserved)
     def reserve(
         self,
         booking_id: str,
@@ -148,7 +149,7 @@ class Institution(LedgerAggregate):
                 if any(last >= forget_before for _, _, last in r["segments"])
             }
 
-    @event("SeatsReleased")
+    @recorded_as(events.Institution.SeatsReleased)
     def release(self, booking_id: str, from_date: date, meta: Meta) -> None:
         """The booking no longer uses seats from `from_date` on."""
         held = self.reservations.get(booking_id)
@@ -176,7 +177,7 @@ class Institution(LedgerAggregate):
                 clone.__dict__[name] = copy.deepcopy(value, memo)
         return clone
 
-    @event("ClusterAssigned")
+    @recorded_as(events.Institution.ClusterAssigned)
     def assign_cluster(self, cluster: str | None, effective_from: date, meta: Meta) -> None:
         """The cluster (klynge) the institution belongs to from `effective_from`; None: no cluster."""
         self.clusters = _dated_upsert(getattr(self, "clusters", []), effective_from, cluster)
@@ -186,7 +187,7 @@ class Institution(LedgerAggregate):
         before clusters existed have none)."""
         return _dated_lookup(getattr(self, "clusters", []), day)
 
-    @event("CapacityOverridden")
+    @recorded_as(events.Institution.CapacityOverridden)
     def record_override(
         self,
         booking_id: str,
@@ -231,7 +232,7 @@ def _self_service(reservation: dict[str, Any]) -> bool:
 class Household(LedgerAggregate):
     """The payer and the facts that set the parent payment."""
 
-    @event("HouseholdRegistered")
+    @recorded_as(events.Household.HouseholdRegistered)
     def __init__(
         self,
         id: UUID,  # noqa: A002 - the aggregate's id, chosen by the handler (imports keep theirs)
@@ -255,7 +256,7 @@ class Household(LedgerAggregate):
         self.facts: list[list[Any]] = []
         self.registered_facts = [single_parent, children_under_18]
 
-    @event("HouseholdFactsChanged")
+    @recorded_as(events.Household.HouseholdFactsChanged)
     def change_facts(
         self,
         single_parent: bool,
@@ -276,11 +277,11 @@ class Household(LedgerAggregate):
             self.facts = _dated_upsert(getattr(self, "facts", []), effective_from,
                                        [single_parent, children_under_18])
 
-    @event("IncomeDeclared")
+    @recorded_as(events.Household.IncomeDeclared)
     def declare_income(self, annual_income_ore: int, effective_from: date, meta: Meta) -> None:
         self.incomes = _dated_upsert(self.incomes, effective_from, annual_income_ore)
 
-    @event("FripladsDecided")
+    @recorded_as(events.Household.FripladsDecided)
     def decide_friplads(
         self,
         pay_share_percent: int,
@@ -292,7 +293,7 @@ class Household(LedgerAggregate):
         self.friplads = _dated_upsert(self.friplads, effective_from, pay_share_percent)
         self.granted_incomes = _dated_upsert(getattr(self, "granted_incomes", []), effective_from, annual_income_ore)
 
-    @event("FripladsSettled")
+    @recorded_as(events.Household.FripladsSettled)
     def settle_friplads(self, year: int, annual_income_ore: int, shares: list[int | None], meta: Meta) -> None:
         """Efterregulering: the year's pay share per month (January first; None: no friplads that
         month) decided again on the final income."""
@@ -307,7 +308,7 @@ class Household(LedgerAggregate):
         """Whether a friplads decision is in force on `day`."""
         return _dated_lookup(self.friplads, day) is not None
 
-    @event("PaymentAdjusted")
+    @recorded_as(events.Household.PaymentAdjusted)
     def adjust_payment(
         self,
         adjustment_id: str,
@@ -331,7 +332,7 @@ class Household(LedgerAggregate):
             }
         )
 
-    @event("PersonErased")
+    @recorded_as(events.Household.PersonErased)
     def erase(self, person_id: str, meta: Meta) -> None:
         self.erased = True
 
@@ -363,7 +364,7 @@ class Child(LedgerAggregate):
     The version is the lock for invariant 2 (one booking on any day).
     """
 
-    @event("ChildRegistered")
+    @recorded_as(events.Child.ChildRegistered)
     def __init__(
         self,
         id: UUID,  # noqa: A002 - the aggregate's id, chosen by the handler (imports keep theirs)
@@ -385,7 +386,7 @@ class Child(LedgerAggregate):
         self.placements: dict[str, list[Any]] = {}  # booking_id -> [institution_id, first, last]
         self.erased = False
 
-    @event("Opskrevet")
+    @recorded_as(events.Child.Opskrevet)
     def register(
         self,
         age_group: str,
@@ -406,12 +407,12 @@ class Child(LedgerAggregate):
             "guarantee_list": guarantee_list,
         }
 
-    @event("WishesChanged")
+    @recorded_as(events.Child.WishesChanged)
     def change_wishes(self, age_group: str, wishes: list[str], need_date: date, meta: Meta) -> None:
         self.registrations[age_group]["wishes"] = wishes
         self.registrations[age_group]["need_date"] = need_date
 
-    @event("PlaceOffered")
+    @recorded_as(events.Child.PlaceOffered)
     def offer(
         self,
         offer_id: str,
@@ -434,34 +435,34 @@ class Child(LedgerAggregate):
             "state": "open",
         }
 
-    @event("OfferAccepted")
+    @recorded_as(events.Child.OfferAccepted)
     def accept_offer(self, offer_id: str, booking_id: str, meta: Meta) -> None:
         self.offers[offer_id]["state"] = "accepted"
 
-    @event("OfferDeclined")
+    @recorded_as(events.Child.OfferDeclined)
     def decline_offer(self, offer_id: str, need_date: date, meta: Meta) -> None:
         self.offers[offer_id]["state"] = "declined"
         registration = self.registrations.get(self.offers[offer_id]["age_group"])
         if registration is not None:
             registration["need_date"] = need_date
 
-    @event("OfferExpired")
+    @recorded_as(events.Child.OfferExpired)
     def expire_offer(self, offer_id: str, meta: Meta) -> None:
         self.offers[offer_id]["state"] = "expired"
 
-    @event("Placed")
+    @recorded_as(events.Child.Placed)
     def place(self, booking_id: str, institution_id: str, first: date, last: date, meta: Meta) -> None:
         self.placements[booking_id] = [institution_id, first, last]
         for registration in self.registrations.values():
             if institution_id in registration["wishes"]:
                 registration["active"] = False
 
-    @event("PlacementEnded")
+    @recorded_as(events.Child.PlacementEnded)
     def end_placement(self, booking_id: str, last: date, meta: Meta) -> None:
         """The placement's last day moved earlier (cancellation or transfer)."""
         self.placements[booking_id][2] = last
 
-    @event("PersonErased")
+    @recorded_as(events.Child.PersonErased)
     def erase(self, person_id: str, meta: Meta) -> None:
         self.erased = True
 
@@ -488,7 +489,7 @@ class Child(LedgerAggregate):
 class Booking(LedgerAggregate):
     """One booking of a seat: the fact billing and occupancy follow."""
 
-    @event("PlaceBooked")
+    @recorded_as(events.Booking.PlaceBooked)
     def __init__(
         self,
         id: UUID,  # noqa: A002 - the aggregate's id, chosen by the handler (imports keep theirs)
@@ -514,12 +515,12 @@ class Booking(LedgerAggregate):
         self.lunch = lunch
         self.status = "booked"
 
-    @event("BookingCancelled")
+    @recorded_as(events.Booking.BookingCancelled)
     def cancel(self, effective_date: date, meta: Meta) -> None:
         self.end_date = min(self.end_date, effective_date - ONE_DAY)
         self.status = "cancelled"
 
-    @event("ChildTransferred")
+    @recorded_as(events.Booking.ChildTransferred)
     def transfer(
         self,
         effective_date: date,
@@ -546,7 +547,7 @@ class BillingRun(LedgerAggregate):
     def create_id(month: str, **_: Any) -> UUID:
         return uuid5(NS, f"billing-run/{month}")
 
-    @event("BillingRunIssued")
+    @recorded_as(events.BillingRun.BillingRunIssued)
     def __init__(self, month: str, statements: int, total_ore: int, meta: Meta) -> None:
         self.month = month
         self.statements = statements
@@ -564,11 +565,11 @@ class BillingCalendar(LedgerAggregate):
     def create_id() -> UUID:
         return uuid5(NS, "billing-calendar")
 
-    @event("Opened")
+    @recorded_as(events.BillingCalendar.Opened)
     def __init__(self) -> None:
         self.opened: list[str] = []
 
-    @event("MonthOpened")
+    @recorded_as(events.BillingCalendar.MonthOpened)
     def open_month(self, month: str, meta: Meta) -> None:
         self.opened.append(month)
 
@@ -580,7 +581,7 @@ class Statement(LedgerAggregate):
     def create_id(household_id: str, month: str, **_: Any) -> UUID:
         return uuid5(NS, f"statement/{household_id}/{month}")
 
-    @event("StatementIssued")
+    @recorded_as(events.Statement.StatementIssued)
     def __init__(
         self, household_id: str, month: str, lines: list[dict[str, Any]], total_ore: int, meta: Meta
     ) -> None:
@@ -604,7 +605,7 @@ class CommandReceipt(LedgerAggregate):
     def create_id(key: str, **_: Any) -> UUID:
         return uuid5(NS, f"idempotency/{key}")
 
-    @event("CommandAccepted")
+    @recorded_as(events.CommandReceipt.CommandAccepted)
     def __init__(
         self, key: str, command: str, request_hash: str, outcome: dict[str, Any], meta: Meta
     ) -> None:
@@ -618,7 +619,7 @@ class RefusalReceipt(CommandReceipt):
     """A command sent with an idempotency key and refused: a retry is refused the same way,
     even if the ledger would now accept it (same key, same outcome)."""
 
-    @event("CommandRefused")
+    @recorded_as(events.RefusalReceipt.CommandRefused)
     def __init__(  # noqa: D107
         self, key: str, command: str, request_hash: str, outcome: dict[str, Any], meta: Meta
     ) -> None:

@@ -2,7 +2,7 @@
 
 from projections.billing import Billing, Budget
 from projections.forecast import Forecast
-from projections.engine import Envelope, Projector, View, ViewsMoved, attach_inline, open_store, rebuild, verify
+from projections.engine import Envelope, Projector, View, ViewsMoved, attach_inline, on, open_store, rebuild, verify
 from projections.follower import Follower, Leadership
 from projections.occupancy import Occupancy
 from projections.timeline import ChildTimeline
@@ -22,4 +22,4 @@ def billing_views() -> list[View]:
 
 
 __all__ = ["Billing", "Budget", "ChildTimeline", "Envelope", "Follower", "Forecast", "Leadership", "Occupancy", "Projector", "View", "ViewsMoved", "WaitingLists", "all_views",
-           "attach_inline", "billing_views", "open_store", "rebuild", "verify"]
+           "attach_inline", "billing_views", "on", "open_store", "rebuild", "verify"]

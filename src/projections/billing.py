@@ -30,7 +30,9 @@ from typing import Any, Callable, Iterable
 
 import rules
 
-from projections.engine import Envelope, View
+from ledger import events
+
+from projections.engine import Envelope, View, on
 from projections.intermunicipal import add_netting, difference_ore, fold_gross_cost, gross_monthly
 from projections.tables import BOOL, INT, TEXT, Changes, Keyed, Row, Table
 
@@ -39,16 +41,6 @@ ONE_DAY = timedelta(days=1)
 DETAIL_MAX = 300  # what an issued statement line can carry (ledger.commands.StatementLine)
 _UNSET = object()
 OWNER_BATCH = 2_000  # households derived (and their stored rows held) at a time
-
-HANDLES = frozenset({
-    "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred",
-    "Child.ChildRegistered",
-    "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.GrossCostSet",
-    "Household.HouseholdRegistered", "Household.HouseholdFactsChanged",
-    "Household.FripladsDecided", "Household.PaymentAdjusted", "Household.FripladsSettled",
-    "Statement.StatementIssued", "BillingRun.BillingRunIssued",
-    "BillingCalendar.MonthOpened",  # only its recorded time: the asking command's clock moves the horizon
-})
 
 
 def _state_table(name: str) -> Table:
@@ -257,7 +249,6 @@ class _BillingFacts(View):
     """Folds the facts both views need and tells which households/institutions changed."""
 
     state: Table
-    handles = HANDLES
 
     def __init__(self, scenario: rules.RuleSet | None = None) -> None:
         super().__init__()
@@ -374,107 +365,148 @@ class _BillingFacts(View):
             self._save("clock", "last_month", seen)
         if self.share is not None and not self._folds(e):
             return
+        super().apply(e)
+
+    @on(events.BillingCalendar.MonthOpened)
+    def _month_opened(self, e: Envelope) -> None:
+        """Only its recorded time: the asking command's clock moves the horizon (taken in `apply`)."""
+
+    @on(events.Booking.PlaceBooked)
+    def _place_booked(self, e: Envelope) -> None:
         d, oid, pos, meta = e.data, e.originator_id, e.position, e.meta
-        kind = e.kind
-        if kind == "Booking.PlaceBooked":
-            b = {"child": d["child_id"], "household": d["household_id"], "institution": d["institution_id"],
-                 "pool": d["pool"], "start": _iso(d["start_date"]), "end": _iso(d["end_date"]),
-                 "lunch": bool(d["lunch"]), "segments": [[g, _iso(a), _iso(z)] for g, a, z in d["segments"]],
-                 "rule_set": meta.get("rule_set") or (d.get("basis") or {}).get("rule_set"), "events": [pos]}
-            self._index_booking(oid, b)
-            self._save("booking", oid, b)
-            self._booking_changed(b)
-        elif kind in ("Booking.BookingCancelled", "Booking.ChildTransferred"):
-            b = self.bookings.get(oid)
-            if b is None:
-                return
-            b["end"] = min(b["end"], _iso(_d(d["effective_date"]) - ONE_DAY))
-            # The change reaches the months from the one the booking now ends in: the lines of
-            # earlier months stay as they were, so they do not list it (nor need deriving again).
-            since = max(b["start"], b["end"])[:7]
-            b.setdefault("events_from", [""] * len(b["events"])).append(since)
-            b["events"].append(pos)
-            self._save("booking", oid, b)
-            self._booking_changed(b, since)
-        elif kind == "Child.ChildRegistered":
-            self.children[oid] = {"household": d["household_id"], "birth": _iso(d["birth_date"]),
-                                  "municipality": d["municipality_code"], "position": pos}
-            self._save("child", oid, self.children[oid])
-            for booking_id in self._by_household.get(d["household_id"], ()):  # bookings before the child (an import)
-                if self.bookings[booking_id]["child"] == oid:
-                    self._booking_changed(self.bookings[booking_id])
-        elif kind == "Institution.InstitutionRegistered":
-            self.institutions[oid] = {"kind": d["kind"], "municipality": d["municipality_code"],
-                                      "district": d["district"]}
-            self._save("institution", oid, self.institutions[oid])
-            self._dirty_i.add(oid)
-            self._dirty_h.update(self.bookings[b]["household"] for b in self._by_institution.get(oid, ()))
-        elif kind == "Institution.CapacityChanged":
-            if d["pool"] != "basis":
-                return
-            groups = self.capacity.setdefault(oid, {})
-            effective = _iso(d["effective_from"])
-            entries = [x for x in groups.get(d["age_group"], []) if x[0] != effective]
-            entries.append([effective, d["seats"], meta.get("rule_set")])
-            groups[d["age_group"]] = sorted(entries, key=lambda x: x[0])
-            self._save("capacity", oid, groups)
-            self._dirty_i.add(oid)
-        elif kind == "Institution.GrossCostSet":
-            fold_gross_cost(self, oid, d)
-        elif kind == "Household.HouseholdRegistered":
-            self.households[oid] = {"municipality": d["municipality_code"], "district": d["district"], "facts": []}
-            self._save("household", oid, self.households[oid])
-            self._dirty_h.add(oid)
-        elif kind == "Household.HouseholdFactsChanged":
-            h = self.households.setdefault(oid, {"municipality": d["municipality_code"], "district": d["district"],
-                                                 "facts": []})
-            effective = _iso(meta.get("effective_date") or e.recorded_at.date())
-            h["facts"] = sorted(h["facts"] + [[effective, d["municipality_code"], d["district"], pos]],
-                                key=lambda x: (x[0], x[3]))
-            self._save("household", oid, h)
-            # The facts are effective-dated (municipality and district as of each month's 1st):
-            # months before the change bill and count as they did.
-            self._changed(oid, effective[:7])
-        elif kind == "Household.FripladsDecided":
-            effective = _iso(d["effective_from"])
-            entries = [x for x in self.friplads.get(oid, []) if x[0] != effective]
-            entries.append([effective, d["pay_share_percent"], pos])
-            self.friplads[oid] = sorted(entries, key=lambda x: x[0])
-            self._save("friplads", oid, self.friplads[oid])
-            if self.scenario is not None:
-                scale = d.get("scale") or {}
-                inputs = [x for x in self.friplads_inputs.get(oid, []) if x[0] != effective]
-                inputs.append([effective, d["annual_income_ore"], scale.get("children_under_18", 1),
-                               bool(scale.get("single_parent", False))])
-                self.friplads_inputs[oid] = sorted(inputs, key=lambda x: x[0])
-            self._changed(oid, effective[:7])  # a share applies from the 1st of a month on or after
-        elif kind == "Household.FripladsSettled":
-            # Efterregulering: the year's shares decided again on the final income; issued months
-            # whose share changes are corrected on the next statement.
-            self.settled.setdefault(oid, {})[str(d["year"])] = [list(d["shares"]), pos]
-            self._save("settled", oid, self.settled[oid])
-            self._changed(oid, f"{d['year']:04d}-01")
-        elif kind == "Household.PaymentAdjusted":
-            self.adjustments.setdefault(oid, []).append({
-                "id": d["adjustment_id"], "kind": d["kind"], "from_month": d["from_month"],
-                "to_month": d["to_month"], "amount_ore": d["amount_ore"],
-                "pay_share_percent": d["pay_share_percent"], "child_id": d["child_id"],
-                "reason": meta.get("reason"), "position": pos})
-            self._save("adjustments", oid, self.adjustments[oid])
-            self._changed(oid, d["from_month"])
-        elif kind == "Statement.StatementIssued":
-            household, month = d["household_id"], d["month"]
-            statement = {"total": d["total_ore"], "lines": d["lines"], "position": pos}
-            self.issued.setdefault(household, {})[month] = statement
-            self._save("issued", f"{household}/{month}", statement)
-            # The month, and any month its correction lines bill again (normally unsettled already).
-            corrected = [line["month"] for line in d["lines"] if line.get("kind") == "correction" and line.get("month")]
-            self._changed(household, min([month, *corrected]))
-        elif kind == "BillingRun.BillingRunIssued":
-            self.runs[d["month"]] = pos
-            self._save("run", d["month"], pos)
-            # The month is issued for everyone (billed or not) and the next statement moved.
-            self._run_from = min(self._run_from or d["month"], d["month"])
+        b = {"child": d["child_id"], "household": d["household_id"], "institution": d["institution_id"],
+             "pool": d["pool"], "start": _iso(d["start_date"]), "end": _iso(d["end_date"]),
+             "lunch": bool(d["lunch"]), "segments": [[g, _iso(a), _iso(z)] for g, a, z in d["segments"]],
+             "rule_set": meta.get("rule_set") or (d.get("basis") or {}).get("rule_set"), "events": [pos]}
+        self._index_booking(oid, b)
+        self._save("booking", oid, b)
+        self._booking_changed(b)
+
+    @on(events.Booking.BookingCancelled, events.Booking.ChildTransferred)
+    def _booking_ended(self, e: Envelope) -> None:
+        d, oid, pos = e.data, e.originator_id, e.position
+        b = self.bookings.get(oid)
+        if b is None:
+            return
+        b["end"] = min(b["end"], _iso(_d(d["effective_date"]) - ONE_DAY))
+        # The change reaches the months from the one the booking now ends in: the lines of
+        # earlier months stay as they were, so they do not list it (nor need deriving again).
+        since = max(b["start"], b["end"])[:7]
+        b.setdefault("events_from", [""] * len(b["events"])).append(since)
+        b["events"].append(pos)
+        self._save("booking", oid, b)
+        self._booking_changed(b, since)
+
+    @on(events.Child.ChildRegistered)
+    def _child_registered(self, e: Envelope) -> None:
+        d, oid, pos = e.data, e.originator_id, e.position
+        self.children[oid] = {"household": d["household_id"], "birth": _iso(d["birth_date"]),
+                              "municipality": d["municipality_code"], "position": pos}
+        self._save("child", oid, self.children[oid])
+        for booking_id in self._by_household.get(d["household_id"], ()):  # bookings before the child (an import)
+            if self.bookings[booking_id]["child"] == oid:
+                self._booking_changed(self.bookings[booking_id])
+
+    @on(events.Institution.InstitutionRegistered)
+    def _institution_registered(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        self.institutions[oid] = {"kind": d["kind"], "municipality": d["municipality_code"],
+                                  "district": d["district"]}
+        self._save("institution", oid, self.institutions[oid])
+        self._dirty_i.add(oid)
+        self._dirty_h.update(self.bookings[b]["household"] for b in self._by_institution.get(oid, ()))
+
+    @on(events.Institution.CapacityChanged)
+    def _capacity_changed(self, e: Envelope) -> None:
+        d, oid, meta = e.data, e.originator_id, e.meta
+        if d["pool"] != "basis":
+            return
+        groups = self.capacity.setdefault(oid, {})
+        effective = _iso(d["effective_from"])
+        entries = [x for x in groups.get(d["age_group"], []) if x[0] != effective]
+        entries.append([effective, d["seats"], meta.get("rule_set")])
+        groups[d["age_group"]] = sorted(entries, key=lambda x: x[0])
+        self._save("capacity", oid, groups)
+        self._dirty_i.add(oid)
+
+    @on(events.Institution.GrossCostSet)
+    def _gross_cost_set(self, e: Envelope) -> None:
+        fold_gross_cost(self, e.originator_id, e.data)
+
+    @on(events.Household.HouseholdRegistered)
+    def _household_registered(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        self.households[oid] = {"municipality": d["municipality_code"], "district": d["district"], "facts": []}
+        self._save("household", oid, self.households[oid])
+        self._dirty_h.add(oid)
+
+    @on(events.Household.HouseholdFactsChanged)
+    def _household_facts_changed(self, e: Envelope) -> None:
+        d, oid, pos, meta = e.data, e.originator_id, e.position, e.meta
+        h = self.households.setdefault(oid, {"municipality": d["municipality_code"], "district": d["district"],
+                                             "facts": []})
+        effective = _iso(meta.get("effective_date") or e.recorded_at.date())
+        h["facts"] = sorted(h["facts"] + [[effective, d["municipality_code"], d["district"], pos]],
+                            key=lambda x: (x[0], x[3]))
+        self._save("household", oid, h)
+        # The facts are effective-dated (municipality and district as of each month's 1st):
+        # months before the change bill and count as they did.
+        self._changed(oid, effective[:7])
+
+    @on(events.Household.FripladsDecided)
+    def _friplads_decided(self, e: Envelope) -> None:
+        d, oid, pos = e.data, e.originator_id, e.position
+        effective = _iso(d["effective_from"])
+        entries = [x for x in self.friplads.get(oid, []) if x[0] != effective]
+        entries.append([effective, d["pay_share_percent"], pos])
+        self.friplads[oid] = sorted(entries, key=lambda x: x[0])
+        self._save("friplads", oid, self.friplads[oid])
+        if self.scenario is not None:
+            scale = d.get("scale") or {}
+            inputs = [x for x in self.friplads_inputs.get(oid, []) if x[0] != effective]
+            inputs.append([effective, d["annual_income_ore"], scale.get("children_under_18", 1),
+                           bool(scale.get("single_parent", False))])
+            self.friplads_inputs[oid] = sorted(inputs, key=lambda x: x[0])
+        self._changed(oid, effective[:7])  # a share applies from the 1st of a month on or after
+
+    @on(events.Household.FripladsSettled)
+    def _friplads_settled(self, e: Envelope) -> None:
+        d, oid, pos = e.data, e.originator_id, e.position
+        # Efterregulering: the year's shares decided again on the final income; issued months
+        # whose share changes are corrected on the next statement.
+        self.settled.setdefault(oid, {})[str(d["year"])] = [list(d["shares"]), pos]
+        self._save("settled", oid, self.settled[oid])
+        self._changed(oid, f"{d['year']:04d}-01")
+
+    @on(events.Household.PaymentAdjusted)
+    def _payment_adjusted(self, e: Envelope) -> None:
+        d, oid, pos, meta = e.data, e.originator_id, e.position, e.meta
+        self.adjustments.setdefault(oid, []).append({
+            "id": d["adjustment_id"], "kind": d["kind"], "from_month": d["from_month"],
+            "to_month": d["to_month"], "amount_ore": d["amount_ore"],
+            "pay_share_percent": d["pay_share_percent"], "child_id": d["child_id"],
+            "reason": meta.get("reason"), "position": pos})
+        self._save("adjustments", oid, self.adjustments[oid])
+        self._changed(oid, d["from_month"])
+
+    @on(events.Statement.StatementIssued)
+    def _statement_issued(self, e: Envelope) -> None:
+        d, pos = e.data, e.position
+        household, month = d["household_id"], d["month"]
+        statement = {"total": d["total_ore"], "lines": d["lines"], "position": pos}
+        self.issued.setdefault(household, {})[month] = statement
+        self._save("issued", f"{household}/{month}", statement)
+        # The month, and any month its correction lines bill again (normally unsettled already).
+        corrected = [line["month"] for line in d["lines"] if line.get("kind") == "correction" and line.get("month")]
+        self._changed(household, min([month, *corrected]))
+
+    @on(events.BillingRun.BillingRunIssued)
+    def _billing_run_issued(self, e: Envelope) -> None:
+        d, pos = e.data, e.position
+        self.runs[d["month"]] = pos
+        self._save("run", d["month"], pos)
+        # The month is issued for everyone (billed or not) and the next statement moved.
+        self._run_from = min(self._run_from or d["month"], d["month"])
 
     def _folds(self, e: Envelope) -> bool:
         """In one share of a rebuild: whether an event is a fact this share needs — of its own
@@ -482,11 +514,11 @@ class _BillingFacts(View):
         institution), or everyone's (institutions, capacity, billing runs). Each share holds only
         its households' facts, so the processes of a rebuild do not each hold them all."""
         kind, d = e.kind, e.data
-        if kind == "Booking.PlaceBooked":
+        if kind == events.Booking.PlaceBooked.topic:
             return self._mine(d["household_id"]) or (d["pool"] == "basis" and self._mine(d["institution_id"]))
-        if kind in ("Child.ChildRegistered", "Statement.StatementIssued"):
+        if kind in (events.Child.ChildRegistered.topic, events.Statement.StatementIssued.topic):
             return self._mine(d["household_id"])
-        if kind.startswith("Household."):
+        if e.aggregate == events.Household.__name__:
             return self._mine(e.originator_id)
         return True
 

@@ -1,6 +1,7 @@
 """The projection engine: one reader of the ledger's notification log, many views.
 
-It reads the log in large pages, hands each event to the views that handle it,
+It reads the log in large pages, hands each event to the views that handle it (each view registers
+one method per event type of the catalogue, `ledger.events`, with `@on`; its `handles` follow),
 and commits every view's changes together with the position in one transaction
 per page — exactly once, resumable after a crash (`kill -9`): an uncommitted
 page leaves neither rows nor position, so it is simply read again.
@@ -23,10 +24,10 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 from uuid import UUID
 
-from ledger import Ledger, LedgerError
+from ledger import Ledger, LedgerError, events
 
 from projections.checkpoints import save_checkpoint
 from projections.stores import PositionMoved, PostgresViewStore, RowsRefused, SQLiteViewStore, ViewStore, is_outage
@@ -81,12 +82,50 @@ class Envelope:
         return self.data.get("meta") or {}
 
 
+Handler = TypeVar("Handler", bound=Callable[..., None])
+
+
+def on(*entries: type[events.EventType]) -> Callable[[Handler], Handler]:
+    """Registers a view's method as the view's handler of these events (entries of the event
+    catalogue, `ledger.events`); the view's `handles` are the events its methods registered for."""
+    for entry in entries:
+        if not (isinstance(entry, type) and issubclass(entry, events.EventType)
+                and events.CATALOGUE.get(getattr(entry, "topic", None)) is entry):
+            raise TypeError(f"{entry!r} is not an entry of the event catalogue")
+    if not entries:
+        raise TypeError("name the events the handler takes")
+
+    def register(method: Handler) -> Handler:
+        method.__handles__ = (*getattr(method, "__handles__", ()), *(e.topic for e in entries))  # type: ignore[attr-defined]
+        return method
+
+    return register
+
+
 class View:
-    """A read model: tables, the events it handles, and how it folds them."""
+    """A read model: tables, the events it handles (one method per event type, registered with
+    `@on(...)`), and how it folds them."""
 
     name: str = ""
     tables: tuple[Table, ...] = ()
-    handles: frozenset[str] = frozenset()  # "Aggregate.Event"
+    handles: frozenset[str] = frozenset()  # "Aggregate.Event": derived from the registered methods
+    _handlers: dict[str, Callable[["View", Envelope], None]] = {}  # topic -> method
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "handles" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: register a method per event with @on(...) instead of setting handles")
+        # Inherited handlers, resolved by name: a subclass that overrides a handler method overrides the handler.
+        handlers = {topic: getattr(cls, method.__name__) for topic, method in cls._handlers.items()}
+        own: dict[str, str] = {}
+        for name, attr in cls.__dict__.items():
+            for topic in getattr(attr, "__handles__", ()):
+                if topic in own:
+                    raise TypeError(f"{cls.__name__} handles {topic} twice: in {own[topic]} and {name}")
+                own[topic] = name
+                handlers[topic] = attr
+        cls._handlers = handlers
+        cls.handles = frozenset(handlers)
 
     def __init__(self) -> None:
         self.t: dict[str, Keyed] = {table.name: Keyed(table) for table in self.tables}
@@ -149,7 +188,20 @@ class View:
         self.__init__()  # type: ignore[misc]
 
     def apply(self, e: Envelope) -> None:
-        raise NotImplementedError
+        """Hand the event to the method registered for its type (none: the view ignores it).
+
+        A view that must see every event it handles first (its clock, say) overrides this and
+        calls `super().apply(e)`."""
+        handler = self._handlers.get(e.kind)
+        if handler is not None:
+            handler(self, e)
+
+    def route(self, topic: str) -> Callable[[Envelope], None]:
+        """What the engine calls with each event of `topic`: the registered method, bound — or
+        `apply` where the view overrides it."""
+        if type(self).apply is not View.apply:
+            return self.apply
+        return self._handlers[topic].__get__(self)
 
     def finish_page(self, final: bool = True) -> None:
         """Called after each page, before its changes are taken: derive rows from state.
@@ -175,6 +227,15 @@ class View:
     # False while only the working state matters (checkpoints taken afterwards): views may then skip
     # their derivations; a view restored from such a state derives everything again.
     deriving: bool = True
+
+
+def _by_topic(views: Sequence[View]) -> dict[str, list[tuple[View, Callable[[Envelope], None]]]]:
+    """Per topic, the views that handle it (in their order) and what to call with its events."""
+    out: dict[str, list[tuple[View, Callable[[Envelope], None]]]] = {}
+    for v in views:
+        for topic in v.handles:
+            out.setdefault(topic, []).append((v, v.route(topic)))
+    return out
 
 
 def open_store(ledger: Ledger) -> ViewStore:
@@ -306,7 +367,8 @@ class Projector:
         self.name = name
         self.page_size = page_size
         self.store = store or open_store(ledger)
-        self.reader = LogReader(ledger, set().union(*(v.handles for v in self.views)) if self.views else ())
+        self._by_topic = _by_topic(self.views)
+        self.reader = LogReader(ledger, self._by_topic)
         self._lock = threading.Lock()
         # Called with the new position after every committed page (the API wakes its waiting reads).
         self.on_commit: Callable[[int], None] | None = None
@@ -358,13 +420,11 @@ class Projector:
 
     def _fold(self, events: list[Envelope], last: int) -> dict[Table, Changes]:
         for e in events:
-            kind = e.kind
-            for v in self.views:
-                if kind in v.handles:
-                    try:
-                        v.apply(e)
-                    except Exception as error:
-                        raise (error if is_outage(error) else _Refused(v.name, e.position, error)) from error
+            for v, handle in self._by_topic.get(e.kind, ()):
+                try:
+                    handle(e)
+                except Exception as error:
+                    raise (error if is_outage(error) else _Refused(v.name, e.position, error)) from error
         changes: dict[Table, Changes] = {}
         for v in self.views:
             try:
@@ -505,15 +565,14 @@ def _fold_log(reader: LogReader, views: Sequence[View], start: int, until: int, 
               on_appends: Callable[[Table, list[Row]], None] | None,
               progress: Callable[[int, int], None] | None) -> int:
     position = start
+    by_topic = _by_topic(views)
     while position < until:
         events, last = reader.page(position, page_size, until)
         if last == position:
             break
         for e in events:
-            kind = e.kind
-            for v in views:
-                if kind in v.handles:
-                    v.apply(e)
+            for _, handle in by_topic.get(e.kind, ()):
+                handle(e)
         for v in views:
             v.finish_page(final=False)
             _hand_on(v, on_appends)

@@ -23,11 +23,14 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import Any
+from functools import wraps
+from typing import Any, Callable
 
 import rules
 
-from projections.engine import Envelope, View
+from ledger import events
+
+from projections.engine import Envelope, View, on
 from projections.occupancy import CAPACITY, INSTITUTIONS, OCCUPANCY
 from projections.stores import ViewStore
 from projections.tables import DATE, INT, TEXT, Row, Table
@@ -52,14 +55,26 @@ STATE = Table(
 )
 
 
+def _child_change(method: Callable[[Any, dict[str, Any], dict[str, Any]], None]) -> Callable[[Any, Envelope], None]:
+    """A handler of a change to a child the view knows (of others it has nothing to forecast)."""
+
+    @wraps(method)
+    def handler(view: "Forecast", e: Envelope) -> None:
+        child = view.children.get(e.originator_id)
+        if child is None:
+            return
+        method(view, child, e.data)
+        if child.get("rule_set") is None:
+            child["rule_set"] = e.meta.get("rule_set")
+        view._dirty.add(e.originator_id)
+
+    return handler
+
+
 class Forecast(View):
     name = "forecast"
     rebuild_weight = 7  # seconds per 300k events of the synthetic city, folded alone
     tables = (DEMAND, STATE)
-    handles = frozenset({
-        "Child.ChildRegistered", "Child.Opskrevet", "Child.WishesChanged", "Child.OfferDeclined",
-        "Child.Placed", "Child.PlacementEnded", "Child.PersonErased",
-    })
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,45 +89,57 @@ class Forecast(View):
         for key in self.t[DEMAND.name].rows:
             self._rows[key[0]].add(key)
 
-    def apply(self, e: Envelope) -> None:
+    @on(events.Child.ChildRegistered)
+    def _registered(self, e: Envelope) -> None:
         d, cid = e.data, e.originator_id
-        if e.name == "ChildRegistered":
-            self.children[cid] = {"birth": d["birth_date"].isoformat(), "district": d["district"],
-                                  "rule_set": e.meta.get("rule_set"), "regs": {}, "places": {}}
-        else:
-            child = self.children.get(cid)
-            if child is None:
-                return
-            if e.name == "Opskrevet":
-                child["regs"][d["age_group"]] = {"wishes": list(d["wishes"]), "need": d["need_date"].isoformat(),
-                                                 "active": True}
-            elif e.name == "WishesChanged":
-                reg = child["regs"].get(d["age_group"])
-                if reg is not None:
-                    reg["wishes"] = list(d["wishes"])
-                    reg["need"] = d["need_date"].isoformat()
-            elif e.name == "OfferDeclined":
-                # Declining may move the need date (the waiting-list rules); which list is
-                # not in the event, so move it on every active registration that had it earlier.
-                for reg in child["regs"].values():
-                    if reg["active"] and reg["need"] < d["need_date"].isoformat():
-                        reg["need"] = d["need_date"].isoformat()
-            elif e.name == "Placed":
-                child["places"][d["booking_id"]] = [d["institution_id"], d["first"].isoformat(),
-                                                    d["last"].isoformat(), d["last"].isoformat()]
-                # As in the ledger: a place in a wished institution takes the child off that list.
-                for reg in child["regs"].values():
-                    if d["institution_id"] in reg["wishes"]:
-                        reg["active"] = False
-            elif e.name == "PlacementEnded":
-                place = child["places"].get(d["booking_id"])
-                if place is not None:
-                    place[2] = d["last"].isoformat()
-            elif e.name == "PersonErased":
-                child["erased"] = True
-            if child.get("rule_set") is None:
-                child["rule_set"] = e.meta.get("rule_set")
+        self.children[cid] = {"birth": d["birth_date"].isoformat(), "district": d["district"],
+                              "rule_set": e.meta.get("rule_set"), "regs": {}, "places": {}}
         self._dirty.add(cid)
+
+    @on(events.Child.Opskrevet)
+    @_child_change
+    def _opskrevet(self, child: dict[str, Any], d: dict[str, Any]) -> None:
+        child["regs"][d["age_group"]] = {"wishes": list(d["wishes"]), "need": d["need_date"].isoformat(),
+                                         "active": True}
+
+    @on(events.Child.WishesChanged)
+    @_child_change
+    def _wishes_changed(self, child: dict[str, Any], d: dict[str, Any]) -> None:
+        reg = child["regs"].get(d["age_group"])
+        if reg is not None:
+            reg["wishes"] = list(d["wishes"])
+            reg["need"] = d["need_date"].isoformat()
+
+    @on(events.Child.OfferDeclined)
+    @_child_change
+    def _offer_declined(self, child: dict[str, Any], d: dict[str, Any]) -> None:
+        # Declining may move the need date (the waiting-list rules); which list is
+        # not in the event, so move it on every active registration that had it earlier.
+        for reg in child["regs"].values():
+            if reg["active"] and reg["need"] < d["need_date"].isoformat():
+                reg["need"] = d["need_date"].isoformat()
+
+    @on(events.Child.Placed)
+    @_child_change
+    def _placed(self, child: dict[str, Any], d: dict[str, Any]) -> None:
+        child["places"][d["booking_id"]] = [d["institution_id"], d["first"].isoformat(),
+                                            d["last"].isoformat(), d["last"].isoformat()]
+        # As in the ledger: a place in a wished institution takes the child off that list.
+        for reg in child["regs"].values():
+            if d["institution_id"] in reg["wishes"]:
+                reg["active"] = False
+
+    @on(events.Child.PlacementEnded)
+    @_child_change
+    def _placement_ended(self, child: dict[str, Any], d: dict[str, Any]) -> None:
+        place = child["places"].get(d["booking_id"])
+        if place is not None:
+            place[2] = d["last"].isoformat()
+
+    @on(events.Child.PersonErased)
+    @_child_change
+    def _erased(self, child: dict[str, Any], d: dict[str, Any]) -> None:
+        child["erased"] = True
 
     def finish_page(self, final: bool = True) -> None:
         demand = self.t[DEMAND.name]

@@ -19,7 +19,9 @@ from typing import Iterator
 
 import rules
 
-from projections.engine import Envelope, View
+from ledger import events
+
+from projections.engine import Envelope, View, on
 from projections.tables import DATE, INT, TEXT, Table
 
 ONE_DAY = timedelta(days=1)
@@ -131,10 +133,6 @@ class Occupancy(View):
     name = "occupancy"
     rebuild_weight = 4  # seconds per 300k events of the synthetic city, folded alone
     tables = (INSTITUTIONS, CAPACITY, CLUSTERS, SPANS, OCCUPANCY)
-    handles = frozenset({
-        "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.ClusterAssigned",
-        "Institution.SeatsReserved", "Institution.SeatsReleased",
-    })
 
     def __init__(self) -> None:
         super().__init__()
@@ -164,49 +162,60 @@ class Occupancy(View):
         if key not in self._dirty or day < self._dirty[key]:
             self._dirty[key] = day
 
-    def apply(self, e: Envelope) -> None:
+    @on(events.Institution.InstitutionRegistered)
+    def _registered(self, e: Envelope) -> None:
+        d = e.data
+        self.t["institutions"].put({
+            "institution_id": e.originator_id, "name": d["name"], "district": d["district"], "kind": d["kind"],
+            "ownership": d["ownership"], "municipality_code": d["municipality_code"],
+            "registered_on": e.recorded_at.date(),
+        })
+
+    @on(events.Institution.CapacityChanged)
+    def _capacity_changed(self, e: Envelope) -> None:
         d, inst = e.data, e.originator_id
-        if e.name == "InstitutionRegistered":
-            self.t["institutions"].put({
-                "institution_id": inst, "name": d["name"], "district": d["district"], "kind": d["kind"],
-                "ownership": d["ownership"], "municipality_code": d["municipality_code"],
-                "registered_on": e.recorded_at.date(),
-            })
-        elif e.name == "CapacityChanged":
-            self.t["institution_capacity"].put({
-                "institution_id": inst, "age_group": d["age_group"], "pool": d["pool"],
-                "effective_from": d["effective_from"], "seats": d["seats"]})
-            key = (inst, d["age_group"], d["pool"])
-            self._caps_by_key[key][d["effective_from"]] = d["seats"]
-            self._changed(key, d["effective_from"])
-        elif e.name == "ClusterAssigned":
-            self.t["institution_clusters"].put({"institution_id": inst, "effective_from": d["effective_from"],
-                                                "cluster": d["cluster"]})
-            self._clusters[inst][d["effective_from"]] = d["cluster"]
-            for key in set(self._months) | set(self._caps_by_key) | set(self._spans_by_key):
-                if key[0] == inst:
-                    self._changed(key, d["effective_from"])
-        elif e.name == "SeatsReserved":
-            for i, (group, first, last) in enumerate(d["segments"]):
-                row = {"booking_id": d["booking_id"], "segment": i, "institution_id": inst, "age_group": group,
-                       "pool": d["pool"], "child_id": d["child_id"], "first_day": first, "last_day": last}
-                self.t["seat_spans"].put(row)
-                key = (inst, group, d["pool"])
-                self._spans_by_key[key][(d["booking_id"], i)] = (first, last)
-                self._changed(key, first)
-        elif e.name == "SeatsReleased":
-            spans = self.t["seat_spans"]
-            i = 0
-            while (row := spans.get(d["booking_id"], i)) is not None:
-                if row["first_day"] >= d["from_date"]:
-                    row["last_day"] = row["first_day"] - ONE_DAY  # holds no day any more
-                else:
-                    row["last_day"] = min(row["last_day"], d["from_date"] - ONE_DAY)
-                spans.touch(row)
-                key = (row["institution_id"], row["age_group"], row["pool"])
-                self._spans_by_key[key][(d["booking_id"], i)] = (row["first_day"], row["last_day"])
-                self._changed(key, max(row["first_day"], d["from_date"]))  # days before it hold as they did
-                i += 1
+        self.t["institution_capacity"].put({
+            "institution_id": inst, "age_group": d["age_group"], "pool": d["pool"],
+            "effective_from": d["effective_from"], "seats": d["seats"]})
+        key = (inst, d["age_group"], d["pool"])
+        self._caps_by_key[key][d["effective_from"]] = d["seats"]
+        self._changed(key, d["effective_from"])
+
+    @on(events.Institution.ClusterAssigned)
+    def _cluster(self, e: Envelope) -> None:
+        d, inst = e.data, e.originator_id
+        self.t["institution_clusters"].put({"institution_id": inst, "effective_from": d["effective_from"],
+                                            "cluster": d["cluster"]})
+        self._clusters[inst][d["effective_from"]] = d["cluster"]
+        for key in set(self._months) | set(self._caps_by_key) | set(self._spans_by_key):
+            if key[0] == inst:
+                self._changed(key, d["effective_from"])
+
+    @on(events.Institution.SeatsReserved)
+    def _reserved(self, e: Envelope) -> None:
+        d, inst = e.data, e.originator_id
+        for i, (group, first, last) in enumerate(d["segments"]):
+            row = {"booking_id": d["booking_id"], "segment": i, "institution_id": inst, "age_group": group,
+                   "pool": d["pool"], "child_id": d["child_id"], "first_day": first, "last_day": last}
+            self.t["seat_spans"].put(row)
+            key = (inst, group, d["pool"])
+            self._spans_by_key[key][(d["booking_id"], i)] = (first, last)
+            self._changed(key, first)
+
+    @on(events.Institution.SeatsReleased)
+    def _released(self, e: Envelope) -> None:
+        d, spans = e.data, self.t["seat_spans"]
+        i = 0
+        while (row := spans.get(d["booking_id"], i)) is not None:
+            if row["first_day"] >= d["from_date"]:
+                row["last_day"] = row["first_day"] - ONE_DAY  # holds no day any more
+            else:
+                row["last_day"] = min(row["last_day"], d["from_date"] - ONE_DAY)
+            spans.touch(row)
+            key = (row["institution_id"], row["age_group"], row["pool"])
+            self._spans_by_key[key][(d["booking_id"], i)] = (row["first_day"], row["last_day"])
+            self._changed(key, max(row["first_day"], d["from_date"]))  # days before it hold as they did
+            i += 1
 
     def finish_page(self, final: bool = True) -> None:
         if not final:

@@ -1,4 +1,4 @@
-"""Child timeline: every event of a child in order, for caseworkers and appeals."""
+"""Child timeline: every event of a child in order (its own and its bookings'), for caseworkers and appeals."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from projections.engine import Envelope, View
-from projections.tables import DATE, INT, TEXT, TIMESTAMP, Table
+from ledger import events
 
-CHILD_EVENTS = ("ChildRegistered", "Opskrevet", "WishesChanged", "PlaceOffered", "OfferAccepted",
-                "OfferDeclined", "OfferExpired", "PersonErased")
-BOOKING_EVENTS = ("PlaceBooked", "BookingCancelled", "ChildTransferred")
+from projections.engine import Envelope, View, on
+from projections.tables import DATE, INT, TEXT, TIMESTAMP, Table
 
 TIMELINE = Table(
     "child_timeline",
@@ -50,26 +48,36 @@ class ChildTimeline(View):
     name = "timeline"
     rebuild_weight = 13  # seconds per 300k events of the synthetic city, folded alone
     tables = (TIMELINE, BOOKING_CHILD, OFFER_CHILD, CHILD_HOUSEHOLD)
-    handles = frozenset([f"Child.{n}" for n in CHILD_EVENTS] + [f"Booking.{n}" for n in BOOKING_EVENTS])
 
-    def apply(self, e: Envelope) -> None:
-        data = e.data
-        if e.aggregate == "Child":
-            child_id, booking_id = e.originator_id, data.get("booking_id")
-            if e.name == "ChildRegistered":
-                self.t["child_household"].put({"child_id": child_id, "household_id": data["household_id"],
-                                               "birth_date": data["birth_date"]})
-            elif e.name == "PlaceOffered":
-                self.t["offer_child"].put({"offer_id": data["offer_id"], "child_id": child_id})
-        else:
-            booking_id = e.originator_id
-            if e.name == "PlaceBooked":
-                self.t["timeline_booking_child"].put({"booking_id": booking_id, "child_id": data["child_id"]})
-            row = self.t["timeline_booking_child"].get(booking_id)
-            child_id = row["child_id"] if row else None
-            if child_id is None:
-                return
-        meta = e.meta
+    @on(events.Child.ChildRegistered)
+    def _registered(self, e: Envelope) -> None:
+        self.t["child_household"].put({"child_id": e.originator_id, "household_id": e.data["household_id"],
+                                       "birth_date": e.data["birth_date"]})
+        self._show(e, e.originator_id, None)
+
+    @on(events.Child.PlaceOffered)
+    def _offered(self, e: Envelope) -> None:
+        self.t["offer_child"].put({"offer_id": e.data["offer_id"], "child_id": e.originator_id})
+        self._show(e, e.originator_id, None)
+
+    @on(events.Child.Opskrevet, events.Child.WishesChanged, events.Child.OfferAccepted, events.Child.OfferDeclined,
+        events.Child.OfferExpired, events.Child.PersonErased)
+    def _child(self, e: Envelope) -> None:
+        self._show(e, e.originator_id, e.data.get("booking_id"))
+
+    @on(events.Booking.PlaceBooked)
+    def _booked(self, e: Envelope) -> None:
+        self.t["timeline_booking_child"].put({"booking_id": e.originator_id, "child_id": e.data["child_id"]})
+        self._show(e, e.data["child_id"], e.originator_id)
+
+    @on(events.Booking.BookingCancelled, events.Booking.ChildTransferred)
+    def _booking(self, e: Envelope) -> None:
+        row = self.t["timeline_booking_child"].get(e.originator_id)
+        if row is not None:
+            self._show(e, row["child_id"], e.originator_id)
+
+    def _show(self, e: Envelope, child_id: str, booking_id: str | None) -> None:
+        data, meta = e.data, e.meta
         detail = {k: v for k, v in data.items() if k not in ("meta", "originator_topic")}
         self.t["child_timeline"].append({
             "child_id": child_id,

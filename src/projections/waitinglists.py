@@ -34,12 +34,15 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import wraps
 from datetime import date
-from typing import Any
+from typing import Any, Callable
 
 import rules
 
-from projections.engine import Envelope, View
+from ledger import events
+
+from projections.engine import Envelope, View, on
 from projections.guarantee import GUARANTEE_UNPLACED, unplaced_row
 from projections.tables import BOOL, DATE, INT, TEXT, Table
 
@@ -47,20 +50,17 @@ DEFAULT_RULE_SET = "copenhagen-2025-waitinglist@1"
 SEED = 0
 AGE_GROUPS = ("nursery", "kindergarten")
 
-CHILD_EVENTS = ("ChildRegistered", "Opskrevet", "WishesChanged", "PlaceOffered", "OfferAccepted",
-                "OfferDeclined", "OfferExpired", "Placed", "PlacementEnded", "PersonErased")
 # Read for their recorded time only, so the list date moves as the ledger moves. Left out: events
 # that are always recorded together with one of these (RuleBook.Opened, Household.IncomeDeclared,
 # Institution.CapacityOverridden) and idempotency receipts.
 CLOCK_EVENTS = (
-    "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.SeatsReserved",
-    "Institution.SeatsReleased",
-    "Household.HouseholdRegistered", "Household.HouseholdFactsChanged", "Household.FripladsDecided",
-    "Household.PaymentAdjusted", "Household.PersonErased",
-    "Booking.PlaceBooked", "Booking.BookingCancelled", "Booking.ChildTransferred",
-    "Statement.StatementIssued", "BillingRun.BillingRunIssued",
+    events.Institution.InstitutionRegistered, events.Institution.CapacityChanged, events.Institution.SeatsReserved,
+    events.Institution.SeatsReleased,
+    events.Household.HouseholdRegistered, events.Household.HouseholdFactsChanged, events.Household.FripladsDecided,
+    events.Household.PaymentAdjusted, events.Household.PersonErased,
+    events.Booking.PlaceBooked, events.Booking.BookingCancelled, events.Booking.ChildTransferred,
+    events.Statement.StatementIssued, events.BillingRun.BillingRunIssued,
 )
-HANDLES = frozenset([f"Child.{n}" for n in CHILD_EVENTS] + ["RuleBook.RuleSetActivated"] + list(CLOCK_EVENTS))
 
 WAITING_LIST = Table(
     "waiting_list",
@@ -204,6 +204,20 @@ class _Waiting:
     guarantee_met_by: str | None  # "place" (outside its wishes) or "refused_offer": the child may still wait
 
 
+def _child_change(method: Callable[[Any, _Child, Envelope], None]) -> Callable[[Any, Envelope], None]:
+    """A handler of a change to a child the view knows (others: nothing to place on a list): the
+    child leaves the list indexes while it changes and returns to those it belongs on after."""
+
+    @wraps(method)
+    def handler(view: "WaitingLists", e: Envelope) -> None:
+        child = view._changing(e.originator_id)
+        if child is not None:
+            method(view, child, e)
+            view._changed(e.originator_id)
+
+    return handler
+
+
 # -- the view ----------------------------------------------------------------------------------
 
 
@@ -211,7 +225,6 @@ class WaitingLists(View):
     name = "waitinglists"
     rebuild_weight = 13  # seconds per 300k events of the synthetic city, folded alone
     tables = (WAITING_LIST, WAITING_LIST_DISTRICT, GUARANTEE_UNPLACED, WAITINGLIST_STATE)
-    handles = HANDLES
 
     def __init__(self) -> None:
         super().__init__()
@@ -310,65 +323,99 @@ class WaitingLists(View):
         if self.seen_on is None or day > self.seen_on:
             self.seen_on = day
             self._dirty_meta = True
-        if e.aggregate == "Child":
-            self._apply_child(e)
-        elif e.kind == "RuleBook.RuleSetActivated":
-            self.activations[_date(e.data["effective_from"])] = e.data["rule_set_id"]
-            self._dirty_meta = True
+        super().apply(e)
 
-    def _apply_child(self, e: Envelope) -> None:
-        d, child_id, name = e.data, e.originator_id, e.name
-        if name == "ChildRegistered":
-            self.children[child_id] = _Child(household=d["household_id"], birth=_date(d["birth_date"]),
-                                             district=d.get("district"), registrations={}, placements={},
-                                             offers={})
-            self.households[d["household_id"]].add(child_id)
-            self._dirty_children.add(child_id)
-            return
-        child = self._changing(child_id)
-        if child is None:
-            return  # a child this view never saw registered: nothing to place on a list
-        if name == "Opskrevet":
-            child.registrations[d["age_group"]] = _Registration(
-                wishes=list(d["wishes"]), need_date=_date(d["need_date"]), registered_on=_date(d["registered_on"]),
-                channel=e.meta.get("channel"), newcomer=bool(d.get("newcomer")),
-                guarantee_list=bool(d.get("guarantee_list")))
-            child.refused.pop(d["age_group"], None)  # a new registration: only later offers count
-        elif name == "WishesChanged":
-            reg = child.registrations.get(d["age_group"])
-            if reg is not None:
-                reg.wishes, reg.need_date = list(d["wishes"]), _date(d["need_date"])
-        elif name == "PlaceOffered":
-            child.offers[d["offer_id"]] = d["age_group"]
-            child.offer_starts[d["offer_id"]] = _date(d["start_date"])
-        elif name == "OfferAccepted":
-            child.offers.pop(d["offer_id"], None)
-            child.offer_starts.pop(d["offer_id"], None)
-        elif name in ("OfferDeclined", "OfferExpired"):
-            group = child.offers.pop(d["offer_id"], None)
-            start = child.offer_starts.pop(d["offer_id"], None)
-            if group is not None and start is not None:
-                child.refused.setdefault(group, []).append(start)
-            reg = child.registrations.get(group) if group else None
-            if reg is not None and name == "OfferDeclined":
-                reg.need_date = _date(d["need_date"])
-        elif name == "Placed":
-            inst = d["institution_id"]
-            child.placements[d["booking_id"]] = [inst, _date(d["first"]), _date(d["last"])]
-            for reg in child.registrations.values():
-                if inst in reg.wishes:
-                    reg.active = False
-            self._placement_changed(child, inst)
-        elif name == "PlacementEnded":
-            placement = child.placements.get(d["booking_id"])
-            if placement is not None:
-                placement[2] = _date(d["last"])
-                self._placement_changed(child, placement[0])
-        elif name == "PersonErased":
-            child.erased = True
-            # Keep only what siblings need (household and placements); forget the rest.
-            child.birth, child.district, child.registrations, child.offers = None, None, {}, {}
-        self._changed(child_id)
+    @on(*CLOCK_EVENTS)
+    def _clock(self, e: Envelope) -> None:
+        """Only the recorded time matters (taken in `apply`)."""
+
+    @on(events.RuleBook.RuleSetActivated)
+    def _rule_set_activated(self, e: Envelope) -> None:
+        self.activations[_date(e.data["effective_from"])] = e.data["rule_set_id"]
+        self._dirty_meta = True
+
+    @on(events.Child.ChildRegistered)
+    def _child_registered(self, e: Envelope) -> None:
+        d, child_id = e.data, e.originator_id
+        self.children[child_id] = _Child(household=d["household_id"], birth=_date(d["birth_date"]),
+                                         district=d.get("district"), registrations={}, placements={}, offers={})
+        self.households[d["household_id"]].add(child_id)
+        self._dirty_children.add(child_id)
+
+    @on(events.Child.Opskrevet)
+    @_child_change
+    def _registered(self, child: _Child, e: Envelope) -> None:
+        d = e.data
+        child.registrations[d["age_group"]] = _Registration(
+            wishes=list(d["wishes"]), need_date=_date(d["need_date"]), registered_on=_date(d["registered_on"]),
+            channel=e.meta.get("channel"), newcomer=bool(d.get("newcomer")),
+            guarantee_list=bool(d.get("guarantee_list")))
+        child.refused.pop(d["age_group"], None)  # a new registration: only later offers count
+
+    @on(events.Child.WishesChanged)
+    @_child_change
+    def _wishes_changed(self, child: _Child, e: Envelope) -> None:
+        reg = child.registrations.get(e.data["age_group"])
+        if reg is not None:
+            reg.wishes, reg.need_date = list(e.data["wishes"]), _date(e.data["need_date"])
+
+    @on(events.Child.PlaceOffered)
+    @_child_change
+    def _offered(self, child: _Child, e: Envelope) -> None:
+        child.offers[e.data["offer_id"]] = e.data["age_group"]
+        child.offer_starts[e.data["offer_id"]] = _date(e.data["start_date"])
+
+    @on(events.Child.OfferAccepted)
+    @_child_change
+    def _offer_accepted(self, child: _Child, e: Envelope) -> None:
+        child.offers.pop(e.data["offer_id"], None)
+        child.offer_starts.pop(e.data["offer_id"], None)
+
+    @on(events.Child.OfferDeclined)
+    @_child_change
+    def _offer_declined(self, child: _Child, e: Envelope) -> None:
+        reg = self._offer_refused(child, e.data["offer_id"])
+        if reg is not None:
+            reg.need_date = _date(e.data["need_date"])
+
+    @on(events.Child.OfferExpired)
+    @_child_change
+    def _offer_expired(self, child: _Child, e: Envelope) -> None:
+        self._offer_refused(child, e.data["offer_id"])
+
+    def _offer_refused(self, child: _Child, offer_id: str) -> _Registration | None:
+        """An offer declined or let expire; returns the registration it was made for (if any)."""
+        group = child.offers.pop(offer_id, None)
+        start = child.offer_starts.pop(offer_id, None)
+        if group is not None and start is not None:
+            child.refused.setdefault(group, []).append(start)
+        return child.registrations.get(group) if group else None
+
+    @on(events.Child.Placed)
+    @_child_change
+    def _placed(self, child: _Child, e: Envelope) -> None:
+        d = e.data
+        inst = d["institution_id"]
+        child.placements[d["booking_id"]] = [inst, _date(d["first"]), _date(d["last"])]
+        for reg in child.registrations.values():
+            if inst in reg.wishes:
+                reg.active = False
+        self._placement_changed(child, inst)
+
+    @on(events.Child.PlacementEnded)
+    @_child_change
+    def _placement_ended(self, child: _Child, e: Envelope) -> None:
+        placement = child.placements.get(e.data["booking_id"])
+        if placement is not None:
+            placement[2] = _date(e.data["last"])
+            self._placement_changed(child, placement[0])
+
+    @on(events.Child.PersonErased)
+    @_child_change
+    def _erased(self, child: _Child, e: Envelope) -> None:
+        child.erased = True
+        # Keep only what siblings need (household and placements); forget the rest.
+        child.birth, child.district, child.registrations, child.offers = None, None, {}, {}
 
     def _placement_changed(self, child: _Child, inst: str) -> None:
         # The child's own lists (a booking at a wished institution, or one it now holds; whether it
