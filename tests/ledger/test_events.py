@@ -24,7 +24,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "ledger.md"
 STORED = {
     "RuleBook.Opened", "RuleBook.RuleSetActivated",
     "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.SeatsReserved",
-    "Institution.SeatsReleased", "Institution.CapacityOverridden",
+    "Institution.SeatsReleased", "Institution.CapacityOverridden", "Institution.GrossCostSet", "Institution.ClusterAssigned",
     "Household.HouseholdRegistered", "Household.HouseholdFactsChanged", "Household.IncomeDeclared",
     "Household.FripladsDecided", "Household.FripladsSettled", "Household.PaymentAdjusted",
     "Household.PersonErased",

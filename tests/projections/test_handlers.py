@@ -11,7 +11,7 @@ from ledger import events
 from projections import all_views
 from projections.engine import Envelope, View, on
 from replay.audit.facts import Demand
-from replay.counterfactual import Script
+from replay.audit.counterfactual import Script
 
 AT = datetime(2025, 1, 6, 9, tzinfo=timezone.utc)
 
