@@ -240,7 +240,9 @@ def counterfactual_stopped(url: str, vs: str, limit: float) -> dict:
         except subprocess.TimeoutExpired:  # subprocess.run killed the child
             lines = progress.read_text().splitlines() if progress.exists() else []
             last = json.loads(lines[-1]) if lines else {"side": 0, "done": 0, "steps": 0, "elapsed_s": limit}
-            return {"finished": False, "seconds": limit, **last, "peak_rss_mb": max(
+            # two replays (the city's own rules, then the other policy) of the same demand's steps
+            share = (max(last["side"] - 1, 0) + (last["done"] / last["steps"] if last["steps"] else 0)) / 2
+            return {"finished": False, "seconds": limit, "share_of_steps": round(share, 4), **last, "peak_rss_mb": max(
                 (json.loads(x)["rss_mb"] for x in lines), default=None), "progress": [json.loads(x) for x in lines[::12]]}
 
 
@@ -308,7 +310,8 @@ class Log:
 
 def table(results: list[dict]) -> list[str]:
     """The Markdown rows for BENCHMARKS.md: each measurement against its target."""
-    lines = ["| store | measurement | seconds | target | met? | peak RSS MB | detail |", "|---|---|---:|---:|---|---:|---|"]
+    lines = ["| store | measurement | seconds | CPU s | target s | met? | peak RSS MB | detail |",
+             "|---|---|---:|---:|---:|---|---:|---|"]
     for r in results:
         step = r["step"]
         key = next((k for k in TARGETS if step.startswith(k)), None)
@@ -319,12 +322,15 @@ def table(results: list[dict]) -> list[str]:
         met = "" if target is None or seconds is None else ("yes" if seconds <= target else "no")
         if r.get("finished") is False:
             met = "no (stopped)"
-        detail = {k: v for k, v in r.items() if k not in ("store", "step", "seconds", "peak_rss_mb", "progress")}
+        detail = {k: v for k, v in r.items() if k not in ("at", "store", "step", "seconds", "cpu_s", "peak_rss_mb", "progress")}
         if "reads" in r:
-            detail = {"reads (position: s)": ", ".join(f"{x['position']:,}: {x['seconds']:.2f}" for x in r["reads"])}
+            detail = {"reads (position: s, CPU s)": ", ".join(f"{x['position']:,}: {x['seconds']:.2f}, {x['cpu_s']:.2f}"
+                                                              for x in r["reads"])}
         shown = "; ".join(f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in detail.items())
         rss = r.get("peak_rss_mb")
+        cpu = r.get("cpu_s")
         lines.append(f"| {r['store']} | {step} | {'' if seconds is None else f'{seconds:,.2f}'} | "
+                     f"{'' if cpu is None else f'{cpu:,.2f}'} | "
                      f"{'' if target is None else f'{target:,.0f}'} | {met} | {'' if rss is None else f'{rss:,.0f}'} | "
                      f"{shown} |")
     return lines
@@ -366,7 +372,7 @@ def main() -> None:
                                                                                 cache_dir=args.cache_dir)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"date {time.strftime('%Y-%m-%d')}, commit {commit}, {os.cpu_count()} cores, load average "
-          f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+          f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}, {_cpu_pressure()}; "
           + ("the ledger" if args.ledger else f"the city: {args.years:g} years at scale {args.scale:g}")
           + f", {source.events:,} events, last recorded {source.last_recorded:%Y-%m-%d}" + (f", the first {args.until:,} of them" if args.until else "")
           + (f" (from {args.ledger})" if args.ledger else "") + "\n", flush=True)
@@ -382,10 +388,20 @@ def main() -> None:
                 cleanup.callback(_drop_schema, pg, schema)
             results += measure(url, source, only, args.vs, args.scenario, args.counterfactual_limit,
                                args.checkpoint_every, log, args.until)
-    print(f"\nload average after the run {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"\nload average after the run {' / '.join(f'{x:.1f}' for x in os.getloadavg())}; {_cpu_pressure()}")
     if log.path is not None:
         print(f"(the figures are also in {log.path})")
     print("\n".join(table(results)))
+
+
+def _cpu_pressure() -> str:
+    """How much of the last 5 minutes some runnable process waited for a core (Linux PSI): on a
+    shared machine, why the wall-clock seconds exceed the CPU seconds."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().split("\n")[0]
+        return f"CPU pressure {float(some.split('avg300=')[1].split()[0]):.0f} % (5 min)"
+    except (OSError, IndexError, ValueError):
+        return "CPU pressure unknown"
 
 
 def _drop_schema(pg: str, schema: str) -> None:

@@ -28,6 +28,8 @@ seeded tie-break lottery.
 
 from __future__ import annotations
 
+import itertools
+import math
 import statistics
 from collections import defaultdict
 from dataclasses import replace
@@ -289,12 +291,10 @@ def _placed_from_list(r: Registration, *, position: int | None = None, day: date
 # -- justified envy -----------------------------------------------------------------------------------
 
 
-def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_period) -> list[dict]:
-    wishers: dict[tuple[str, str], list[Registration]] = defaultdict(list)
-    for r in regs:
-        for inst in r.ever_wished():
-            wishers[(inst, r.age_group)].append(r)
-    found: dict[tuple[str, str, str], dict] = {}
+def _seats_given(demand: Demand, in_period) -> list[tuple[Booking, Registration, dict | None, int]]:
+    """The general seats that can pass a child over, in log order: (booking, the winner's
+    registration, the offer it came from, the log position of the decision)."""
+    out = []
     for b in sorted(demand.bookings.values(), key=lambda b: b.position):
         if b.pool != "general" or b.source not in ENVY_SOURCES or not b.holds_a_day or not in_period(b.start):
             continue
@@ -305,14 +305,41 @@ def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_pe
         offer = demand.offers.get(b.offer_id) if b.source == "offer" and b.offer_id else None
         if offer and offer["basis"].startswith("newcomer position"):
             continue  # a position the rules reserve for newcomers: no one is passed over by it
-        decided = offer["position"] if offer else b.position
+        out.append((b, winner, offer, offer["position"] if offer else b.position))
+    return out
+
+
+def _left_position(r: Registration) -> float:
+    return r.left[0] if r.left is not None else math.inf
+
+
+def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_period) -> list[dict]:
+    wishers: dict[tuple[str, str], list[Registration]] = defaultdict(list)
+    for r in regs:
+        for inst in r.ever_wished():
+            wishers[(inst, r.age_group)].append(r)
+    # A registration that left the lists before every decision still to judge envies none of them
+    # (_placed_from_list): ordered by when they left, wishers drop off the front as the decisions
+    # move on — else each seat would look at every child that ever wished it (quadratic in years).
+    for waiting in wishers.values():
+        waiting.sort(key=_left_position)
+    given = _seats_given(demand, in_period)
+    earliest_to_come = list(itertools.accumulate(reversed([g[3] for g in given]), min))[::-1]
+    dropped: dict[tuple[str, str], int] = defaultdict(int)
+    found: dict[tuple[str, str, str], dict] = {}
+    for (b, winner, offer, decided), floor in zip(given, earliest_to_come):
+        waiting = wishers.get((b.institution_id, b.age_group), [])
+        first = dropped[(b.institution_id, b.age_group)]
+        while first < len(waiting) and _left_position(waiting[first]) < floor:
+            first += 1
+        dropped[(b.institution_id, b.age_group)] = first
         day = (offer["recorded"] if offer else b.recorded).date()
         rs = rule_set_on(day)
         # Priority as the ledger knew it when the seat was given (a sibling booked later gives none then).
         # A sibling counts when it holds a place there on the day of the decision, as on the
         # waiting-list view the run reads (its list date).
         winner_key = _key(_entry(demand, winner, b.institution_id, day, rs, decided), rs, day)
-        for r in wishers.get((b.institution_id, b.age_group), ()):
+        for r in waiting[first:]:
             if r.child_id == b.child_id or r.position > decided:
                 continue
             wishes, need_date = r.as_of(position=decided)  # as the ledger knew them then
