@@ -313,6 +313,10 @@ def _left_position(r: Registration) -> float:
     return r.left[0] if r.left is not None else math.inf
 
 
+def _left_day(r: Registration) -> date:
+    return r.left[1].date() if r.left is not None else date.max
+
+
 def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_period) -> list[dict]:
     wishers: dict[tuple[str, str], list[Registration]] = defaultdict(list)
     for r in regs:
@@ -398,6 +402,12 @@ def _wasted(demand: Demand, regs: list[Registration], occupancy_rows: list[dict]
     for r in regs:
         for inst in r.ever_wished():
             wishers[(inst, r.age_group)].append(r)
+    # The months come in order, and a child placed from the lists before a month began waits in
+    # none of the later ones (_placed_from_list): ordered by when they left, wishers drop off the
+    # front — else each month would look at every child that ever wished the institution.
+    for wished in wishers.values():
+        wished.sort(key=_left_day)
+    dropped: dict[tuple[str, str], int] = defaultdict(int)
     out = []
     for row in sorted(occupancy_rows, key=lambda x: (x["month"], x["institution_id"], x["age_group"])):
         if row["pool"] != "general" or row["free"] <= 0:
@@ -408,7 +418,13 @@ def _wasted(demand: Demand, regs: list[Registration], occupancy_rows: list[dict]
             continue  # only whole months the ledger has lived through
         rs = rule_set_on(first)
         waiting = []
-        for r in wishers.get((row["institution_id"], row["age_group"]), ()):
+        key = (row["institution_id"], row["age_group"])
+        wished = wishers.get(key, [])
+        gone = dropped[key]
+        while gone < len(wished) and _left_day(wished[gone]) < first:
+            gone += 1
+        dropped[key] = gone
+        for r in wished[gone:]:
             child = demand.children[r.child_id]
             if child.erased or r.recorded.date() >= first:
                 continue
