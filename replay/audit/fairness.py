@@ -35,7 +35,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import rules
 from ledger import Ledger
@@ -317,33 +317,46 @@ def _left_day(r: Registration) -> date:
     return r.left[1].date() if r.left is not None else date.max
 
 
+class _Wishers:
+    """The registrations that ever wished each (institution, age group), ordered by when they left
+    the lists (`left`: a position or a day). A child placed from the lists before a decision is
+    not waiting at it (_placed_from_list), so as the decisions move on, those who left before the
+    earliest one still to judge drop off the front for good — else each decision would look at
+    every child that ever wished the institution (quadratic in the years of history)."""
+
+    def __init__(self, regs: list[Registration], left: Callable[[Registration], Any]) -> None:
+        self._left = left
+        self._wished: dict[tuple[str, str], list[Registration]] = defaultdict(list)
+        for r in regs:
+            for inst in r.ever_wished():
+                self._wished[(inst, r.age_group)].append(r)
+        for wished in self._wished.values():
+            wished.sort(key=left)
+        self._gone: dict[tuple[str, str], int] = defaultdict(int)
+
+    def not_left_before(self, institution_id: str, age_group: str, floor) -> list[Registration]:
+        key = (institution_id, age_group)
+        wished, gone = self._wished.get(key, []), self._gone[key]
+        while gone < len(wished) and self._left(wished[gone]) < floor:
+            gone += 1
+        self._gone[key] = gone
+        return wished[gone:]
+
+
 def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_period) -> list[dict]:
-    wishers: dict[tuple[str, str], list[Registration]] = defaultdict(list)
-    for r in regs:
-        for inst in r.ever_wished():
-            wishers[(inst, r.age_group)].append(r)
-    # A registration that left the lists before every decision still to judge envies none of them
-    # (_placed_from_list): ordered by when they left, wishers drop off the front as the decisions
-    # move on — else each seat would look at every child that ever wished it (quadratic in years).
-    for waiting in wishers.values():
-        waiting.sort(key=_left_position)
+    wishers = _Wishers(regs, _left_position)
     given = _seats_given(demand, in_period)
+    # a seat given by an offer was decided earlier than it was booked: the floor is the earliest to come
     earliest_to_come = list(itertools.accumulate(reversed([g[3] for g in given]), min))[::-1]
-    dropped: dict[tuple[str, str], int] = defaultdict(int)
     found: dict[tuple[str, str, str], dict] = {}
     for (b, winner, offer, decided), floor in zip(given, earliest_to_come):
-        waiting = wishers.get((b.institution_id, b.age_group), [])
-        first = dropped[(b.institution_id, b.age_group)]
-        while first < len(waiting) and _left_position(waiting[first]) < floor:
-            first += 1
-        dropped[(b.institution_id, b.age_group)] = first
         day = (offer["recorded"] if offer else b.recorded).date()
         rs = rule_set_on(day)
         # Priority as the ledger knew it when the seat was given (a sibling booked later gives none then).
         # A sibling counts when it holds a place there on the day of the decision, as on the
         # waiting-list view the run reads (its list date).
         winner_key = _key(_entry(demand, winner, b.institution_id, day, rs, decided), rs, day)
-        for r in waiting[first:]:
+        for r in wishers.not_left_before(b.institution_id, b.age_group, floor):
             if r.child_id == b.child_id or r.position > decided:
                 continue
             wishes, need_date = r.as_of(position=decided)  # as the ledger knew them then
@@ -398,16 +411,7 @@ def _basis(r: Registration, demand: Demand, b: Booking, rs: rules.RuleSet, day: 
 
 def _wasted(demand: Demand, regs: list[Registration], occupancy_rows: list[dict], rule_set_on,
             start: date | None, until: date) -> list[dict]:
-    wishers: dict[tuple[str, str], list[Registration]] = defaultdict(list)
-    for r in regs:
-        for inst in r.ever_wished():
-            wishers[(inst, r.age_group)].append(r)
-    # The months come in order, and a child placed from the lists before a month began waits in
-    # none of the later ones (_placed_from_list): ordered by when they left, wishers drop off the
-    # front — else each month would look at every child that ever wished the institution.
-    for wished in wishers.values():
-        wished.sort(key=_left_day)
-    dropped: dict[tuple[str, str], int] = defaultdict(int)
+    wishers = _Wishers(regs, _left_day)  # the months come in order
     out = []
     for row in sorted(occupancy_rows, key=lambda x: (x["month"], x["institution_id"], x["age_group"])):
         if row["pool"] != "general" or row["free"] <= 0:
@@ -418,13 +422,7 @@ def _wasted(demand: Demand, regs: list[Registration], occupancy_rows: list[dict]
             continue  # only whole months the ledger has lived through
         rs = rule_set_on(first)
         waiting = []
-        key = (row["institution_id"], row["age_group"])
-        wished = wishers.get(key, [])
-        gone = dropped[key]
-        while gone < len(wished) and _left_day(wished[gone]) < first:
-            gone += 1
-        dropped[key] = gone
-        for r in wished[gone:]:
+        for r in wishers.not_left_before(row["institution_id"], row["age_group"], first):
             child = demand.children[r.child_id]
             if child.erased or r.recorded.date() >= first:
                 continue
