@@ -46,10 +46,13 @@ soak: $(STAMP)
 
 # Throughput figures for BENCHMARKS.md (not part of `make test`). The first run simulates the
 # Copenhagen-scale city once (30-45 min) and caches it in bench/.cache; BENCH_ARGS="--history
-# synthetic" uses a small generated history instead.
+# synthetic" uses a small generated history instead. Then the auditor's figures on the same city
+# (bench/audits.py: fairness, budget scenario, counterfactual, each view as_of); AUDIT_ARGS="--years
+# 0.5 --scale 0.05" times them on a small city instead.
 bench: $(STAMP)
 	scripts/with-postgres $(BIN)/python bench/run.py $(BENCH_ARGS)
 	scripts/with-postgres $(BIN)/python bench/billing_runs.py
+	scripts/with-postgres $(BIN)/python bench/audits.py $(AUDIT_ARGS)
 
 # Mutation testing of src/rules with mutmut (not part of `make test`; about 10 minutes on two
 # cores): the score and the surviving mutants are recorded in docs/testing.md.

@@ -28,6 +28,8 @@ seeded tie-break lottery.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import statistics
 from collections import defaultdict
@@ -35,7 +37,7 @@ from dataclasses import replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import rules
 from ledger import Ledger
@@ -349,12 +351,10 @@ def _placed_from_list(r: Registration, *, position: int | None = None, day: date
 # -- justified envy -----------------------------------------------------------------------------------
 
 
-def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_period) -> list[dict]:
-    wishers: dict[tuple[str, str], list[Registration]] = defaultdict(list)
-    for r in regs:
-        for inst in r.ever_wished():
-            wishers[(inst, r.age_group)].append(r)
-    found: dict[tuple[str, str, str], dict] = {}
+def _seats_given(demand: Demand, in_period) -> list[tuple[Booking, Registration, dict | None, int]]:
+    """The general seats that can pass a child over, in log order: (booking, the winner's
+    registration, the offer it came from, the log position of the decision)."""
+    out = []
     for b in sorted(demand.bookings.values(), key=lambda b: b.position):
         if b.pool != "general" or b.source not in ENVY_SOURCES or not b.holds_a_day or not in_period(b.start):
             continue
@@ -365,14 +365,58 @@ def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_pe
         offer = demand.offers.get(b.offer_id) if b.source == "offer" and b.offer_id else None
         if offer and offer["basis"].startswith("newcomer position"):
             continue  # a position the rules reserve for newcomers: no one is passed over by it
-        decided = offer["position"] if offer else b.position
+        out.append((b, winner, offer, offer["position"] if offer else b.position))
+    return out
+
+
+def _left_position(r: Registration) -> float:
+    return r.left[0] if r.left is not None else math.inf
+
+
+def _left_day(r: Registration) -> date:
+    return r.left[1].date() if r.left is not None else date.max
+
+
+class _Wishers:
+    """The registrations that ever wished each (institution, age group), ordered by when they left
+    the lists (`left`: a position or a day). A child placed from the lists before a decision is
+    not waiting at it (_placed_from_list), so as the decisions move on, those who left before the
+    earliest one still to judge drop off the front for good — else each decision would look at
+    every child that ever wished the institution (quadratic in the years of history)."""
+
+    def __init__(self, regs: list[Registration], left: Callable[[Registration], Any]) -> None:
+        self._left = left
+        self._wished: dict[tuple[str, str], list[Registration]] = defaultdict(list)
+        for r in regs:
+            for inst in r.ever_wished():
+                self._wished[(inst, r.age_group)].append(r)
+        for wished in self._wished.values():
+            wished.sort(key=left)
+        self._gone: dict[tuple[str, str], int] = defaultdict(int)
+
+    def not_left_before(self, institution_id: str, age_group: str, floor) -> list[Registration]:
+        key = (institution_id, age_group)
+        wished, gone = self._wished.get(key, []), self._gone[key]
+        while gone < len(wished) and self._left(wished[gone]) < floor:
+            gone += 1
+        self._gone[key] = gone
+        return wished[gone:]
+
+
+def _justified_envy(demand: Demand, regs: list[Registration], rule_set_on, in_period) -> list[dict]:
+    wishers = _Wishers(regs, _left_position)
+    given = _seats_given(demand, in_period)
+    # a seat given by an offer was decided earlier than it was booked: the floor is the earliest to come
+    earliest_to_come = list(itertools.accumulate(reversed([g[3] for g in given]), min))[::-1]
+    found: dict[tuple[str, str, str], dict] = {}
+    for (b, winner, offer, decided), floor in zip(given, earliest_to_come):
         day = (offer["recorded"] if offer else b.recorded).date()
         rs = rule_set_on(day)
         # Priority as the ledger knew it when the seat was given (a sibling booked later gives none then).
         # A sibling counts when it holds a place there on the day of the decision, as on the
         # waiting-list view the run reads (its list date).
         winner_key = _key(_entry(demand, winner, b.institution_id, day, rs, decided), rs, day)
-        for r in wishers.get((b.institution_id, b.age_group), ()):
+        for r in wishers.not_left_before(b.institution_id, b.age_group, floor):
             if r.child_id == b.child_id or r.position > decided:
                 continue
             wishes, need_date = r.as_of(position=decided)  # as the ledger knew them then
@@ -427,10 +471,7 @@ def _basis(r: Registration, demand: Demand, b: Booking, rs: rules.RuleSet, day: 
 
 def _wasted(demand: Demand, regs: list[Registration], occupancy_rows: list[dict], rule_set_on,
             start: date | None, until: date) -> list[dict]:
-    wishers: dict[tuple[str, str], list[Registration]] = defaultdict(list)
-    for r in regs:
-        for inst in r.ever_wished():
-            wishers[(inst, r.age_group)].append(r)
+    wishers = _Wishers(regs, _left_day)  # the months come in order
     out = []
     for row in sorted(occupancy_rows, key=lambda x: (x["month"], x["institution_id"], x["age_group"])):
         if row["pool"] != "general" or row["free"] <= 0:
@@ -441,7 +482,7 @@ def _wasted(demand: Demand, regs: list[Registration], occupancy_rows: list[dict]
             continue  # only whole months the ledger has lived through
         rs = rule_set_on(first)
         waiting = []
-        for r in wishers.get((row["institution_id"], row["age_group"]), ()):
+        for r in wishers.not_left_before(row["institution_id"], row["age_group"], first):
             child = demand.children[r.child_id]
             if child.erased or r.recorded.date() >= first:
                 continue

@@ -117,3 +117,31 @@ def test_load_levels_are_clients_with_an_optional_think_time():
     for bad in ("0", "x", "4@-1", "4@soon"):
         with pytest.raises(SystemExit, match="level"):
             api_load.parse_levels(bad)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_the_audits_benchmark_times_each_audit_and_each_view_as_of(store, tmp_path):
+    if store == "postgresql" and not os.environ.get("PLADS_TEST_DATABASE_URL"):
+        pytest.skip("PLADS_TEST_DATABASE_URL is not set (run the tests with `make test`)")
+    log = tmp_path / "figures.jsonl"
+    out = subprocess.run([sys.executable, "bench/audits.py", "--years", "0.1", "--scale", "0.01", "--cache-dir",
+                          str(tmp_path), "--stores", store, "--checkpoint-every", "500", "--log", str(log)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    steps = {s["step"]: s for s in map(json.loads, log.read_text().splitlines())}
+    views = ["occupancy", "timeline", "billing", "budget", "waiting lists", "forecast"]
+    assert list(steps) == ["copy of the city", "fairness audit", "budget audit --vs friplads-2024-scale@1",
+                           "as_of: rebuild + checkpoints", *(f"as_of: {v}" for v in views), "as_of: all (plads replay)",
+                           "counterfactual --vs copenhagen-2025-waitinglist@1"]
+    assert steps["fairness audit"]["registrations"] > 0 and steps["as_of: rebuild + checkpoints"]["checkpoints"] > 0
+    for view in views:  # early, mid-history (just before a checkpoint) and last: three positions, each read
+        reads = steps[f"as_of: {view}"]["reads"]
+        positions = [r["position"] for r in reads]
+        assert len(reads) == 3 and positions == sorted(positions) and positions[-1] == steps["copy of the city"]["events"]
+        assert positions[1] % 500 == 499 and all(r["rows"] > 0 for r in reads), reads
+    cf = steps["counterfactual --vs copenhagen-2025-waitinglist@1"]
+    assert cf["finished"] and cf["steps"] > 0 and cf["vs"] == "copenhagen-2025-waitinglist@1"
+    for s in steps.values():
+        assert s["store"] == store and s["seconds"] >= 0 and (s.get("peak_rss_mb") or 1) > 0
+    table = [line for line in out.stdout.splitlines() if line.startswith(f"| {store} |")]
+    assert len(table) == len(steps) and "| fairness audit |" in out.stdout
