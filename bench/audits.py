@@ -153,7 +153,7 @@ def _all() -> list:
 def counterfactual(url: str, vs: str = OTHER_POLICY, progress_path: str | None = None) -> dict:
     """`plads audit fairness --vs VS`: both sides replayed. Progress (side, steps done of the
     demand's steps) goes to `progress_path` every few seconds, so a stopped run says how far it got."""
-    import replay.counterfactual as cf
+    import replay.audit.counterfactual as cf
     from ledger import Ledger
     from replay.audit import fairness_audit
 
