@@ -113,5 +113,7 @@ def test_every_read_that_takes_as_of_takes_valid_at(api):
     schema = api.client.get("/openapi.json").json()
     reads = {(path, name) for path, ops in schema["paths"].items() for p in ops.get("get", {}).get("parameters", [])
              for name in [p["name"]] if name in ("as_of", "valid_at")}
-    as_of = {path for path, name in reads if name == "as_of"}
+    # The forecast reads as of a recorded time too, but its months are its own (`from`, `months`): the
+    # months ahead have no facts in force yet, so valid time does not apply to it.
+    as_of = {path for path, name in reads if name == "as_of"} - {"/v1/forecast"}
     assert len(as_of) >= 8 and as_of == {path for path, name in reads if name == "valid_at"}
