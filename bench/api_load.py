@@ -57,16 +57,22 @@ def seed(database_url: str, children: int, institutions: int = 40) -> tuple[list
     return kids, insts
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes so far (Linux /proc; 0 for one that is gone)."""
-    total = 0
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU of each of these processes so far (Linux /proc; left out when it is gone)."""
+    found = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / os.sysconf("SC_CLK_TCK")
+        found[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+    return found
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU spent between two readings by the processes alive at both: one that exited in between
+    (another client's backend) would otherwise count its whole life as negative time."""
+    return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
 
 
 def _processes(parent: int | None = None, named: str | None = None) -> list[int]:
@@ -187,7 +193,8 @@ def run(database_url: str, seconds: float, levels: list[tuple[int, float]], chil
             # CPU spent per request by the server (its processes), PostgreSQL (its processes on this
             # machine; none when the server is elsewhere) and the load generator: at that cost the
             # machine's cores allow at most cores ÷ CPU per request requests/s.
-            server_pids, postgres_pids = _processes(parent=server.pid), _processes(named="postgres")
+            server_pids = _processes(parent=server.pid)
+            postgres_pids = _processes(named="postgres") if database_url.startswith("postgres") else []
             before = _cpu_seconds(server_pids), _cpu_seconds(postgres_pids)
             out = subprocess.run([sys.executable, __file__, "--client", base, "--clients", str(clients),
                                   "--seconds", str(seconds), "--think-ms", str(think_ms)],
@@ -196,8 +203,8 @@ def run(database_url: str, seconds: float, levels: list[tuple[int, float]], chil
             if out.returncode != 0:
                 raise SystemExit(f"load generator failed: {out.stderr[-1000:]}")
             level = json.loads(out.stdout)
-            server_s = _cpu_seconds(server_pids) - before[0]
-            postgres_s = _cpu_seconds(postgres_pids) - before[1]
+            server_s = _spent(before[0], _cpu_seconds(server_pids))
+            postgres_s = _spent(before[1], _cpu_seconds(postgres_pids))
             per = 1000 / max(level["requests"], 1)
             level["cpu_ms_per_request"] = {"server": server_s * per, "postgresql": postgres_s * per,
                                            "load_generator": level.pop("client_cpu_s") * per}
