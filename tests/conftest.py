@@ -12,6 +12,7 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from datetime import date
 
@@ -183,3 +184,34 @@ def pg_city(pg_store):
 @pytest.fixture
 def city_class():
     return City
+
+
+def _wait_until(predicate, seconds: float = 60.0) -> bool:
+    """True once `predicate()` is; False after `seconds` (a hang guard, never a speed limit)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _views_position(ledger: Ledger) -> int:
+    """The log position the ledger's views have committed (what a follower has applied)."""
+    from projections import Projector
+
+    probe = Projector(ledger, [], name="views")
+    try:
+        return probe.store.position("views")
+    finally:
+        probe.close()
+
+
+@pytest.fixture
+def wait_for():
+    return _wait_until
+
+
+@pytest.fixture
+def views_position():
+    return _views_position
