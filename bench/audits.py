@@ -49,7 +49,7 @@ TARGETS = {"fairness": 60.0, "budget": 120.0, "counterfactual": 600.0, "as_of": 
 # --- the measurements, each run in a child process (`--one NAME`) -------------------------------
 
 def _peak() -> float:
-    from projections.engine import peak_rss_mb
+    from projections.rebuilding import peak_rss_mb
 
     return round(peak_rss_mb(), 1)
 

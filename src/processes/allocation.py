@@ -19,7 +19,8 @@ from ledger import commands as c
 from ledger.aggregates import Child, Household, Institution, RuleBook
 from ledger.seats import in_use_on
 from projections import queries as q
-from projections.engine import LogReader, Projector
+from projections.engine import LogReader
+from projections.projector import Projector
 from projections.occupancy import Occupancy
 from projections.stores import SQLiteViewStore, ViewStore
 from projections.waitinglists import WaitingLists

@@ -12,7 +12,7 @@ from datetime import date
 
 import pytest
 
-from projections.engine import Projector
+from projections.projector import Projector
 from projections.occupancy import Occupancy
 from projections.outlook import Outlook, read_history
 from projections.outlook.model import month_of
