@@ -888,7 +888,7 @@ def transfer_child(uow: UnitOfWork, cmd: c.TransferChild, ctx: Context) -> dict:
 # -- billing and erasure ------------------------------------------------------------------------
 
 
-# Statement lines the billing view marks as not billable (projections.billing._marker).
+# Statement lines the billing view marks as not billable (projections.billing.due.marker).
 UNBILLABLE_LINES = ("gap", "provisional")
 
 
