@@ -77,15 +77,15 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
 def _corrections(view: Budget, lo: str, hi: str) -> dict[str, Any]:
     """The ledger's corrections of issued months (what is due now less what was billed), by the month
     they correct and by the month whose statement carries them: apart from the months' charges."""
-    lines = [x for apart in view.corrections_apart.values() for x in apart if lo <= x["corrects_month"] <= hi]
+    lines = [x for apart in view.corrections_apart.values() for x in apart if lo <= (x.corrects_month or "") <= hi]
     by_corrected: dict[str, int] = defaultdict(int)
     by_billed: dict[str, int] = defaultdict(int)
     for x in lines:
-        by_corrected[x["corrects_month"]] += x["amount_ore"]
-        by_billed[x["billed_month"]] += x["amount_ore"]
+        by_corrected[x.corrects_month] += x.amount_ore
+        by_billed[x.billed_month] += x.amount_ore
     return {"by_corrected_month": dict(sorted(by_corrected.items())),
             "by_billed_month": dict(sorted(by_billed.items())),
-            "total_ore": sum(x["amount_ore"] for x in lines)}
+            "total_ore": sum(x.amount_ore for x in lines)}
 
 
 def _band(demand: Demand, household_id: str, month: str) -> str:
@@ -120,7 +120,7 @@ def _tables(parts: list[dict], demand: Demand) -> dict[str, Any]:
 
 
 def _sum(parts: list[dict], month: str | None = None) -> dict[str, int]:
-    """Budget measures of a set of parts, as the Budget view sums them (projections.billing._budget_row)."""
+    """Budget measures of a set of parts, as the Budget view sums them (projections.billing.tables.budget_row)."""
     seat_days = sum(p["seat_days"] for p in parts)
     empty = sum(p["empty_basis_cost_ore"] for p in parts)
     gross = sum(p["gross_cost_ore"] for p in parts) + empty

@@ -12,7 +12,8 @@ import pytest
 
 from ledger import commands as c
 from ledger.errors import InvalidCommand
-from projections import billing, billing_views
+from projections import billing_views
+from projections.billing import derivation
 from projections.billing import (BUDGET, BUDGET_PARTS, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget)
 from projections.engine import LogReader, open_store
 from projections.projector import Projector
@@ -401,7 +402,7 @@ def test_a_live_projector_keeps_derived_rows_in_the_store_not_in_memory(city, mo
     """Statement lines, statements and parts are read per household while it is derived again, and
     forgotten after the page: a projector's memory does not grow with them (10 years of a city hold
     tens of millions), and what it writes equals a rebuild."""
-    monkeypatch.setattr(billing, "OWNER_BATCH", 2)  # several batches per page, some rows kept changed
+    monkeypatch.setattr(derivation, "OWNER_BATCH", 2)  # several batches per page, some rows kept changed
     busy_history(city)
     end = city.ledger.max_position()
     store = open_store(city.ledger)
@@ -556,7 +557,7 @@ def test_a_move_derives_from_its_month_and_earlier_months_keep_their_municipalit
     assert all(r["payer_municipality"] == "147" for r in settled.values())
     assert verify(city.ledger, views()) == []
     facts = p.views[0]
-    assert [facts._household_district(hh, m) for m in ("2025-02", "2025-03")] == ["Valby", "Amager Vest"]
+    assert [facts.household_district(hh, m) for m in ("2025-02", "2025-03")] == ["Valby", "Amager Vest"]
     p.close()
 
 
@@ -580,8 +581,8 @@ def test_each_share_of_a_rebuild_holds_only_its_households_facts(city):
         parts = [set(getattr(s, facts)) for s in shares]
         assert sum(map(len, parts)) == len(getattr(whole, facts)) and set().union(*parts) == set(getattr(whole, facts))
     for s in shares:
-        mine = {b for b, v in whole.bookings.items() if s._mine(v["household"])
-                or (v["pool"] == "basis" and s._mine(v["institution"]))}
+        mine = {b for b, v in whole.bookings.items() if s._mine(v.household)
+                or (v.pool == "basis" and s._mine(v.institution))}
         assert set(s.bookings) == mine
     # Ids are random, so all may fall to one share; the others then hold none of them.
     assert len(whole.households) >= 3 and sum(len(s.households) == len(whole.households) for s in shares) <= 1

@@ -131,12 +131,12 @@ def test_rebuild_twice_gives_identical_checksums_and_equals_live(city):
 def test_a_rebuild_splits_billing_into_shares_and_sums_them_as_one_process_would(city):
     """With several processes the billing view (and its linked budget) is folded by each and derived
     by share of households; the summary rows are summed from all shares' parts afterwards."""
-    from projections import Billing, Budget, billing_views
+    from projections import Billing, Budget, LinkedBudget, billing_views
     from projections.rebuilding import _balanced
 
     groups, sharded = _balanced(all_views(), 2)
     shares = sorted(v.share for g in groups for v in g if isinstance(v, Billing))
-    assert shares == [(0, 2), (1, 2)] and [type(v) for v in sharded] == [Billing, Budget]
+    assert shares == [(0, 2), (1, 2)] and [type(v) for v in sharded] == [Billing, LinkedBudget]
     assert sorted(type(v).__name__ for g in groups for v in g).count("Occupancy") == 1
     small_history(city)
     store = open_store(city.ledger)

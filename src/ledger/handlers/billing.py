@@ -11,7 +11,7 @@ from ledger.errors import AlreadyIssued, InvalidCommand
 from ledger.handlers.context import Context
 from ledger.unit_of_work import UnitOfWork
 
-# Statement lines the billing view marks as not billable (projections.billing._marker).
+# Statement lines the billing view marks as not billable (projections.billing.due.marker).
 UNBILLABLE_LINES = ("gap", "provisional")
 
 

@@ -1,0 +1,175 @@
+"""When and what the billing views derive again: after each page, the households (and
+institutions) whose facts changed, each from the first month that can have changed."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from typing import Iterable
+
+import rules
+
+from projections.billing.fold import UNSET, FactsFold
+from projections.billing.household import CorrectionApart, Result, household_result
+from projections.billing.months import first_of, next_month
+from projections.engine import View
+
+OWNER_BATCH = 2_000  # households derived (and their stored rows held) at a time
+
+
+class BillingFacts(FactsFold):
+    """The shared fold, deriving each changed household's months once for every view that reads them."""
+
+    def __init__(self, scenario: rules.RuleSet | None = None) -> None:
+        super().__init__(scenario)
+        self.months_apart = False  # Budget(months_apart=True): the budget audit's months (household._budget_lines)
+        self.corrections_apart: dict[str, list[CorrectionApart]] = {}
+        # Per household derived by this process: the earliest issued month that needed a correction
+        # (None: none did). Months before it are settled — billed as due — and stay so until a fact
+        # of theirs changes, so a billing run or a new month derives only the months from there on
+        # (households not derived yet by this process are derived whole).
+        self._corrected_from: dict[str, str | None] = {}
+        self._all_households = False
+
+    def companions(self) -> list[View]:
+        return list(self.linked)
+
+    def rederive(self) -> None:
+        self._all_households = True
+        self._dirty_i.update(self.capacity)
+
+    # -- what a view deriving from these facts does per household ----------------------------
+
+    def derive_household(self, household: str, result: Result, since: str | None = None) -> None:
+        """Make the household's rows (of the months from `since` on, given) those of `result`."""
+        raise NotImplementedError
+
+    def load_households(self, households: list[str], since: str | None = None) -> None:
+        """Load the stored rows the households' derivation replaces (a live projector)."""
+
+    def release_households(self, households: list[str]) -> None:
+        """Forget the households' unchanged rows again."""
+
+    def derive_end(self, institutions: list[str]) -> None:
+        raise NotImplementedError
+
+    def household_result(self, household: str, since: str | None = None) -> Result:
+        return household_result(self, household, since)
+
+    # -- after a page ---------------------------------------------------------------------------
+
+    def finish_page(self, final: bool = True) -> None:
+        if not final or not self.deriving:
+            return  # a rebuild derives once, at the end; a checkpoint needs no derived rows
+        groups, institutions = self._to_derive()
+        # Each household's months are computed once and handed to every view that reads these
+        # facts (a Budget linked to this Billing derives from the same result).
+        consumers: list[BillingFacts] = [self, *self.linked]  # type: ignore[list-item]
+        for group, months_from in groups:
+            # In batches, so that a live projector holds the stored rows of a batch of households
+            # at a time (all of them are dirty after a billing run).
+            for i in range(0, len(group), OWNER_BATCH):
+                batch = group[i:i + OWNER_BATCH]
+                for view in consumers:
+                    view.load_households(batch, months_from)
+                for household in batch:
+                    result = self.household_result(household, months_from)
+                    self._note_corrections(household, months_from, result)
+                    for view in consumers:
+                        view.derive_household(household, result, months_from)
+                for view in consumers:
+                    view.release_households(batch)
+        for view in consumers:
+            view.derive_end(institutions)
+        if self.sink is not None:
+            self._stream_state()
+
+    def _to_derive(self) -> tuple[list[tuple[list[str], str | None]], list[str]]:
+        """The households to derive, grouped by the month to derive them from (None: all their
+        months), and the institutions; the page's marks are cleared."""
+        horizon = self.horizon()
+        if self._old_horizon is not UNSET and self._old_horizon != horizon:
+            self._horizon_moved(self._old_horizon, horizon)
+        self._old_horizon = UNSET
+        if self._all_households:
+            self._dirty_h.update(self._every_household())
+            self._all_households = False
+        if self._run_from is not None:
+            for household in self._every_household():
+                self._changed(household, self._run_from)
+            self._run_from = None
+        full = {h for h in self._dirty_h if self._mine(h)}
+        partial: dict[str, list[str]] = defaultdict(list)  # from month -> households
+        for household, since in self._changed_from.items():
+            if household not in full and self._mine(household):
+                start = self._derive_from(household, since)
+                if start is None:
+                    full.add(household)
+                else:
+                    partial[start].append(household)
+        institutions = sorted(i for i in self._dirty_i if self._mine(i))
+        self._dirty_h, self._dirty_i, self._changed_from = set(), set(), {}
+        groups: list[tuple[list[str], str | None]] = [(sorted(full), None)]
+        return groups + [(sorted(hs), since) for since, hs in sorted(partial.items())], institutions
+
+    def _every_household(self) -> Iterable[str]:
+        """Every household the facts know (registered, booked for, or billed)."""
+        return itertools.chain(self.households, self.by_household, self.issued)
+
+    def _horizon_moved(self, old: str | None, new: str | None) -> None:
+        """Months (old, new] joined the horizon: what holds days in them is dirty."""
+        self._dirty_i.update(self.capacity)
+        if new is None:
+            return
+        lo = first_of(next_month(old)) if old else None
+        hi = rules.last_of_month(first_of(new))
+        for b in self.bookings.values():
+            if b.start <= hi and (lo is None or b.end >= lo) and b.holds_days():
+                self._changed(b.household, next_month(old) if old else b.start.isoformat()[:7])
+                if b.pool == "basis":
+                    self._dirty_i.add(b.institution)
+
+    def _note_corrections(self, household: str, since: str | None, result: Result) -> None:
+        if since is not None:
+            if household not in self._corrected_from:
+                return  # the months before `since` were not derived here: still unknown
+            earlier = self._corrected_from[household]
+            if earlier is not None and earlier < since:
+                return  # that month was not derived again: it still needs its correction
+        self._corrected_from[household] = result.corrected_from
+
+    def _derive_from(self, household: str, since: str) -> str | None:
+        """The month to derive a household's rows from when its months from `since` on may have
+        changed; None: all its months."""
+        if self._new_months_only(household, since):
+            return since
+        if household not in self._corrected_from:
+            return None  # not derived by this process yet: earlier corrections unknown
+        # Issued months before the first correction are settled and their facts did not change:
+        # they stay settled, and the corrections of the later ones are derived again.
+        corrected = self._corrected_from[household]
+        return since if corrected is None else min(since, corrected)
+
+    def _new_months_only(self, household: str, since: str) -> bool:
+        """Whether deriving the months from `since` on gives all that changed for a household whose
+        earlier months did not: so unless an issued month, or the statement carrying corrections
+        (the month after the latest issued), falls in those months."""
+        # Runs over the hot path (every active household at each horizon move): no sets built.
+        latest = max(max(self.runs, default=""), max(self.issued.get(household, ()), default=""))
+        return not latest or next_month(latest) < since
+
+    # -- a parallel rebuild ---------------------------------------------------------------------
+
+    def shard(self, k: int, n: int) -> list[View] | None:
+        if self.scenario is not None:
+            return None  # counterfactual folds stay in memory, whole
+        views = self._with_linked()
+        views[0].share = (k, n)  # type: ignore[attr-defined]
+        return views
+
+    def _with_linked(self) -> list[View]:
+        """A fresh copy of this view and of the views linked to it."""
+        clone = type(self)(**self._init_kwargs())
+        for view in self.linked:
+            type(view)(facts=clone)  # type: ignore[call-arg]  # links itself
+        return [clone, *clone.linked]

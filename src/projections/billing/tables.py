@@ -1,0 +1,200 @@
+"""The billing views' tables (docs/views-billing.md) and how their summary rows are made from parts."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import rules
+
+from projections.billing.months import first_of
+from projections.tables import BOOL, INT, TEXT, Keyed, Row, Table
+
+DETAIL_MAX = 300  # what an issued statement line can carry (ledger.commands.StatementLine)
+
+def _state_table(name: str) -> Table:
+    return Table(
+        name, (("entity", TEXT), ("id", TEXT), ("data", TEXT)), key=("entity", "id"),
+        doc="Working state (JSON per fact): bookings, children, institutions, households, friplads "
+            "decisions, adjustments, issued statements, billing runs, basis capacity, the horizon.",
+    )
+
+
+BILLING_STATE = _state_table("billing_state")
+BUDGET_STATE = _state_table("budget_state")
+
+STATEMENT_LINES = Table(
+    "statement_lines",
+    (("household_id", TEXT), ("month", TEXT), ("line_no", INT), ("kind", TEXT), ("amount_ore", INT),
+     ("child_id", TEXT), ("booking_id", TEXT), ("corrects_month", TEXT), ("detail", TEXT), ("events", TEXT),
+     ("issued", BOOL)),
+    key=("household_id", "month", "line_no"),
+    partition="household_id",
+    indexes=(("month",),),
+    doc="A household's statement lines per month: fee, lunch, friplads, sibling, adjustment, correction "
+        "(of corrects_month). events: the notification positions behind the line. Issued months show "
+        "exactly the issued lines.",
+)
+STATEMENTS = Table(
+    "statements",
+    (("household_id", TEXT), ("month", TEXT), ("total_ore", INT), ("issued", BOOL)),
+    key=("household_id", "month"),
+    partition="household_id",
+    indexes=(("month",),),
+    doc="A household's statement total per month; issued = the issued (immutable) statement.",
+)
+SETTLEMENT_PARTS = Table(
+    "billing_settlement_parts",
+    (("household_id", TEXT), ("month", TEXT), ("payer_municipality", TEXT), ("institution_municipality", TEXT),
+     ("children", INT), ("place_days", INT), ("gross_cost_ore", INT), ("parent_payment_ore", INT)),
+    key=("household_id", "month", "payer_municipality", "institution_municipality"),
+    partition="household_id",
+    doc="Working rows: each household's share of the intermunicipal settlement.",
+)
+SETTLEMENT = Table(
+    "intermunicipal_settlement",
+    (("month", TEXT), ("payer_municipality", TEXT), ("institution_municipality", TEXT), ("children", INT),
+     ("place_days", INT), ("gross_cost_ore", INT), ("parent_payment_ore", INT), ("subsidy_ore", INT)),
+    key=("month", "payer_municipality", "institution_municipality"),
+    derived=True,
+    doc="Per month and pair of municipalities: children from payer_municipality placed in institutions of "
+        "institution_municipality; subsidy = gross cost - parent payment, owed by the payer.",
+    analyst=True,
+)
+BUDGET_PARTS = Table(
+    "budget_parts",
+    (("owner", TEXT), ("month", TEXT), ("district", TEXT), ("seat_days", INT), ("gross_cost_ore", INT),
+     ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT), ("friplads_ore", INT), ("sibling_ore", INT),
+     ("intermunicipal_in_ore", INT), ("intermunicipal_out_ore", INT)),
+    key=("owner", "month", "district"),
+    partition="owner",
+    doc="Working rows: each household's (owner household/ID) or institution's (institution/ID, empty basis "
+        "seats) share of the budget.",
+)
+BUDGET = Table(
+    "budget",
+    (("month", TEXT), ("district", TEXT), ("seat_days", INT), ("place_months_milli", INT),
+     ("gross_cost_ore", INT), ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT),
+     ("friplads_cost_ore", INT), ("sibling_cost_ore", INT), ("intermunicipal_in_ore", INT),
+     ("intermunicipal_out_ore", INT), ("net_municipal_cost_ore", INT)),
+    key=("month", "district"),
+    derived=True,
+    doc="Per month and district (of the institution): place-months (thousandths), gross operating cost "
+        "(booked places plus empty basis seats), parent payments, friplads and sibling cost, intermunicipal "
+        "money in (other municipalities' payments for their children here) and out (the home subsidy for our "
+        "children elsewhere), net municipal cost (gross - parent payments - money in).",
+    analyst=True,
+)
+
+SETTLEMENT_MEASURES = ("children", "place_days", "gross_cost_ore", "parent_payment_ore")
+BUDGET_MEASURES = ("seat_days", "gross_cost_ore", "empty_basis_cost_ore", "parent_payments_ore", "friplads_ore",
+                   "sibling_ore", "intermunicipal_in_ore", "intermunicipal_out_ore")
+
+
+def settlement_row(group: tuple, parts: list[Row]) -> Row:
+    gross = sum(p["gross_cost_ore"] for p in parts)
+    parent = sum(p["parent_payment_ore"] for p in parts)
+    return {"month": group[0], "payer_municipality": group[1], "institution_municipality": group[2],
+            "children": sum(p["children"] for p in parts), "place_days": sum(p["place_days"] for p in parts),
+            "gross_cost_ore": gross, "parent_payment_ore": parent, "subsidy_ore": gross - parent}
+
+
+def part_row(owner: str, key: tuple[str, str], *, seat_days: int = 0, gross: int = 0, empty: int = 0,
+              parent: int = 0, friplads: int = 0, sibling: int = 0, money_in: int = 0, money_out: int = 0) -> Row:
+    return {"owner": owner, "month": key[0], "district": key[1], "seat_days": seat_days, "gross_cost_ore": gross,
+            "empty_basis_cost_ore": empty, "parent_payments_ore": parent, "friplads_ore": friplads,
+            "sibling_ore": sibling, "intermunicipal_in_ore": money_in, "intermunicipal_out_ore": money_out}
+
+
+def budget_row(group: tuple, parts: list[Row]) -> Row:
+    month, district = group
+    seat_days = sum(p["seat_days"] for p in parts)
+    empty = sum(p["empty_basis_cost_ore"] for p in parts)
+    gross = sum(p["gross_cost_ore"] for p in parts) + empty
+    parent = sum(p["parent_payments_ore"] for p in parts)
+    money_in = sum(p["intermunicipal_in_ore"] for p in parts)
+    return {"month": month, "district": district, "seat_days": seat_days,
+            "place_months_milli": rules.round_half_up(seat_days * 1000, rules.days_in_month(first_of(month))),
+            "gross_cost_ore": gross, "empty_basis_cost_ore": empty, "parent_payments_ore": parent,
+            "friplads_cost_ore": -sum(p["friplads_ore"] for p in parts),
+            "sibling_cost_ore": -sum(p["sibling_ore"] for p in parts),
+            "intermunicipal_in_ore": money_in,
+            "intermunicipal_out_ore": sum(p["intermunicipal_out_ore"] for p in parts),
+            # Another municipality pays for its children here: not this municipality's cost. The
+            # subsidy paid out for ours elsewhere is their places' gross cost less the parents' payment.
+            "net_municipal_cost_ore": gross - parent - money_in}
+
+
+class Totals:
+    """Running sums of parts per group: a summary row (settlement, budget) is the sum of its
+    group's parts, so a changed part moves its group's totals instead of re-summing the group."""
+
+    def __init__(self, measures: tuple[str, ...]) -> None:
+        self.measures = measures
+        self.sums: dict[tuple, dict[str, int]] = {}
+        self.counts: dict[tuple, int] = {}
+        self.touched: set[tuple] = set()
+
+    def add(self, group: tuple, part: Row, sign: int = 1) -> None:
+        total = self.sums.get(group)
+        if total is None:
+            total = self.sums[group] = dict.fromkeys(self.measures, 0)
+            self.counts[group] = 0
+        for m in self.measures:
+            total[m] += sign * part[m]
+        self.counts[group] += sign
+        if not self.counts[group]:
+            del self.sums[group], self.counts[group]
+        self.touched.add(group)
+
+    def load(self, groups: Iterable[tuple[tuple, int, dict[str, int]]]) -> None:
+        """Start from stored totals: (group, number of parts, sums)."""
+        for group, count, sums in groups:
+            self.sums[group] = {m: sums[m] for m in self.measures}
+            self.counts[group] = count
+
+    def write(self, out: Keyed, make: Callable[[tuple, list[Row]], Row]) -> None:
+        """Bring the summary rows of the groups touched since the last write up to date."""
+        for group in sorted(self.touched):
+            total = self.sums.get(group)
+            if total is None:
+                if out.get(*group) is not None:
+                    out.delete(*group)
+            else:
+                row = make(group, [total])
+                if out.get(*group) != row:
+                    out.put(row)
+        self.touched = set()
+
+
+def write_summary(store, prefix: str, parts: Table, summary: Table, measures: tuple[str, ...],
+                   make: Callable[[tuple, list[Row]], Row]) -> None:
+    """A sharded rebuild's summary rows, from all shares' parts (what Totals gives one process)."""
+    store.bulk_insert(summary, [make(group, [sums]) for group, _, sums in
+                                store.group_totals(parts, summary.key, measures, prefix)], prefix)
+
+
+def replace_rows(sink: Callable[[Table, list[Row]], None] | None, table: Keyed, owner: str, rows: dict[tuple, Row],
+                 totals: Totals | None = None, since: str | None = None) -> None:
+    """Make `owner`'s rows exactly `rows` (keeping the group totals of parts in step). In a
+    rebuild (a sink is set) every owner comes once into fresh tables: the rows stream out."""
+    if sink is not None:
+        sink(table.table, list(rows.values()))
+        if totals is not None:
+            for key, row in rows.items():
+                totals.add(key[1:], row)
+        return
+    old = table.owned(owner)
+    if since is not None:  # keys are (owner, month, ...): only the months from `since` are replaced
+        old = {key for key in old if key[1] >= since}
+    for key in old - set(rows):
+        if totals is not None:
+            totals.add(key[1:], table.get(*key), -1)
+        table.delete(*key)
+    for key, row in rows.items():
+        before = table.get(*key)
+        if before != row:
+            if totals is not None:
+                if before is not None:
+                    totals.add(key[1:], before, -1)
+                totals.add(key[1:], row)
+            table.put(row)
