@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable
 from uuid import UUID
@@ -128,6 +129,17 @@ def book_place(uow: UnitOfWork, cmd: c.BookPlace, ctx: Context) -> dict:
     )
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A booking that passed the checks: what recording it needs."""
+
+    rule_set: Any
+    end: date
+    segments: list[tuple[str, date, date]]  # (age group, first, last) of the seats it holds
+    self_service: bool  # counted against the self-service share (general seats only)
+    shortages: list[tuple[str, list]]  # per age group the days beyond capacity (an override)
+
+
 def _book(
     uow: UnitOfWork,
     ctx: Context,
@@ -146,6 +158,25 @@ def _book(
     need_date: date | None = None,
 ) -> dict:
     """Check invariants 1 and 2 for a new booking, then record it."""
+    checked = _check_booking(uow, ctx, child, inst, start, pool, basis, override, ending)
+    if mutate_first is not None:
+        mutate_first()
+    _record_booking(uow, ctx, checked, child=child, inst=inst, start=start, pool=pool, lunch=lunch,
+                    booking_id=booking_id, basis=basis, reason=reason, need_date=need_date)
+    return {
+        "id": str(booking_id),
+        "child_id": str(child.id),
+        "institution_id": str(inst.id),
+        "pool": pool,
+        "start_date": start.isoformat(),
+        "end_date": checked.end.isoformat(),
+        "override": bool(checked.shortages),
+    }
+
+
+def _check_booking(uow: UnitOfWork, ctx: Context, child: Child, inst: Institution, start: date, pool: str,
+                   basis: dict[str, Any], override: bool, ending: dict[str, date] | None) -> _Checked:
+    """Everything a booking must pass before anything is recorded; raises the first refusal."""
     rule_set = ctx.rule_set(uow)
     today = ctx.today
     if child.erased:
@@ -174,73 +205,41 @@ def _book(
         raise ChildAlreadyBooked(
             f"child {child.id} already holds booking {clash} from {first} to {last}"
         )
-
     self_service = self_service and pool == "general"
     shortages = _shortages(inst, pool, segments, start, today, rule_set, self_service)
     if shortages and not override:
         raise NoSeat(_no_seat_detail(inst, pool, shortages[0], start, today, rule_set, self_service))
+    return _Checked(rule_set, end, segments, self_service, shortages)
 
-    # -- all checks passed: record the facts --------------------------------------------------
-    if mutate_first is not None:
-        mutate_first()
+
+def _record_booking(uow: UnitOfWork, ctx: Context, checked: _Checked, *, child: Child, inst: Institution,
+                    start: date, pool: str, lunch: bool, booking_id: UUID, basis: dict[str, Any],
+                    reason: str | None, need_date: date | None) -> None:
+    """The booking, its registration when it had none, the override, the seats and the child's place."""
+    rule_set, end, segments, shortages = checked.rule_set, checked.end, checked.segments, checked.shortages
     start_group = segments[0][0]
     meta = ctx.meta(uow, start, reason)
-    registration = child.registrations.get(start_group)
-    if registration is None:
+    if child.registrations.get(start_group) is None:
         # A booking made without an earlier registration records the registration with it, from
         # the day the family asked a place from (its start unless it says it asked earlier).
-        child.register(
-            age_group=start_group,
-            wishes=[str(inst.id)],
-            need_date=min(need_date or start, start),
-            registered_on=today,
-            newcomer=False,
-            meta=meta,
-        )
+        child.register(age_group=start_group, wishes=[str(inst.id)], need_date=min(need_date or start, start),
+                       registered_on=ctx.today, newcomer=False, meta=meta)
     seg_data = [[g, a, b] for g, a, b in segments]
-    booking = Booking(
-        id=booking_id,
-        child_id=str(child.id),
-        household_id=str(child.household_id),
-        institution_id=str(inst.id),
-        pool=pool,
-        age_group=start_group,
-        start_date=start,
-        end_date=end,
-        segments=seg_data,
-        lunch=lunch,
-        basis={
-            **basis,
-            "rule_set": rule_set.id,
-            "policy": rule_set.policy,
-            "channel": ctx.channel,
-            "override": bool(shortages),
-        },
+    uow.add(Booking(
+        id=booking_id, child_id=str(child.id), household_id=str(child.household_id), institution_id=str(inst.id),
+        pool=pool, age_group=start_group, start_date=start, end_date=end, segments=seg_data, lunch=lunch,
+        basis={**basis, "rule_set": rule_set.id, "policy": rule_set.policy, "channel": ctx.channel,
+               "override": bool(shortages)},
         meta=meta,
-    )
-    uow.add(booking)
+    ))
     for age_group, short in shortages:
-        inst.record_override(
-            booking_id=str(booking_id),
-            age_group=age_group,
-            pool=pool,
-            short_days=[[a, b] for a, b in short],
-            meta=meta,
-        )
+        inst.record_override(booking_id=str(booking_id), age_group=age_group, pool=pool,
+                             short_days=[[a, b] for a, b in short], meta=meta)
     inst.reserve(
         booking_id=str(booking_id), child_id=str(child.id), pool=pool, segments=seg_data, meta=meta,
-        forget_before=today - CHECK_HORIZON, self_service=self_service,
+        forget_before=ctx.today - CHECK_HORIZON, self_service=checked.self_service,
     )
     child.place(booking_id=str(booking_id), institution_id=str(inst.id), first=start, last=end, meta=meta)
-    return {
-        "id": str(booking_id),
-        "child_id": str(child.id),
-        "institution_id": str(inst.id),
-        "pool": pool,
-        "start_date": start.isoformat(),
-        "end_date": end.isoformat(),
-        "override": bool(shortages),
-    }
 
 
 def _shortages(inst, pool, segments, start, today, rule_set, self_service) -> list[tuple[str, list]]:
