@@ -265,37 +265,18 @@ class Ledger(Application):
         request_hash = _request_hash(command, actor, channel) if idempotency_key else ""
         reconnected = False
         for attempt in range(MAX_ATTEMPTS):
-            writing = False
             uow = UnitOfWork(self)
             ctx = Context(actor=actor, channel=channel, today=self._today(), registry=self.registry,
                           retried=attempt > 0)
+            writing: list[bool] = []  # set once the save has begun
             try:
                 with using_clock(self.clock):
                     uow.prefetch(_named_ids(command, idempotency_key))
-                    if idempotency_key:
-                        earlier = self._earlier_outcome(uow, idempotency_key, request_hash)
-                        if earlier is not None:
-                            return earlier
+                    earlier = self._earlier_outcome(uow, idempotency_key, request_hash) if idempotency_key else None
+                    if earlier is not None:
+                        return earlier
                     result = handler(uow, command, ctx)
-                    if idempotency_key:
-                        uow.add(
-                            CommandReceipt(
-                                key=key_digest(idempotency_key),
-                                command=type(command).__name__,
-                                request_hash=request_hash,
-                                outcome=result,
-                                meta=ctx.meta(uow, None),
-                            )
-                        )
-                    for step in ctx.before_commit:
-                        step()
-                    writing = True
-                    # The receipt last: its log position is the command's, which a retry answers again.
-                    changed = sorted(uow.changed(), key=lambda a: isinstance(a, CommandReceipt))
-                    recordings = self.save(*changed)
-                    for aggregate in changed:
-                        # As saved: the next command on it reads only what others wrote since.
-                        self._remember(aggregate)
+                    recordings = self._commit(uow, ctx, command, result, idempotency_key, request_hash, writing)
             except IntegrityError:
                 # Someone saved one of our aggregates first: re-run on fresh state.
                 time.sleep(min(0.001 * 2**attempt, 0.05) * (0.5 + (hash((actor, attempt)) % 100) / 100))
@@ -321,12 +302,28 @@ class Ledger(Application):
                 raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
             for step in ctx.after_commit:
                 step()
-            position = max((r.notification.id for r in recordings), default=None)
             self._notify_after_commit(recordings)
-            return Outcome(result, position)
+            return Outcome(result, max((r.notification.id for r in recordings), default=None))
         raise StaleState(
             f"{type(command).__name__} met concurrent changes {MAX_ATTEMPTS} times; try again"
         )
+
+    def _commit(self, uow: UnitOfWork, ctx: Context, command: c.Command, result: dict,
+                idempotency_key: str | None, request_hash: str, writing: list[bool]) -> list[Any]:
+        """Save what the command changed (and its receipt, when it has a key) in one transaction."""
+        if idempotency_key:
+            uow.add(CommandReceipt(key=key_digest(idempotency_key), command=type(command).__name__,
+                                   request_hash=request_hash, outcome=result, meta=ctx.meta(uow, None)))
+        for step in ctx.before_commit:
+            step()
+        writing.append(True)
+        # The receipt last: its log position is the command's, which a retry answers again.
+        changed = sorted(uow.changed(), key=lambda a: isinstance(a, CommandReceipt))
+        recordings = self.save(*changed)
+        for aggregate in changed:
+            # As saved: the next command on it reads only what others wrote since.
+            self._remember(aggregate)
+        return recordings
 
     def check(self) -> None:
         """Raise StoreUnavailable when the store cannot take writes: a PostgreSQL server known to be
