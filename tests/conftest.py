@@ -147,9 +147,24 @@ class City:
     def child(self, household, birth=date(2024, 3, 15)):
         return self.run(self.c.RegisterChild(household_id=household, birth_date=birth))["id"]
 
+    def children(self, n: int, district: str = "Valby", birth=date(2024, 3, 15)) -> list[str]:
+        """`n` children, each of its own household, written in one bulk batch."""
+        return bulk_children(self.ledger, n, district, birth)
+
     def book(self, child, inst, start, channel="caseworker", **kw):
         return self.run(self.c.BookPlace(child_id=child, institution_id=inst, start_date=start, **kw),
                         channel=channel)
+
+
+def bulk_children(ledger: Ledger, n: int, district: str = "Valby", birth=date(2024, 3, 15)) -> list[str]:
+    from ledger import commands as c
+
+    out = []
+    with ledger.bulk(actor="setup", channel="caseworker") as bulk:
+        for _ in range(n):
+            hh = bulk.execute(c.RegisterHousehold(district=district))["id"]
+            out.append(bulk.execute(c.RegisterChild(household_id=hh, birth_date=birth))["id"])
+    return out
 
 
 @pytest.fixture
@@ -215,3 +230,9 @@ def wait_for():
 @pytest.fixture
 def views_position():
     return _views_position
+
+
+@pytest.fixture
+def many_children():
+    """`many_children(ledger, n)`: n children, each of its own household, in one bulk batch."""
+    return bulk_children
