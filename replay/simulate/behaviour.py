@@ -570,7 +570,8 @@ class Simulation:
         else:
             self.counts["IssueStatements (system)"] += 1
             self.counts["statements issued"] += run["statements"]
-            self.counts["statements skipped"] += len(run.get("skipped", []))
+            if run.get("skipped"):
+                self.counts["statements skipped"] += len(run["skipped"])
         finally:
             self._open_bulk()
 

@@ -11,8 +11,9 @@ simulator (every simulated month) issue through `issue_month`; each brings its o
 
     issue_month(ledger, "2025-03", views)   # views(position) -> a context of a ViewStore at >= position
 
-`BillingViews` is such views for a caller without a follower (the simulator, the CLI): the billing
-view alone, kept by a projector of its own and caught up on each run.
+`caught_up(projector)` makes such views of a projector the caller runs (the CLI: the live views in
+the ledger's database); `BillingViews` is the billing view alone, kept by a projector of its own in
+a scratch file and caught up on each run (the simulator, `plads demo --small`).
 """
 
 from __future__ import annotations
