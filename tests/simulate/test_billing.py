@@ -94,3 +94,10 @@ def test_the_issued_statements_are_the_billing_views_drafts_when_the_run_was_mad
             assert drafts and drafts == issued[month], month
     finally:
         ledger.close()
+
+
+def test_a_months_statements_are_issued_on_the_20th_of_the_month_before_or_the_next_weekday():
+    assert billing_day(date(2025, 3, 1), 20) == date(2025, 2, 20)
+    assert billing_day(date(2025, 10, 1), 20) == date(2025, 9, 22)  # the 20th is a Saturday
+    assert billing_day(date(2026, 1, 1), 20) == date(2025, 12, 22)  # a Saturday, across the year
+    assert billing_day(date(2025, 1, 1), 1) == date(2024, 12, 2)  # a Sunday
