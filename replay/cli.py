@@ -19,6 +19,8 @@ rules_app = typer.Typer(no_args_is_help=True, help="Rule sets: list them, activa
 app.add_typer(rules_app, name="rules")
 audit_app = typer.Typer(no_args_is_help=True, help="Audits: fairness and budget, as JSON and one HTML report.")
 app.add_typer(audit_app, name="audit")
+billing_app = typer.Typer(no_args_is_help=True, help="Billing: issue a month's statements.")
+app.add_typer(billing_app, name="billing")
 
 DatabaseOpt = typer.Option(None, "--database", "-d", help="ledger URL (default: $PLADS_DATABASE_URL or sqlite:///plads.db)")
 
@@ -476,6 +478,30 @@ def roll(month: str = MonthOpt, database: Optional[str] = DatabaseOpt) -> None:
     with Ledger(database) as ledger:
         rolled = age_roll(ledger, month)
     typer.echo(f"{month}: {len(rolled['registered'])} children put on the kindergarten waiting lists")
+
+
+@billing_app.command("issue")
+def billing_issue(
+    month: str = typer.Argument(..., help="the month to bill, YYYY-MM (at most the one after today's)"),
+    actor: str = typer.Option("billing", help="who issues (recorded on every event)"),
+    database: Optional[str] = DatabaseOpt,
+) -> None:
+    """Issue every household's statement for a month, as the billing view has computed it (the views
+    in the ledger's database are brought up to date first, as `plads project` does)."""
+    from ledger import Ledger
+    from processes.billing import caught_up, issue_month
+    from projections import Projector, all_views
+
+    _month(month)
+    with Ledger(database) as ledger:
+        projector = Projector(ledger, all_views())
+        try:
+            run = issue_month(ledger, month, caught_up(projector), actor=actor, channel="system")
+        finally:
+            projector.close()
+    typer.echo(f"{run['month']}: {run['statements']:,} statements issued, total {run['total_ore'] / 100:,.2f} kr")
+    for s in run.get("skipped", []):
+        typer.echo(f"  skipped household {s['household_id']}: {s['reason']}")
 
 
 @app.command()

@@ -20,6 +20,10 @@ def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> d
         raise InvalidCommand(f"no statements to issue for {cmd.month}; an empty run would lock the month")
     if uow.find(BillingRun, billing_run_id(cmd.month)):
         raise AlreadyIssued(f"the statements for {cmd.month} were already issued")
+    # A run names every household of the city: read them and their statements together (one round
+    # trip on PostgreSQL, not two per household).
+    uow.prefetch([s.household_id for s in cmd.statements]
+                 + [statement_id(str(s.household_id), cmd.month) for s in cmd.statements])
     seen = set()
     for s in cmd.statements:
         if s.household_id in seen:
