@@ -21,6 +21,7 @@ from typing import Mapping
 
 from projections.outlook import estimate as est
 from projections.outlook import model
+from projections.outlook.errors import PastErrors, origins_of, past_errors
 from projections.outlook.history import History
 
 LEVELS = ("institution", "cluster", "district")
@@ -61,6 +62,7 @@ class Outlook:
     cohorts: est.Cohorts
     rates: est.Rates
     shares: dict[tuple[str, str], float]
+    errors: PastErrors
 
     @classmethod
     def learn(cls, history: History, as_of: datetime | None = None,
@@ -71,8 +73,12 @@ class Outlook:
             raise ForecastError("the forecast date lies after what the history was read up to")
         cut = est.Cut.at(instant, history)
         cohorts = est.cohorts(history, cut, dict(births) if births else None)
-        rates = est.rates(est.changes(history, cut), cohorts, cut)
-        return cls(history, cut, cohorts, rates, est.institution_shares(history, cut))
+        found = est.changes(history, cut)
+        shares = est.shares_by_origin(history, cut, range(cut.first_month, cut.month + 1))
+        origins = {j for months in origins_of(cut).values() for j in months}
+        then = {j: est.cohorts(history, est.Cut.month_end(j, history)) for j in origins}
+        errors = past_errors(found, cohorts, cut, history.districts, shares, then)
+        return cls(history, cut, cohorts, est.rates(found, cohorts, cut), shares.get(cut.month, {}), errors)
 
     def institutions(self, months: range) -> dict[tuple[str, str, int], model.Estimate]:
         """(institution, age group, month) → its estimate."""
@@ -103,8 +109,7 @@ class Outlook:
         served = self.rates.horizons.get(horizon, horizon)
         # The rates are themselves estimated from a few months: their own Poisson error adds 1/n.
         gross *= 1.0 + 1.0 / max(self.rates.months_used.get(served, 1), 1)
-        residual = self.rates.sigma.get((district, group, served), 0.0)
-        sigma = math.sqrt(residual ** 2 + model.level_variance(on_level, self.cohorts.levels.get(district, 0.0)))
+        sigma = math.sqrt(model.level_variance(on_level, self.cohorts.levels.get(district, 0.0)))
         return model.Estimate(known, to_come, sigma, gross)
 
     def rows(self, level: str, from_month: int, months: int, clusters: Mapping[str, str] | None = None,
@@ -134,7 +139,26 @@ class Outlook:
             sums = {k: self.district(k[0], k[1], k[2], e.known) for k, e in sums.items()}
         if key is not None and not sums:
             raise UnknownUnit(f"no {level} {key!r} was known at the forecast date")
-        return [_row(level, k, sums[k], seats[k]) for k in sorted(sums)]
+        members, levels = self.members(unit_of), {}
+        for unit, group, _m in sums:
+            if (unit, group) not in levels:
+                levels[(unit, group)] = self.errors.level(members.get(unit, ()), group)
+        return [_row(level, k, self.with_past(sums[k], levels[k[:2]], k[2]), seats[k]) for k in sorted(sums)]
+
+    def members(self, unit_of) -> dict[str, list[str]]:
+        """unit → the institutions in it that were known at the cut."""
+        out: dict[str, list[str]] = defaultdict(list)
+        for inst in self.history.districts:
+            unit = unit_of(inst)
+            if unit is not None and self.history.registered[inst] <= self.cut.instant:
+                out[unit].append(inst)
+        return out
+
+    def with_past(self, e: model.Estimate, level: float, month: int) -> model.Estimate:
+        """The estimate with the variance of the unit's own past errors (b² = `level`) at the month's horizon."""
+        if month <= self.cut.complete:
+            return e
+        return e.with_past(self.errors.variance(level, month - self.cut.month))
 
     def unit_of(self, level: str, clusters: Mapping[str, str] | None):
         """institution id → its unit at `level` (None: outside every unit, e.g. an institution in no cluster)."""

@@ -13,19 +13,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterator
 
-from ledger import Ledger
+from ledger import Ledger, events
 from ledger.clock import COPENHAGEN
 
-from projections.engine import Envelope, LogReader
+from projections.engine import Envelope, LogReader, on
 from projections.outlook.model import month_index
 from projections.pointintime import position_at, recorded_instant
 
 PAGE = 20_000
 ONE_DAY = timedelta(days=1)
-KINDS = frozenset({
-    "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.SeatsReserved",
-    "Institution.SeatsReleased", "Institution.ClusterAssigned", "Child.ChildRegistered",
-})
 
 Segment = tuple[str, date, date]  # age group, first day, last day
 
@@ -96,36 +92,42 @@ class History:
     def apply(self, e: Envelope) -> None:
         if self.first_recorded is None:
             self.first_recorded = e.recorded_at
-        _FOLD[e.name](self, e, e.data)
+        _FOLD[e.kind](self, e, e.data)
 
+    @on(events.Institution.SeatsReserved)
     def _reserved(self, e: Envelope, d: dict) -> None:
         booking = self.bookings.setdefault(d["booking_id"], Booking(e.originator_id, d["pool"], d["child_id"]))
         booking.versions.append((e.recorded_at, tuple((g, a, z) for g, a, z in d["segments"])))
 
+    @on(events.Institution.SeatsReleased)
     def _released(self, e: Envelope, d: dict) -> None:
         held = self.bookings.get(d["booking_id"])
         if held is not None and held.versions:
             held.release(e.recorded_at, d["from_date"])
 
+    @on(events.Child.ChildRegistered)
     def _child(self, e: Envelope, d: dict) -> None:
         self.children[e.originator_id] = ChildFacts(d["birth_date"], d["district"], e.recorded_at)
 
+    @on(events.Institution.CapacityChanged)
     def _capacity(self, e: Envelope, d: dict) -> None:
         self.capacity.append(CapacityDecision(e.recorded_at, e.originator_id, d["age_group"], d["pool"],
                                               d["effective_from"], int(d["seats"])))
 
+    @on(events.Institution.InstitutionRegistered)
     def _institution(self, e: Envelope, d: dict) -> None:
         self.districts[e.originator_id] = d["district"]
         self.names[e.originator_id] = d["name"]
         self.registered[e.originator_id] = e.recorded_at
 
+    @on(events.Institution.ClusterAssigned)
     def _cluster(self, e: Envelope, d: dict) -> None:
         self.clusters.setdefault(e.originator_id, []).append((d["effective_from"], d["cluster"]))
 
 
-_FOLD = {"SeatsReserved": History._reserved, "ClusterAssigned": History._cluster, "SeatsReleased": History._released,
-         "ChildRegistered": History._child, "CapacityChanged": History._capacity,
-         "InstitutionRegistered": History._institution}
+# topic → the method that folds it, as registered with @on (the event catalogue's entries)
+_FOLD = {topic: method for method in vars(History).values() for topic in getattr(method, "__handles__", ())}
+KINDS = frozenset(_FOLD)
 
 
 def read_history(ledger: Ledger, as_of: datetime | date) -> History:
