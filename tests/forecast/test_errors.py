@@ -25,10 +25,9 @@ def test_the_interval_widens_with_the_horizon_as_the_past_errors_grew_with_it():
     errors = {("i1", "nursery", 2): dict.fromkeys(range(10, 16), 2.0), ("i1", "nursery", 4): dict.fromkeys(range(10, 14), -4.0)}
     origins = {2: range(10, 16), 4: range(10, 14), 12: range(0)}
     assert growth_of({2: (4.0, 6), 4: (16.0, 4)}) == pytest.approx(1.0)
-    past = PastErrors(errors, origins, growth=1.0)
-    level = past.level(["i1"], "nursery")
-    assert level == pytest.approx(1.0)
-    assert [past.variance(level, h) for h in (1, 6, 12)] == [pytest.approx(1.0), pytest.approx(36.0), pytest.approx(144.0)]
+    curve = PastErrors(errors, origins, growth=1.0).curve(["i1"], "nursery")
+    assert curve.level == pytest.approx(1.0)
+    assert [curve.variance(h) for h in (2, 4, 6, 12)] == [4.0, 16.0, pytest.approx(36.0), pytest.approx(144.0)]
     # Errors that grew as h^1.5 give p = 1.5 and a wider year ahead than a straight line would.
     assert growth_of({2: (2.0 ** 3, 6), 4: (4.0 ** 3, 4), 6: (6.0 ** 3, 3)}) == pytest.approx(1.5)
 

@@ -16,7 +16,8 @@ and the month m has passed, so the longest horizons have none early in a ledger'
 12-month error needs two years: a year of history behind the rates and a year for the month to
 come). The variance is therefore a curve in the horizon, σ(h) = b·h^p, fitted to the past
 errors: the growth p once for the ledger, from how its districts' errors grew with the horizon
-(log σ on log h), the level b per unit and age group from the unit's own errors. The children
+(log σ on log h), the level b per unit and age group from the unit's own errors. Where a horizon
+has past forecasts enough, the unit's own mean square there is taken as it is. The children
 still to come accumulate month by month and the rates drift with them, so the errors grow
 faster than the horizon (p ≈ 1.1–1.7 in the simulated cities; docs/forecast.md).
 """
@@ -53,17 +54,27 @@ class PastErrors:
                 summed[origin] += error
         return sum(e * e for e in summed.values()) / len(origins)
 
-    def level(self, institutions: Collection[str], group: str) -> float:
-        """b² of the unit: fitted to the mean squares of its past errors at the horizons with
-        MIN_ORIGINS past forecasts (weighted by their number)."""
-        measured = {h: len(o) for h, o in self.origins.items() if len(o) >= MIN_ORIGINS}
-        scale = sum(n * h ** (2 * self.growth) for h, n in measured.items())
-        squares = sum(n * self.mean_square(institutions, group, h) for h, n in measured.items())
-        return squares / scale if scale else 0.0
+    def curve(self, institutions: Collection[str], group: str) -> "Curve":
+        """The unit's error variance by horizon: its own past errors' mean square at the horizons with
+        MIN_ORIGINS past forecasts; beyond them b²·h^2p, b² fitted to those (weighted by their number)."""
+        counts = {h: len(o) for h, o in self.origins.items() if len(o) >= MIN_ORIGINS}
+        measured = {h: self.mean_square(institutions, group, h) for h in counts}
+        scale = sum(n * h ** (2 * self.growth) for h, n in counts.items())
+        squares = sum(n * measured[h] for h, n in counts.items())
+        return Curve(measured, squares / scale if scale else 0.0, self.growth)
 
-    def variance(self, level: float, horizon: int) -> float:
-        """The error variance at `horizon` (children²) of a unit of `level` b²: b²·h^2p."""
-        return level * horizon ** (2 * self.growth)
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """One unit's error variance (children²) by horizon."""
+
+    measured: Mapping[int, float]  # horizon → the mean square of its past errors
+    level: float  # b²
+    growth: float  # p
+
+    def variance(self, horizon: int) -> float:
+        found = self.measured.get(horizon)
+        return found if found is not None else self.level * horizon ** (2 * self.growth)
 
 
 def growth_of(mean_squares: Mapping[int, tuple[float, int]]) -> float:

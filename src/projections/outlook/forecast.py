@@ -21,7 +21,7 @@ from typing import Mapping
 
 from projections.outlook import estimate as est
 from projections.outlook import model
-from projections.outlook.errors import PastErrors, origins_of, past_errors
+from projections.outlook.errors import Curve, PastErrors, origins_of, past_errors
 from projections.outlook.history import History
 
 LEVELS = ("institution", "cluster", "district")
@@ -139,11 +139,11 @@ class Outlook:
             sums = {k: self.district(k[0], k[1], k[2], e.known) for k, e in sums.items()}
         if key is not None and not sums:
             raise UnknownUnit(f"no {level} {key!r} was known at the forecast date")
-        members, levels = self.members(unit_of), {}
+        members, curves = self.members(unit_of), {}
         for unit, group, _m in sums:
-            if (unit, group) not in levels:
-                levels[(unit, group)] = self.errors.level(members.get(unit, ()), group)
-        return [_row(level, k, self.with_past(sums[k], levels[k[:2]], k[2]), seats[k]) for k in sorted(sums)]
+            if (unit, group) not in curves:
+                curves[(unit, group)] = self.errors.curve(members.get(unit, ()), group)
+        return [_row(level, k, self.with_past(sums[k], curves[k[:2]], k[2]), seats[k]) for k in sorted(sums)]
 
     def members(self, unit_of) -> dict[str, list[str]]:
         """unit → the institutions in it that were known at the cut."""
@@ -154,11 +154,11 @@ class Outlook:
                 out[unit].append(inst)
         return out
 
-    def with_past(self, e: model.Estimate, level: float, month: int) -> model.Estimate:
-        """The estimate with the variance of the unit's own past errors (b² = `level`) at the month's horizon."""
+    def with_past(self, e: model.Estimate, curve: Curve, month: int) -> model.Estimate:
+        """The estimate with the variance of the unit's own past errors at the month's horizon."""
         if month <= self.cut.complete:
             return e
-        return e.with_past(self.errors.variance(level, month - self.cut.month))
+        return e.with_past(curve.variance(month - self.cut.month))
 
     def unit_of(self, level: str, clusters: Mapping[str, str] | None):
         """institution id → its unit at `level` (None: outside every unit, e.g. an institution in no cluster)."""
