@@ -26,7 +26,7 @@ from typing import Iterable
 from ledger.clock import COPENHAGEN
 
 from projections.outlook import model
-from projections.outlook.history import ONE_DAY, Booking, History, Segment, known_month
+from projections.outlook.history import ONE_DAY, History, Segment, known_month
 from projections.pointintime import recorded_instant
 
 HORIZON = 12

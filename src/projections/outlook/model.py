@@ -24,6 +24,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 Z80 = 1.2815515655446004  # the 90 % normal quantile: 80 % of outcomes between ± Z80 σ
@@ -47,6 +48,7 @@ def month_of(text: str) -> int:
     return year * 12 + month - 1
 
 
+@lru_cache(maxsize=None)  # asked millions of times (every booking's every month), of a few hundred months
 def days_in(index: int) -> int:
     return calendar.monthrange(index // 12, index % 12 + 1)[1]
 
