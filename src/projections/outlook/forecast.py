@@ -6,7 +6,8 @@ forecast is the bookings the ledger knew at `as_of` (each to its end: the age ro
 nursery, school start) plus the change still to come (`estimate`): the children the ledger
 already knows but who hold no seat yet (waiting lists, the roll to kindergarten) and those it
 does not know yet (not born or not registered), less cancellations and moves. A district's
-change to come is shared out to its institutions by where the last year's bookings went.
+change to come is shared out to its institutions by where the last year's bookings went. The 80 %
+interval of a unit is learned from its own past forecast errors (`errors`).
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ class Outlook:
         """The estimate with the variance of the unit's own past errors at the month's horizon."""
         if month <= self.cut.complete:
             return e
-        return e.with_past(curve.variance(month - self.cut.month))
+        # the month of the cut itself (a forecast made mid-month) is in doubt as the next one is
+        return e.with_past(curve.variance(max(month - self.cut.month, 1)))
 
     def unit_of(self, level: str, clusters: Mapping[str, str] | None):
         """institution id → its unit at `level` (None: outside every unit, e.g. an institution in no cluster)."""
