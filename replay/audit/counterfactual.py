@@ -200,7 +200,7 @@ def replay_demand(source: Ledger, rule_set: str, *, seed: int = 0) -> Iterator[R
     clock = SimulatedClock(script.steps[0][0])
     # In memory: nothing else reads or writes the scratch ledger, and it is dropped at the end, so
     # a file would only add a disk sync to every commit (each allocation offer is one).
-    ledger = Ledger("sqlite:///:memory:", clock=clock)
+    ledger = Ledger("sqlite:///:memory:", clock=clock, private=True)
     try:
         out = Replayed(ledger, rs.id, rs.policy)
         try:
