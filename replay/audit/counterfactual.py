@@ -186,14 +186,17 @@ class Replayed:
 
 
 @contextmanager
-def replay_demand(source: Ledger, rule_set: str, *, seed: int = 0) -> Iterator[Replayed]:
-    """A scratch ledger (an in-memory SQLite database) holding the source's demand under `rule_set`."""
+def replay_demand(source: Ledger, rule_set: str, *, seed: int = 0,
+                  script: Script | None = None) -> Iterator[Replayed]:
+    """A scratch ledger (an in-memory SQLite database) holding the source's demand under `rule_set`
+    (`script`: the source's demand, folded already: both sides of a comparison replay one)."""
     rs = resolve_rule_set(rule_set)
     if rs.id not in rules.list_rule_sets():
         raise AuditError(f"{rs.id} is a scenario, not a packaged rule set a ledger can activate; a counterfactual "
                          f"allocation runs under one of: {', '.join(rules.list_rule_sets())}")
-    script = Script()
-    fold(source, [script])
+    if script is None:
+        script = Script()
+        fold(source, [script])
     if not script.steps:
         raise AuditError("the ledger has no demand to replay")
     allocate = None if rs.policy == "book-en-plads" else run_allocation
