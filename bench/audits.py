@@ -173,6 +173,7 @@ def counterfactual(url: str, vs: str = OTHER_POLICY, progress_path: str | None =
             return real_run(ledger, clock, script, rs, out, allocate, seed)
         finally:
             state.update(done=state["steps"], phase=f"judging the replay under {rs.id}")
+            script.steps = list(list.__iter__(script.steps))  # both sides replay the one script
 
     stop = threading.Event()
     started, cpu = time.perf_counter(), _cpu()

@@ -98,8 +98,12 @@ class Ledger(Application):
         cipher_key: str | None = None,
         env: dict[str, str] | None = None,
         key_store: str | None = None,
+        private: bool = False,
     ) -> None:
         self.store: StoreConfig = parse_database_url(database_url, cipher_key)
+        # private: nothing but this object writes the store (a scratch ledger), so the aggregates
+        # it cached as saved are current, and loading them asks the store nothing.
+        self.private = private
         self.clock: Clock = clock or SystemClock()
         self.after_commit: list[Callable[["Ledger", list[Any]], None]] = []
         self._record_lock = threading.Lock()
@@ -204,7 +208,9 @@ class Ledger(Application):
             except KeyError:
                 held[i] = None
         known = {i: (a.version if a is not None else 0) for i, a in held.items()}
-        if self.store.kind == "postgres" and self.snapshots is not None:
+        if self.private:
+            news = {i: [] if a is not None else self._events_since(i, 0) for i, a in held.items()}
+        elif self.store.kind == "postgres" and self.snapshots is not None:
             from ledger.pgstore import select_since
 
             stored = select_since(self.recorder, self.snapshots.recorder, known)
@@ -558,8 +564,9 @@ class Bulk:
         self.ledger.check()
         for step in self._before:
             step()
+        changed = self.uow.changed()
         try:
-            recordings = self.ledger.save(*self.uow.changed())
+            recordings = self.ledger.save(*changed)
         except IntegrityError as e:
             raise StaleState(
                 "another writer changed the ledger during a bulk batch; nothing of this batch was saved"
@@ -567,6 +574,12 @@ class Bulk:
         except PersistenceError as e:
             self.ledger._store_down = True  # noqa: SLF001
             raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
+        if self.ledger.private:
+            # The cache stays current without asking the store (see Ledger): it takes what was
+            # saved, and the next command reads a copy of it, as a command does.
+            for aggregate in changed:
+                self.ledger._remember(aggregate)  # noqa: SLF001
+                del self.uow.seen[aggregate.id]
         for step in self._after:
             step()
         self._before.clear()
