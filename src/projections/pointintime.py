@@ -22,7 +22,7 @@ from ledger.clock import COPENHAGEN
 from projections import all_views
 from projections.checkpoints import nearest, restore, save_checkpoint
 from projections.engine import LogReader, View, open_store
-from projections.rebuilding import BufferedSink, fold_log
+from projections.rebuilding import fold_log, fold_to_store
 from projections.stores import POSITIONS, SQLiteViewStore, ViewStore
 from projections.tables import Row, Table
 DEFAULT_EVERY = 100_000
@@ -116,21 +116,7 @@ def views_as_of(ledger: Ledger, as_of: datetime | date | int, views: Sequence[Vi
                 if table.append_only and start > 0:
                     scratch.bulk_insert(table, _log_rows(live, table, start), "")
             reader = LogReader(ledger, set().union(*(v.handles for v in views)))
-            # Rows derived at the end stream into the scratch store (millions at city scale).
-            sink = BufferedSink(lambda table, rows: scratch.bulk_insert(table, rows, ""))
-            for v in views:
-                v.sink = sink
-            try:
-                reached = fold_log(reader, views, start, target, page_size=page_size,
-                                   on_appends=lambda table, rows: scratch.bulk_insert(table, rows, ""))
-                sink.flush()
-            finally:
-                for v in views:
-                    v.sink = None
-            for v in views:
-                for keyed in v.t.values():
-                    if not keyed.table.append_only:
-                        scratch.bulk_insert(keyed.table, list(keyed.values()), "")
+            reached = fold_to_store(reader, views, scratch, "", start, target, page_size=page_size)
             scratch.query_write(f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?)", (REPLAY_NAME, reached))
             yield scratch
         finally:

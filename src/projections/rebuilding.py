@@ -70,11 +70,19 @@ def fold_into(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: s
         store.ensure(tables, prefix)
     reader = LogReader(ledger, set().union(*(v.handles for v in views)) if views else ())
     end = ledger.max_position() if until is None else until
+    return fold_to_store(reader, views, store, prefix, 0, end, page_size=page_size, progress=progress)
+
+
+def fold_to_store(reader: LogReader, views: Sequence[View], store: ViewStore, prefix: str, start: int, until: int, *,
+                  page_size: int = 20_000, progress: Callable[[int, int], None] | None = None) -> int:
+    """Fold the log from `start` to `until` into the views and write their rows to `store` (tables
+    named with `prefix`): append-only logs and rows derived at the end stream out as they come
+    (millions at city scale), keyed state is written in bulk at the end. Returns the position."""
     sink = BufferedSink(lambda table, rows: store.bulk_insert(table, rows, prefix))
     for v in views:
         v.sink = sink
     try:
-        position = fold_log(reader, views, 0, end, page_size=page_size, progress=progress,
+        position = fold_log(reader, views, start, until, page_size=page_size, progress=progress,
                             on_appends=lambda table, rows: store.bulk_insert(table, rows, prefix))
         sink.flush()
     finally:
