@@ -1,0 +1,127 @@
+"""Runs of months: a household's consecutive months whose statements are the same, stored as one
+row per run (`from_month`, `to_month`) and expanded month by month by SQL views under the
+documented names (`statement_lines`, `statements`).
+
+A full month's span in a line's detail (`2025-03-01..2025-03-31 (31/31 days)`) is the only text
+that differs between such months: it is stored as TOKEN and the view writes the month's span
+back. Free text in the ledger holds no control character (`ledger.text`), so TOKEN is never a
+detail's own. Issued months are stored as issued, one run each: they never join another month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import rules
+
+from projections.billing.months import first_of, next_month
+from projections.tables import Row
+
+TOKEN = "\x1f"  # where a line's detail names its month's full span
+
+
+def full_month(month: str) -> str:
+    """A full month's span as a line's detail names it (rules.household_month_charges)."""
+    first = first_of(month)
+    last = rules.last_of_month(first)
+    return f"{first.isoformat()}..{last.isoformat()} ({last.day}/{last.day} days)"
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    from_month: str
+    to_month: str
+    content: Any  # equal contents of consecutive months make one run
+
+
+def runs_of(months: Iterable[tuple[str, Any]], seed: Run | None = None) -> list[Run]:
+    """Consecutive months (ascending) with equal contents as runs, continuing `seed` (the run
+    stored before the first of them, if it reaches the month before)."""
+    out = [seed] if seed is not None else []
+    for month, content in months:
+        last = out[-1] if out else None
+        if last is not None and last.content == content and next_month(last.to_month) == month:
+            out[-1] = Run(last.from_month, month, content)
+        else:
+            out.append(Run(month, month, content))
+    return out
+
+
+LINE_FIELDS = ("kind", "amount_ore", "child_id", "booking_id", "corrects_month", "detail", "events", "issued")
+
+
+def line_content(month: str, rows: list[Row], issued: bool) -> tuple:
+    """A month's lines as a run holds them: the month's span in each detail as TOKEN; an issued
+    month's with its month, so that it never joins another."""
+    span = full_month(month)
+    lines = tuple(tuple(r[f] if f != "detail" else r[f].replace(span, TOKEN) for f in LINE_FIELDS) for r in rows)
+    return (month, lines) if issued else (None, lines)
+
+
+def line_rows(household: str, run: Run) -> list[Row]:
+    return [{"household_id": household, "from_month": run.from_month, "to_month": run.to_month, "line_no": no,
+             **dict(zip(LINE_FIELDS, values))} for no, values in enumerate(run.content[1], 1)]
+
+
+def line_seed(rows: list[Row], since: str) -> Run | None:
+    """The stored run of lines that reaches from before `since` into it (its rows, by line number)."""
+    before = sorted((r for r in rows if r["from_month"] < since <= r["to_month"]), key=lambda r: r["line_no"])
+    if not before:
+        return None
+    first = before[0]
+    issued = first["issued"]
+    lines = tuple(tuple(r[f] for f in LINE_FIELDS) for r in before)
+    return Run(first["from_month"], _before(since), (first["from_month"] if issued else None, lines))
+
+
+def statement_content(month: str, total: int, issued: bool) -> tuple:
+    return (month if issued else None, total, issued)
+
+
+def statement_row(household: str, run: Run) -> Row:
+    _, total, issued = run.content
+    return {"household_id": household, "from_month": run.from_month, "to_month": run.to_month, "total_ore": total,
+            "issued": issued}
+
+
+def statement_seed(rows: list[Row], since: str) -> Run | None:
+    for r in rows:
+        if r["from_month"] < since <= r["to_month"]:
+            return Run(r["from_month"], _before(since), statement_content(r["from_month"], r["total_ore"], r["issued"]))
+    return None
+
+
+def _before(month: str) -> str:
+    return rules.add_months(first_of(month), -1).isoformat()[:7]
+
+
+def expanded(runs_table: str, columns: list[str]) -> Callable[[str, str], str]:
+    """The SELECT of a SQL view showing a runs table month by month: each run's columns once per
+    month from `from_month` to `to_month` (`month` among `columns`), a detail's TOKEN as the month's
+    span. PostgreSQL expands each run with generate_series, SQLite joins a calendar its recursive
+    CTE makes (the months the runs cover)."""
+
+    def select(dialect: str, prefix: str) -> str:
+        runs = f"{prefix}{runs_table}"
+        if dialect == "postgres":
+            first = "g.day"
+            last = "(g.day + interval '1 month' - interval '1 day')"
+            days = f"extract(day from {last})::int::text"
+            span = (f"to_char({first}, 'YYYY-MM-DD') || '..' || to_char({last}, 'YYYY-MM-DD') || ' (' || {days} "
+                    f"|| '/' || {days} || ' days)'")
+            shown = {"month": "to_char(g.day, 'YYYY-MM') AS month",
+                     "detail": f"replace(r.detail, chr(31), {span}) AS detail"}
+            cols = ", ".join(shown.get(c, f"r.{c}") for c in columns)
+            return (f"SELECT {cols} FROM {runs} r CROSS JOIN LATERAL generate_series(to_date(r.from_month, 'YYYY-MM'), "
+                    f"to_date(r.to_month, 'YYYY-MM'), interval '1 month') AS g(day)")
+        last = "date(c.month || '-01', '+1 month', '-1 day')"
+        span = f"c.month || '-01..' || {last} || ' (' || strftime('%d', {last}) || '/' || strftime('%d', {last}) || ' days)'"
+        shown = {"month": "c.month AS month", "detail": f"replace(r.detail, char(31), {span}) AS detail"}
+        cols = ", ".join(shown.get(c, f"r.{c}") for c in columns)
+        return (f"WITH RECURSIVE calendar(month) AS (SELECT MIN(from_month) FROM {runs} UNION ALL "
+                f"SELECT strftime('%Y-%m', month || '-01', '+1 month') FROM calendar "
+                f"WHERE month < (SELECT MAX(to_month) FROM {runs})) "
+                f"SELECT {cols} FROM {runs} r JOIN calendar c ON c.month BETWEEN r.from_month AND r.to_month")
+
+    return select
