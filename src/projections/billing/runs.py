@@ -65,14 +65,15 @@ def line_rows(household: str, run: Run) -> list[Row]:
 
 
 def line_seed(rows: list[Row], since: str) -> Run | None:
-    """The stored run of lines that reaches from before `since` into it (its rows, by line number)."""
-    before = sorted((r for r in rows if r["from_month"] < since <= r["to_month"]), key=lambda r: r["line_no"])
-    if not before:
+    """The stored run of lines holding the month before `since`, cut there: the months from
+    `since` on may continue it."""
+    before = month_before(since)
+    seed = sorted((r for r in rows if r["from_month"] <= before <= r["to_month"]), key=lambda r: r["line_no"])
+    if not seed:
         return None
-    first = before[0]
-    issued = first["issued"]
-    lines = tuple(tuple(r[f] for f in LINE_FIELDS) for r in before)
-    return Run(first["from_month"], _before(since), (first["from_month"] if issued else None, lines))
+    first = seed[0]
+    lines = tuple(tuple(r[f] for f in LINE_FIELDS) for r in seed)
+    return Run(first["from_month"], before, (first["from_month"] if first["issued"] else None, lines))
 
 
 def statement_content(month: str, total: int, issued: bool) -> tuple:
@@ -86,13 +87,15 @@ def statement_row(household: str, run: Run) -> Row:
 
 
 def statement_seed(rows: list[Row], since: str) -> Run | None:
+    """The stored run of statements holding the month before `since`, cut there."""
+    before = month_before(since)
     for r in rows:
-        if r["from_month"] < since <= r["to_month"]:
-            return Run(r["from_month"], _before(since), statement_content(r["from_month"], r["total_ore"], r["issued"]))
+        if r["from_month"] <= before <= r["to_month"]:
+            return Run(r["from_month"], before, statement_content(r["from_month"], r["total_ore"], r["issued"]))
     return None
 
 
-def _before(month: str) -> str:
+def month_before(month: str) -> str:
     return rules.add_months(first_of(month), -1).isoformat()[:7]
 
 

@@ -41,8 +41,9 @@ class Billing(BillingFacts):
 
     def load_households(self, households: list[str], since: str | None = None) -> None:
         for table in self.OWNED:
-            column = "to_month" if table.endswith("_runs") else "month"  # runs reaching into `since`, too
-            self.load_owned(table, households, (column, since) if since else None)
+            # Of the runs, those holding the month before `since` too: the months from `since` may continue them.
+            start = (("to_month", runs.month_before(since)) if table.endswith("_runs") else ("month", since)) if since else None
+            self.load_owned(table, households, start)
 
     def release_households(self, households: list[str]) -> None:
         for table in self.OWNED:
@@ -70,8 +71,10 @@ class Billing(BillingFacts):
             "institution_municipality": key[2], "children": len(v.children), "place_days": v.place_days,
             "gross_cost_ore": v.gross_cost_ore, "parent_payment_ore": v.parent_payment_ore}
             for key, v in res.settlement.items()}
-        replace_rows(self.sink, line_runs, household, line_rows, since=since, since_column="to_month")
-        replace_rows(self.sink, statement_runs, household, statement_rows, since=since, since_column="to_month")
+        # The runs holding the month before `since` are cut there, or continued: replaced too.
+        reach = runs.month_before(since) if since else None
+        replace_rows(self.sink, line_runs, household, line_rows, since=reach, since_column="to_month")
+        replace_rows(self.sink, statement_runs, household, statement_rows, since=reach, since_column="to_month")
         replace_rows(self.sink, self.t["billing_settlement_parts"], household, parts, self._settle_totals, since)
 
     def derive_end(self, institutions: list[str]) -> None:
