@@ -75,9 +75,12 @@ class ViewStore(ABC):
         its rows are derived again into the table the view reads (a rebuild)."""
         for v in table.views:
             assert v.select is not None, f"{v.name} is a SQL view without a SELECT"
-            if self.relation_kind(f"{prefix}{v.name}") == "table":
+            kind = self.relation_kind(f"{prefix}{v.name}")
+            if kind == "view":
+                continue  # made by this code's rebuild (a swap makes them again): readers are not locked out
+            if kind == "table":
                 self.conn.execute(f"DROP TABLE {prefix}{v.name}")
-            self.conn.execute(self._create_view(f"{prefix}{v.name}", v.select(self.dialect, prefix)))
+            self.conn.execute(f"CREATE VIEW {prefix}{v.name} AS {v.select(self.dialect, prefix)}")
 
     def drop_views(self, tables: Iterable[Table], prefix: str = "") -> None:
         for t in tables:
@@ -88,9 +91,6 @@ class ViewStore(ABC):
     @abstractmethod
     def relation_kind(self, name: str) -> str | None:
         """"table", "view" or None: what the schema holds under `name`."""
-
-    @abstractmethod
-    def _create_view(self, name: str, select: str) -> str: ...
 
     def drop(self, tables: Iterable[Table], prefix: str) -> None:
         tables = list(tables)
@@ -280,9 +280,6 @@ class SQLiteViewStore(ViewStore):
                                 (name,)).fetchone()
         return row[0] if row else None
 
-    def _create_view(self, name: str, select: str) -> str:
-        return f"CREATE VIEW IF NOT EXISTS {name} AS {select}"
-
     def decode_row(self, table: Table, record: tuple) -> Row:
         return next(_decoded(table, [record]))
 
@@ -454,9 +451,6 @@ class PostgresViewStore(ViewStore):
         row = self.conn.execute("SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                                 "WHERE n.nspname = %s AND c.relname = %s", (self.schema, name)).fetchone()
         return {"r": "table", "v": "view"}.get(row[0]) if row else None
-
-    def _create_view(self, name: str, select: str) -> str:
-        return f"CREATE OR REPLACE VIEW {name} AS {select}"
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:

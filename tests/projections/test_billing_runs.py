@@ -64,7 +64,9 @@ def check_one_history(store, city_class, steps, page, found):
 
         projector.views[0].household_result = derive
         bookings: list[str] = []
-        for s in steps:
+        # Every history books a place, and ends by issuing a month and changing what it billed.
+        tail = [("wait", 40), ("issue", 1), ("income", 0, 300_000, -2), ("wait", 31)]
+        for s in [("book", 0, 400, 60, True), *steps, *tail]:
             _act(city, projector, insts, households, bookings, s)
             projector.catch_up()  # page by page: households derived again from a month on
         runs = projector.store.query("SELECT from_month, to_month, issued FROM statement_runs")

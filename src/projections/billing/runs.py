@@ -11,7 +11,7 @@ detail's own. Issued months are stored as issued, one run each: they never join 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import rules
 
@@ -99,14 +99,19 @@ def month_before(month: str) -> str:
     return rules.add_months(first_of(month), -1).isoformat()[:7]
 
 
-def expanded(runs_table: str, columns: list[str]) -> Callable[[str, str], str]:
+@dataclass(frozen=True)
+class Expanded:
     """The SELECT of a SQL view showing a runs table month by month: each run's columns once per
     month from `from_month` to `to_month` (`month` among `columns`), a detail's TOKEN as the month's
     span. PostgreSQL expands each run with generate_series, SQLite joins a calendar its recursive
-    CTE makes (the months the runs cover)."""
+    CTE makes (the months the runs cover). An object, not a closure: tables go to a parallel
+    rebuild's processes."""
 
-    def select(dialect: str, prefix: str) -> str:
-        runs = f"{prefix}{runs_table}"
+    runs_table: str
+    columns: tuple[str, ...]
+
+    def __call__(self, dialect: str, prefix: str) -> str:
+        runs = f"{prefix}{self.runs_table}"
         if dialect == "postgres":
             first = "g.day"
             last = "(g.day + interval '1 month' - interval '1 day')"
@@ -115,16 +120,14 @@ def expanded(runs_table: str, columns: list[str]) -> Callable[[str, str], str]:
                     f"|| '/' || {days} || ' days)'")
             shown = {"month": "to_char(g.day, 'YYYY-MM') AS month",
                      "detail": f"replace(r.detail, chr(31), {span}) AS detail"}
-            cols = ", ".join(shown.get(c, f"r.{c}") for c in columns)
+            cols = ", ".join(shown.get(c, f"r.{c}") for c in self.columns)
             return (f"SELECT {cols} FROM {runs} r CROSS JOIN LATERAL generate_series(to_date(r.from_month, 'YYYY-MM'), "
                     f"to_date(r.to_month, 'YYYY-MM'), interval '1 month') AS g(day)")
         last = "date(c.month || '-01', '+1 month', '-1 day')"
         span = f"c.month || '-01..' || {last} || ' (' || strftime('%d', {last}) || '/' || strftime('%d', {last}) || ' days)'"
         shown = {"month": "c.month AS month", "detail": f"replace(r.detail, char(31), {span}) AS detail"}
-        cols = ", ".join(shown.get(c, f"r.{c}") for c in columns)
+        cols = ", ".join(shown.get(c, f"r.{c}") for c in self.columns)
         return (f"WITH RECURSIVE calendar(month) AS (SELECT MIN(from_month) FROM {runs} UNION ALL "
                 f"SELECT strftime('%Y-%m', month || '-01', '+1 month') FROM calendar "
                 f"WHERE month < (SELECT MAX(to_month) FROM {runs})) "
                 f"SELECT {cols} FROM {runs} r JOIN calendar c ON c.month BETWEEN r.from_month AND r.to_month")
-
-    return select

@@ -7,7 +7,7 @@ from typing import Callable, Iterable
 import rules
 
 from projections.billing.months import first_of
-from projections.billing.runs import expanded
+from projections.billing.runs import Expanded
 from projections.tables import BOOL, INT, TEXT, Keyed, Row, Table
 
 DETAIL_MAX = 300  # what an issued statement line can carry (ledger.commands.StatementLine)
@@ -32,7 +32,7 @@ STATEMENT_LINES = Table(
     doc="A household's statement lines per month: fee, lunch, friplads, sibling, adjustment, correction "
         "(of corrects_month). events: the notification positions behind the line. Issued months show "
         "exactly the issued lines. A SQL view: statement_line_runs month by month.",
-    select=expanded("statement_line_runs", [c for c, _ in _LINE_COLUMNS]),
+    select=Expanded("statement_line_runs", tuple(c for c, _ in _LINE_COLUMNS)),
 )
 STATEMENT_LINE_RUNS = Table(
     "statement_line_runs",
@@ -51,7 +51,7 @@ STATEMENTS = Table(
     key=("household_id", "month"),
     doc="A household's statement total per month; issued = the issued (immutable) statement. A SQL view: "
         "statement_runs month by month.",
-    select=expanded("statement_runs", [c for c, _ in _STATEMENT_COLUMNS]),
+    select=Expanded("statement_runs", tuple(c for c, _ in _STATEMENT_COLUMNS)),
 )
 STATEMENT_RUNS = Table(
     "statement_runs",
