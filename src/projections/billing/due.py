@@ -104,7 +104,8 @@ def due(facts: FactsFold, household: str, month: str, raw: list[tuple[str, date,
         return out
     places = _places(out.spans)
     out.place_of = {p.place_id: p for p in places}
-    place_events = {p.place_id: frozenset(pos for s in p.spans for pos in facts.bookings[s.booking_id].events_behind(month))
+    place_events = {p.place_id: frozenset(pos for s in p.spans
+                                          for pos in facts.bookings[s.booking_id].events_behind(month))
                     for p in places}
     all_events = frozenset().union(*place_events.values())
     newest = max(out.spans, key=lambda s: facts.bookings[s.booking_id].events[0])
@@ -142,7 +143,8 @@ def _spans(facts: FactsFold, month: str, raw: list[tuple[str, date, date]]) -> l
         if child is None or inst is None:
             continue
         try:
-            gross = rules.prorate_ore(gross_monthly(inst, child.birth, m_first, facts.rules_for(b.rule_set)), first, last)
+            monthly = gross_monthly(inst, child.birth, m_first, facts.rules_for(b.rule_set))
+            gross = rules.prorate_ore(monthly, first, last)
         except rules.RuleError:
             gross = 0  # no tariff in force (before 2023): not costed
         spans.append(Span(booking_id, b.child, b.institution, inst.kind, child.birth, first, last, b.lunch, gross))

@@ -153,7 +153,8 @@ class Household:
 
     @classmethod
     def from_json(cls, d: Json) -> Household:
-        return cls(d["municipality"], d["district"], tuple(HouseholdFact(day(e), m, dis, p) for e, m, dis, p in d["facts"]))
+        facts = tuple(HouseholdFact(day(e), m, dis, p) for e, m, dis, p in d["facts"])
+        return cls(d["municipality"], d["district"], facts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,8 +152,10 @@ def _booked_days(facts: FactsFold, household: str, since: str | None,
 
 def _as_issued(statement: IssuedStatement) -> Shown:
     events = frozenset({statement.position})
-    return Shown([Line(x.kind, x.amount_ore, x.child_id, x.booking_id, x.month, x.detail or "", events)  # type: ignore[arg-type]
-                  for x in statement.lines], True, statement.total)
+    # An issued line's kind as issued (the ledger requires one).
+    lines = [Line(x.kind, x.amount_ore, x.child_id, x.booking_id, x.month,  # type: ignore[arg-type]
+                  x.detail or "", events) for x in statement.lines]
+    return Shown(lines, True, statement.total)
 
 
 def corrections_of(month: str, statement: IssuedStatement | None, corrections_of_month: list[IssuedLine],
