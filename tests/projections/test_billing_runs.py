@@ -11,11 +11,10 @@ from hypothesis import strategies as st
 
 from ledger import commands as c
 from ledger.errors import Conflict, InvalidCommand, NotFound
-from projections import billing_views
+from projections import Projector, billing_views, rebuild, verify
 from projections.billing import STATEMENT_LINES, STATEMENTS
 from projections.billing.runs import TOKEN, Run, full_month, runs_of
 from projections.billing.statements import month_rows
-from projections.engine import Projector, rebuild, verify
 
 D = date
 
