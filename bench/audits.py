@@ -49,7 +49,7 @@ TARGETS = {"fairness": 60.0, "budget": 120.0, "counterfactual": 600.0, "as_of": 
 # --- the measurements, each run in a child process (`--one NAME`) -------------------------------
 
 def _peak() -> float:
-    from projections.engine import peak_rss_mb
+    from projections.rebuilding import peak_rss_mb
 
     return round(peak_rss_mb(), 1)
 
@@ -173,6 +173,7 @@ def counterfactual(url: str, vs: str = OTHER_POLICY, progress_path: str | None =
             return real_run(ledger, clock, script, rs, out, allocate, seed)
         finally:
             state.update(done=state["steps"], phase=f"judging the replay under {rs.id}")
+            script.steps = list(list.__iter__(script.steps))  # both sides replay the one script
 
     stop = threading.Event()
     started, cpu = time.perf_counter(), _cpu()

@@ -26,18 +26,8 @@ from history import build_history  # noqa: E402
 from scratch import scratch_database  # noqa: E402
 
 from ledger import commands as c  # noqa: E402
+from processes.billing import billing_run  # noqa: E402
 from projections import Billing, Projector, billing_views  # noqa: E402
-from projections import queries  # noqa: E402
-
-
-def _statements(projector: Projector, month: str) -> list[c.HouseholdStatement]:
-    """The month's statements as the billing view shows them (what `POST /v1/billing/{month}/issue` issues)."""
-    return [c.HouseholdStatement(
-        household_id=d["household_id"], total_ore=d["total_ore"],
-        lines=[c.StatementLine(kind=line["kind"], amount_ore=line["amount_ore"], child_id=line["child_id"],
-                               booking_id=line["booking_id"], month=line["corrects_month"],
-                               detail=(line["detail"] or "")[:300]) for line in d["lines"]])
-        for d in queries.draft_statements(projector.store, month)]
 
 
 def billing_runs(database_url: str, children: int, months: int, whole: bool) -> list[dict]:
@@ -68,8 +58,10 @@ def billing_runs(database_url: str, children: int, months: int, whole: bool) -> 
         for _ in range(months):
             ledger.clock.set(month.replace(day=25))
             label = f"{month:%Y-%m}"
-            statements = _statements(projector, label)
-            ledger.execute(c.IssueStatements(month=label, statements=statements), actor="bench", channel="system")
+            # The month's run as the API builds it (processes.billing), from the view this projector keeps.
+            run = billing_run(projector.store, label)
+            statements = run.statements
+            ledger.execute(run, actor="bench", channel="system")
             if whole:
                 billing._corrected_from.clear()  # noqa: SLF001 - the old behaviour: every household, all months
             derived.update(households=0, months=0)

@@ -1,9 +1,10 @@
 """The Copenhagen-scale history for `make bench`: the synthetic city, simulated once and cached.
 
 The simulator (`plads simulate`, book-en-plads) writes 10 years of the whole city (scale 1,
-~9,500 births a year) through the real commands into a SQLite ledger. That takes a while
-(~1,300 events/s), so the ledger is kept in a cache directory and reused while the
-simulation's inputs (years, scale, seed, parameters file and CACHE_VERSION) stay the same.
+~9,500 births a year) through the real commands into a SQLite ledger, every month's statements
+issued as a real ledger holds them (docs/simulator.md). That takes a while, so the ledger is kept
+in a cache directory and reused while the simulation's inputs (years, scale, seed, parameters file
+and CACHE_VERSION) stay the same.
 Each benchmark run gets its own copy: a SQLite file copy, or the stored events and snapshots
 copied into a fresh PostgreSQL schema with COPY (the rows as the ledger stored them, so the
 copy is the same ledger — nothing re-encoded).

@@ -21,7 +21,7 @@ from typing import Iterator
 def fold(database_url: str, fraction: float) -> dict:
     from ledger import Ledger
     from projections import all_views, open_store
-    from projections.engine import fold_into, peak_rss_mb
+    from projections.rebuilding import fold_into, peak_rss_mb
 
     with Ledger(database_url) as ledger:
         until = int(ledger.max_position() * fraction)
@@ -43,14 +43,14 @@ def rebuild_peaks(database_url: str, workers: int) -> dict:
     """A rebuild of every view over the whole log (into fresh tables, swapped in) in `workers`
     processes: its time and each process's peak RSS."""
     from ledger import Ledger
-    from projections import all_views, engine, rebuild
+    from projections import all_views, rebuild, rebuilding
 
     with Ledger(database_url) as ledger:
         events = ledger.max_position()
         started = time.perf_counter()
         rebuild(ledger, all_views(), workers=workers)
         seconds = time.perf_counter() - started
-    return {"events": events, "seconds": seconds, "peak_rss_mb": list(engine.last_worker_peaks)}
+    return {"events": events, "seconds": seconds, "peak_rss_mb": list(rebuilding.last_worker_peaks)}
 
 
 def catch_up(database_url: str, share: float = 0.1) -> dict:

@@ -49,7 +49,7 @@ from history import build_history  # noqa: E402
 from write_floor import copy_floor  # noqa: E402
 
 from projections import Projector, all_views, rebuild, verify  # noqa: E402
-from projections import engine  # noqa: E402
+from projections import rebuilding  # noqa: E402
 
 
 def raw_floor(ledger) -> tuple[int, float]:
@@ -139,7 +139,7 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
     started = time.perf_counter()
     rebuild(ledger, all_views(), until=rebuilt)
     rebuild_s = time.perf_counter() - started
-    worker_peaks = list(engine.last_worker_peaks)
+    worker_peaks = list(rebuilding.last_worker_peaks)
     note("rebuild (first 90 %)", events=rebuilt, seconds=rebuild_s, events_per_s=rebuilt / rebuild_s,
          ratio_to_floor=(rebuilt / rebuild_s) / (n / floor_s), peak_rss_mb=worker_peaks)
     # The write floor: the rebuilt rows alone, COPYed into empty twins of their tables (PostgreSQL).
@@ -150,15 +150,15 @@ def measure(url: str, source, stock_seconds: float = 15.0, commands: int = 300, 
         settle(url)  # its 4 GB (at city scale) written out before the catch-up is timed
     # The follower: starts on the rebuilt views (its working state; derived rows stay in the store)
     # and catches up the last 10 %, committing every page.
-    rss_before = engine.rss_mb()
+    rss_before = rebuilding.rss_mb()
     started = time.perf_counter()
     projector = Projector(ledger, all_views())
     load_s = time.perf_counter() - started
-    rss_loaded = engine.rss_mb()
+    rss_loaded = rebuilding.rss_mb()
     started = time.perf_counter()
     projector.catch_up()
     catch_s = time.perf_counter() - started
-    rss_caught_up = engine.rss_mb()
+    rss_caught_up = rebuilding.rss_mb()
     projector.close()
     del projector  # its working state (GBs on the city) must not sit under the command measurements
     gc.unfreeze()  # the projector froze its loaded state out of the collector's sight

@@ -3,22 +3,22 @@
 Two institutions in Nørrebro, four households, bookings through self-service
 and by a caseworker, a refusal when the self-service share is full, a
 cancellation mid-month, an income-based friplads, and March's statements
-computed from the rules and issued (immutable from then on).
+issued from the billing view as the API issues them (immutable from then on).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date
 
 from rich.console import Console
 from rich.table import Table
 
-import rules
 from ledger import Ledger, LedgerError, SimulatedClock
 from ledger import commands as c
-from ledger.aggregates import Booking, Child, Household, Institution
+from processes.billing import BillingViews, issue_month
+from projections import queries as q
 
 MONTH = "2025-03"
 
@@ -99,15 +99,18 @@ def run_demo(database_url: str) -> None:
         console.print(f"Cancelled C1's booking: last day {cancel['last_day']}")
 
         clock.set(date(2025, 3, 25))
-        statements = _march_statements(ledger, households, children, bookings)
-        issued = run(c.IssueStatements(month=MONTH, statements=statements), channel="system", actor="billing")
-        _print_statements(console, statements, families)
-        console.print(f"Issued {issued['statements']} statements for {MONTH}: total "
-                      f"{issued['total_ore'] / 100:,.2f} kr")
-        try:
-            run(c.IssueStatements(month=MONTH, statements=statements), channel="system", actor="billing")
-        except LedgerError as e:
-            console.print(f"[yellow]Issuing {MONTH} again is refused (HTTP {e.status}):[/] {e.detail}")
+        # March is billed as the API bills a month (processes.billing): what the billing view shows.
+        with BillingViews(ledger) as views:
+            issued = issue_month(ledger, MONTH, views, actor="billing", channel="system")
+            with views() as store:
+                statements = {name: q.statement(store, hh, MONTH) for name, hh in households.items()}
+            _print_statements(console, statements)
+            console.print(f"Issued {issued['statements']} statements for {MONTH}: total "
+                          f"{issued['total_ore'] / 100:,.2f} kr")
+            try:
+                issue_month(ledger, MONTH, views, actor="billing", channel="system")
+            except LedgerError as e:
+                console.print(f"[yellow]Issuing {MONTH} again is refused (HTTP {e.status}):[/] {e.detail}")
 
         counts = Counter(n.topic.rsplit(".", 1)[-1] for n in ledger.recorder.select_notifications(1, 10**6))
         table = Table(title=f"The ledger: {sum(counts.values())} immutable events")
@@ -120,41 +123,14 @@ def run_demo(database_url: str) -> None:
         console.print("Start the API on it: [bold]PLADS_DATABASE_URL=" + database_url + " plads serve[/]")
 
 
-def _march_statements(ledger, households, children, bookings) -> list[c.HouseholdStatement]:
-    first = date.fromisoformat(MONTH + "-01")
-    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    rule_set = rules.load_rule_set("copenhagen-book-en-plads@1")
-    statements = []
-    for name, hh in households.items():
-        places = []
-        for child_key, booking_id in bookings.items():
-            if not child_key.startswith(name):
-                continue
-            b = ledger.get(Booking, booking_id)
-            a, z = max(b.start_date, first), min(b.end_date, last)
-            if a > z:
-                continue
-            inst = ledger.get(Institution, b.institution_id)
-            child = ledger.get(Child, b.child_id)
-            places.append(rules.PlaceMonth(place_id=str(b.id), kind=inst.kind, birth=child.birth_date,
-                                           first=a, last=z, lunch=b.lunch))
-        share = ledger.get(Household, hh).pay_share_on(first)
-        lines = rules.household_month_charges(places, share, first, rule_set)
-        statement_lines = [c.StatementLine(kind=line.kind, amount_ore=line.amount_ore,
-                                           booking_id=line.place_id, detail=line.detail) for line in lines]
-        statements.append(c.HouseholdStatement(household_id=hh, lines=statement_lines,
-                                               total_ore=sum(line.amount_ore for line in lines)))
-    return statements
-
-
-def _print_statements(console, statements, families) -> None:
+def _print_statements(console, statements) -> None:
     table = Table(title=f"Statements for {MONTH} (kr)")
     table.add_column("household")
     table.add_column("line")
     table.add_column("detail")
     table.add_column("amount", justify="right")
-    for name, s in zip(families, statements):
-        for line in s.lines:
-            table.add_row(name, line.kind, line.detail, f"{line.amount_ore / 100:,.2f}")
-        table.add_row(name, "[bold]total", "", f"[bold]{s.total_ore / 100:,.2f}")
+    for name, s in statements.items():
+        for line in s["lines"]:
+            table.add_row(name, line["kind"], line["detail"], f"{line['amount_ore'] / 100:,.2f}")
+        table.add_row(name, "[bold]total", "", f"[bold]{s['total_ore'] / 100:,.2f}")
     console.print(table)

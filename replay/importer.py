@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import ValidationError
 
@@ -222,28 +222,17 @@ def _ref(ids: dict[str, str], kind: str, ref: Any) -> str:
     return ids[key]
 
 
-def _plan(records: list[_Record], report: ImportReport) -> list[tuple[date, int, _Record, Any]]:
+Build = Callable[[dict[str, str]], c.Command]  # the command of a record, given the ids made so far
+
+
+def _plan(records: list[_Record], report: ImportReport) -> list[tuple[date, int, _Record, Build]]:
     """(recorded day, order within the day, record, command builder) for every record.
 
     A fact is recorded on the day the old system learned it: institutions and households at
     the start of the history (their `recorded_on` if given), registrations on their
     registration day, placements on their decision day (default: the start date), an ended
     placement's cancellation on the day it ended."""
-    dated = []
-    for r in records:
-        if r.kind == "child":
-            try:
-                _day(r.data, "birth_date")
-            except (ValueError, KeyError) as e:
-                report.rejected.append(Rejected(r.row, r.kind, r.ref, _why(e)))
-                continue
-        if "_invalid" in r.data:
-            report.rejected.append(Rejected(r.row, r.kind, "", "a record must be an object"))
-            continue
-        try:
-            dated.append((r, _record_day(r)))
-        except (ValueError, KeyError) as e:
-            report.rejected.append(Rejected(r.row, r.kind, r.ref, _why(e)))
+    dated = _dated(records, report)
     if report.rejected:
         return []
     start = min((d for _, d in dated if d is not None), default=date.today())
@@ -255,53 +244,98 @@ def _plan(records: list[_Record], report: ImportReport) -> list[tuple[date, int,
         if r.kind == "child" and day is None:
             # Recorded at the start of the history, or at birth for a child born later.
             when = max(start, _day(d, "birth_date"))
-        rank = order.get(r.kind)
-        if rank is None:
+        if r.kind not in _COMMANDS:
             report.rejected.append(Rejected(r.row, r.kind, r.ref, f"unknown record kind {r.kind!r}"))
             continue
-        if r.kind == "rule_set":
-            plan.append((when, rank, r, lambda ids, d=d: c.ActivateRuleSet(
-                rule_set_id=d["id"], effective_from=_day(d, "effective_from"))))
-        elif r.kind == "institution":
-            plan.append((when, rank, r, lambda ids, d=d: c.RegisterInstitution(
-                name=d["name"], district=d["district"], kind=d["kind"], ownership=d.get("ownership", "kommunal"),
-                municipality_code=d.get("municipality_code", "101"))))
-        elif r.kind == "capacity":
-            plan.append((when, rank, r, lambda ids, d=d: c.ChangeCapacity(
-                institution_id=_ref(ids, "institution", d["institution"]), age_group=d["age_group"],
-                pool=d.get("pool", "general"), seats=int(d["seats"]), effective_from=_day(d, "effective_from"))))
-        elif r.kind == "cluster":
-            plan.append((when, rank, r, lambda ids, d=d: c.AssignCluster(
-                institution_id=_ref(ids, "institution", d["institution"]), cluster=d.get("cluster"),
-                effective_from=_day(d, "effective_from"), reason=d.get("reason"))))
-        elif r.kind == "household":
-            plan.append((when, rank, r, lambda ids, d=d: c.RegisterHousehold(
-                district=d["district"], single_parent=bool(d.get("single_parent", False)),
-                children_under_18=int(d.get("children_under_18", 1)),
-                municipality_code=d.get("municipality_code", "101"))))
-        elif r.kind == "income":
-            plan.append((when, rank, r, lambda ids, d=d: c.DeclareIncome(
-                household_id=_ref(ids, "household", d["household"]),
-                annual_income_ore=int(d["annual_income_ore"]), effective_from=_day(d, "effective_from"))))
-        elif r.kind == "child":
-            plan.append((when, rank, r, lambda ids, d=d: c.RegisterChild(
-                household_id=_ref(ids, "household", d["household"]), birth_date=_day(d, "birth_date"),
-                support_needs=list(d.get("support_needs", [])))))
-        elif r.kind == "registration":
-            plan.append((when, rank, r, lambda ids, d=d: c.Register(
-                child_id=_ref(ids, "child", d["child"]), age_group=d["age_group"],
-                wishes=[_ref(ids, "institution", w) for w in d["wishes"]], need_date=_day(d, "need_date"),
-                newcomer=bool(d.get("newcomer", False)))))
-        elif r.kind == "placement":
-            plan.append((when, rank, r, lambda ids, d=d: c.BookPlace(
-                child_id=_ref(ids, "child", d["child"]), institution_id=_ref(ids, "institution", d["institution"]),
-                start_date=_day(d, "start_date"), pool=d.get("pool", "general"), lunch=bool(d.get("lunch", True)))))
-            if d.get("ended_on"):
-                ended = _day(d, "ended_on")
-                plan.append((ended + timedelta(days=1), len(order), r, lambda ids, d=d, ended=ended: c.CancelBooking(
-                    booking_id=_ref(ids, "placement", d["ref"]), effective_date=ended + timedelta(days=1),
-                    reason=d.get("end_reason") or "ended in the old system")))
+        plan.append((when, order[r.kind], r, _COMMANDS[r.kind](d)))
+        if r.kind == "placement" and d.get("ended_on"):
+            ended = _day(d, "ended_on")
+            plan.append((ended + timedelta(days=1), len(order), r, _placement_ended(d, ended)))
     return plan
+
+
+def _dated(records: list[_Record], report: ImportReport) -> list[tuple[_Record, date | None]]:
+    """Each record with the day it was recorded in the old system (None: the start of the history);
+    the records that cannot be dated are rejected."""
+    dated = []
+    for r in records:
+        if "_invalid" in r.data:
+            report.rejected.append(Rejected(r.row, r.kind, "", "a record must be an object"))
+            continue
+        try:
+            if r.kind == "child":
+                _day(r.data, "birth_date")
+            dated.append((r, _record_day(r)))
+        except (ValueError, KeyError) as e:
+            report.rejected.append(Rejected(r.row, r.kind, r.ref, _why(e)))
+    return dated
+
+
+def _rule_set(d: dict[str, Any]) -> Build:
+    return lambda ids: c.ActivateRuleSet(rule_set_id=d["id"], effective_from=_day(d, "effective_from"))
+
+
+def _institution(d: dict[str, Any]) -> Build:
+    return lambda ids: c.RegisterInstitution(
+        name=d["name"], district=d["district"], kind=d["kind"], ownership=d.get("ownership", "kommunal"),
+        municipality_code=d.get("municipality_code", "101"))
+
+
+def _capacity(d: dict[str, Any]) -> Build:
+    return lambda ids: c.ChangeCapacity(
+        institution_id=_ref(ids, "institution", d["institution"]), age_group=d["age_group"],
+        pool=d.get("pool", "general"), seats=int(d["seats"]), effective_from=_day(d, "effective_from"))
+
+
+def _cluster(d: dict[str, Any]) -> Build:
+    return lambda ids: c.AssignCluster(
+        institution_id=_ref(ids, "institution", d["institution"]), cluster=d.get("cluster"),
+        effective_from=_day(d, "effective_from"), reason=d.get("reason"))
+
+
+def _household(d: dict[str, Any]) -> Build:
+    return lambda ids: c.RegisterHousehold(
+        district=d["district"], single_parent=bool(d.get("single_parent", False)),
+        children_under_18=int(d.get("children_under_18", 1)), municipality_code=d.get("municipality_code", "101"))
+
+
+def _income(d: dict[str, Any]) -> Build:
+    return lambda ids: c.DeclareIncome(
+        household_id=_ref(ids, "household", d["household"]), annual_income_ore=int(d["annual_income_ore"]),
+        effective_from=_day(d, "effective_from"))
+
+
+def _child(d: dict[str, Any]) -> Build:
+    return lambda ids: c.RegisterChild(
+        household_id=_ref(ids, "household", d["household"]), birth_date=_day(d, "birth_date"),
+        support_needs=list(d.get("support_needs", [])))
+
+
+def _registration(d: dict[str, Any]) -> Build:
+    return lambda ids: c.Register(
+        child_id=_ref(ids, "child", d["child"]), age_group=d["age_group"],
+        wishes=[_ref(ids, "institution", w) for w in d["wishes"]], need_date=_day(d, "need_date"),
+        newcomer=bool(d.get("newcomer", False)))
+
+
+def _placement(d: dict[str, Any]) -> Build:
+    return lambda ids: c.BookPlace(
+        child_id=_ref(ids, "child", d["child"]), institution_id=_ref(ids, "institution", d["institution"]),
+        start_date=_day(d, "start_date"), pool=d.get("pool", "general"), lunch=bool(d.get("lunch", True)))
+
+
+def _placement_ended(d: dict[str, Any], ended: date) -> Build:
+    return lambda ids: c.CancelBooking(
+        booking_id=_ref(ids, "placement", d["ref"]), effective_date=ended + timedelta(days=1),
+        reason=d.get("end_reason") or "ended in the old system")
+
+
+# One builder per record kind (docs/import.md); a placement that ended adds its cancellation.
+_COMMANDS: dict[str, Callable[[dict[str, Any]], Build]] = {
+    "rule_set": _rule_set, "institution": _institution, "capacity": _capacity, "cluster": _cluster,
+    "household": _household, "income": _income, "child": _child, "registration": _registration,
+    "placement": _placement,
+}
 
 
 def _record_day(r: _Record) -> date | None:

@@ -12,6 +12,7 @@ import atexit
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from datetime import date
 
@@ -146,9 +147,24 @@ class City:
     def child(self, household, birth=date(2024, 3, 15)):
         return self.run(self.c.RegisterChild(household_id=household, birth_date=birth))["id"]
 
+    def children(self, n: int, district: str = "Valby", birth=date(2024, 3, 15)) -> list[str]:
+        """`n` children, each of its own household, written in one bulk batch."""
+        return bulk_children(self.ledger, n, district, birth)
+
     def book(self, child, inst, start, channel="caseworker", **kw):
         return self.run(self.c.BookPlace(child_id=child, institution_id=inst, start_date=start, **kw),
                         channel=channel)
+
+
+def bulk_children(ledger: Ledger, n: int, district: str = "Valby", birth=date(2024, 3, 15)) -> list[str]:
+    from ledger import commands as c
+
+    out = []
+    with ledger.bulk(actor="setup", channel="caseworker") as bulk:
+        for _ in range(n):
+            hh = bulk.execute(c.RegisterHousehold(district=district))["id"]
+            out.append(bulk.execute(c.RegisterChild(household_id=hh, birth_date=birth))["id"])
+    return out
 
 
 @pytest.fixture
@@ -183,3 +199,40 @@ def pg_city(pg_store):
 @pytest.fixture
 def city_class():
     return City
+
+
+def _wait_until(predicate, seconds: float = 60.0) -> bool:
+    """True once `predicate()` is; False after `seconds` (a hang guard, never a speed limit)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _views_position(ledger: Ledger) -> int:
+    """The log position the ledger's views have committed (what a follower has applied)."""
+    from projections import Projector
+
+    probe = Projector(ledger, [], name="views")
+    try:
+        return probe.store.position("views")
+    finally:
+        probe.close()
+
+
+@pytest.fixture
+def wait_for():
+    return _wait_until
+
+
+@pytest.fixture
+def views_position():
+    return _views_position
+
+
+@pytest.fixture
+def many_children():
+    """`many_children(ledger, n)`: n children, each of its own household, in one bulk batch."""
+    return bulk_children

@@ -4,7 +4,7 @@ The demand of a ledger is what families and the municipality asked for, not what
 them: institutions and their capacity, households (facts, incomes), children, registrations
 (wishes, need dates), changes of wishes, and cancellations (a family leaving on a date). Replayed
 in the order and at the recorded times of the original (a SimulatedClock, the bulk path, a
-temporary SQLite file), with one `RuleSetActivated` of the alternative rule set in place of the
+an in-memory SQLite database), with one `RuleSetActivated` of the alternative rule set in place of the
 original activations. Then the allocation:
 
 - book-en-plads: the families' bookings themselves. Every original booking (self-service or
@@ -21,11 +21,9 @@ Deterministic: the same ledger, rule set and seed give the same scratch ledger e
 
 from __future__ import annotations
 
-import tempfile
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import rules
@@ -188,30 +186,33 @@ class Replayed:
 
 
 @contextmanager
-def replay_demand(source: Ledger, rule_set: str, *, seed: int = 0) -> Iterator[Replayed]:
-    """A scratch ledger (temporary SQLite file) holding the source's demand under `rule_set`."""
+def replay_demand(source: Ledger, rule_set: str, *, seed: int = 0,
+                  script: Script | None = None) -> Iterator[Replayed]:
+    """A scratch ledger (an in-memory SQLite database) holding the source's demand under `rule_set`
+    (`script`: the source's demand, folded already: both sides of a comparison replay one)."""
     rs = resolve_rule_set(rule_set)
     if rs.id not in rules.list_rule_sets():
         raise AuditError(f"{rs.id} is a scenario, not a packaged rule set a ledger can activate; a counterfactual "
                          f"allocation runs under one of: {', '.join(rules.list_rule_sets())}")
-    script = Script()
-    fold(source, [script])
+    if script is None:
+        script = Script()
+        fold(source, [script])
     if not script.steps:
         raise AuditError("the ledger has no demand to replay")
     allocate = None if rs.policy == "book-en-plads" else run_allocation
-    with tempfile.TemporaryDirectory(prefix="plads-counterfactual-") as tmp:
-        first = script.steps[0][0]
-        clock = SimulatedClock(first)
-        ledger = Ledger(f"sqlite:///{Path(tmp) / 'ledger.db'}", clock=clock)
+    clock = SimulatedClock(script.steps[0][0])
+    # In memory: nothing else reads or writes the scratch ledger, and it is dropped at the end, so
+    # a file would only add a disk sync to every commit (each allocation offer is one).
+    ledger = Ledger("sqlite:///:memory:", clock=clock, private=True)
+    try:
+        out = Replayed(ledger, rs.id, rs.policy)
         try:
-            out = Replayed(ledger, rs.id, rs.policy)
-            try:
-                _run(ledger, clock, script, rs, out, allocate, seed)
-            except (LedgerError, RuntimeError, PersistenceError) as e:
-                raise ReplayFailed(rs.id, clock.now(), e) from e
-            yield out
-        finally:
-            ledger.close()
+            _run(ledger, clock, script, rs, out, allocate, seed)
+        except (LedgerError, RuntimeError, PersistenceError) as e:
+            raise ReplayFailed(rs.id, clock.now(), e) from e
+        yield out
+    finally:
+        ledger.close()
 
 
 class ReplayFailed(AuditError):

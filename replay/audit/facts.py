@@ -14,7 +14,8 @@ from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
 from ledger import Ledger, events
-from projections.engine import Envelope, LogReader, View, fold_log, on
+from projections.engine import Envelope, LogReader, View, on
+from projections.rebuilding import fold_log
 
 PAGE = 20_000
 

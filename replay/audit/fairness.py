@@ -37,13 +37,14 @@ from dataclasses import replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import rules
 from ledger import Ledger
+from projections.engine import View
 from projections.occupancy import Occupancy
 
-from replay.audit.counterfactual import replay_demand
+from replay.audit.counterfactual import Script, replay_demand
 from replay.audit.facts import Booking, Demand, Registration, fold, months
 from replay.audit.scenarios import AuditError, resolve_rule_set
 
@@ -66,31 +67,39 @@ def fairness_audit(ledger: Ledger, *, start: date | None = None, end: date | Non
     """The fairness audit of the ledger's history (JSON-able dict; see docs/audits.md)."""
     if start is not None and end is not None and end < start:
         raise AuditError(f"the period ends ({end}) before it starts ({start})")
-    result, demand = _judged(ledger, start=start, end=end, policy=policy)
+    # Another rule set: its replay reads the ledger's demand in the same pass over the log.
+    script = Script() if vs is not None and "://" not in vs else None
+    result, demand = _judged(ledger, start=start, end=end, policy=policy, also=(script,) if script else ())
     if vs is not None and "://" in vs:  # another ledger: its measures side by side
         result["vs"] = other_ledger_fairness(result, vs, start=start, end=end, policy=policy)
     elif vs is not None:  # another rule set: the same demand replayed under it
-        result["vs"] = counterfactual_fairness(ledger, demand, start=start, end=end, policy=policy, vs=vs)
+        result["vs"] = counterfactual_fairness(ledger, demand, start=start, end=end, policy=policy, vs=vs,
+                                               script=script)
     return result
 
 
-def _judged(ledger: Ledger, *, start: date | None, end: date | None, policy: str | None) -> tuple[dict, Demand]:
-    """The measures over a ledger's own facts (with the position they were folded to), and its demand."""
+def _judged(ledger: Ledger, *, start: date | None, end: date | None, policy: str | None,
+            also: Sequence[View] = ()) -> tuple[dict, Demand]:
+    """The measures over a ledger's own facts (with the position they were folded to), and its demand
+    (`also`: more views folded in the same pass)."""
     demand, occupancy = Demand(), Occupancy()
-    position = fold(ledger, [demand, occupancy])
+    position = fold(ledger, [demand, occupancy, *also])
     result = judge(demand, list(occupancy.t["occupancy"].values()), start=start, end=end, policy=policy)
     result["position"] = position
     return result, demand
 
 
 def counterfactual_fairness(ledger: Ledger, demand: Demand, *, start: date | None, end: date | None,
-                            policy: str | None, vs: str) -> dict:
+                            policy: str | None, vs: str, script: Script | None = None) -> dict:
     """The fairness measures of the ledger's demand replayed under `policy` (default: the rule set in
-    force at the end) and under `vs`, side by side."""
+    force at the end) and under `vs`, side by side (`script`: the ledger's demand, if folded already)."""
+    if script is None:
+        script = Script()
+        fold(ledger, [script])
     base = policy or demand.rule_set_id_on(demand.last_recorded.date(), DEFAULT_RULE_SET)
     sides = {}
     for name in (base, vs):
-        with replay_demand(ledger, name) as replayed:
+        with replay_demand(ledger, name, script=script) as replayed:
             judged, _ = _judged(replayed.ledger, start=start, end=end, policy=policy)
             sides[name] = (judged, replayed.refused)
     (a, refused_a), (b, refused_b) = sides[base], sides[vs]

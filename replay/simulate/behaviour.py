@@ -22,9 +22,10 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
 import rules
-from ledger import Ledger, SimulatedClock
+from ledger import Ledger, LedgerError, SimulatedClock
 from ledger import commands as c
 from processes import allocation
+from processes.billing import BillingViews, issue_month
 from replay.simulate.city import InstitutionPlan, births_share, near, plan_city, plan_clusters, register_city
 from replay.simulate.params import Params
 from replay.simulate.population import Kid, Population
@@ -47,6 +48,15 @@ def policy_rule_set(policy: str) -> str:
 
 def first_on_or_after(day: date) -> date:
     return day if day.day == 1 else rules.add_months(day.replace(day=1), 1)
+
+
+def billing_day(month: date, day_of_month: int) -> date:
+    """When `month`'s statements are issued: paid in advance, on `day_of_month` of the month before,
+    or the next weekday."""
+    day = rules.add_months(month, -1).replace(day=day_of_month)
+    while day.weekday() >= 5:
+        day += ONE_DAY
+    return day
 
 
 @dataclass
@@ -122,6 +132,7 @@ class Simulation:
         self.refusals: Counter = Counter()
         self.bulk = None
         self._bulk_cm = None
+        self.billing: BillingViews | None = None  # the billing view the monthly runs read
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -166,6 +177,7 @@ class Simulation:
         began = time.perf_counter()
         params, scale = self.p, self.scale
         self._set_day(self.start)
+        self.billing = BillingViews(self.ledger)
         self._open_bulk()
         try:
             self.run(c.ActivateRuleSet(rule_set_id=self.rule_set_id, effective_from=self.start), "system")
@@ -205,6 +217,10 @@ class Simulation:
                 if (d - self.start).days % self.b.caseworker_every_days == 0:
                     self.at(d, self._caseworker_round)
                 d += ONE_DAY
+            month = self.start.replace(day=1)
+            while month <= self.end:  # every simulated month is billed (the first on the first day)
+                self.at(billing_day(month, self.b.billing_day), self._billing_run, f"{month:%Y-%m}")
+                month = rules.add_months(month, 1)
             total = (self.end - self.start).days + 1
             while self._queue:
                 day, _, fn, args = heapq.heappop(self._queue)
@@ -217,6 +233,7 @@ class Simulation:
                 self.progress(total, total)
         finally:
             self._close_bulk()
+            self.billing.close()
         seats = Counter()
         for plan in self.plans:
             for (g, pool), n in plan.seats.items():
@@ -539,6 +556,24 @@ class Simulation:
                     fam.income_ore = self.pop.new_income(fam.income_ore)
                     self.run(c.DeclareIncome(household_id=fam.id, annual_income_ore=fam.income_ore,
                                              effective_from=self.today), "self_service")
+
+    # -- billing ---------------------------------------------------------------------------------------
+
+    def _billing_run(self, month: str) -> None:
+        """Issue the month's statements as the API would: through `processes.billing`, from the
+        billing view caught up with everything so far (the bulk batch is written first)."""
+        self._close_bulk()
+        try:
+            run = issue_month(self.ledger, month, self.billing, actor=ACTORS["system"], channel="system")
+        except LedgerError as e:  # a month without published prices, say: counted, as any refusal
+            self.refusals[f"IssueStatements: {type(e).__name__}"] += 1
+        else:
+            self.counts["IssueStatements (system)"] += 1
+            self.counts["statements issued"] += run["statements"]
+            if run.get("skipped"):
+                self.counts["statements skipped"] += len(run["skipped"])
+        finally:
+            self._open_bulk()
 
     # -- waiting-list policy: the monthly run and the families' answers ---------------------------------
 

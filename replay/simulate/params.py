@@ -93,6 +93,8 @@ class BehaviourParams(_Model):
     offer_no_answer: Share = Field(ge=0, le=1)
     offer_answer_days: tuple[int, int]
     allocation_months_ahead: int = Field(ge=0)
+    # A month's statements are issued in advance, on this day of the month before (or the next weekday).
+    billing_day: int = Field(20, ge=1, le=28)
 
     @model_validator(mode="after")
     def _weights(self) -> "BehaviourParams":

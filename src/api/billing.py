@@ -5,20 +5,19 @@ intermunicipal settlement and the budget — the reads and the one command of th
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 import rules
 from api import models as m
 from api.deps import Admin, At, Everyone, LedgerDep, Reader, Run, ViewsDep, own_household
 from api.reading import District, Limit, Month, MonthQuery, Offset, sliced
 from api.responses import ERRORS
-from ledger import AlreadyIssued, InvalidCommand, NotFound
-from ledger import commands as c
+from ledger import NotFound
 from ledger.errors import BeyondBillingHorizon
+from processes import billing
 from projections import Billing, billing_views
 from projections import queries as q
 
@@ -64,41 +63,9 @@ def _no_statement(household_id: UUID, month: str, horizon: str | None) -> NotFou
 @router.post("/billing/{month}/issue", response_model=m.BillingRun, responses=ERRORS)
 def issue_month(month: Month, ledger: LedgerDep, views: ViewsDep, principal: Admin, run: Run):
     """Issue every household's statement for the month, as the billing view has computed it."""
-    # The horizon follows this request's clock, not the latest recorded event (a quiet ledger bills on).
-    ledger.execute(c.OpenBillingMonth(month=month), actor=principal.actor, channel=principal.channel)
-    # The statements are the billing view's (docs/views-billing.md), caught up with every command so far.
-    with views.current(min_position=ledger.max_position() or None) as store:
-        drafts = q.draft_statements(store, month)
-        issued = q.month_issued(store, month)
-    if issued:
-        raise AlreadyIssued(f"the statements for {month} are already issued; later changes become corrections "
-                            "on a later month")
-    statements, skipped = _statements(drafts)
-    if not statements:
-        named = "; ".join(f"{s.household_id}: {s.reason}" for s in skipped[:3])
-        raise InvalidCommand(f"there is nothing to bill for {month} (no household holds a place then, "
-                             "or the month is not yet within the billing horizon)" + (f"; {named}" if named else ""))
-    return run(c.IssueStatements(month=month, statements=statements, skipped=skipped), principal)
-
-
-def _statements(drafts: list[dict[str, Any]]) -> tuple[list[c.HouseholdStatement], list[c.SkippedStatement]]:
-    """The drafts as statements; a household whose statement breaks a statement's limits is skipped
-    and named, so one household never stops the month's run for everyone."""
-    statements, skipped = [], []
-    for d in drafts:
-        try:
-            statements.append(c.HouseholdStatement(
-                household_id=d["household_id"], total_ore=d["total_ore"],
-                lines=[c.StatementLine(kind=line["kind"], amount_ore=line["amount_ore"], child_id=line["child_id"],
-                                       booking_id=line["booking_id"], month=line["corrects_month"],
-                                       detail=(line["detail"] or "")[:300]) for line in d["lines"]]))
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "statement"
-            skipped.append(c.SkippedStatement(household_id=d["household_id"], reason=(
-                f"its statement cannot be issued ({where}: {first['msg']}, total {d['total_ore']} øre); "
-                "correct the household's adjustments")[:300]))
-    return statements, skipped
+    # The process (processes.billing) reads the live views caught up with every command so far.
+    return billing.issue_month(ledger, month, views.current, actor=principal.actor, channel=principal.channel,
+                               send=lambda command: run(command, principal))
 
 
 @router.get("/settlement", response_model=list[SettlementRow], responses=ERRORS)

@@ -2,7 +2,8 @@
 
 The forecast reads the ledger's history as it was known at `as_of` (default: now) and learns from
 it; the learned outlook is kept per log position, so the next request at the same position (a
-cluster leader paging through institutions) answers from memory.
+cluster leader paging through institutions) answers from memory, and a request after new events
+reads only those.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from api.reading import AsOf, instant as _instant
 from ledger import InvalidCommand, Ledger, NotFound
 from ledger import commands as c
 from ledger.clock import copenhagen_date
-from projections.outlook import ForecastError, Outlook, UnknownUnit, read_history
+from projections.outlook import ForecastError, History, Outlook, UnknownUnit, read_history
 from projections.outlook.clusters import cluster_map
 from projections.outlook.model import month_index, month_of
 from projections.pointintime import position_at, recorded_instant
@@ -44,11 +45,13 @@ class ForecastRow(BaseModel):
 
 
 class _Outlooks:
-    """Learned outlooks by log position and cut (the few most recent)."""
+    """Learned outlooks by log position and cut (the few most recent), and the newest history read:
+    a read at a later position reads only the events recorded since."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_position: dict[tuple, Outlook] = {}
+        self._read: tuple[int, History] | None = None  # (log position, the history up to it)
 
     def at(self, ledger: Ledger, when: date | datetime) -> Outlook:
         position = (position_at(ledger, when), recorded_instant(when))
@@ -56,7 +59,10 @@ class _Outlooks:
             found = self._by_position.get(position)
             if found is not None:
                 return found
-            outlook = Outlook.learn(read_history(ledger, when))
+            history = read_history(ledger, when, since=self._read)
+            if self._read is None or position[0] >= self._read[0]:
+                self._read = (position[0], history)
+            outlook = Outlook.learn(history)
             if len(self._by_position) >= _CACHE_SIZE:
                 self._by_position.pop(next(iter(self._by_position)))
             self._by_position[position] = outlook

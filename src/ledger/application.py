@@ -98,8 +98,12 @@ class Ledger(Application):
         cipher_key: str | None = None,
         env: dict[str, str] | None = None,
         key_store: str | None = None,
+        private: bool = False,
     ) -> None:
         self.store: StoreConfig = parse_database_url(database_url, cipher_key)
+        # private: nothing but this object writes the store (a scratch ledger), so the aggregates
+        # it cached as saved are current, and loading them asks the store nothing.
+        self.private = private
         self.clock: Clock = clock or SystemClock()
         self.after_commit: list[Callable[["Ledger", list[Any]], None]] = []
         self._record_lock = threading.Lock()
@@ -204,7 +208,9 @@ class Ledger(Application):
             except KeyError:
                 held[i] = None
         known = {i: (a.version if a is not None else 0) for i, a in held.items()}
-        if self.store.kind == "postgres" and self.snapshots is not None:
+        if self.private:
+            news = {i: [] if a is not None else self._events_since(i, 0) for i, a in held.items()}
+        elif self.store.kind == "postgres" and self.snapshots is not None:
             from ledger.pgstore import select_since
 
             stored = select_since(self.recorder, self.snapshots.recorder, known)
@@ -265,37 +271,18 @@ class Ledger(Application):
         request_hash = _request_hash(command, actor, channel) if idempotency_key else ""
         reconnected = False
         for attempt in range(MAX_ATTEMPTS):
-            writing = False
             uow = UnitOfWork(self)
             ctx = Context(actor=actor, channel=channel, today=self._today(), registry=self.registry,
                           retried=attempt > 0)
+            writing: list[bool] = []  # set once the save has begun
             try:
                 with using_clock(self.clock):
                     uow.prefetch(_named_ids(command, idempotency_key))
-                    if idempotency_key:
-                        earlier = self._earlier_outcome(uow, idempotency_key, request_hash)
-                        if earlier is not None:
-                            return earlier
+                    earlier = self._earlier_outcome(uow, idempotency_key, request_hash) if idempotency_key else None
+                    if earlier is not None:
+                        return earlier
                     result = handler(uow, command, ctx)
-                    if idempotency_key:
-                        uow.add(
-                            CommandReceipt(
-                                key=key_digest(idempotency_key),
-                                command=type(command).__name__,
-                                request_hash=request_hash,
-                                outcome=result,
-                                meta=ctx.meta(uow, None),
-                            )
-                        )
-                    for step in ctx.before_commit:
-                        step()
-                    writing = True
-                    # The receipt last: its log position is the command's, which a retry answers again.
-                    changed = sorted(uow.changed(), key=lambda a: isinstance(a, CommandReceipt))
-                    recordings = self.save(*changed)
-                    for aggregate in changed:
-                        # As saved: the next command on it reads only what others wrote since.
-                        self._remember(aggregate)
+                    recordings = self._commit(uow, ctx, command, result, idempotency_key, request_hash, writing)
             except IntegrityError:
                 # Someone saved one of our aggregates first: re-run on fresh state.
                 time.sleep(min(0.001 * 2**attempt, 0.05) * (0.5 + (hash((actor, attempt)) % 100) / 100))
@@ -321,12 +308,28 @@ class Ledger(Application):
                 raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
             for step in ctx.after_commit:
                 step()
-            position = max((r.notification.id for r in recordings), default=None)
             self._notify_after_commit(recordings)
-            return Outcome(result, position)
+            return Outcome(result, max((r.notification.id for r in recordings), default=None))
         raise StaleState(
             f"{type(command).__name__} met concurrent changes {MAX_ATTEMPTS} times; try again"
         )
+
+    def _commit(self, uow: UnitOfWork, ctx: Context, command: c.Command, result: dict,
+                idempotency_key: str | None, request_hash: str, writing: list[bool]) -> list[Any]:
+        """Save what the command changed (and its receipt, when it has a key) in one transaction."""
+        if idempotency_key:
+            uow.add(CommandReceipt(key=key_digest(idempotency_key), command=type(command).__name__,
+                                   request_hash=request_hash, outcome=result, meta=ctx.meta(uow, None)))
+        for step in ctx.before_commit:
+            step()
+        writing.append(True)
+        # The receipt last: its log position is the command's, which a retry answers again.
+        changed = sorted(uow.changed(), key=lambda a: isinstance(a, CommandReceipt))
+        recordings = self.save(*changed)
+        for aggregate in changed:
+            # As saved: the next command on it reads only what others wrote since.
+            self._remember(aggregate)
+        return recordings
 
     def check(self) -> None:
         """Raise StoreUnavailable when the store cannot take writes: a PostgreSQL server known to be
@@ -561,8 +564,9 @@ class Bulk:
         self.ledger.check()
         for step in self._before:
             step()
+        changed = self.uow.changed()
         try:
-            recordings = self.ledger.save(*self.uow.changed())
+            recordings = self.ledger.save(*changed)
         except IntegrityError as e:
             raise StaleState(
                 "another writer changed the ledger during a bulk batch; nothing of this batch was saved"
@@ -570,6 +574,12 @@ class Bulk:
         except PersistenceError as e:
             self.ledger._store_down = True  # noqa: SLF001
             raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
+        if self.ledger.private:
+            # The cache stays current without asking the store (see Ledger): it takes what was
+            # saved, and the next command reads a copy of it, as a command does.
+            for aggregate in changed:
+                self.ledger._remember(aggregate)  # noqa: SLF001
+                del self.uow.seen[aggregate.id]
         for step in self._after:
             step()
         self._before.clear()

@@ -9,6 +9,7 @@ the child: running a month again makes no second offer.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from datetime import date, timedelta
 from typing import Any
@@ -19,7 +20,8 @@ from ledger import commands as c
 from ledger.aggregates import Child, Household, Institution, RuleBook
 from ledger.seats import in_use_on
 from projections import queries as q
-from projections.engine import LogReader, Projector
+from projections.engine import LogReader
+from projections.projector import Projector
 from projections.occupancy import Occupancy
 from projections.stores import SQLiteViewStore, ViewStore
 from projections.waitinglists import WaitingLists
@@ -167,6 +169,7 @@ def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, ac
             seats[inst] -= 1
     # The guarantee: due this month and no wish could be met — the nearest free seat within reach.
     reach = rules.distance_km_fallback(rs, first)
+    sites = functools.cache(lambda: _sites(ledger, store))
     unplaced = []
     for child_id, (child, child_rows) in sorted(candidates.items(), key=lambda c_: min(r["rank"] for r in c_[1][1])):
         if child_id in matched or any(r["guarantee_met_by"] for r in child_rows):
@@ -177,7 +180,7 @@ def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, ac
             unplaced.append(case)
             continue
         offer = _within_reach(ledger, store, child, group, first, reach, child_rows, month, seed, actor, channel,
-                              offer_days, refused, seats_left)
+                              offer_days, refused, seats_left, sites)
         if offer:
             offers.append(offer)
             seats[offer["institution_id"]] -= 1
@@ -197,32 +200,63 @@ def _placed_too_late(store: ViewStore, group: str, first: date, last: date) -> l
 
 def _newcomer_positions_used(ledger: Ledger, year: int) -> dict[str, int]:
     """Offers made this year from an institution's reserved newcomer positions, per institution."""
-    used: dict[str, int] = {}
-    reader = LogReader(ledger, {"Child.PlaceOffered"})
-    position, end = 0, ledger.max_position()
-    while position < end:
-        events, position = reader.page(position, 10_000)
-        for e in events:
-            if e.recorded_at.year == year and str(e.data.get("priority_basis", "")).startswith(NEWCOMER_POSITION):
-                used[e.data["institution_id"]] = used.get(e.data["institution_id"], 0) + 1
-        if not events and position >= end:
-            break
-    return used
+    counter = _newcomer_counters.get(ledger)
+    if counter is None:
+        counter = _newcomer_counters[ledger] = _NewcomerPositions()
+    return counter.used_in(ledger, year)
+
+
+class _NewcomerPositions:
+    """The offers from reserved newcomer positions in the log, counted per year and institution.
+
+    The count is kept per ledger and each run reads only the offers recorded since the last one
+    (the log only grows): a run that read the whole log again made a long history's monthly runs
+    quadratic in its length. (It holds no reference to the ledger, which is its key.)"""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.used: dict[int, dict[str, int]] = {}  # year -> institution -> offers
+
+    def used_in(self, ledger: Ledger, year: int) -> dict[str, int]:
+        reader = LogReader(ledger, {"Child.PlaceOffered"})
+        end = ledger.max_position()
+        while self.position < end:
+            events, last = reader.page(self.position, 10_000, until=end)
+            if last == self.position:
+                break
+            for e in events:
+                if str(e.data.get("priority_basis", "")).startswith(NEWCOMER_POSITION):
+                    counts = self.used.setdefault(e.recorded_at.year, {})
+                    counts[e.data["institution_id"]] = counts.get(e.data["institution_id"], 0) + 1
+            self.position = last
+        return dict(self.used.get(year, {}))
+
+
+_newcomer_counters: "weakref.WeakKeyDictionary[Ledger, _NewcomerPositions]" = weakref.WeakKeyDictionary()
+
+
+def _sites(ledger: Ledger, store: ViewStore) -> list[tuple[str, dict | None, str]]:
+    """Every institution's id, location and kind, in the view's order: read once per run, not once
+    per child the guarantee places (that is institutions × children, both growing with the city)."""
+    out = []
+    for row in q.institutions(store):
+        inst = ledger.get(Institution, row["institution_id"])
+        out.append((str(inst.id), inst.location, inst.kind))
+    return out
 
 
 def _within_reach(ledger, store, child, group, first, reach, child_rows, month, seed, actor, channel, offer_days,
-                  refused, seats_left):
+                  refused, seats_left, sites):
     home = ledger.get(Household, child.household_id).location
     if not home:
         return None
     options = []
-    for inst_row in q.institutions(store):
-        inst = ledger.get(Institution, inst_row["institution_id"])
-        if not inst.location or group not in rules.age_groups_for_kind(inst.kind):
+    for inst_id, location, kind in sites():
+        if not location or group not in rules.age_groups_for_kind(kind):
             continue
-        km = haversine_km((home["lat"], home["lon"]), (inst.location["lat"], inst.location["lon"]))
-        if km <= reach and seats_left(str(inst.id)) > 0:
-            options.append((km, str(inst.id)))
+        km = haversine_km((home["lat"], home["lon"]), (location["lat"], location["lon"]))
+        if km <= reach and seats_left(inst_id) > 0:
+            options.append((km, inst_id))
     for km, inst_id in sorted(options):
         need = min(r["need_date"] for r in child_rows)
         offer = _offer(ledger, str(child.id), inst_id, group, max(first, need), 0,

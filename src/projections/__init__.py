@@ -2,7 +2,9 @@
 
 from projections.billing import Billing, Budget, LinkedBudget
 from projections.forecast import Forecast
-from projections.engine import Envelope, Projector, View, ViewsMoved, attach_inline, on, open_store, rebuild, verify
+from projections.engine import Envelope, View, on, open_store
+from projections.projector import Projector, attach_inline
+from projections.rebuilding import ViewsMoved, rebuild, verify
 from projections.follower import Follower, Leadership
 from projections.occupancy import Occupancy
 from projections.timeline import ChildTimeline

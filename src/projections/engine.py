@@ -1,17 +1,15 @@
-"""The projection engine: one reader of the ledger's notification log, many views.
+"""The projection engine's core: views, the events they handle, and the reader of the log.
 
-It reads the log in large pages, hands each event to the views that handle it (each view registers
-one method per event type of the catalogue, `ledger.events`, with `@on`; its `handles` follow),
-and commits every view's changes together with the position in one transaction
-per page — exactly once, resumable after a crash (`kill -9`): an uncommitted
-page leaves neither rows nor position, so it is simply read again.
-
-Modes:
-- inline: after each command (SQLite, read-your-writes) — `attach_inline(ledger)`;
-- follow: a long-running process that polls and wakes on LISTEN/NOTIFY (PostgreSQL);
-- rebuild: from position 0 into scratch tables, folded in memory, written in bulk
-  (COPY on PostgreSQL) and swapped in atomically;
-- verify: a rebuild into scratch tables compared with the live ones, row by row.
+A view registers one method per event type of the catalogue (`ledger.events`) with `@on`; its
+`handles` follow. `LogReader` reads the notification log in large pages and decodes the events
+without building domain objects. What runs the views over the log:
+- `projections.projector.Projector`: inline after each command (SQLite, read-your-writes) with
+  `attach_inline(ledger)`, or following the log (PostgreSQL: polls and wakes on LISTEN/NOTIFY),
+  committing every view's changes with the position in one transaction per page — exactly once,
+  resumable after a crash (`kill -9`): an uncommitted page leaves neither rows nor position;
+- `projections.rebuilding`: from position 0 into fresh tables, folded in memory, written in bulk
+  (COPY on PostgreSQL) and swapped in atomically; `verify`, a rebuild into scratch tables
+  compared with the live ones, row by row.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ import gc
 import json
 import logging
 import sys
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,14 +25,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 from uuid import UUID
 
 from ledger import Ledger, LedgerError, events
-
-from projections.checkpoints import save_checkpoint
-from projections.stores import PositionMoved, PostgresViewStore, RowsRefused, SQLiteViewStore, ViewStore, is_outage
+from projections.stores import PostgresViewStore, SQLiteViewStore, ViewStore
 from projections.tables import Changes, Keyed, Row, Table
 
-DEFAULT_PAGE = 5_000
-SCRATCH = "scratch_"
-REBUILD = "rebuild_"
 logger = logging.getLogger("plads.projections")
 
 
@@ -51,14 +43,6 @@ class ViewStalled(LedgerError):
                          f"event ({error}); commands are still recorded, and reads that need the views "
                          "beyond it answer 503 until the view is mended")
         self.projection, self.position, self.view, self.error = projection, position, view, error
-
-
-class _Refused(Exception):
-    """A view refused a page: in folding (at a known event) or in writing its rows."""
-
-    def __init__(self, view: str, position: int, error: BaseException) -> None:
-        super().__init__(view, position, error)
-        self.view, self.position, self.error = view, position, error
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +213,7 @@ class View:
     deriving: bool = True
 
 
-def _by_topic(views: Sequence[View]) -> dict[str, list[tuple[View, Callable[[Envelope], None]]]]:
+def by_topic(views: Sequence[View]) -> dict[str, list[tuple[View, Callable[[Envelope], None]]]]:
     """Per topic, the views that handle it (in their order) and what to call with its events."""
     out: dict[str, list[tuple[View, Callable[[Envelope], None]]]] = {}
     for v in views:
@@ -353,202 +337,8 @@ class LogReader:
         return e.position, e.recorded_at
 
 
-class Projector:
-    """Keeps a set of views current with the ledger, page by page."""
-
-    def __init__(self, ledger: Ledger, views: Sequence[View], *, name: str = "views",
-                 page_size: int = DEFAULT_PAGE, store: ViewStore | None = None,
-                 checkpoint_every: int | None = None) -> None:
-        self.ledger = ledger
-        # Point-in-time replay starts from the nearest checkpoint: the views' state saved
-        # whenever the position crosses a multiple of this (None: take none).
-        self.checkpoint_every = checkpoint_every
-        self.views = list(views)
-        self.name = name
-        self.page_size = page_size
-        self.store = store or open_store(ledger)
-        self._by_topic = _by_topic(self.views)
-        self.reader = LogReader(ledger, self._by_topic)
-        self._lock = threading.Lock()
-        # Called with the new position after every committed page (the API wakes its waiting reads).
-        self.on_commit: Callable[[int], None] | None = None
-        self.store.ensure(self.tables)
-        if isinstance(self.store, PostgresViewStore):
-            self.store.grant_analyst(self.tables)
-        self._start()
-
-    def _start(self) -> None:
-        with _collector_paused():
-            for v in self.views:
-                v.reset()  # fresh working state (after a failed page, too)
-                v.start(self.store)
-        # The loaded state lives as long as the projector: keep the cyclic collector off it.
-        gc.freeze()
-        self.position = self.store.position(self.name)
-
-    @property
-    def tables(self) -> list[Table]:
-        return [t for v in self.views for t in v.tables]
-
-    def run_page(self, crash_before_commit: Callable[[], None] | None = None, until: int | None = None) -> int:
-        """Apply one page (none beyond `until`); returns how many notifications it read (0 when caught up)."""
-        with self._lock:
-            if until is not None and self.position >= until:
-                return 0
-            events, last = self.reader.page(self.position, self.page_size, until)
-            if last == self.position:
-                return 0
-            try:
-                changes = self._fold(events, last)
-                if crash_before_commit:
-                    crash_before_commit()
-                try:
-                    self.store.commit(self.name, self.position, last, changes)
-                except RowsRefused as e:
-                    view = next(v.name for v in self.views if any(t.name == e.table for t in v.tables))
-                    raise _Refused(view, last, e.error) from e
-            except BaseException:
-                self._start()  # the page was not committed: forget what it folded
-                raise
-            read = last - self.position
-            before, self.position = self.position, last
-            if self.checkpoint_every and last // self.checkpoint_every > before // self.checkpoint_every:
-                save_checkpoint(self.store, self.views, last, events[-1].recorded_at if events else None)
-            if self.on_commit:
-                self.on_commit(last)
-            return read
-
-    def _fold(self, events: list[Envelope], last: int) -> dict[Table, Changes]:
-        for e in events:
-            for v, handle in self._by_topic.get(e.kind, ()):
-                try:
-                    handle(e)
-                except Exception as error:
-                    raise (error if is_outage(error) else _Refused(v.name, e.position, error)) from error
-        changes: dict[Table, Changes] = {}
-        for v in self.views:
-            try:
-                v.finish_page()
-                changes.update(v.changes())
-            except Exception as error:
-                raise (error if is_outage(error) else _Refused(v.name, last, error)) from error
-        return changes
-
-    def catch_up(self, until: int | None = None) -> int:
-        """Apply pages until caught up (to `until`); ViewStalled when a view cannot take an event."""
-        total = 0
-        while True:
-            try:
-                n = self.run_page(until=until)
-            except PositionMoved:
-                # Another projector (another API worker, say) applied these events first;
-                # run_page has reloaded the views' state and position: go on from there.
-                continue
-            except _Refused as refused:
-                n = self._to_the_refusal(until, refused)
-            if n == 0:
-                return total
-            total += n
-
-    def _to_the_refusal(self, until: int | None, refused: _Refused) -> int:
-        """A view refused a page: take it again one notification at a time, so the events before
-        the refused one are committed and that one is named, then stop there (ViewStalled).
-        Returns what it applied if the refusal does not come again."""
-        size, self.page_size = self.page_size, 1
-        total = 0
-        try:
-            while self.position < refused.position:
-                try:
-                    n = self.run_page(until=until)
-                except PositionMoved:
-                    continue
-                except _Refused as again:
-                    raise self._stalled(again) from again.error
-                if n == 0:
-                    break
-                total += n
-            return total
-        finally:
-            self.page_size = size
-
-    def _stalled(self, refused: _Refused) -> ViewStalled:
-        error = f"{type(refused.error).__name__}: {refused.error}".replace("\x00", "\\x00")
-        logger.error("projection %s: view %s cannot take the event at log position %d; the views stop before "
-                     "it: %s", self.name, refused.view, refused.position, error)
-        try:
-            self.store.record_stall(self.name, refused.position, refused.view, error)
-        except Exception:  # noqa: BLE001 - logged above already; the stall is reported to the caller
-            logger.exception("could not record the stall of projection %s", self.name)
-        return ViewStalled(self.name, refused.position, refused.view, error)
-
-    def follow(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
-        """Keep up until `stop` is set: poll, and wake early on NOTIFY (PostgreSQL)."""
-        waiter = _NotifyWaiter(self.ledger) if self.ledger.store.kind == "postgres" else None
-        try:
-            while not stop.is_set():
-                self.catch_up()
-                if waiter:
-                    waiter.wait(poll_seconds)
-                else:
-                    stop.wait(poll_seconds)
-        finally:
-            if waiter:
-                waiter.close()
-
-    def close(self) -> None:
-        self.store.close()
-
-
-class _NotifyWaiter:
-    """LISTEN on the ledger's events channel; wait() returns on a NOTIFY or a timeout."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        import psycopg
-
-        self.conn = psycopg.connect(ledger.store.postgres_conninfo, autocommit=True)
-        channel = ledger.recorder.channel_name
-        self.conn.execute(f'LISTEN "{channel}"')
-
-    def wait(self, timeout: float) -> None:
-        for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-            break
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def attach_inline(ledger: Ledger, projector: Projector) -> Callable[[], None]:
-    """Read-your-writes on SQLite: bring the views up to date after every command.
-
-    Returns a function that detaches the projector again."""
-
-    stalled = False
-
-    def listener(_ledger: Ledger, _recordings: list[Any]) -> None:
-        nonlocal stalled
-        if stalled:
-            return  # it would only fail again (and reload every view to do so); a restart tries again
-        try:
-            projector.catch_up()
-        except ViewStalled:
-            stalled = True  # logged and recorded by the projector; the command stands
-
-    ledger.after_commit.append(listener)
-    return lambda: ledger.after_commit.remove(listener) if listener in ledger.after_commit else None
-
-
-def fold_log(reader: LogReader, views: Sequence[View], start: int, until: int, *, page_size: int = 20_000,
-             on_appends: Callable[[Table, list[Row]], None] | None = None,
-             progress: Callable[[int, int], None] | None = None) -> int:
-    """Fold the log from `start` to `until` into the views' memory, page by page; derivations run
-    once at the end (`finish_page(final=True)`). Append-only rows go to `on_appends` as they come
-    (dropped without it); keyed state stays in the views. Returns the position folded to."""
-    with _collector_paused():
-        return _fold_log(reader, views, start, until, page_size, on_appends, progress)
-
-
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """A fold builds millions of long-lived objects, which Python's cyclic collector would walk
     again and again (≈ 40 % of a billing fold on the synthetic city); reference counting still
     frees what the views drop, and the views' state holds no cycles."""
@@ -559,311 +349,3 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _fold_log(reader: LogReader, views: Sequence[View], start: int, until: int, page_size: int,
-              on_appends: Callable[[Table, list[Row]], None] | None,
-              progress: Callable[[int, int], None] | None) -> int:
-    position = start
-    by_topic = _by_topic(views)
-    while position < until:
-        events, last = reader.page(position, page_size, until)
-        if last == position:
-            break
-        for e in events:
-            for _, handle in by_topic.get(e.kind, ()):
-                handle(e)
-        for v in views:
-            v.finish_page(final=False)
-            _hand_on(v, on_appends)
-        position = last
-        if progress:
-            progress(position, until)
-    for v in views:
-        v.finish_page(final=True)
-        _hand_on(v, on_appends)
-    return position
-
-
-def _hand_on(view: View, on_appends: Callable[[Table, list[Row]], None] | None) -> None:
-    for table, ch in view.changes().items():
-        if on_appends and table.append_only and ch.appends:
-            on_appends(table, ch.appends)
-
-
-def fold_into(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: str, *,
-              until: int | None = None, page_size: int = 20_000,
-              progress: Callable[[int, int], None] | None = None, fresh_tables: bool = True) -> int:
-    """Fold the log from position 0 (to `until`) in memory into fresh prefixed tables (made here,
-    unless `fresh_tables` is False: the caller made them, for several processes to share).
-
-    Append-only logs stream out page by page; keyed state is written in bulk at the
-    end (COPY on PostgreSQL). Returns the position folded to.
-    """
-    tables = [t for v in views for t in v.tables]
-    if fresh_tables:
-        store.drop(tables, prefix)
-        store.ensure(tables, prefix)
-    reader = LogReader(ledger, set().union(*(v.handles for v in views)) if views else ())
-    end = ledger.max_position() if until is None else until
-    sink = BufferedSink(lambda table, rows: store.bulk_insert(table, rows, prefix))
-    for v in views:
-        v.sink = sink
-    try:
-        position = fold_log(reader, views, 0, end, page_size=page_size, progress=progress,
-                            on_appends=lambda table, rows: store.bulk_insert(table, rows, prefix))
-        sink.flush()
-    finally:
-        for v in views:
-            v.sink = None
-    for v in views:
-        for keyed in v.t.values():
-            if not keyed.table.append_only:
-                store.bulk_insert(keyed.table, list(keyed.values()), prefix)
-    return position
-
-
-class BufferedSink:
-    """Rows streamed out of a rebuild, written in batches (one COPY or executemany each)."""
-
-    def __init__(self, write: Callable[[Table, list[Row]], None], batch: int = 20_000) -> None:
-        self.write, self.batch = write, batch
-        self.pending: dict[Table, list[Row]] = {}
-
-    def __call__(self, table: Table, rows: list[Row]) -> None:
-        pending = self.pending.setdefault(table, [])
-        pending.extend(rows)
-        if len(pending) >= self.batch:
-            self.write(table, pending)
-            self.pending[table] = []
-
-    def flush(self) -> None:
-        for table, rows in self.pending.items():
-            if rows:
-                self.write(table, rows)
-        self.pending = {}
-
-
-def rebuild(ledger: Ledger, views: Sequence[View], *, name: str = "views", page_size: int = 20_000,
-            progress: Callable[[int, int], None] | None = None, workers: int | None = None,
-            until: int | None = None) -> int:
-    """Rebuild the views from position 0 (to `until`, default the end) and swap the result in atomically.
-
-    With more than one worker (default: one per core, from PARALLEL_FROM events, where the views
-    split and the store is not in memory) the views are folded in parallel processes, each
-    reading the log itself and writing its own scratch tables; the swap stays one transaction."""
-    store = open_store(ledger)
-    try:
-        end = ledger.max_position() if until is None else until
-        position = _fold_fresh(ledger, views, store, REBUILD, end, page_size, progress, workers)
-        store.swap_in([t for v in views for t in v.tables], REBUILD, name, position)
-        return position
-    finally:
-        store.close()
-
-
-def _fold_fresh(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: str, end: int, page_size: int,
-                progress: Callable[[int, int], None] | None, workers: int | None) -> int:
-    """Fold the log to `end` into fresh `prefix` tables: in this process, or in parallel ones."""
-    if workers is None and end < PARALLEL_FROM:
-        workers = 1  # starting processes costs more than it saves on a short log
-    groups, sharded = _balanced(views, _workers(ledger, workers))
-    if len(groups) == 1:
-        return fold_into(ledger, views, store, prefix, until=end, page_size=page_size, progress=progress)
-    # The scratch tables are made here: processes folding shares of one view write into the same ones.
-    tables = [t for v in views for t in v.tables]
-    store.drop(tables, prefix)
-    store.ensure(tables, prefix)
-    position = _fold_in_processes(ledger, groups, prefix, end, page_size, progress)
-    for v in sharded:
-        v.finish_shards(store, prefix)
-    return position
-
-
-PARALLEL_FROM = 50_000  # events; a shorter log is rebuilt in this process
-# Peak RSS (MB) of each process of the last parallel rebuild in this process: for benchmarks.
-last_worker_peaks: list[float] = []
-
-
-def _workers(ledger: Ledger, asked: int | None) -> int:
-    if ledger.store.kind == "sqlite" and "mode=memory" in (ledger.store.sqlite_path or ""):
-        return 1  # another process cannot see an in-memory database
-    import os
-
-    return max(1, asked if asked is not None else (os.cpu_count() or 1))
-
-
-def _balanced(views: Sequence[View], workers: int) -> tuple[list[list[View]], list[View]]:
-    """Views in at most `workers` groups of similar weight; companions stay together. With more
-    than one worker, the heaviest unit that can be sharded is split into one share per worker
-    (each folds all its events and derives 1/workers of the rows). Returns the groups and the
-    views whose `finish_shards` completes the shares (empty when nothing was split)."""
-    units: list[list[View]] = []
-    for v in views:
-        home = next((u for u in units if any(c in u for c in v.companions())), None)
-        if home is None:
-            units.append([v])
-        else:
-            home.append(v)
-    weighted = [(unit, sum(v.rebuild_weight for v in unit)) for unit in units]
-    sharded: list[View] = []
-    if workers > 1:
-        for i, (unit, weight) in sorted(enumerate(weighted), key=lambda x: -x[1][1]):
-            shares = [unit[0].shard(k, workers) for k in range(workers)]
-            if all(shares):
-                # Each share still folds every event of the unit: about a tenth of its cost (billing).
-                weighted[i:i + 1] = [(share, weight / workers + weight / 10) for share in shares]  # type: ignore[misc]
-                sharded = shares[0]  # type: ignore[assignment]
-                break
-    groups: list[list[View]] = [[] for _ in range(min(workers, len(weighted)))]
-    loads = [0.0] * len(groups)
-    for unit, weight in sorted(weighted, key=lambda x: -x[1]):
-        i = loads.index(min(loads))
-        groups[i].extend(unit)
-        loads[i] += weight
-    return [g for g in groups if g], sharded
-
-
-def _fold_in_processes(ledger: Ledger, groups: list[list[View]], prefix: str, end: int, page_size: int,
-                       progress: Callable[[int, int], None] | None) -> int:
-    import multiprocessing
-    import time
-
-    # spawn, not fork: the parent holds connection pools and their threads.
-    ctx = multiprocessing.get_context("spawn")
-    cipher_key = ledger.store.env.get("CIPHER_KEY") or ""
-    workers = []
-    for group in groups:
-        done = ctx.Value("q", 0)
-        receive, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_fold_worker, args=(ledger.store.url, cipher_key, group, prefix, end, page_size,
-                                                      done, send), daemon=True)
-        proc.start()
-        send.close()
-        workers.append((proc, done, receive))
-    try:
-        while any(p.is_alive() for p, _, _ in workers):
-            if progress:
-                progress(min(d.value for _, d, _ in workers), end)
-            time.sleep(0.2)
-        results = []
-        for proc, _, receive in workers:
-            proc.join()
-            try:
-                results.append(receive.recv() if receive.poll() else None)
-            except EOFError:  # it died before sending (it could not even start, say)
-                results.append(None)
-            if results[-1] is None:
-                raise RuntimeError(f"a rebuild process ended without a result (exit code {proc.exitcode})")
-    finally:
-        for proc, _, receive in workers:
-            if proc.is_alive():
-                proc.kill()
-            receive.close()
-    failed = [r[1] for r in results if r[0] == "error"]
-    if failed:
-        raise RuntimeError(f"a rebuild process failed: {failed[0]}")
-    positions = {r[1] for r in results}
-    if len(positions) != 1:
-        raise RuntimeError(f"the rebuild processes folded to different positions: {sorted(positions)}")
-    last_worker_peaks[:] = [r[2] for r in results]
-    if progress:
-        progress(end, end)
-    return positions.pop()
-
-
-def rss_mb(field: str = "VmRSS") -> float | None:
-    """This process's resident set (VmRSS) or its peak (VmHWM) in MB, from /proc (Linux); None elsewhere."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set (MB): VmHWM where /proc has it. ru_maxrss is not the process's
-    own after fork + exec on Linux: it starts at the parent's high-water mark (a 2.6 GB benchmark
-    process made its 200 MB children report 2.6 GB)."""
-    import resource
-
-    peak = rss_mb("VmHWM")
-    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _fold_worker(url: str, cipher_key: str, views: list[View], prefix: str, until: int, page_size: int,
-                 done: Any, send: Any) -> None:
-    import traceback
-
-    try:
-        for v in views:
-            v.reset()  # fresh state after the trip through pickle (sentinels compare by identity)
-        with Ledger(url, cipher_key=cipher_key) as ledger:
-            store = open_store(ledger)
-            try:
-                def report(position: int, _end: int) -> None:
-                    done.value = position
-
-                position = fold_into(ledger, views, store, prefix, until=until, page_size=page_size, progress=report,
-                                     fresh_tables=False)
-            finally:
-                store.close()
-        send.send(("ok", position, peak_rss_mb()))
-    except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises
-        send.send(("error", f"{type(e).__name__}: {e}", traceback.format_exc()))
-    finally:
-        send.close()
-
-
-class ViewsMoved(RuntimeError):
-    """The live views moved on while `verify` rebuilt its copy: the two cannot be compared."""
-
-
-@dataclass
-class Drift:
-    """One table's differences between the live views and a fresh rebuild: how many rows of each
-    kind, and the keys of the first few (sorted)."""
-
-    table: str
-    missing: list[tuple]  # in the rebuild, not live
-    extra: list[tuple]  # live, not in the rebuild
-    different: list[tuple]
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return any(self.counts.values()) or bool(self.missing or self.extra or self.different)
-
-
-def verify(ledger: Ledger, views: Sequence[View], *, name: str = "views", sample: int = 20,
-           workers: int | None = None, page_size: int = 20_000,
-           progress: Callable[[int, int], None] | None = None) -> list[Drift]:
-    """Rebuild into scratch tables up to the live position (folded as `rebuild` folds: in
-    parallel processes on a long log) and compare them with the live tables row by row, in the
-    database, within one snapshot. Raises ViewsMoved when the live views moved meanwhile."""
-    store = open_store(ledger)
-    tables = [t for v in views for t in v.tables]
-    try:
-        store.ensure(tables)  # views never projected: empty tables, compared with an empty fold
-        position = store.position(name)
-        _fold_fresh(ledger, views, store, SCRATCH, position, page_size, progress, workers)
-        store.analyze(tables, SCRATCH)
-        drifts = []
-        with store.snapshot():
-            now = store.position(name)
-            if now != position:
-                raise ViewsMoved(f"the live views moved from position {position} to {now} while verify "
-                                 "rebuilt its copy; run it again while no follower or command is writing")
-            for t in tables:
-                counts, samples = store.compare(t, SCRATCH, sample)
-                d = Drift(t.name, samples["missing"], samples["extra"], samples.get("different", []), counts)
-                if d:
-                    drifts.append(d)
-        return drifts
-    finally:
-        try:
-            store.drop(tables, SCRATCH)
-        finally:
-            store.close()

@@ -14,7 +14,9 @@ from typing import Any, Callable
 
 from ledger import Ledger
 
-from projections.engine import Projector, ViewStalled
+from projections.engine import ViewStalled
+
+from projections.projector import Projector
 from projections.stores import is_outage
 
 STALL_RETRY_SECONDS = 60.0  # a view that could not take an event is tried again this often (it was logged)

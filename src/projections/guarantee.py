@@ -18,7 +18,7 @@ import rules
 from projections.tables import DATE, TEXT, Table
 
 if TYPE_CHECKING:
-    from projections.waitinglists import _Child, _Registration
+    from projections.waitinglists.state import ListedChild, Registration
 
 GUARANTEE_UNPLACED = Table(
     "guarantee_unplaced",
@@ -34,12 +34,12 @@ GUARANTEE_UNPLACED = Table(
 )
 
 
-def unplaced_row(child_id: str, child: _Child, group: str, reg: _Registration, guarantee: date | None,
+def unplaced_row(child_id: str, child: ListedChild, group: str, reg: Registration, guarantee: date | None,
                  rs: rules.RuleSet) -> dict[str, Any] | None:
     """The row for a registration that left the lists without a place by its guarantee date, else None."""
     if reg.active or guarantee is None or child.erased:
         return None
-    places = [(first, last) for _, first, last in child.placements.values()]
+    places = child.places()
     if rules.place_meets_guarantee(guarantee, reg.registered_on, places):
         return None
     if rules.offer_meets_guarantee(guarantee, child.refused.get(group, ())):

@@ -21,7 +21,8 @@ from ledger.clock import COPENHAGEN
 
 from projections import all_views
 from projections.checkpoints import nearest, restore, save_checkpoint
-from projections.engine import LogReader, View, BufferedSink, fold_log, open_store
+from projections.engine import LogReader, View, open_store
+from projections.rebuilding import BufferedSink, fold_log
 from projections.stores import POSITIONS, SQLiteViewStore, ViewStore
 from projections.tables import Row, Table
 DEFAULT_EVERY = 100_000

@@ -159,7 +159,26 @@ def household_month_charges(
     ordered = sorted(places, key=lambda p: p.place_id)
     if len({p.place_id for p in ordered}) != len(ordered):
         raise RuleError("a place appears twice in one household-month")
+    lines, payable, excess = _place_lines(ordered, month, rs, subsidies)
+    after_friplads = [fee_after_share_ore(amount, pay_share_percent) for amount in payable]
+    lines += _step_lines(ordered, payable, after_friplads, "friplads",
+                         f"økonomisk friplads: the household pays {pay_share_percent} %")
+    after_sibling = sibling_discounted(after_friplads, sibling.other_places_pay_percent)
+    lines += _step_lines(ordered, after_friplads, after_sibling, "sibling",
+                         f"søskendetilskud: pays {sibling.other_places_pay_percent} % "
+                         "(not the household's most expensive place)")
+    lines += _adjustment_lines(lines, adjustments)
+    lines += excess  # after every subsidy: none covers the excess (DTL § 41)
+    total = sum(l.amount_ore for l in lines)
+    if total < 0:
+        lines.append(ChargeLine(None, "adjustment", -total, "floor: a month's total is never below zero"))
+    return lines
 
+
+def _place_lines(ordered: Sequence[PlaceMonth], month: date, rs: RuleSet,
+                 subsidies: SubsidyRules) -> tuple[list[ChargeLine], list[int], list[ChargeLine]]:
+    """Steps 1 and 5: each place's fee and lunch lines (with a cheaper place's intermunicipal line),
+    what of them the subsidies apply to, and the excess lines no subsidy covers."""
     lines: list[ChargeLine] = []
     payable: list[int] = []
     excess: list[ChargeLine] = []
@@ -170,36 +189,27 @@ def household_month_charges(
         lines += fee_lines
         excess += unsubsidised
         payable.append(sum(l.amount_ore for l in fee_lines if subsidies.lunch_subsidised or l.kind != "lunch"))
+    return lines, payable, excess
 
-    after_friplads = [fee_after_share_ore(amount, pay_share_percent) for amount in payable]
-    for p, before, after in zip(ordered, payable, after_friplads):
-        if after != before:
-            lines.append(ChargeLine(p.place_id, "friplads", after - before,
-                                    f"økonomisk friplads: the household pays {pay_share_percent} %"))
 
-    after_sibling = sibling_discounted(after_friplads, sibling.other_places_pay_percent)
-    for p, before, after in zip(ordered, after_friplads, after_sibling):
-        if after != before:
-            lines.append(ChargeLine(p.place_id, "sibling", after - before,
-                                    f"søskendetilskud: pays {sibling.other_places_pay_percent} % "
-                                    "(not the household's most expensive place)"))
+def _step_lines(ordered: Sequence[PlaceMonth], before: list[int], after: list[int], kind: str,
+                detail: str) -> list[ChargeLine]:
+    """Steps 2 and 3: a line per place whose amount a subsidy changed, the change its amount."""
+    return [ChargeLine(p.place_id, kind, a - b, detail) for p, b, a in zip(ordered, before, after) if a != b]
 
+
+def _adjustment_lines(lines: list[ChargeLine],
+                      adjustments: Iterable[Adjustment | tuple[str, int | None, int | None]]) -> list[ChargeLine]:
+    """Step 4: the adjustments in the subsidy order, each a share of what is payable after the lines
+    before it (of its place, when it names one) or an amount."""
+    out: list[ChargeLine] = []
     last = len(SUBSIDY_ORDER)
-    ranked = sorted((_as_adjustment(a) for a in adjustments), key=lambda a: _ADJUSTMENT_RANK.get(a.kind, last))
-    for adj in ranked:
+    for adj in sorted((_as_adjustment(a) for a in adjustments), key=lambda a: _ADJUSTMENT_RANK.get(a.kind, last)):
         if adj.amount_ore is not None:
-            amount = adj.amount_ore
-            how = f"{amount} øre"
+            amount, how = adj.amount_ore, f"{adj.amount_ore} øre"
         else:
-            base = max(0, sum(l.amount_ore for l in lines if adj.place_id is None or l.place_id == adj.place_id))
-            amount = fee_after_share_ore(base, adj.pay_share_percent) - base
-            how = f"pays {adj.pay_share_percent} %"
+            base = max(0, sum(l.amount_ore for l in lines + out if adj.place_id is None or l.place_id == adj.place_id))
+            amount, how = fee_after_share_ore(base, adj.pay_share_percent) - base, f"pays {adj.pay_share_percent} %"
         if amount:
-            detail = f"{adj.kind}: {adj.detail or how}"
-            lines.append(ChargeLine(adj.place_id, "adjustment", amount, detail))
-
-    lines += excess  # after every subsidy: none covers the excess (DTL § 41)
-    total = sum(l.amount_ore for l in lines)
-    if total < 0:
-        lines.append(ChargeLine(None, "adjustment", -total, "floor: a month's total is never below zero"))
-    return lines
+            out.append(ChargeLine(adj.place_id, "adjustment", amount, f"{adj.kind}: {adj.detail or how}"))
+    return out

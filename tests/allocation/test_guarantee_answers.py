@@ -15,7 +15,7 @@ from ledger import commands as c
 from projections import WaitingLists
 from projections import queries as q
 from processes.allocation import run_allocation
-from projections.engine import Projector
+from projections.projector import Projector
 from replay.audit import fairness_audit
 
 D = date

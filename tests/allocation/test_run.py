@@ -4,7 +4,7 @@ idempotent re-runs, the guarantee within reach, expiring offers, the age roll, b
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -257,3 +257,32 @@ def test_newcomers_take_the_reserved_positions_first_up_to_six_a_year(city):
     assert len(set(offered) & set(newcomers)) == 6  # the year's six positions, then the list's order
     assert len(set(offered) & set(natives)) == 2
     assert sum(o["priority_basis"].startswith("newcomer position") for o in run["offers"]) == 6
+
+
+def test_the_years_newcomer_positions_are_counted_across_its_runs_and_start_again_next_year(city):
+    """Each run counts the positions the year's earlier runs used (the count is kept between runs,
+    reading only the offers recorded since); a new year's runs start from none."""
+    a = city.institution(kind="vuggestue", nursery=10, kindergarten=None, name="A")
+
+    def newcomers(n, need, birth=D(2024, 6, 5)):
+        children = [city.child(city.household(), birth=birth) for _ in range(n)]
+        for child in children:
+            city.run(c.Register(child_id=child, age_group="nursery", wishes=[a], need_date=need, newcomer=True))
+        return children
+
+    def bases(run):
+        return sorted(o["priority_basis"].split(";")[0] for o in run["offers"])
+
+    newcomers(4, D(2025, 3, 1))
+    march = run_allocation(city.ledger, "2025-03")
+    assert bases(march) == [f"newcomer position {k} of 6 in 2025" for k in (1, 2, 3, 4)]
+    newcomers(3, D(2025, 4, 1))
+    april = run_allocation(city.ledger, "2025-04")
+    assert len(april["offers"]) == 3
+    assert bases(april)[:2] == ["newcomer position 5 of 6 in 2025", "newcomer position 6 of 6 in 2025"]
+    assert not bases(april)[2].startswith("newcomer position")
+    city.ledger.clock.set(datetime(2026, 1, 5, 9, tzinfo=timezone.utc))
+    [late] = newcomers(1, D(2026, 2, 1), birth=D(2025, 6, 5))
+    february = run_allocation(city.ledger, "2026-02")  # (last year's, their offers expired, again too)
+    [offer] = [o for o in february["offers"] if o["child_id"] == late]
+    assert offer["priority_basis"].startswith("newcomer position 1 of 6 in 2026")

@@ -15,7 +15,6 @@ import uvicorn
 
 from api.app import create_app
 from ledger import Ledger
-from ledger import commands as c
 
 from ..reliability.checks import trials
 from .conftest import TOKEN_ENV, auth
@@ -89,28 +88,19 @@ def _institutions(base, institutions, nursery, name="I"):
     return insts
 
 
-def _children(ledger, n):
-    out = []
-    with ledger.bulk(actor="setup", channel="caseworker") as bulk:
-        for _ in range(n):
-            hh = bulk.execute(c.RegisterHousehold(district="Valby"))["id"]
-            out.append(bulk.execute(c.RegisterChild(household_id=hh, birth_date=date(2024, 3, 15)))["id"])
-    return out
-
-
 def _child(base):
     hh = _post(base, "/v1/households", {"district": "Valby"}).json()["id"]
     return _post(base, "/v1/children", {"household_id": hh, "birth_date": "2024-03-15"}).json()["id"]
 
 
 @pytest.mark.parametrize("racers", [2, 8, 32])
-def test_k_clients_one_seat_exactly_one_booking(served, racers):
+def test_k_clients_one_seat_exactly_one_booking(served, racers, many_children):
     """`make test`: 3 trials per K; `make soak`: 1,000 on PostgreSQL (the production store), 50 on SQLite."""
     assert _post(served.base, "/v1/rule-sets/copenhagen-book-en-plads@1/activate", {"effective_from": "2020-01-01"},
                  "admin").status_code == 201
     for trial in range(trials(3, 1000 if served.ledger.store.kind == "postgres" else 50)):
         inst = _institutions(served.base, 1, nursery=1, name=f"T{trial}")[0]
-        children = _children(served.ledger, racers)
+        children = many_children(served.ledger, racers)
         answers = _race(served.base, [{"child_id": ch, "institution_id": inst, "start_date": "2025-02-01"}
                                  for ch in children])
         codes = sorted(a.status_code for a in answers)

@@ -25,7 +25,7 @@ import rules
 from api.app import create_app
 from api.views import Views
 from ledger import commands as c
-from ledger import handlers
+from ledger.handlers import administration, children, households
 
 from .conftest import TOKEN_ENV, auth
 from .test_roles import ROLES
@@ -108,10 +108,12 @@ def test_stateful_sequences_follow_the_links(api_schema, store, monkeypatch):
             self.ids: dict[str, list[str]] = {kind: [] for kind in set(CREATES.values())}
             self.booked_in: dict[str, str] = {}  # booking -> institution
             self.calls = self.made = 0
-            # The ids the ledger makes itself (a transfer's new booking) too, for the same reason.
+            # The ids the ledger makes itself (an institution, household or child created without one)
+            # too, for the same reason.
             handler_ids = iter(range(1, 10**6))
-            monkeypatch.setattr(handlers, "uuid4",
-                                lambda: uuid.uuid5(uuid.NAMESPACE_URL, f"plads-test/made/{next(handler_ids)}"))
+            for module in (administration, households, children):
+                monkeypatch.setattr(module, "uuid4",
+                                    lambda: uuid.uuid5(uuid.NAMESPACE_URL, f"plads-test/made/{next(handler_ids)}"))
             # A household, three children and two institutions with seats, so that children and
             # bookings can be made from the first steps on; the API's own creations join them.
             household = self._run(c.RegisterHousehold(district="Valby", household_id=self._new_id("household")))

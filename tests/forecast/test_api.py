@@ -54,3 +54,27 @@ def test_a_wrong_request_is_a_problem_not_a_crash(api, params, status, words):
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert words in r.json()["detail"]
+
+
+def test_a_read_from_memory_answers_as_a_fresh_learn(api):
+    """The learned outlook is kept per log position: a second read answers from memory what a fresh
+    learn answers, and a booking recorded in between is not missed."""
+    from ledger.clock import copenhagen_date
+    from projections.outlook import Outlook, read_history
+    from projections.outlook.model import month_of
+
+    _a_booked_child(api)
+    ledger = api.client.app.state.ledger
+    params = {"by": "institution", "from": "2025-03", "months": 3}
+
+    def fresh():
+        history = read_history(ledger, copenhagen_date(ledger.clock.now()))
+        return [r.as_json() for r in Outlook.learn(history).rows("institution", month_of("2025-03"), 3)]
+
+    first = api.ok(api.get("/v1/forecast", params=params), 200)
+    assert api.ok(api.get("/v1/forecast", params=params), 200) == first == fresh()
+    child = api.child(api.household(), birth="2024-04-01")
+    inst = first[0]["institution_id"]
+    api.ok(api.post("/v1/bookings", json={"child_id": child, "institution_id": inst, "start_date": "2025-03-01"}))
+    after = api.ok(api.get("/v1/forecast", params=params), 200)
+    assert after == fresh() and after != first

@@ -12,11 +12,11 @@ from datetime import date
 
 import pytest
 
-from projections.engine import Projector
+from projections.projector import Projector
 from projections.occupancy import Occupancy
 from projections.outlook import Outlook, read_history
 from projections.outlook.model import month_of
-from projections.pointintime import recorded_instant
+from projections.pointintime import position_at, recorded_instant
 from replay.simulate import simulate
 
 T = date(2026, 2, 28)
@@ -32,12 +32,17 @@ def test_the_forecast_of_a_simulated_city(store, tmp_path):
         simulate(ledger, years=1.5, scale=0.01, seed=2, policy="book-en-plads")
         then = read_history(ledger, T)
         everything = read_history(ledger, date(2026, 6, 30))
+        extended = read_history(ledger, date(2026, 6, 30), since=(position_at(ledger, T), then))
+        then_again = read_history(ledger, T)
         projector = Projector(ledger, [Occupancy()])
         projector.catch_up()
         occupancy = projector.store.query(
             "SELECT district, age_group, SUM(seat_days) FROM occupancy WHERE month = '2025-10' "
             "GROUP BY district, age_group")
         projector.close()
+    # Read on from T: the same history as read whole, and the history of T is left as it was.
+    assert extended == everything
+    assert then == then_again
     # Point in time: learning from the whole history "as of T" is learning from what T knew.
     known_then = Outlook.learn(then)
     assert known_then.rows("district", month_of("2026-03"), 12) == \

@@ -45,19 +45,23 @@ def test_young_birth_months_are_completed_from_the_level_of_the_mature_ones():
     assert model.level(sizes, now=2) == pytest.approx(3.5)
 
 
-def test_the_interval_adds_the_poisson_variance_of_what_is_to_come_to_the_residuals():
-    e = model.Estimate(known=10.0, to_come=4.0, sigma=1.0, gross=8.0)  # sd = sqrt(1 + 8) = 3
+def test_the_interval_is_the_past_errors_and_the_birth_level_at_least_the_poisson_variance():
+    e = model.Estimate(known=10.0, to_come=4.0, sigma=1.0, gross=8.0)  # no past errors: sd = sqrt(1 + 8) = 3
     low, high = e.interval()
     assert e.children == 14.0
     assert (low, high) == (pytest.approx(14 - 3 * model.Z80), pytest.approx(14 + 3 * model.Z80))
+    assert e.with_past(15.0).interval()[1] == pytest.approx(14 + 4 * model.Z80)  # sqrt(1 + 15) = 4
+    assert e.with_past(3.0).interval() == e.interval()  # fewer than the Poisson chances alone: those
     assert model.Estimate(known=1.0, to_come=-0.5, sigma=2.0).interval()[0] == 0.0  # never below 0
 
 
 def test_an_institutions_share_and_a_sum_of_parts():
+    # The birth level is one for the district: a quarter of the children resting on it, a quarter of its
+    # spread; the Poisson chances are each child's own: a quarter of the variance.
     part = model.Estimate(100.0, 8.0, 4.0, gross=12.0).share(0.25, known=30.0)
-    assert (part.known, part.to_come, part.sigma, part.gross) == (30.0, 2.0, pytest.approx(2.0), 3.0)
+    assert (part.known, part.to_come, part.sigma, part.gross) == (30.0, 2.0, pytest.approx(1.0), 3.0)
     both = part.plus(part)
-    assert (both.known, both.to_come, both.sigma, both.gross) == (60.0, 4.0, pytest.approx(2.0 * 2 ** 0.5), 6.0)
+    assert (both.known, both.to_come, both.sigma, both.gross) == (60.0, 4.0, pytest.approx(2.0), 6.0)
 
 
 def test_percentage_error_and_mean():

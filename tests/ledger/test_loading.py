@@ -109,3 +109,50 @@ def test_a_snapshot_is_taken_from_the_saved_aggregate_and_reloads_the_same(store
         again = cold.load([inst_id])[inst_id]
     assert again.__dict__ == warm.__dict__
     city.ledger.close()
+
+
+def test_a_private_ledger_reads_what_its_batches_saved_without_asking_the_store(store, city_class, monkeypatch):
+    """A scratch ledger no one else writes (Ledger(private=True), the counterfactual's): the cache
+    takes what each bulk batch saved, so a later command reads it current without a query."""
+    city = city_class(store.ledger(private=True))
+    ledger = city.ledger
+    inst = city.institution(kind="vuggestue", nursery=5, kindergarten=None)
+    child = city.child(city.household())
+    with ledger.bulk(actor="anna", channel="caseworker", batch_size=1) as batch:
+        assert batch.execute(c.BookPlace(child_id=child, institution_id=inst, start_date=D(2025, 9, 1)))
+        assert batch.execute(c.ChangeCapacity(institution_id=inst, age_group="nursery", pool="general", seats=6,
+                                              effective_from=D(2025, 1, 1)))
+
+    def asked(*args):
+        raise AssertionError("a private ledger asked the store for an aggregate it holds")
+
+    monkeypatch.setattr(ledger, "_events_since", asked)
+    loaded = ledger.load([uuid.UUID(child), uuid.UUID(inst)])
+    assert list(loaded[uuid.UUID(child)].placements.values())[0][1] == D(2025, 9, 1)
+    assert loaded[uuid.UUID(inst)].capacity_on("nursery", "general", D(2025, 9, 1)) == 6
+    second = city.institution(kind="vuggestue", nursery=5, kindergarten=None, name="Mælkebøtten")
+    refused = None
+    try:
+        city.book(child, second, D(2025, 9, 1))
+    except Exception as e:  # noqa: BLE001
+        refused = e
+    assert refused is not None and "already holds booking" in str(refused)
+    ledger.close()
+
+
+def test_a_ledger_that_is_not_private_asks_the_store_for_what_others_wrote(store, city_class, monkeypatch):
+    city = city_class(store.ledger())
+    child = uuid.UUID(city.child(city.household()))
+    city.ledger.load([child])
+    calls = []
+    if store.kind == "postgres":
+        import ledger.pgstore as pgstore
+
+        real = pgstore.select_since
+        monkeypatch.setattr(pgstore, "select_since", lambda *a: calls.append(a) or real(*a))
+    else:
+        real = city.ledger._events_since
+        monkeypatch.setattr(city.ledger, "_events_since", lambda *a: calls.append(a) or real(*a))
+    city.ledger.load([child])
+    assert calls
+    city.ledger.close()

@@ -15,7 +15,9 @@ from ledger.errors import InvalidCommand
 from projections import billing_views
 from projections.billing import derivation
 from projections.billing import (BUDGET, BUDGET_PARTS, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget)
-from projections.engine import LogReader, Projector, open_store, rebuild, verify
+from projections.engine import LogReader, open_store
+from projections.projector import Projector
+from projections.rebuilding import rebuild, verify
 
 D = date
 YOUNG = D(2024, 3, 15)  # under 3 y 1 m all through 2025: 399,600 + 71,200 lunch

@@ -132,7 +132,7 @@ def test_a_rebuild_splits_billing_into_shares_and_sums_them_as_one_process_would
     """With several processes the billing view (and its linked budget) is folded by each and derived
     by share of households; the summary rows are summed from all shares' parts afterwards."""
     from projections import Billing, Budget, LinkedBudget, billing_views
-    from projections.engine import _balanced
+    from projections.rebuilding import _balanced
 
     groups, sharded = _balanced(all_views(), 2)
     shares = sorted(v.share for g in groups for v in g if isinstance(v, Billing))

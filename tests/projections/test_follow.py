@@ -16,24 +16,7 @@ from projections import Projector, all_views, verify
 pytestmark = pytest.mark.postgres
 
 
-def wait_for(predicate, seconds=60.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def _position(ledger) -> int:
-    probe = Projector(ledger, [], name="views")
-    try:
-        return probe.store.position("views")
-    finally:
-        probe.close()
-
-
-def test_notify_wakes_the_follower_with_polling_switched_off(pg_city):
+def test_notify_wakes_the_follower_with_polling_switched_off(pg_city, wait_for):
     """The follower polls once an hour here, so only LISTEN/NOTIFY can wake it: it must keep up
     with the commands (the 60 s wait is a hang guard, not a speed limit)."""
     city = pg_city
@@ -59,7 +42,7 @@ def test_notify_wakes_the_follower_with_polling_switched_off(pg_city):
     assert verify(city.ledger, all_views()) == []
 
 
-def test_a_follower_killed_with_sigkill_resumes_without_loss_or_doubles(pg_store):
+def test_a_follower_killed_with_sigkill_resumes_without_loss_or_doubles(pg_store, wait_for, views_position):
     import sys as _sys
 
     _sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
@@ -75,14 +58,14 @@ def test_a_follower_killed_with_sigkill_resumes_without_loss_or_doubles(pg_store
                 for _ in range(60):
                     hh = bulk.execute(c.RegisterHousehold(district="Valby"))["id"]
                     bulk.execute(c.RegisterChild(household_id=hh, birth_date=date(2024, 2, 1)))
-            before = _position(ledger)
+            before = views_position(ledger)
             proc = subprocess.Popen([sys.executable, "-m", "replay.cli", "project", "--follow", "--poll", "0.2",
                                      "--page-size", "37"],
                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            assert wait_for(lambda: _position(ledger) > before, 60), "the follower made no progress"
+            assert wait_for(lambda: views_position(ledger) > before, 60), "the follower made no progress"
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
-            positions.append(_position(ledger))
+            positions.append(views_position(ledger))
         # Killed part-way at least once (otherwise this test proves nothing).
         assert any(0 < p < ledger.max_position() for p in positions), positions
         projector = Projector(ledger, all_views())
@@ -112,7 +95,7 @@ def test_the_analyst_role_reads_aggregates_but_no_person_level_rows(pg_city):
                 conn.execute(f"SELECT * FROM {forbidden}")
 
 
-def test_a_second_follower_waits_for_the_first_and_takes_over(pg_store, city_class):
+def test_a_second_follower_waits_for_the_first_and_takes_over(pg_store, city_class, wait_for, views_position):
     """One follower per database: `plads project --follow` started while another holds the lead
     says so and applies nothing; when the lead is given up it takes over and catches up."""
     from projections import Leadership
@@ -129,9 +112,9 @@ def test_a_second_follower_waits_for_the_first_and_takes_over(pg_store, city_cla
     try:
         assert wait_for(lambda: any("waiting to take over" in line for line in lines), 30), lines
         time.sleep(0.5)
-        assert _position(ledger) == 0  # it applied nothing while the other led
+        assert views_position(ledger) == 0  # it applied nothing while the other led
         lead.release()
-        assert wait_for(lambda: _position(ledger) == ledger.max_position(), 30), "it did not take over"
+        assert wait_for(lambda: views_position(ledger) == ledger.max_position(), 30), "it did not take over"
         assert any("following the ledger" in line for line in lines)
     finally:
         lead.release()

@@ -17,29 +17,12 @@ from projections import Follower, Projector, all_views
 from projections import follower as follower_module
 
 
-def wait_for(predicate, seconds=60.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def _unfit_capacity(city) -> int:
     """An event no view can hold (a capacity beyond any integer column), past the commands' validation."""
     inst = city.institution()
     return city.ledger.execute(c.ChangeCapacity.model_construct(
         institution_id=inst, age_group="nursery", pool="general", seats=10**20, effective_from=date(2025, 2, 1),
         reason=None), actor="intruder", channel="system").position
-
-
-def _views_position(ledger) -> int:
-    probe = Projector(ledger, [], name="views")
-    try:
-        return probe.store.position("views")
-    finally:
-        probe.close()
 
 
 def _move_views_past(ledger, position: int) -> None:
@@ -51,7 +34,8 @@ def _move_views_past(ledger, position: int) -> None:
         probe.close()
 
 
-def test_a_stall_gives_up_the_lead_and_the_follower_tries_again_until_the_views_get_past(city, monkeypatch):
+def test_a_stall_gives_up_the_lead_and_the_follower_tries_again_until_the_views_get_past(city, monkeypatch, wait_for,
+                                                                                       views_position):
     monkeypatch.setattr(follower_module, "STALL_RETRY_SECONDS", 0.1)
     ledger = city.ledger
     bad = _unfit_capacity(city)
@@ -64,10 +48,10 @@ def test_a_stall_gives_up_the_lead_and_the_follower_tries_again_until_the_views_
     try:
         assert wait_for(lambda: len(stalls) >= 2), "the follower did not try again after the stall"
         assert {(s.position, s.view) for s in stalls} == {(bad, "occupancy")}
-        assert _views_position(ledger) == bad - 1
+        assert views_position(ledger) == bad - 1
         _move_views_past(ledger, bad)
         city.household()
-        assert wait_for(lambda: _views_position(ledger) == ledger.max_position()), "it did not follow on"
+        assert wait_for(lambda: views_position(ledger) == ledger.max_position()), "it did not follow on"
         assert len(leads) >= 3  # it took the lead again after each stall
     finally:
         stop.set()
@@ -76,7 +60,7 @@ def test_a_stall_gives_up_the_lead_and_the_follower_tries_again_until_the_views_
     assert not thread.is_alive() and follower.projector is None
 
 
-def test_plads_project_follow_outlives_a_stall_and_says_so(store, city_class):
+def test_plads_project_follow_outlives_a_stall_and_says_so(store, city_class, wait_for):
     """It used to end there (exit 1): the one follower keeps running, as the API's always did."""
     ledger = store.ledger()
     city = city_class(ledger)

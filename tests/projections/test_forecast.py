@@ -3,7 +3,8 @@
 from datetime import date
 
 from ledger import commands as c
-from projections.engine import Projector, rebuild, verify
+from projections.projector import Projector
+from projections.rebuilding import rebuild, verify
 from projections.forecast import DEMAND, Forecast, occupancy_forecast
 from projections.occupancy import Occupancy
 

@@ -14,7 +14,8 @@ import pytest
 from ledger import commands as c
 from ledger.errors import InvalidCommand
 from projections.billing import BUDGET, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget
-from projections.engine import Projector, verify
+from projections.projector import Projector
+from projections.rebuilding import verify
 
 D = date
 YOUNG = D(2024, 3, 15)

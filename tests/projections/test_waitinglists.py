@@ -13,7 +13,9 @@ import pytest
 import rules
 from ledger import commands as c
 from ledger.errors import InvalidCommand
-from projections.engine import Projector, open_store, rebuild, verify
+from projections.engine import open_store
+from projections.projector import Projector
+from projections.rebuilding import rebuild, verify
 from projections.waitinglists import (WAITING_LIST, WAITING_LIST_DISTRICT, WAITINGLIST_STATE, WaitingLists)
 
 D = date

@@ -39,3 +39,29 @@ def wait_until(predicate, seconds: float = 90.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.05)
+
+
+def outage_drill(cluster, load, acknowledged: list, failed: list, workers: int = 4) -> list:
+    """Run `load` (a loop until the stop event given to it is set) in `workers` threads; once 20
+    commands are acknowledged, stop the database until 4 have failed, start it again and wait for
+    20 more. Returns the threads, ended (a join's 60 s is a hang guard), for the caller to check."""
+    import threading
+    import time
+
+    stop = threading.Event()
+    threads = [threading.Thread(target=load, args=(stop,)) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    try:
+        wait_until(lambda: len(acknowledged) >= 20)
+        cluster.stop()
+        wait_until(lambda: len(failed) >= 4)
+        during = len(acknowledged)
+        time.sleep(0.5)
+        cluster.start()
+        wait_until(lambda: len(acknowledged) >= during + 20)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    return threads

@@ -16,12 +16,10 @@ import uvicorn
 from api.app import create_app
 from ledger import Ledger, SimulatedClock
 
-from .checks import wait_until
+from .checks import outage_drill
 
 pytestmark = pytest.mark.postgres
 TOKEN = "restart-token-1"
-
-
 
 
 def test_the_api_answers_503_while_the_database_is_down_and_loses_no_acknowledged_command(cluster):
@@ -38,9 +36,8 @@ def test_the_api_answers_503_while_the_database_is_down_and_loses_no_acknowledge
     acknowledged: list[str] = []
     outage: list[tuple[int, str]] = []
     unexpected: list[str] = []
-    stop = threading.Event()
 
-    def load() -> None:
+    def load(stop: threading.Event) -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {TOKEN}"},
                           timeout=30) as http:
             while not stop.is_set():
@@ -57,21 +54,9 @@ def test_the_api_answers_503_while_the_database_is_down_and_loses_no_acknowledge
                 else:
                     unexpected.append(f"{r.status_code} {r.text[:200]}")
 
-    workers = [threading.Thread(target=load) for _ in range(4)]
-    for w in workers:
-        w.start()
     try:
-        wait_until(lambda: len(acknowledged) >= 20)
-        cluster.stop()
-        wait_until(lambda: len(outage) >= 4)
-        during = len(acknowledged)
-        time.sleep(0.5)
-        cluster.start()
-        wait_until(lambda: len(acknowledged) >= during + 20)
+        workers = outage_drill(cluster, load, acknowledged, outage)
     finally:
-        stop.set()
-        for w in workers:
-            w.join(timeout=60)
         server.should_exit = True
         thread.join(timeout=30)
     assert unexpected == []

@@ -12,7 +12,7 @@ import pytest
 from ledger import Ledger, SimulatedClock, StoreUnavailable
 from ledger import commands as c
 
-from .checks import wait_until
+from .checks import outage_drill
 
 pytestmark = pytest.mark.postgres
 
@@ -24,9 +24,8 @@ def test_commands_fail_cleanly_while_the_database_is_down_and_no_acknowledged_on
     acknowledged: list[str] = []
     failures: list[str] = []
     unexpected: list[str] = []
-    stop = threading.Event()
 
-    def load() -> None:
+    def load(stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 outcome = ledger.execute(c.RegisterHousehold(district="Valby"), actor="load", channel="caseworker")
@@ -37,21 +36,7 @@ def test_commands_fail_cleanly_while_the_database_is_down_and_no_acknowledged_on
             except Exception as e:  # noqa: BLE001 - anything else is a failure we report
                 unexpected.append(repr(e))
 
-    workers = [threading.Thread(target=load) for _ in range(4)]
-    for w in workers:
-        w.start()
-    try:
-        wait_until(lambda: len(acknowledged) >= 20)
-        cluster.stop()
-        wait_until(lambda: len(failures) >= 4)
-        during = len(acknowledged)
-        time.sleep(0.5)
-        cluster.start()
-        wait_until(lambda: len(acknowledged) >= during + 20)
-    finally:
-        stop.set()
-        for w in workers:
-            w.join(timeout=60)
+    workers = outage_drill(cluster, load, acknowledged, failures)
     assert unexpected == []
     assert failures, "the outage was not noticed"
     assert all("unavailable" in f for f in failures)

@@ -23,14 +23,6 @@ from .checks import trials, version_gaps
 pytestmark = pytest.mark.postgres
 
 
-def _position(ledger) -> int:
-    probe = Projector(ledger, [], name="views")
-    try:
-        return probe.store.position("views")
-    finally:
-        probe.close()
-
-
 def _commands(ledger: Ledger, stop: threading.Event, done: list[object]) -> None:
     try:
         _caseworker(ledger, stop, done)
@@ -61,7 +53,7 @@ def _caseworker(ledger: Ledger, stop: threading.Event, done: list[object]) -> No
         done.append(1)
 
 
-def test_a_follower_killed_at_random_moments_resumes_without_loss_or_doubles(pg_store):
+def test_a_follower_killed_at_random_moments_resumes_without_loss_or_doubles(pg_store, views_position):
     ledger = Ledger(pg_store.url, clock=SimulatedClock(date(2025, 1, 6)))
     ledger.execute(c.ActivateRuleSet(rule_set_id="copenhagen-book-en-plads@1", effective_from=date(2020, 1, 1)),
                    actor="t", channel="system")
@@ -74,19 +66,19 @@ def test_a_follower_killed_at_random_moments_resumes_without_loss_or_doubles(pg_
     mid_way = 0
     try:
         for _ in range(kills):
-            before = _position(ledger)
+            before = views_position(ledger)
             proc = subprocess.Popen(
                 [sys.executable, "-m", "replay.cli", "project", "--follow", "--poll", "0.05",
                  "--page-size", str(rng.choice([1, 7, 50, 500]))],
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             # Wait for the follower to get going, then kill it at a random moment.
             deadline = time.monotonic() + 60
-            while _position(ledger) == before and time.monotonic() < deadline and not stop.is_set():
+            while views_position(ledger) == before and time.monotonic() < deadline and not stop.is_set():
                 time.sleep(0.02)
             time.sleep(rng.uniform(0, 0.4))
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
-            after = _position(ledger)
+            after = views_position(ledger)
             assert after > before, "the follower made no progress"
             mid_way += after < ledger.max_position()
     finally:

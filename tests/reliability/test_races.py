@@ -12,7 +12,6 @@ from datetime import date
 import pytest
 
 from ledger import ChildAlreadyBooked, NoSeat
-from ledger import commands as c
 from ledger.aggregates import Institution
 
 from .checks import trials, version_gaps
@@ -44,15 +43,6 @@ def race(attempt, arguments, expected_error):
     return outcomes
 
 
-def children(ledger, n: int) -> list[str]:
-    out = []
-    with ledger.bulk(actor="setup", channel="caseworker") as bulk:
-        for _ in range(n):
-            hh = bulk.execute(c.RegisterHousehold(district="Valby"))["id"]
-            out.append(bulk.execute(c.RegisterChild(household_id=hh, birth_date=date(2024, 3, 15)))["id"])
-    return out
-
-
 @pytest.mark.parametrize("racers", [2, 8, 32])
 def test_k_racers_for_the_last_seat(pg_city, racers):
     city, ledger = pg_city, pg_city.ledger
@@ -60,7 +50,7 @@ def test_k_racers_for_the_last_seat(pg_city, racers):
     booked = 0
     for trial in range(n):
         inst = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name=f"Trial {trial}")
-        outcomes = race(lambda child: city.book(child, inst, START), children(ledger, racers), NoSeat)
+        outcomes = race(lambda child: city.book(child, inst, START), city.children(racers), NoSeat)
         winners = [o for o in outcomes if isinstance(o, dict)]
         assert len(winners) == 1, f"trial {trial}: {len(winners)} bookings for one seat"
         assert sum(isinstance(o, NoSeat) for o in outcomes) == racers - 1
@@ -78,7 +68,7 @@ def test_one_child_raced_into_k_institutions_gets_one_booking(pg_city, racers):
     # Each trial's winner keeps its seat: room for every trial in every institution.
     insts = [city.institution(name=f"I{i}", nursery=n, kindergarten=n) for i in range(racers)]
     for trial in range(n):
-        child = children(ledger, 1)[0]
+        child = city.children(1)[0]
         outcomes = race(lambda inst: city.book(child, inst, START), insts, ChildAlreadyBooked)
         assert sum(isinstance(o, dict) for o in outcomes) == 1, f"trial {trial}"
         assert sum(isinstance(o, ChildAlreadyBooked) for o in outcomes) == racers - 1

@@ -25,12 +25,12 @@ def test_published_rule_sets_carry_no_synthetic_numbers_and_the_simulators_name_
     sim = rules.load_rule_set("copenhagen-book-en-plads-synthetic@1")
     assert sim.policy == BEP.policy and sim.seats == BEP.seats
     assert sim.synthetic_entries() == [f"{section} from {year}-01-01" for section in ("tariffs", "friplads")
-                                       for year in range(2026, 2031)]
+                                       for year in range(2026, 2036)]
     # 2025 as published; 2026: 3,996 kr indexed 3 % = 4,115.88 -> 4,116 kr; 2027: 4,116 * 1.03 -> 4,239 kr.
     assert [rules.monthly_tariff_ore("vuggestue", date(2025, 6, 1), date(y, 3, 1), False, sim)
             for y in (2025, 2026, 2027)] == [399_600, 411_600, 423_900]
     assert sim.in_force("tariffs", date(2026, 3, 1)).synthetic and not sim.in_force("tariffs", date(2025, 3, 1)).synthetic
-    assert sim.provisional("tariffs", date(2030, 12, 1)) is None
+    assert sim.provisional("tariffs", date(2035, 12, 1)) is None and sim.provisional("tariffs", date(2036, 1, 1))
 
 
 def test_a_rule_set_carries_its_identity():

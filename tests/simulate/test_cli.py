@@ -68,3 +68,15 @@ def test_import_of_an_unreadable_file_is_one_line(tmp_path, name, content, text)
     if content is not None:
         path.write_text(content, encoding="utf-8")
     _one_line_error(plads("import", str(path), "-d", f"sqlite:///{tmp_path / 'l.db'}"), 1, text)
+
+
+def test_billing_issue_issues_a_month_once_through_the_billing_view(store):
+    """`plads billing issue MONTH`: the process the API and the simulator use (processes.billing)."""
+    assert plads("import", str(HISTORY), "-d", store.url).returncode == 0
+    p = plads("billing", "issue", "2025-03", "-d", store.url)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("2025-03: 2 statements issued, total ")
+    _one_line_error(plads("billing", "issue", "2025-03", "-d", store.url), 1, "already issued")
+    _one_line_error(plads("billing", "issue", "2024-06", "-d", store.url), 1, "no published tariffs")
+    _one_line_error(plads("billing", "issue", "2099-01", "-d", store.url), 1, "not yet within the billing horizon")
+    _one_line_error(plads("billing", "issue", "2025-13", "-d", store.url), 2, "not a month")

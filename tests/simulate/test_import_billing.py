@@ -17,7 +17,7 @@ import pytest
 from ledger import commands as c
 from ledger.errors import InvalidCommand
 from projections.billing import STATEMENT_LINES, STATEMENTS, Billing, Budget
-from projections.engine import Projector
+from projections.projector import Projector
 from replay.importer import import_history
 
 RULE_SET = "copenhagen-book-en-plads@1"

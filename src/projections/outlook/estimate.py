@@ -26,7 +26,8 @@ from typing import Iterable
 from ledger.clock import COPENHAGEN
 
 from projections.outlook import model
-from projections.outlook.history import Booking, History, Segment, known_month
+from projections.outlook.history import ONE_DAY, History, Segment, known_month
+from projections.pointintime import recorded_instant
 
 HORIZON = 12
 MIN_MONTHS = 3  # a horizon's rates need this many months of history; else the longest such horizon's
@@ -58,6 +59,11 @@ class Cut:
         complete = month if day.day == model.days_in(month) else month - 1
         first = known_month(history.first_recorded) if history.first_recorded else month
         return cls(instant, month, complete, first)
+
+    @classmethod
+    def month_end(cls, month: int, history: History) -> "Cut":
+        """The cut at the end of `month` (its last day, Copenhagen)."""
+        return cls.at(recorded_instant(model.first_day(month + 1) - ONE_DAY), history)
 
 
 @dataclass(slots=True)
@@ -114,7 +120,12 @@ class Changes:
     by_age: dict[tuple[str, str, int, int, str], float] = field(default_factory=lambda: defaultdict(float))
     # the same, of the absolute changes (arrivals and departures both count): their Poisson variance
     gross_by_age: dict[tuple[str, str, int, int, str], float] = field(default_factory=lambda: defaultdict(float))
-    by_month: dict[tuple[str, str, int, int], float] = field(default_factory=lambda: defaultdict(float))
+    # the same per month m' (the rolling-origin rates of `errors` need them month by month):
+    # (district, age group, horizon) → (age, month) → [net per registered, net per not registered]
+    monthly: dict[tuple[str, str, int], dict[tuple[int, int], list[float]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(lambda: [0.0, 0.0])))
+    # (institution, age group, month, horizon) → the change that came there (the past errors' outcome)
+    by_institution: dict[tuple[str, str, int, int], float] = field(default_factory=lambda: defaultdict(float))
 
 
 def changes(history: History, cut: Cut) -> Changes:
@@ -128,12 +139,14 @@ def changes(history: History, cut: Cut) -> Changes:
         versions = [(known_month(r), seat_months(s)) for r, s in booking.versions if r <= cut.instant]
         if versions:
             registered = known_month(child.registered)
-            _add_booking(out, cut, district, model.month_index(child.birth), registered, versions)
+            _add_booking(out, cut, (district, booking.institution_id), model.month_index(child.birth),
+                         registered, versions)
     return out
 
 
-def _add_booking(out: Changes, cut: Cut, district: str, birth: int, registered: int,
+def _add_booking(out: Changes, cut: Cut, where: tuple[str, str], birth: int, registered: int,
                  versions: list[tuple[int, dict[tuple[str, int], float]]]) -> None:
+    district, institution = where
     final = versions[-1][1]
     keys = set(final).union(*(v for _, v in versions))
     for group, month in keys:
@@ -146,7 +159,8 @@ def _add_booking(out: Changes, cut: Cut, district: str, birth: int, registered: 
                 standing = REGISTERED if registered <= j else UNREGISTERED
                 out.by_age[(district, group, month - birth, month - j, standing)] += came - known
                 out.gross_by_age[(district, group, month - birth, month - j, standing)] += abs(came - known)
-                out.by_month[(district, group, month, month - j)] += came - known
+                out.monthly[(district, group, month - j)][(month - birth, month)][standing == UNREGISTERED] += came - known
+                out.by_institution[(institution, group, month, month - j)] += came - known
 
 
 def _known(versions: list[tuple[int, dict]], month: int) -> dict:
@@ -160,11 +174,10 @@ def _known(versions: list[tuple[int, dict]], month: int) -> dict:
 
 @dataclass(slots=True)
 class Rates:
-    """Children still to come per child of a cohort, and the residual spread per horizon."""
+    """Children still to come per child of a cohort, per district, age group and horizon."""
 
     # (d, g, h) → (age, net per registered child, net per birth, gross per registered child, gross per birth)
     per_child: dict[tuple[str, str, int], list[tuple[int, float, float, float, float]]]
-    sigma: dict[tuple[str, str, int], float]
     horizons: dict[int, int]  # asked horizon → the horizon whose rates serve it
     months_used: dict[int, int] = field(default_factory=dict)  # horizon → months of history behind its rates
 
@@ -183,9 +196,21 @@ class Rates:
         return net, gross, on_level
 
 
+def rate_months(cut: Cut, horizon: int, upto: int | None = None) -> range:
+    """The months m' whose change at `horizon` the history holds (m' − horizon at or after its start)."""
+    return range(cut.first_month + horizon, (cut.complete if upto is None else upto) + 1)
+
+
+def exposure(cohorts: Cohorts, district: str, age: int, month: int, horizon: int) -> tuple[int, float]:
+    """The children a rate of `month` at `horizon` and `age` is per: those of the birth month registered
+    `horizon` months before, and the birth month's whole cohort."""
+    birth = month - age
+    return cohorts.known_by(district, birth, month - horizon), cohorts.size(district, birth)
+
+
 def rates(found: Changes, cohorts: Cohorts, cut: Cut) -> Rates:
     """Ratios of the summed changes to the summed exposures over the same months."""
-    months = {h: range(cut.first_month + h, cut.complete + 1) for h in range(1, HORIZON + 1)}
+    months = {h: rate_months(cut, h) for h in range(1, HORIZON + 1)}
     grouped: dict[tuple[str, str, int], dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0] * 4))
     for (d, g, age, h, standing), value in found.by_age.items():
         at = 0 if standing == REGISTERED else 1
@@ -195,36 +220,45 @@ def rates(found: Changes, cohorts: Cohorts, cut: Cut) -> Rates:
     for (d, g, h), ages in grouped.items():
         row = []
         for age, (reg, unreg, reg_gross, unreg_gross) in sorted(ages.items()):
-            exposure_reg = sum(cohorts.known_by(d, m - age, m - h) for m in months[h])
-            exposure_all = sum(cohorts.size(d, m - age) for m in months[h])
+            exposed = [exposure(cohorts, d, age, m, h) for m in months[h]]
+            exposure_reg, exposure_all = sum(e[0] for e in exposed), sum(e[1] for e in exposed)
             row.append((age, model.ratio(reg, exposure_reg), model.ratio(unreg, exposure_all),
                         model.ratio(reg_gross, exposure_reg), model.ratio(unreg_gross, exposure_all)))
         per_child[(d, g, h)] = row
     usable = [h for h in months if len(months[h]) >= MIN_MONTHS]
     horizons = {h: (h if h in usable else max((u for u in usable if u <= h), default=min(usable, default=h)))
                 for h in months}
-    out = Rates(per_child, {}, horizons, {h: len(ms) for h, ms in months.items()})
-    for (d, g, h) in per_child:
-        residuals = [found.by_month.get((d, g, m, h), 0.0) - out.to_come(cohorts, d, g, m, m - h)[0] for m in months[h]]
-        out.sigma[(d, g, h)] = model.spread(residuals)
-    return out
+    return Rates(per_child, horizons, {h: len(ms) for h, ms in months.items()})
 
 
 def institution_shares(history: History, cut: Cut) -> dict[tuple[str, str], float]:
     """(institution, age group) → its share of its district's seats booked in the last 12 months
     before the cut (where the children still to come will most likely go)."""
-    booked: dict[tuple[str, str], float] = defaultdict(float)
+    return shares_by_origin(history, cut, range(cut.month, cut.month + 1)).get(cut.month, {})
+
+
+def shares_by_origin(history: History, cut: Cut, origins: range) -> dict[int, dict[tuple[str, str], float]]:
+    """The institution shares as they were at the end of each month j of `origins` (the bookings made
+    in the 12 months up to j), from what the cut knew: one pass over the bookings."""
+    booked: dict[int, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
     for booking in history.bookings.values():
-        first = booking.versions[0][0] if booking.versions else None
-        if first is None or first > cut.instant or known_month(first) <= cut.month - 12:
+        if not booking.versions or booking.versions[0][0] > cut.instant:
             continue
+        made = known_month(booking.versions[0][0])
+        per_group: dict[str, float] = defaultdict(float)
         for (group, _m), seats in seat_months(booking.versions[0][1]).items():
-            booked[(booking.institution_id, group)] += seats
-    totals: dict[tuple[str, str], float] = defaultdict(float)
-    for (inst, group), seats in booked.items():
-        totals[(history.districts.get(inst, ""), group)] += seats
-    return {(inst, group): model.ratio(seats, totals[(history.districts.get(inst, ""), group)])
-            for (inst, group), seats in booked.items()}
+            per_group[group] += seats
+        for j in range(max(made, origins.start), min(made + 12, origins.stop)):
+            for group, seats in per_group.items():
+                booked[j][(booking.institution_id, group)] += seats
+    out = {}
+    for j, seats_of in booked.items():
+        totals: dict[tuple[str, str], float] = defaultdict(float)
+        for (inst, group), seats in seats_of.items():
+            totals[(history.districts.get(inst, ""), group)] += seats
+        out[j] = {(inst, group): model.ratio(seats, totals[(history.districts.get(inst, ""), group)])
+                  for (inst, group), seats in seats_of.items()}
+    return out
 
 
 def known_seats(history: History, cut: Cut, months: range) -> dict[tuple[str, str, int], float]:

@@ -6,7 +6,8 @@ forecast is the bookings the ledger knew at `as_of` (each to its end: the age ro
 nursery, school start) plus the change still to come (`estimate`): the children the ledger
 already knows but who hold no seat yet (waiting lists, the roll to kindergarten) and those it
 does not know yet (not born or not registered), less cancellations and moves. A district's
-change to come is shared out to its institutions by where the last year's bookings went.
+change to come is shared out to its institutions by where the last year's bookings went. The 80 %
+interval of a unit is learned from its own past forecast errors (`errors`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Mapping
 
 from projections.outlook import estimate as est
 from projections.outlook import model
+from projections.outlook.errors import Curve, PastErrors, origins_of, past_errors
 from projections.outlook.history import History
 
 LEVELS = ("institution", "cluster", "district")
@@ -61,6 +63,7 @@ class Outlook:
     cohorts: est.Cohorts
     rates: est.Rates
     shares: dict[tuple[str, str], float]
+    errors: PastErrors
 
     @classmethod
     def learn(cls, history: History, as_of: datetime | None = None,
@@ -71,8 +74,12 @@ class Outlook:
             raise ForecastError("the forecast date lies after what the history was read up to")
         cut = est.Cut.at(instant, history)
         cohorts = est.cohorts(history, cut, dict(births) if births else None)
-        rates = est.rates(est.changes(history, cut), cohorts, cut)
-        return cls(history, cut, cohorts, rates, est.institution_shares(history, cut))
+        found = est.changes(history, cut)
+        shares = est.shares_by_origin(history, cut, range(cut.first_month, cut.month + 1))
+        origins = {j for months in origins_of(cut).values() for j in months}
+        then = {j: est.cohorts(history, est.Cut.month_end(j, history)) for j in origins}
+        errors = past_errors(found, cohorts, cut, history.districts, shares, then)
+        return cls(history, cut, cohorts, est.rates(found, cohorts, cut), shares.get(cut.month, {}), errors)
 
     def institutions(self, months: range) -> dict[tuple[str, str, int], model.Estimate]:
         """(institution, age group, month) → its estimate."""
@@ -103,8 +110,7 @@ class Outlook:
         served = self.rates.horizons.get(horizon, horizon)
         # The rates are themselves estimated from a few months: their own Poisson error adds 1/n.
         gross *= 1.0 + 1.0 / max(self.rates.months_used.get(served, 1), 1)
-        residual = self.rates.sigma.get((district, group, served), 0.0)
-        sigma = math.sqrt(residual ** 2 + model.level_variance(on_level, self.cohorts.levels.get(district, 0.0)))
+        sigma = math.sqrt(model.level_variance(on_level, self.cohorts.levels.get(district, 0.0)))
         return model.Estimate(known, to_come, sigma, gross)
 
     def rows(self, level: str, from_month: int, months: int, clusters: Mapping[str, str] | None = None,
@@ -134,7 +140,27 @@ class Outlook:
             sums = {k: self.district(k[0], k[1], k[2], e.known) for k, e in sums.items()}
         if key is not None and not sums:
             raise UnknownUnit(f"no {level} {key!r} was known at the forecast date")
-        return [_row(level, k, sums[k], seats[k]) for k in sorted(sums)]
+        members, curves = self.members(unit_of), {}
+        for unit, group, _m in sums:
+            if (unit, group) not in curves:
+                curves[(unit, group)] = self.errors.curve(members.get(unit, ()), group)
+        return [_row(level, k, self.with_past(sums[k], curves[k[:2]], k[2]), seats[k]) for k in sorted(sums)]
+
+    def members(self, unit_of) -> dict[str, list[str]]:
+        """unit → the institutions in it that were known at the cut."""
+        out: dict[str, list[str]] = defaultdict(list)
+        for inst in self.history.districts:
+            unit = unit_of(inst)
+            if unit is not None and self.history.registered[inst] <= self.cut.instant:
+                out[unit].append(inst)
+        return out
+
+    def with_past(self, e: model.Estimate, curve: Curve, month: int) -> model.Estimate:
+        """The estimate with the variance of the unit's own past errors at the month's horizon."""
+        if month <= self.cut.complete:
+            return e
+        # the month of the cut itself (a forecast made mid-month) is in doubt as the next one is
+        return e.with_past(curve.variance(max(month - self.cut.month, 1)))
 
     def unit_of(self, level: str, clusters: Mapping[str, str] | None):
         """institution id → its unit at `level` (None: outside every unit, e.g. an institution in no cluster)."""

@@ -11,21 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from ledger import Ledger
+from ledger import Ledger, events
 from ledger.clock import COPENHAGEN
 
-from projections.engine import Envelope, LogReader
+from projections.engine import Envelope, LogReader, on
 from projections.outlook.model import month_index
 from projections.pointintime import position_at, recorded_instant
 
 PAGE = 20_000
 ONE_DAY = timedelta(days=1)
-KINDS = frozenset({
-    "Institution.InstitutionRegistered", "Institution.CapacityChanged", "Institution.SeatsReserved",
-    "Institution.SeatsReleased", "Institution.ClusterAssigned", "Child.ChildRegistered",
-})
 
 Segment = tuple[str, date, date]  # age group, first day, last day
 
@@ -53,6 +49,9 @@ class Booking:
                 break
             found = segments
         return found
+
+    def copy(self) -> "Booking":
+        return Booking(self.institution_id, self.pool, self.child_id, list(self.versions))
 
     def release(self, recorded: datetime, from_date: date) -> None:
         """The booking holds no seat from `from_date` on (as Occupancy folds SeatsReleased)."""
@@ -96,50 +95,70 @@ class History:
     def apply(self, e: Envelope) -> None:
         if self.first_recorded is None:
             self.first_recorded = e.recorded_at
-        _FOLD[e.name](self, e, e.data)
+        _FOLD[e.kind](self, e, e.data)
 
+    def extended(self, more: Iterable[Envelope], as_of: datetime) -> "History":
+        """A new history: this one and the events `more` recorded after it, up to `as_of`. This one
+        stays as it was (an outlook learned from it may be answering): the new one shares the facts
+        the events do not change, and a booking or cluster they change is copied first."""
+        out = History(as_of, dict(self.districts), dict(self.names), dict(self.registered), list(self.capacity),
+                      dict(self.bookings), dict(self.children), dict(self.clusters), self.first_recorded)
+        for e in more:
+            out.apply(e)
+        return out
+
+    @on(events.Institution.SeatsReserved)
     def _reserved(self, e: Envelope, d: dict) -> None:
-        booking = self.bookings.setdefault(d["booking_id"], Booking(e.originator_id, d["pool"], d["child_id"]))
+        held = self.bookings.get(d["booking_id"])
+        booking = Booking(e.originator_id, d["pool"], d["child_id"]) if held is None else held.copy()
         booking.versions.append((e.recorded_at, tuple((g, a, z) for g, a, z in d["segments"])))
+        self.bookings[d["booking_id"]] = booking
 
+    @on(events.Institution.SeatsReleased)
     def _released(self, e: Envelope, d: dict) -> None:
         held = self.bookings.get(d["booking_id"])
         if held is not None and held.versions:
+            held = self.bookings[d["booking_id"]] = held.copy()
             held.release(e.recorded_at, d["from_date"])
 
+    @on(events.Child.ChildRegistered)
     def _child(self, e: Envelope, d: dict) -> None:
         self.children[e.originator_id] = ChildFacts(d["birth_date"], d["district"], e.recorded_at)
 
+    @on(events.Institution.CapacityChanged)
     def _capacity(self, e: Envelope, d: dict) -> None:
         self.capacity.append(CapacityDecision(e.recorded_at, e.originator_id, d["age_group"], d["pool"],
                                               d["effective_from"], int(d["seats"])))
 
+    @on(events.Institution.InstitutionRegistered)
     def _institution(self, e: Envelope, d: dict) -> None:
         self.districts[e.originator_id] = d["district"]
         self.names[e.originator_id] = d["name"]
         self.registered[e.originator_id] = e.recorded_at
 
+    @on(events.Institution.ClusterAssigned)
     def _cluster(self, e: Envelope, d: dict) -> None:
-        self.clusters.setdefault(e.originator_id, []).append((d["effective_from"], d["cluster"]))
+        self.clusters[e.originator_id] = [*self.clusters.get(e.originator_id, ()), (d["effective_from"], d["cluster"])]
 
 
-_FOLD = {"SeatsReserved": History._reserved, "ClusterAssigned": History._cluster, "SeatsReleased": History._released,
-         "ChildRegistered": History._child, "CapacityChanged": History._capacity,
-         "InstitutionRegistered": History._institution}
+# topic → the method that folds it, as registered with @on (the event catalogue's entries)
+_FOLD = {topic: method for method in vars(History).values() for topic in getattr(method, "__handles__", ())}
+KINDS = frozenset(_FOLD)
 
 
-def read_history(ledger: Ledger, as_of: datetime | date) -> History:
-    """The history as the ledger knew it at `as_of` (a date: the end of that day in Copenhagen)."""
+def read_history(ledger: Ledger, as_of: datetime | date, since: tuple[int, History] | None = None) -> History:
+    """The history as the ledger knew it at `as_of` (a date: the end of that day in Copenhagen).
+    `since`: a log position and the history read up to it — only the events after it are read
+    (when `as_of` lies at or after it; else the whole log)."""
     instant = recorded_instant(as_of)
-    history = History(as_of=instant)
-    for e in _events(ledger, position_at(ledger, instant)):
-        history.apply(e)
-    return history
+    until = position_at(ledger, instant)
+    start, base = since if since is not None and since[0] <= until else (0, History(as_of=instant))
+    return base.extended(_events(ledger, start, until), instant)
 
 
-def _events(ledger: Ledger, until: int) -> Iterator[Envelope]:
+def _events(ledger: Ledger, start: int, until: int) -> Iterator[Envelope]:
     reader = LogReader(ledger, KINDS)
-    position = 0
+    position = start
     while position < until:
         events, last = reader.page(position, PAGE, until)
         if last == position:

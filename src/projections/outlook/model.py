@@ -11,8 +11,9 @@ horizons are differences. The estimators:
   the count small, are completed Bornhuetter–Ferguson style from the district's level (the mean
   of the mature months) — Mack (1993); Bornhuetter & Ferguson (1972).
 - **rates** (children in care not yet booked, per child of a cohort): a ratio of sums.
-- **the 80 % interval**: the normal quantile times the spread: the residuals' and the Poisson
-  variance of the arrivals and departures still to come.
+- **the 80 % interval**: the normal quantile times the spread: the variance of the ledger's own
+  past forecast errors (`errors`), the birth level's, at least the Poisson variance of the
+  arrivals and departures still to come.
 - **accuracy**: mean absolute percentage error and interval coverage.
 """
 
@@ -23,6 +24,7 @@ import math
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 Z80 = 1.2815515655446004  # the 90 % normal quantile: 80 % of outcomes between ± Z80 σ
@@ -46,6 +48,7 @@ def month_of(text: str) -> int:
     return year * 12 + month - 1
 
 
+@lru_cache(maxsize=None)  # asked millions of times (every booking's every month), of a few hundred months
 def days_in(index: int) -> int:
     return calendar.monthrange(index // 12, index % 12 + 1)[1]
 
@@ -137,41 +140,43 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else 0.0
 
 
-def spread(residuals: Iterable[float]) -> float:
-    """Root mean square of the residuals (0 without any)."""
-    values = list(residuals)
-    return math.sqrt(sum(r * r for r in values) / len(values)) if values else 0.0
-
-
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """Children in care: known bookings plus the expected change still to come (net), the expected
-    arrivals plus departures behind it (gross), and the spread of the past's residuals."""
+    """Children in care: known bookings plus the expected change still to come (net); the spread of
+    the birth level behind it (sigma), the Poisson variance of the arrivals and departures still to
+    come (gross), and the variance of the ledger's own past forecast errors at this horizon (past)."""
 
     known: float
     to_come: float
     sigma: float
     gross: float = 0.0
+    past: float = 0.0
 
     @property
     def children(self) -> float:
         return max(0.0, self.known + self.to_come)
 
     def interval(self) -> tuple[float, float]:
-        """The 80 % interval: ± Z80 σ, σ² = the residual variance plus the Poisson variance of the
-        arrivals and departures still to come (each a child's own chance)."""
-        sd = math.sqrt(self.sigma ** 2 + self.gross)
+        """The 80 % interval: ± Z80 σ, σ² = the birth level's variance plus the past errors' — at
+        least the Poisson variance of what is still to come (each child's own chance), which the past
+        errors, a few months of them, may by chance undershoot."""
+        sd = math.sqrt(self.sigma ** 2 + max(self.past, self.gross))
         return max(0.0, self.children - Z80 * sd), self.children + Z80 * sd
 
     def share(self, weight: float, known: float) -> "Estimate":
-        """A part of this estimate (an institution's share of what is to come), with its own known."""
+        """A part of this estimate (an institution's share of what is to come), with its own known:
+        the birth level is one for the whole district, so its spread is shared in proportion."""
         w = max(weight, 0.0)
-        return Estimate(known, self.to_come * w, self.sigma * math.sqrt(w), self.gross * w)
+        return Estimate(known, self.to_come * w, self.sigma * w, self.gross * w)
 
     def plus(self, other: "Estimate") -> "Estimate":
-        """The sum of two estimates (the spreads of distinct parts added as independent)."""
-        return Estimate(self.known + other.known, self.to_come + other.to_come,
-                        math.sqrt(self.sigma ** 2 + other.sigma ** 2), self.gross + other.gross)
+        """The sum of two estimates: Poisson parts independent; the level's spreads added as if they
+        were one district's (the safe side); the past errors are the unit's own (`with_past`)."""
+        return Estimate(self.known + other.known, self.to_come + other.to_come, self.sigma + other.sigma,
+                        self.gross + other.gross)
+
+    def with_past(self, variance: float) -> "Estimate":
+        return Estimate(self.known, self.to_come, self.sigma, self.gross, variance)
 
 
 def ape(forecast: float, actual: float) -> float | None:
