@@ -1,7 +1,8 @@
 """Statement lines and statements are stored as runs of months and shown month by month by SQL
 views (`statement_lines`, `statements`): for random histories, what the views show equals the
 household-months derived one by one — on SQLite and PostgreSQL, projected page by page (months
-derived again from a month on continue the runs stored before) and rebuilt.
+derived again from a month on continue the runs stored before) and rebuilt. Histories issue months
+now and then or every month (as the simulator does), and change what issued months billed.
 """
 
 from datetime import date, timedelta
@@ -15,6 +16,7 @@ from projections import Projector, billing_views, rebuild, verify
 from projections.billing import STATEMENT_LINES, STATEMENTS
 from projections.billing.runs import TOKEN, Run, full_month, runs_of
 from projections.billing.statements import month_rows
+from processes.billing import billing_run
 
 D = date
 
@@ -37,18 +39,19 @@ def test_runs_join_equal_consecutive_months_only():
 
 
 def test_the_views_over_the_runs_equal_the_months_derived_one_by_one(store, city_class):
-    found = {"runs of several months": 0, "issued months": 0, "months derived again from a month on": 0}
+    found = {"runs of several months": 0, "issued months": 0, "runs of several issued months": 0,
+             "corrections": 0, "months derived again from a month on": 0}
 
-    @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(steps=st.lists(step, min_size=3, max_size=14), page=st.integers(1, 9))
-    def runs_equal_months(steps, page):
-        check_one_history(store, city_class, steps, page, found)
+    @settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(steps=st.lists(step, min_size=3, max_size=14), page=st.integers(1, 9), monthly=st.booleans())
+    def runs_equal_months(steps, page, monthly):
+        check_one_history(store, city_class, steps, page, found, monthly)
 
     runs_equal_months()
     assert all(found.values()), found  # across the histories, each case was met
 
 
-def check_one_history(store, city_class, steps, page, found):
+def check_one_history(store, city_class, steps, page, found, monthly=False):
     ledger = store.ledger(start=D(2025, 1, 6), url=store.new_url())
     try:
         city = city_class(ledger)
@@ -67,10 +70,15 @@ def check_one_history(store, city_class, steps, page, found):
         tail = [("wait", 40), ("issue", 1), ("income", 0, 300_000, -2), ("wait", 31)]
         for s in [("book", 0, 400, 60, True), *steps, *tail]:
             _act(city, projector, insts, households, bookings, s)
+            if monthly:  # every month before today's is issued, as soon as it can be
+                _issue_every_month(city, projector)
             projector.catch_up()  # page by page: households derived again from a month on
         runs = projector.store.query("SELECT from_month, to_month, issued FROM statement_runs")
         found["runs of several months"] += sum(1 for a, z, _ in runs if a != z)
         found["issued months"] += sum(1 for _, _, issued in runs if issued)
+        found["runs of several issued months"] += sum(1 for a, z, issued in runs if issued and a != z)
+        found["corrections"] += bool(projector.store.query(
+            "SELECT 1 FROM statement_lines WHERE kind = 'correction' AND issued"))
         shown = _shown(projector)
         derived = _derived(projector.views[0])
         assert shown == derived
@@ -121,18 +129,24 @@ def _month_first(day, months):
 
 
 def _issue(city, projector, month):
-    """Issue a month as the API does: the views' lines of it, as they stand."""
+    """Issue a month as the API and the simulator do: the views' lines of it, as they stand (read
+    for that month only: projections.queries.draft_statements)."""
     projector.catch_up()
-    heads = [r for r in projector.store.load(STATEMENTS) if r["month"] == month and not r["issued"]]
-    if not heads or any(r["issued"] for r in projector.store.load(STATEMENTS) if r["month"] == month):
-        return
-    lines = sorted((r for r in projector.store.load(STATEMENT_LINES) if r["month"] == month),
-                   key=lambda r: r["line_no"])
-    statements = [c.HouseholdStatement(household_id=h["household_id"], total_ore=h["total_ore"], lines=[
-        c.StatementLine(kind=r["kind"], amount_ore=r["amount_ore"], child_id=r["child_id"], booking_id=r["booking_id"],
-                        month=r["corrects_month"], detail=r["detail"])
-        for r in lines if r["household_id"] == h["household_id"]]) for h in heads]
-    city.run(c.IssueStatements(month=month, statements=statements))
+    try:
+        city.run(billing_run(projector.store, month))
+    except (InvalidCommand, Conflict):
+        pass  # issued already, nothing to bill, or a month without prices
+
+
+def _issue_every_month(city, projector):
+    today = city.ledger.clock.today()
+    month = D(2025, 1, 1)
+    while month < today.replace(day=1):
+        issued = projector.store.query("SELECT 1 FROM statements WHERE month = ? AND issued".replace(
+            "?", projector.store.placeholder), (month.isoformat()[:7],))
+        if not issued:
+            _issue(city, projector, month.isoformat()[:7])
+        month = _month_first(month, 1)
 
 
 def _shown(projector):
@@ -149,3 +163,56 @@ def _derived(billing):
         statements += by_month.values()
     return {t.name: sorted(tuple(r[col] for col in t.column_names) for r in rows)
             for t, rows in ((STATEMENT_LINES, lines), (STATEMENTS, statements))}
+
+
+def test_a_ledger_that_issues_every_month_stores_a_steady_household_as_one_run_and_keeps_issued_rows(city):
+    """Issued months join runs (a steady household's issued months are one run), and a backdated
+    change never alters what an issued month shows: its rows stay byte for byte as they were, and
+    the change comes as a correction on the next statement, which breaks the run."""
+    inst = city.institution(nursery=3, kindergarten=3)
+    household = city.household(children_under_18=2)
+    child = city.child(household, birth=D(2024, 3, 1))
+    city.book(child, inst, D(2025, 1, 1), lunch=True)
+    projector = Projector(city.ledger, billing_views(), page_size=3)
+    for month in range(2, 8):  # January .. June are issued at the start of the next month
+        city.ledger.clock.set(city.ledger.clock.now().replace(month=month, day=3))
+        _issue(city, projector, f"2025-{month - 1:02d}")
+    projector.catch_up()
+    before = _issued_rows(projector)
+    assert {r[1] for r in before[STATEMENTS.name]} == {f"2025-{m:02d}" for m in range(1, 7)}
+    assert _runs(projector) == [("2025-01", "2025-06", True), ("2025-07", "2025-08", False)]
+    assert len(projector.store.query("SELECT 1 FROM statement_line_runs")) < len(before[STATEMENT_LINES.name])
+
+    # A backdated friplads decision from March: the issued months stay as issued; July corrects them.
+    city.run(c.DeclareIncome(household_id=household, annual_income_ore=20_000_000, effective_from=D(2025, 3, 1)))
+    projector.catch_up()
+    assert _issued_rows(projector) == before
+    corrections = projector.store.query("SELECT month, corrects_month FROM statement_lines WHERE kind = 'correction'")
+    assert {tuple(r) for r in corrections} == {("2025-07", f"2025-{m:02d}") for m in range(3, 7)}
+
+    city.ledger.clock.set(city.ledger.clock.now().replace(month=8, day=3))
+    _issue(city, projector, "2025-07")
+    city.ledger.clock.set(city.ledger.clock.now().replace(month=9, day=3))
+    _issue(city, projector, "2025-08")
+    projector.catch_up()
+    assert {k: [r for r in v if r[1] < "2025-07"] for k, v in _issued_rows(projector).items()} == before
+    assert _runs(projector)[0] == ("2025-01", "2025-06", True)
+    assert _runs(projector)[1] == ("2025-07", "2025-07", True)  # the corrections break the run
+    derived = _derived(projector.views[0])
+    assert _shown(projector) == derived
+    assert verify(city.ledger, billing_views()) == []
+    projector.close()
+    rebuild(city.ledger, billing_views())
+    projector = Projector(city.ledger, billing_views())
+    assert _shown(projector) == derived
+    projector.close()
+
+
+def _issued_rows(projector):
+    return {t.name: sorted(tuple(r[col] for col in t.column_names) for r in projector.store.load(t) if r["issued"])
+            for t in (STATEMENT_LINES, STATEMENTS)}
+
+
+def _runs(projector):
+    return [(a, z, bool(issued)) for a, z, issued in
+            projector.store.query("SELECT from_month, to_month, issued FROM statement_runs ORDER BY from_month")]

@@ -5,7 +5,15 @@ documented names (`statement_lines`, `statements`).
 A full month's span in a line's detail (`2025-03-01..2025-03-31 (31/31 days)`) is the only text
 that differs between such months: it is stored as TOKEN and the view writes the month's span
 back. Free text in the ledger holds no control character (`ledger.text`), so TOKEN is never a
-detail's own. Issued months are stored as issued, one run each: they never join another month.
+detail's own.
+
+Issued months join runs too. What an issued month's lines show is its issued lines, each naming
+the month's StatementIssued in `events`: that position is the only thing that differs from the
+issued month before (when the lines are the same), so a run's issued line holds no events (NULL)
+and the side table (`statement_issued_events`, one row per household and issued month) holds the
+month's. An issued month whose lines differ from its neighbours' (a correction, a change) breaks
+the run. What the views show for an issued month is made from the issued statement alone, so
+re-deriving it (and re-cutting its run) shows the same rows.
 """
 
 from __future__ import annotations
@@ -51,17 +59,37 @@ def runs_of(months: Iterable[tuple[str, Any]], seed: Run | None = None) -> list[
 LINE_FIELDS = ("kind", "amount_ore", "child_id", "booking_id", "corrects_month", "detail", "events", "issued")
 
 
-def line_content(month: str, rows: list[Row], issued: bool) -> tuple:
-    """A month's lines as a run holds them: the month's span in each detail as TOKEN; an issued
-    month's with its month, so that it never joins another."""
+def issued_events(rows: list[Row]) -> str | None:
+    """The events every line of an issued month names (its StatementIssued), if they all name the same."""
+    named = {r["events"] for r in rows if r["issued"]}
+    return named.pop() if len(named) == 1 and all(r["issued"] for r in rows) else None
+
+
+def line_content(month: str, rows: list[Row]) -> tuple:
+    """A month's lines as a run holds them: the month's span in each detail as TOKEN, an issued
+    month's events (the side table's) as NULL."""
     span = full_month(month)
-    lines = tuple(tuple(r[f] if f != "detail" else r[f].replace(span, TOKEN) for f in LINE_FIELDS) for r in rows)
-    return (month, lines) if issued else (None, lines)
+    shared = issued_events(rows)
+
+    def held(r: Row, f: str) -> Any:
+        if f == "detail":
+            return r[f].replace(span, TOKEN)
+        if f == "events" and shared is not None:
+            return None
+        return r[f]
+
+    return tuple(tuple(held(r, f) for f in LINE_FIELDS) for r in rows)
+
+
+def events_row(household: str, month: str, rows: list[Row]) -> Row | None:
+    """The side table's row of an issued month: the events its lines name."""
+    shared = issued_events(rows)
+    return None if shared is None else {"household_id": household, "month": month, "events": shared}
 
 
 def line_rows(household: str, run: Run) -> list[Row]:
     return [{"household_id": household, "from_month": run.from_month, "to_month": run.to_month, "line_no": no,
-             **dict(zip(LINE_FIELDS, values))} for no, values in enumerate(run.content[1], 1)]
+             **dict(zip(LINE_FIELDS, values))} for no, values in enumerate(run.content, 1)]
 
 
 def line_seed(rows: list[Row], since: str) -> Run | None:
@@ -71,17 +99,15 @@ def line_seed(rows: list[Row], since: str) -> Run | None:
     seed = sorted((r for r in rows if r["from_month"] <= before <= r["to_month"]), key=lambda r: r["line_no"])
     if not seed:
         return None
-    first = seed[0]
-    lines = tuple(tuple(r[f] for f in LINE_FIELDS) for r in seed)
-    return Run(first["from_month"], before, (first["from_month"] if first["issued"] else None, lines))
+    return Run(seed[0]["from_month"], before, tuple(tuple(r[f] for f in LINE_FIELDS) for r in seed))
 
 
-def statement_content(month: str, total: int, issued: bool) -> tuple:
-    return (month if issued else None, total, issued)
+def statement_content(total: int, issued: bool) -> tuple:
+    return (total, issued)
 
 
 def statement_row(household: str, run: Run) -> Row:
-    _, total, issued = run.content
+    total, issued = run.content
     return {"household_id": household, "from_month": run.from_month, "to_month": run.to_month, "total_ore": total,
             "issued": issued}
 
@@ -91,7 +117,7 @@ def statement_seed(rows: list[Row], since: str) -> Run | None:
     before = month_before(since)
     for r in rows:
         if r["from_month"] <= before <= r["to_month"]:
-            return Run(r["from_month"], before, statement_content(r["from_month"], r["total_ore"], r["issued"]))
+            return Run(r["from_month"], before, statement_content(r["total_ore"], r["issued"]))
     return None
 
 
@@ -103,31 +129,47 @@ def month_before(month: str) -> str:
 class Expanded:
     """The SELECT of a SQL view showing a runs table month by month: each run's columns once per
     month from `from_month` to `to_month` (`month` among `columns`), a detail's TOKEN as the month's
-    span. PostgreSQL expands each run with generate_series, SQLite joins a calendar its recursive
-    CTE makes (the months the runs cover). An object, not a closure: tables go to a parallel
-    rebuild's processes."""
+    span and, given `events_from` (a side table keyed by household_id and month), a NULL `events`
+    as that month's side row's. PostgreSQL expands each run with generate_series, SQLite joins a
+    calendar its recursive CTE makes (the months the runs cover). An object, not a closure: tables
+    go to a parallel rebuild's processes."""
 
     runs_table: str
     columns: tuple[str, ...]
+    events_from: str | None = None
 
     def __call__(self, dialect: str, prefix: str) -> str:
+        return self.select(dialect, prefix)
+
+    def select(self, dialect: str, prefix: str, within: str = "") -> str:
+        """The view's SELECT; `within` a condition on the runs (`r`) that keeps fewer of them (a
+        month's: `r.from_month <= ? AND r.to_month >= ?`) before they are expanded."""
         runs = f"{prefix}{self.runs_table}"
+        where = f" WHERE {within}" if within else ""
         if dialect == "postgres":
+            month = "to_char(g.day, 'YYYY-MM')"
             first = "g.day"
             last = "(g.day + interval '1 month' - interval '1 day')"
             days = f"extract(day from {last})::int::text"
             span = (f"to_char({first}, 'YYYY-MM-DD') || '..' || to_char({last}, 'YYYY-MM-DD') || ' (' || {days} "
                     f"|| '/' || {days} || ' days)'")
-            shown = {"month": "to_char(g.day, 'YYYY-MM') AS month",
-                     "detail": f"replace(r.detail, chr(31), {span}) AS detail"}
-            cols = ", ".join(shown.get(c, f"r.{c}") for c in self.columns)
-            return (f"SELECT {cols} FROM {runs} r CROSS JOIN LATERAL generate_series(to_date(r.from_month, 'YYYY-MM'), "
-                    f"to_date(r.to_month, 'YYYY-MM'), interval '1 month') AS g(day)")
-        last = "date(c.month || '-01', '+1 month', '-1 day')"
-        span = f"c.month || '-01..' || {last} || ' (' || strftime('%d', {last}) || '/' || strftime('%d', {last}) || ' days)'"
-        shown = {"month": "c.month AS month", "detail": f"replace(r.detail, char(31), {span}) AS detail"}
+            shown = {"month": f"{month} AS month", "detail": f"replace(r.detail, chr(31), {span}) AS detail"}
+            expand = (f"{runs} r CROSS JOIN LATERAL generate_series(to_date(r.from_month, 'YYYY-MM'), "
+                      f"to_date(r.to_month, 'YYYY-MM'), interval '1 month') AS g(day)")
+            calendar = ""
+        else:
+            month = "c.month"
+            last = "date(c.month || '-01', '+1 month', '-1 day')"
+            span = (f"c.month || '-01..' || {last} || ' (' || strftime('%d', {last}) || '/' || strftime('%d', {last}) "
+                    f"|| ' days)'")
+            shown = {"month": "c.month AS month", "detail": f"replace(r.detail, char(31), {span}) AS detail"}
+            calendar = (f"WITH RECURSIVE calendar(month) AS (SELECT MIN(from_month) FROM {runs} UNION ALL "
+                        f"SELECT strftime('%Y-%m', month || '-01', '+1 month') FROM calendar "
+                        f"WHERE month < (SELECT MAX(to_month) FROM {runs})) ")
+            expand = f"{runs} r JOIN calendar c ON c.month BETWEEN r.from_month AND r.to_month"
+        if self.events_from is not None:
+            shown["events"] = "COALESCE(r.events, e.events) AS events"
+            expand += (f" LEFT JOIN {prefix}{self.events_from} e ON r.events IS NULL "
+                       f"AND e.household_id = r.household_id AND e.month = {month}")
         cols = ", ".join(shown.get(c, f"r.{c}") for c in self.columns)
-        return (f"WITH RECURSIVE calendar(month) AS (SELECT MIN(from_month) FROM {runs} UNION ALL "
-                f"SELECT strftime('%Y-%m', month || '-01', '+1 month') FROM calendar "
-                f"WHERE month < (SELECT MAX(to_month) FROM {runs})) "
-                f"SELECT {cols} FROM {runs} r JOIN calendar c ON c.month BETWEEN r.from_month AND r.to_month")
+        return f"{calendar}SELECT {cols} FROM {expand}{where}"

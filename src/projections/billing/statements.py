@@ -8,8 +8,8 @@ from projections.billing.derivation import BillingFacts
 from projections.billing.household import Result
 from projections.billing import runs
 from projections.billing.tables import (BILLING_STATE, DETAIL_MAX, SETTLEMENT, SETTLEMENT_MEASURES, SETTLEMENT_PARTS,
-                                        STATEMENT_LINE_RUNS, STATEMENT_RUNS, Totals, replace_rows, settlement_row,
-                                        write_summary)
+                                        STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS, Totals,
+                                        replace_rows, settlement_row, write_summary)
 from projections.tables import Row
 
 
@@ -23,9 +23,10 @@ class Billing(BillingFacts):
     name = "billing"
     rebuild_weight = 30  # seconds per 300k events of the synthetic city (the budget linked to it: 10 more)
     state = BILLING_STATE
-    tables = (BILLING_STATE, STATEMENT_LINE_RUNS, STATEMENT_RUNS, SETTLEMENT_PARTS, SETTLEMENT)
+    # The side table before the runs: the statement_lines view over the runs reads it.
+    tables = (BILLING_STATE, STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS, SETTLEMENT_PARTS, SETTLEMENT)
 
-    OWNED = ("statement_line_runs", "statement_runs", "billing_settlement_parts")
+    OWNED = ("statement_issued_events", "statement_line_runs", "statement_runs", "billing_settlement_parts")
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,12 +59,13 @@ class Billing(BillingFacts):
         for row in lines.values():
             by_month.setdefault(row["month"], []).append(row)
         line_rows: dict[tuple, Row] = {}
-        months = [(m, runs.line_content(m, by_month.get(m, []), s["issued"]))
-                  for (_, m), s in sorted(statements.items())]
+        months = [(m, runs.line_content(m, by_month.get(m, []))) for (_, m) in sorted(statements)]
+        issued_events = {(household, m): row for m in sorted(by_month)
+                         if (row := runs.events_row(household, m, by_month[m])) is not None}
         for run in runs.runs_of(months, runs.line_seed(stored_lines, since) if since else None):
             line_rows.update({(household, r["from_month"], r["line_no"]): r for r in runs.line_rows(household, run)})
         statement_rows = {}
-        heads = [(m, runs.statement_content(m, s["total_ore"], s["issued"])) for (_, m), s in sorted(statements.items())]
+        heads = [(m, runs.statement_content(s["total_ore"], s["issued"])) for (_, m), s in sorted(statements.items())]
         for run in runs.runs_of(heads, runs.statement_seed(stored_statements, since) if since else None):
             statement_rows[(household, run.from_month)] = runs.statement_row(household, run)
         parts = {(household,) + key: {
@@ -73,6 +75,7 @@ class Billing(BillingFacts):
             for key, v in res.settlement.items()}
         # The runs holding the month before `since` are cut there, or continued: replaced too.
         reach = runs.month_before(since) if since else None
+        replace_rows(self.sink, self.t["statement_issued_events"], household, issued_events, since=since)
         replace_rows(self.sink, line_runs, household, line_rows, since=reach, since_column="to_month")
         replace_rows(self.sink, statement_runs, household, statement_rows, since=reach, since_column="to_month")
         replace_rows(self.sink, self.t["billing_settlement_parts"], household, parts, self._settle_totals, since)

@@ -32,7 +32,16 @@ STATEMENT_LINES = Table(
     doc="A household's statement lines per month: fee, lunch, friplads, sibling, adjustment, correction "
         "(of corrects_month). events: the notification positions behind the line. Issued months show "
         "exactly the issued lines. A SQL view: statement_line_runs month by month.",
-    select=Expanded("statement_line_runs", tuple(c for c, _ in _LINE_COLUMNS)),
+    select=Expanded("statement_line_runs", tuple(c for c, _ in _LINE_COLUMNS), "statement_issued_events"),
+)
+STATEMENT_ISSUED_EVENTS = Table(
+    "statement_issued_events",
+    (("household_id", TEXT), ("month", TEXT), ("events", TEXT)),
+    key=("household_id", "month"),
+    partition="household_id",
+    doc="Per household and issued month: the events its issued lines name (its StatementIssued), the one "
+        "thing an issued month's lines do not share with the issued months around it. A run's issued lines "
+        "hold no events; the statement_lines view takes the month's from here.",
 )
 STATEMENT_LINE_RUNS = Table(
     "statement_line_runs",
@@ -40,9 +49,10 @@ STATEMENT_LINE_RUNS = Table(
     + tuple(c for c in _LINE_COLUMNS if c[0] not in ("household_id", "month", "line_no")),
     key=("household_id", "from_month", "line_no"),
     partition="household_id",
-    indexes=(("from_month",), ("to_month",)),
+    indexes=(("to_month", "from_month"),),
     doc="A household's statement lines, one row per run of months (from_month..to_month) with the same "
-        "lines; a detail's \\x1f stands for the month's span. Issued months are runs of one month.",
+        "lines; a detail's \\x1f stands for the month's span, an issued line's NULL events for its month's "
+        "statement_issued_events.",
     views=(STATEMENT_LINES,),
 )
 _STATEMENT_COLUMNS = (("household_id", TEXT), ("month", TEXT), ("total_ore", INT), ("issued", BOOL))
@@ -58,8 +68,8 @@ STATEMENT_RUNS = Table(
     (("household_id", TEXT), ("from_month", TEXT), ("to_month", TEXT), ("total_ore", INT), ("issued", BOOL)),
     key=("household_id", "from_month"),
     partition="household_id",
-    indexes=(("from_month",), ("to_month",)),
-    doc="A household's statement totals, one row per run of months with the same total (issued months: one each).",
+    indexes=(("to_month", "from_month"),),
+    doc="A household's statement totals, one row per run of months with the same total and issued flag.",
     views=(STATEMENTS,),
 )
 SETTLEMENT_PARTS = Table(
