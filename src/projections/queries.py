@@ -41,15 +41,14 @@ def _count(store: ViewStore, table: Table, where: dict[str, Any],
 
 def _relation(store: ViewStore, table: Table, where: dict[str, Any]) -> tuple[str, tuple]:
     """What to read `table` from. A SQL view over runs of months, asked for one month: the runs
-    holding that month only (by the runs' month index), expanded — the view itself would expand
-    every run of every month first on PostgreSQL, which cannot move a month's condition into
-    generate_series."""
+    holding that month only (by the runs' month index), as that month — the view itself would
+    expand every run of every month first on PostgreSQL, which cannot move a month's condition
+    into generate_series."""
     month = where.get("month")
     if month is None or not isinstance(table.select, Expanded):
         return table.name, ()
-    ph = store.placeholder
-    within = table.select.select(store.dialect, "", f"r.to_month >= {ph} AND r.from_month <= {ph}")
-    return f"({within}) AS {table.name}", (month, month)
+    within, params = table.select.select(store.dialect, "", store.placeholder)
+    return f"({within}) AS {table.name}", (month,) * params
 
 
 def _where(store: ViewStore, table: Table, where: dict[str, Any],

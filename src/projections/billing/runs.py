@@ -139,37 +139,42 @@ class Expanded:
     events_from: str | None = None
 
     def __call__(self, dialect: str, prefix: str) -> str:
-        return self.select(dialect, prefix)
+        return self.select(dialect, prefix)[0]
 
-    def select(self, dialect: str, prefix: str, within: str = "") -> str:
-        """The view's SELECT; `within` a condition on the runs (`r`) that keeps fewer of them (a
-        month's: `r.from_month <= ? AND r.to_month >= ?`) before they are expanded."""
+    def select(self, dialect: str, prefix: str, month_param: str | None = None) -> tuple[str, int]:
+        """The view's SELECT and how many parameters it takes. Given `month_param` (the driver's
+        marker), the rows of that one month only: of the runs holding it (by their index on
+        to_month, from_month), and of the side table its rows; every parameter is the month."""
         runs = f"{prefix}{self.runs_table}"
-        where = f" WHERE {within}" if within else ""
+        one = month_param is not None
         if dialect == "postgres":
-            month = "to_char(g.day, 'YYYY-MM')"
-            first = "g.day"
-            last = "(g.day + interval '1 month' - interval '1 day')"
+            day = f"to_date(CAST({month_param} AS text), 'YYYY-MM')" if one else "g.day"
+            month = f"CAST({month_param} AS text)" if one else "to_char(g.day, 'YYYY-MM')"
+            last = f"({day} + interval '1 month' - interval '1 day')"
             days = f"extract(day from {last})::int::text"
-            span = (f"to_char({first}, 'YYYY-MM-DD') || '..' || to_char({last}, 'YYYY-MM-DD') || ' (' || {days} "
+            span = (f"to_char({day}, 'YYYY-MM-DD') || '..' || to_char({last}, 'YYYY-MM-DD') || ' (' || {days} "
                     f"|| '/' || {days} || ' days)'")
-            shown = {"month": f"{month} AS month", "detail": f"replace(r.detail, chr(31), {span}) AS detail"}
-            expand = (f"{runs} r CROSS JOIN LATERAL generate_series(to_date(r.from_month, 'YYYY-MM'), "
-                      f"to_date(r.to_month, 'YYYY-MM'), interval '1 month') AS g(day)")
+            detail = f"replace(r.detail, chr(31), {span}) AS detail"
+            expand = f"{runs} r" if one else (
+                f"{runs} r CROSS JOIN LATERAL generate_series(to_date(r.from_month, 'YYYY-MM'), "
+                f"to_date(r.to_month, 'YYYY-MM'), interval '1 month') AS g(day)")
             calendar = ""
         else:
-            month = "c.month"
-            last = "date(c.month || '-01', '+1 month', '-1 day')"
-            span = (f"c.month || '-01..' || {last} || ' (' || strftime('%d', {last}) || '/' || strftime('%d', {last}) "
+            month = month_param if one else "c.month"
+            last = f"date({month} || '-01', '+1 month', '-1 day')"
+            span = (f"{month} || '-01..' || {last} || ' (' || strftime('%d', {last}) || '/' || strftime('%d', {last}) "
                     f"|| ' days)'")
-            shown = {"month": "c.month AS month", "detail": f"replace(r.detail, char(31), {span}) AS detail"}
-            calendar = (f"WITH RECURSIVE calendar(month) AS (SELECT MIN(from_month) FROM {runs} UNION ALL "
-                        f"SELECT strftime('%Y-%m', month || '-01', '+1 month') FROM calendar "
-                        f"WHERE month < (SELECT MAX(to_month) FROM {runs})) ")
-            expand = f"{runs} r JOIN calendar c ON c.month BETWEEN r.from_month AND r.to_month"
+            detail = f"replace(r.detail, char(31), {span}) AS detail"
+            calendar = "" if one else (
+                f"WITH RECURSIVE calendar(month) AS (SELECT MIN(from_month) FROM {runs} UNION ALL "
+                f"SELECT strftime('%Y-%m', month || '-01', '+1 month') FROM calendar "
+                f"WHERE month < (SELECT MAX(to_month) FROM {runs})) ")
+            expand = f"{runs} r" if one else f"{runs} r JOIN calendar c ON c.month BETWEEN r.from_month AND r.to_month"
+        shown = {"month": f"{month} AS month", "detail": detail}
         if self.events_from is not None:
             shown["events"] = "COALESCE(r.events, e.events) AS events"
             expand += (f" LEFT JOIN {prefix}{self.events_from} e ON r.events IS NULL "
                        f"AND e.household_id = r.household_id AND e.month = {month}")
-        cols = ", ".join(shown.get(c, f"r.{c}") for c in self.columns)
-        return f"{calendar}SELECT {cols} FROM {expand}{where}"
+        where = f" WHERE r.to_month >= {month_param} AND r.from_month <= {month_param}" if one else ""
+        sql = f"{calendar}SELECT {', '.join(shown.get(c, f'r.{c}') for c in self.columns)} FROM {expand}{where}"
+        return sql, (sql.count(month_param) if one else 0)

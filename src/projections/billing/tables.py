@@ -39,6 +39,7 @@ STATEMENT_ISSUED_EVENTS = Table(
     (("household_id", TEXT), ("month", TEXT), ("events", TEXT)),
     key=("household_id", "month"),
     partition="household_id",
+    indexes=(("month",),),  # a month's lines (projections.queries) join that month's rows only
     doc="Per household and issued month: the events its issued lines name (its StatementIssued), the one "
         "thing an issued month's lines do not share with the issued months around it. A run's issued lines "
         "hold no events; the statement_lines view takes the month's from here.",
