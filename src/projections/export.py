@@ -11,7 +11,7 @@ from projections.stores import ViewStore
 from projections.tables import BOOL, DATE, INT, TIMESTAMP, Table
 
 # Tables that hold working state only, not for analysts (besides every *_state and *_parts table).
-INTERNAL = {"timeline_booking_child", "billing_state", "budget_state", "billing_settlement_parts", "budget_parts", "waitinglist_state"}
+INTERNAL = {"timeline_booking_child", "billing_state", "budget_state", "billing_settlement_parts", "statement_line_runs", "statement_runs", "statement_issued_events", "budget_parts", "waitinglist_state"}
 
 
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").
@@ -32,7 +32,7 @@ def _cell(value: object) -> object:
 
 def exportable(views: Sequence[View]) -> dict[str, Table]:
     """The tables analysts read: a view's rows, not the working state it keeps to derive them."""
-    return {t.name: t for v in views for t in v.tables
+    return {t.name: t for v in views for table in v.tables for t in (table, *table.views)
             if t.name not in INTERNAL and not t.name.endswith(("_state", "_parts"))}
 
 

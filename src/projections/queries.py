@@ -13,6 +13,7 @@ from typing import Any
 
 from projections.guarantee import GUARANTEE_UNPLACED
 from projections.billing import BILLING_STATE, BUDGET, SETTLEMENT, STATEMENT_LINES, STATEMENTS, billing_horizon_of
+from projections.billing.runs import Expanded
 from projections.occupancy import CAPACITY, INSTITUTIONS, OCCUPANCY, SPANS
 from projections.waitinglists import WAITING_LIST
 from projections.stores import ViewStore
@@ -22,8 +23,10 @@ from projections.timeline import TIMELINE
 
 def _select(store: ViewStore, table: Table, where: dict[str, Any], order: tuple[str, ...], *,
             limit: int | None = None, offset: int = 0, ranges: dict[str, tuple[Any, Any]] | None = None) -> list[Row]:
+    relation, first = _relation(store, table, where)
     sql, params = _where(store, table, where, ranges)
-    sql = f"SELECT {', '.join(table.column_names)} FROM {table.name}" + sql + " ORDER BY " + ", ".join(order)
+    sql = f"SELECT {', '.join(table.column_names)} FROM {relation}" + sql + " ORDER BY " + ", ".join(order)
+    params = first + params
     if limit is not None:
         sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
     return [store.decode_row(table, r) for r in store.query(sql, params)]
@@ -31,8 +34,21 @@ def _select(store: ViewStore, table: Table, where: dict[str, Any], order: tuple[
 
 def _count(store: ViewStore, table: Table, where: dict[str, Any],
            ranges: dict[str, tuple[Any, Any]] | None = None) -> int:
+    relation, first = _relation(store, table, where)
     sql, params = _where(store, table, where, ranges)
-    return int(store.query(f"SELECT COUNT(*) FROM {table.name}" + sql, params)[0][0])
+    return int(store.query(f"SELECT COUNT(*) FROM {relation}" + sql, first + params)[0][0])
+
+
+def _relation(store: ViewStore, table: Table, where: dict[str, Any]) -> tuple[str, tuple]:
+    """What to read `table` from. A SQL view over runs of months, asked for one month: the runs
+    holding that month only (by the runs' month index), as that month — the view itself would
+    expand every run of every month first on PostgreSQL, which cannot move a month's condition
+    into generate_series."""
+    month = where.get("month")
+    if month is None or not isinstance(table.select, Expanded):
+        return table.name, ()
+    within, params = table.select.select(store.dialect, "", store.placeholder)
+    return f"({within}) AS {table.name}", (month,) * params
 
 
 def _where(store: ViewStore, table: Table, where: dict[str, Any],

@@ -60,7 +60,7 @@ class ViewStore(ABC):
     conn: Any
 
     def ensure(self, tables: Iterable[Table], prefix: str = "") -> None:
-        """Create the tables (and their indexes) if they do not exist."""
+        """Create the tables (and their indexes and SQL views) if they do not exist."""
         for t in tables:
             cols = ", ".join(f'"{c}" {self.types[ty]}' for c, ty in t.columns)
             pk = f", PRIMARY KEY ({', '.join(t.key)})" if t.key else ""
@@ -68,8 +68,33 @@ class ViewStore(ABC):
             for i, idx in enumerate(t.indexes):
                 self.conn.execute(
                     f"CREATE INDEX IF NOT EXISTS {prefix}{t.name}_i{i} ON {prefix}{t.name} ({', '.join(idx)})")
+            self.make_views(t, prefix)
+
+    def make_views(self, table: Table, prefix: str = "") -> None:
+        """The SQL views over a table. A table of a view's name (a layout before the view) is dropped:
+        its rows are derived again into the table the view reads (a rebuild)."""
+        for v in table.views:
+            assert v.select is not None, f"{v.name} is a SQL view without a SELECT"
+            kind = self.relation_kind(f"{prefix}{v.name}")
+            if kind == "view":
+                continue  # made by this code's rebuild (a swap makes them again): readers are not locked out
+            if kind == "table":
+                self.conn.execute(f"DROP TABLE {prefix}{v.name}")
+            self.conn.execute(f"CREATE VIEW {prefix}{v.name} AS {v.select(self.dialect, prefix)}")
+
+    def drop_views(self, tables: Iterable[Table], prefix: str = "") -> None:
+        for t in tables:
+            for v in t.views:
+                if self.relation_kind(f"{prefix}{v.name}") == "view":
+                    self.conn.execute(f"DROP VIEW {prefix}{v.name}")
+
+    @abstractmethod
+    def relation_kind(self, name: str) -> str | None:
+        """"table", "view" or None: what the schema holds under `name`."""
 
     def drop(self, tables: Iterable[Table], prefix: str) -> None:
+        tables = list(tables)
+        self.drop_views(tables, prefix)
         for t in tables:
             self.conn.execute(f"DROP TABLE IF EXISTS {prefix}{t.name}")
 
@@ -250,6 +275,11 @@ class SQLiteViewStore(ViewStore):
         cur = self.conn.execute(f"SELECT {', '.join(table.column_names)} FROM {prefix}{table.name}")
         return _decoded(table, cur)
 
+    def relation_kind(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT type FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')",
+                                (name,)).fetchone()
+        return row[0] if row else None
+
     def decode_row(self, table: Table, record: tuple) -> Row:
         return next(_decoded(table, [record]))
 
@@ -329,8 +359,12 @@ class SQLiteViewStore(ViewStore):
 
     def swap_in(self, tables: Iterable[Table], prefix: str, name: str, position: int) -> None:
         c = self.conn
+        tables = list(tables)
         c.execute("BEGIN IMMEDIATE")
         try:
+            # A view over a table in the swap goes first: a rename checks every view of the schema.
+            self.drop_views(tables)
+            self.drop_views(tables, prefix)
             for t in tables:
                 c.execute(f"DROP TABLE IF EXISTS {t.name}")
                 c.execute(f"ALTER TABLE {prefix}{t.name} RENAME TO {t.name}")
@@ -413,6 +447,11 @@ class PostgresViewStore(ViewStore):
         with self._ddl_lock():
             super().ensure(tables, prefix)
 
+    def relation_kind(self, name: str) -> str | None:
+        row = self.conn.execute("SELECT c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                "WHERE n.nspname = %s AND c.relname = %s", (self.schema, name)).fetchone()
+        return {"r": "table", "v": "view"}.get(row[0]) if row else None
+
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         with self.conn.transaction():
@@ -437,8 +476,9 @@ class PostgresViewStore(ViewStore):
                 self.conn.execute(f"CREATE ROLE {ANALYST_ROLE} NOLOGIN")
             self.conn.execute(f'GRANT USAGE ON SCHEMA "{self.schema}" TO {ANALYST_ROLE}')
             for t in tables:
-                if t.analyst:
-                    self.conn.execute(f"GRANT SELECT ON {t.name} TO {ANALYST_ROLE}")
+                for readable in (t, *t.views):
+                    if readable.analyst:
+                        self.conn.execute(f"GRANT SELECT ON {readable.name} TO {ANALYST_ROLE}")
 
     def load(self, table: Table, prefix: str = "") -> Iterator[Row]:
         names = table.column_names
@@ -538,6 +578,9 @@ class PostgresViewStore(ViewStore):
     def swap_in(self, tables: Iterable[Table], prefix: str, name: str, position: int) -> None:
         tables = list(tables)
         with self.conn.transaction():
+            # A view depends on the table it reads: it goes first and is made again over the new one.
+            self.drop_views(tables)
+            self.drop_views(tables, prefix)
             for t in tables:
                 self.conn.execute(f"DROP TABLE IF EXISTS {t.name}")
                 self.conn.execute(f"ALTER TABLE {prefix}{t.name} RENAME TO {t.name}")
@@ -545,6 +588,7 @@ class PostgresViewStore(ViewStore):
                     self.conn.execute(f"ALTER INDEX IF EXISTS {prefix}{t.name}_i{i} RENAME TO {t.name}_i{i}")
                 if t.key:
                     self.conn.execute(f"ALTER TABLE {t.name} RENAME CONSTRAINT {prefix}{t.name}_pkey TO {t.name}_pkey")
+                self.make_views(t)
             self.conn.execute(
                 f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, %s) "
                 f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))

@@ -7,7 +7,7 @@ the changes after each page and writes them together with the position.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 Row = dict[str, Any]
 
@@ -31,6 +31,12 @@ class Table:
     # time, so a live projector loads an owner's rows only while it derives them again, never the
     # whole table (millions of statement lines at city scale). Implies derived.
     partition: str | None = None
+    # SQL views over this table, made and dropped with it (in the same store, with the same
+    # prefix): rows stored compactly here (runs of months) read under their documented names.
+    views: tuple["Table", ...] = ()
+    # A SQL view (one of a table's `views`): its SELECT, given the dialect and the prefix of the
+    # tables it reads. Its columns and key are what it shows.
+    select: Callable[[str, str], str] | None = None
 
     def __post_init__(self) -> None:
         if self.partition is not None:

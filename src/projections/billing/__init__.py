@@ -22,8 +22,8 @@ from projections.billing.months import DEFAULT_RULE_SET, billing_horizon_of
 from projections.billing.statements import Billing
 from projections.billing.tables import (BILLING_STATE, BUDGET, BUDGET_MEASURES, BUDGET_PARTS, BUDGET_STATE,
                                         DETAIL_MAX, SETTLEMENT, SETTLEMENT_MEASURES, SETTLEMENT_PARTS,
-                                        STATEMENT_LINES, STATEMENTS)
+                                        STATEMENT_LINE_RUNS, STATEMENT_LINES, STATEMENT_RUNS, STATEMENTS)
 
 __all__ = ["BILLING_STATE", "BUDGET", "BUDGET_MEASURES", "BUDGET_PARTS", "BUDGET_STATE", "DEFAULT_RULE_SET",
-           "DETAIL_MAX", "SETTLEMENT", "SETTLEMENT_MEASURES", "SETTLEMENT_PARTS", "STATEMENTS", "STATEMENT_LINES",
+           "DETAIL_MAX", "SETTLEMENT", "SETTLEMENT_MEASURES", "SETTLEMENT_PARTS", "STATEMENTS", "STATEMENT_LINES", "STATEMENT_LINE_RUNS", "STATEMENT_RUNS",
            "Billing", "Budget", "LinkedBudget", "billing_horizon_of"]

@@ -6,9 +6,10 @@ from typing import Any, Iterable
 
 from projections.billing.derivation import BillingFacts
 from projections.billing.household import Result
+from projections.billing import runs
 from projections.billing.tables import (BILLING_STATE, DETAIL_MAX, SETTLEMENT, SETTLEMENT_MEASURES, SETTLEMENT_PARTS,
-                                        STATEMENT_LINES, STATEMENTS, Totals, replace_rows, settlement_row,
-                                        write_summary)
+                                        STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS, Totals,
+                                        replace_rows, settlement_row, write_summary)
 from projections.tables import Row
 
 
@@ -22,9 +23,10 @@ class Billing(BillingFacts):
     name = "billing"
     rebuild_weight = 30  # seconds per 300k events of the synthetic city (the budget linked to it: 10 more)
     state = BILLING_STATE
-    tables = (BILLING_STATE, STATEMENT_LINES, STATEMENTS, SETTLEMENT_PARTS, SETTLEMENT)
+    # The side table before the runs: the statement_lines view over the runs reads it.
+    tables = (BILLING_STATE, STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS, SETTLEMENT_PARTS, SETTLEMENT)
 
-    OWNED = ("statement_lines", "statements", "billing_settlement_parts")
+    OWNED = ("statement_issued_events", "statement_line_runs", "statement_runs", "billing_settlement_parts")
 
     def __init__(self) -> None:
         super().__init__()
@@ -40,32 +42,42 @@ class Billing(BillingFacts):
 
     def load_households(self, households: list[str], since: str | None = None) -> None:
         for table in self.OWNED:
-            self.load_owned(table, households, ("month", since) if since else None)
+            # Of the runs, those holding the month before `since` too: the months from `since` may continue them.
+            start = (("to_month", runs.month_before(since)) if table.endswith("_runs") else ("month", since)) if since else None
+            self.load_owned(table, households, start)
 
     def release_households(self, households: list[str]) -> None:
         for table in self.OWNED:
             self.release_owned(table, households)
 
     def derive_household(self, household: str, res: Result, since: str | None = None) -> None:
-        lines: dict[tuple, Row] = {}
-        statements: dict[tuple, Row] = {}
-        for month, shown in sorted(res.shown.items()):
-            for no, line in enumerate(shown.lines, 1):
-                lines[(household, month, no)] = {
-                    "household_id": household, "month": month, "line_no": no, "kind": line.kind,
-                    "amount_ore": line.amount_ore, "child_id": line.child_id, "booking_id": line.booking_id,
-                    "corrects_month": line.corrects_month, "detail": line.detail[:DETAIL_MAX],
-                    "events": events_text(line.events), "issued": shown.issued}
-            total = shown.issued_total if shown.issued else sum(line.amount_ore for line in shown.lines)
-            statements[(household, month)] = {"household_id": household, "month": month, "total_ore": total,
-                                              "issued": shown.issued}
+        lines, statements = month_rows(household, res)
+        line_runs, statement_runs = self.t["statement_line_runs"], self.t["statement_runs"]
+        stored_lines = [line_runs.rows[k] for k in line_runs.owned(household)] if since else []
+        stored_statements = [statement_runs.rows[k] for k in statement_runs.owned(household)] if since else []
+        by_month: dict[str, list[Row]] = {}
+        for row in lines.values():
+            by_month.setdefault(row["month"], []).append(row)
+        line_rows: dict[tuple, Row] = {}
+        months = [(m, runs.line_content(m, by_month.get(m, []))) for (_, m) in sorted(statements)]
+        issued_events = {(household, m): row for m in sorted(by_month)
+                         if (row := runs.events_row(household, m, by_month[m])) is not None}
+        for run in runs.runs_of(months, runs.line_seed(stored_lines, since) if since else None):
+            line_rows.update({(household, r["from_month"], r["line_no"]): r for r in runs.line_rows(household, run)})
+        statement_rows = {}
+        heads = [(m, runs.statement_content(s["total_ore"], s["issued"])) for (_, m), s in sorted(statements.items())]
+        for run in runs.runs_of(heads, runs.statement_seed(stored_statements, since) if since else None):
+            statement_rows[(household, run.from_month)] = runs.statement_row(household, run)
         parts = {(household,) + key: {
             "household_id": household, "month": key[0], "payer_municipality": key[1],
             "institution_municipality": key[2], "children": len(v.children), "place_days": v.place_days,
             "gross_cost_ore": v.gross_cost_ore, "parent_payment_ore": v.parent_payment_ore}
             for key, v in res.settlement.items()}
-        replace_rows(self.sink, self.t["statement_lines"], household, lines, since=since)
-        replace_rows(self.sink, self.t["statements"], household, statements, since=since)
+        # The runs holding the month before `since` are cut there, or continued: replaced too.
+        reach = runs.month_before(since) if since else None
+        replace_rows(self.sink, self.t["statement_issued_events"], household, issued_events, since=since)
+        replace_rows(self.sink, line_runs, household, line_rows, since=reach, since_column="to_month")
+        replace_rows(self.sink, statement_runs, household, statement_rows, since=reach, since_column="to_month")
         replace_rows(self.sink, self.t["billing_settlement_parts"], household, parts, self._settle_totals, since)
 
     def derive_end(self, institutions: list[str]) -> None:
@@ -74,3 +86,20 @@ class Billing(BillingFacts):
 
     def finish_shards(self, store, prefix: str) -> None:
         write_summary(store, prefix, SETTLEMENT_PARTS, SETTLEMENT, SETTLEMENT_MEASURES, settlement_row)
+
+
+def month_rows(household: str, res: Result) -> tuple[dict[tuple, Row], dict[tuple, Row]]:
+    """The household's statement lines and statements month by month (the rows the SQL views show)."""
+    lines: dict[tuple, Row] = {}
+    statements: dict[tuple, Row] = {}
+    for month, shown in sorted(res.shown.items()):
+        for no, line in enumerate(shown.lines, 1):
+            lines[(household, month, no)] = {
+                "household_id": household, "month": month, "line_no": no, "kind": line.kind,
+                "amount_ore": line.amount_ore, "child_id": line.child_id, "booking_id": line.booking_id,
+                "corrects_month": line.corrects_month, "detail": line.detail[:DETAIL_MAX],
+                "events": events_text(line.events), "issued": shown.issued}
+        total = shown.issued_total if shown.issued else sum(line.amount_ore for line in shown.lines)
+        statements[(household, month)] = {"household_id": household, "month": month, "total_ore": total,
+                                          "issued": shown.issued}
+    return lines, statements

@@ -7,6 +7,7 @@ from typing import Callable, Iterable
 import rules
 
 from projections.billing.months import first_of
+from projections.billing.runs import Expanded
 from projections.tables import BOOL, INT, TEXT, Keyed, Row, Table
 
 DETAIL_MAX = 300  # what an issued statement line can carry (ledger.commands.StatementLine)
@@ -22,25 +23,55 @@ def _state_table(name: str) -> Table:
 BILLING_STATE = _state_table("billing_state")
 BUDGET_STATE = _state_table("budget_state")
 
+_LINE_COLUMNS = (("household_id", TEXT), ("month", TEXT), ("line_no", INT), ("kind", TEXT), ("amount_ore", INT),
+                 ("child_id", TEXT), ("booking_id", TEXT), ("corrects_month", TEXT), ("detail", TEXT),
+                 ("events", TEXT), ("issued", BOOL))
 STATEMENT_LINES = Table(
-    "statement_lines",
-    (("household_id", TEXT), ("month", TEXT), ("line_no", INT), ("kind", TEXT), ("amount_ore", INT),
-     ("child_id", TEXT), ("booking_id", TEXT), ("corrects_month", TEXT), ("detail", TEXT), ("events", TEXT),
-     ("issued", BOOL)),
+    "statement_lines", _LINE_COLUMNS,
     key=("household_id", "month", "line_no"),
-    partition="household_id",
-    indexes=(("month",),),
     doc="A household's statement lines per month: fee, lunch, friplads, sibling, adjustment, correction "
         "(of corrects_month). events: the notification positions behind the line. Issued months show "
-        "exactly the issued lines.",
+        "exactly the issued lines. A SQL view: statement_line_runs month by month.",
+    select=Expanded("statement_line_runs", tuple(c for c, _ in _LINE_COLUMNS), "statement_issued_events"),
 )
-STATEMENTS = Table(
-    "statements",
-    (("household_id", TEXT), ("month", TEXT), ("total_ore", INT), ("issued", BOOL)),
+STATEMENT_ISSUED_EVENTS = Table(
+    "statement_issued_events",
+    (("household_id", TEXT), ("month", TEXT), ("events", TEXT)),
     key=("household_id", "month"),
     partition="household_id",
-    indexes=(("month",),),
-    doc="A household's statement total per month; issued = the issued (immutable) statement.",
+    indexes=(("month",),),  # a month's lines (projections.queries) join that month's rows only
+    doc="Per household and issued month: the events its issued lines name (its StatementIssued), the one "
+        "thing an issued month's lines do not share with the issued months around it. A run's issued lines "
+        "hold no events; the statement_lines view takes the month's from here.",
+)
+STATEMENT_LINE_RUNS = Table(
+    "statement_line_runs",
+    (("household_id", TEXT), ("from_month", TEXT), ("line_no", INT), ("to_month", TEXT))
+    + tuple(c for c in _LINE_COLUMNS if c[0] not in ("household_id", "month", "line_no")),
+    key=("household_id", "from_month", "line_no"),
+    partition="household_id",
+    indexes=(("to_month", "from_month"),),
+    doc="A household's statement lines, one row per run of months (from_month..to_month) with the same "
+        "lines; a detail's \\x1f stands for the month's span, an issued line's NULL events for its month's "
+        "statement_issued_events.",
+    views=(STATEMENT_LINES,),
+)
+_STATEMENT_COLUMNS = (("household_id", TEXT), ("month", TEXT), ("total_ore", INT), ("issued", BOOL))
+STATEMENTS = Table(
+    "statements", _STATEMENT_COLUMNS,
+    key=("household_id", "month"),
+    doc="A household's statement total per month; issued = the issued (immutable) statement. A SQL view: "
+        "statement_runs month by month.",
+    select=Expanded("statement_runs", tuple(c for c, _ in _STATEMENT_COLUMNS)),
+)
+STATEMENT_RUNS = Table(
+    "statement_runs",
+    (("household_id", TEXT), ("from_month", TEXT), ("to_month", TEXT), ("total_ore", INT), ("issued", BOOL)),
+    key=("household_id", "from_month"),
+    partition="household_id",
+    indexes=(("to_month", "from_month"),),
+    doc="A household's statement totals, one row per run of months with the same total and issued flag.",
+    views=(STATEMENTS,),
 )
 SETTLEMENT_PARTS = Table(
     "billing_settlement_parts",
@@ -174,9 +205,10 @@ def write_summary(store, prefix: str, parts: Table, summary: Table, measures: tu
 
 
 def replace_rows(sink: Callable[[Table, list[Row]], None] | None, table: Keyed, owner: str, rows: dict[tuple, Row],
-                 totals: Totals | None = None, since: str | None = None) -> None:
-    """Make `owner`'s rows exactly `rows` (keeping the group totals of parts in step). In a
-    rebuild (a sink is set) every owner comes once into fresh tables: the rows stream out."""
+                 totals: Totals | None = None, since: str | None = None, since_column: str = "month") -> None:
+    """Make `owner`'s rows exactly `rows` (given `since`: its rows whose `since_column` is at least
+    `since`), keeping the group totals of parts in step. In a rebuild (a sink is set) every owner
+    comes once into fresh tables: the rows stream out."""
     if sink is not None:
         sink(table.table, list(rows.values()))
         if totals is not None:
@@ -184,8 +216,8 @@ def replace_rows(sink: Callable[[Table, list[Row]], None] | None, table: Keyed, 
                 totals.add(key[1:], row)
         return
     old = table.owned(owner)
-    if since is not None:  # keys are (owner, month, ...): only the months from `since` are replaced
-        old = {key for key in old if key[1] >= since}
+    if since is not None:  # only the months from `since` are replaced
+        old = {key for key in old if table.rows[key][since_column] >= since}
     for key in old - set(rows):
         if totals is not None:
             totals.add(key[1:], table.get(*key), -1)
