@@ -15,7 +15,7 @@ import schemathesis
 from schemathesis.specs.openapi import checks
 from schemathesis.specs.openapi import stateful as openapi_stateful
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 import api
@@ -204,6 +204,9 @@ def test_stateful_sequences_follow_the_links(api_schema, store, monkeypatch):
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             case.validate_response(response, excluded_checks=EXCLUDED, transport_kwargs=kwargs)
 
+    # A fixed seed, not only derandomize: Hypothesis derandomizes by a digest that depends on where the
+    # code lies, so another checkout (CI's clean clone) drew other sequences, one with no cancellation.
+    seed(6)(Sequences)  # with this seed: 22 children, 21 bookings, 4 cancellations, 2 transfers
     Sequences.run(settings=settings(max_examples=40, stateful_step_count=10, deadline=None, derandomize=True,
                                     database=None, suppress_health_check=list(HealthCheck)))
     ok = Counter((method, path) for method, path, status in calls if 200 <= status < 300)
