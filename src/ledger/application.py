@@ -12,52 +12,36 @@ a domain error — never lost, never doubled.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
 import threading
 import time
 from contextlib import contextmanager
 from copy import deepcopy
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
 from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent
-from eventsourcing.persistence import (
-    IntegrityError,
-    JSONTranscoder,
-    PersistenceError,
-    Transcoding,
-)
-from pydantic import BaseModel
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, PersistenceError, Transcoding
 
 import rules
 from ledger import commands as c
-from ledger import errors
-from ledger.aggregates import (
-    Child,
-    CommandReceipt,
-    Household,
-    Institution,
-    LedgerAggregate,
-    RefusalReceipt,
-    RuleBook,
-    key_digest,
-    receipt_ids,
-)
+from ledger.aggregates import Child, CommandReceipt, Household, Institution, LedgerAggregate, key_digest
+from ledger.bulk import Bulk
 from ledger.clock import Clock, SystemClock, copenhagen_date, using_clock
-from ledger.errors import IdempotencyKeyReused, InvalidCommand, LedgerError, NotFound, StaleState, StoreUnavailable
-from ledger.handlers import HANDLERS, Context
+from ledger.dispatch import CHANNELS, Outcome, check_channel, handler_for, hash_request, named_ids
+from ledger.errors import InvalidCommand, LedgerError, StaleState, StoreUnavailable
+from ledger.handlers import Context
+from ledger.lookups import PersonLookups
+from ledger.receipts import Receipts
 from ledger.registry import PersonRegistry
-from ledger.storage import StoreConfig, parse_database_url
+from ledger.storage import StoreConfig, create_schema, file_identity, opening, parse_database_url
 from ledger.unit_of_work import UnitOfWork
+
+__all__ = ["CHANNELS", "Bulk", "Ledger", "Outcome"]
 
 logger = logging.getLogger("plads.ledger")
 
-CHANNELS = ("self_service", "caseworker", "system", "import")
 MAX_ATTEMPTS = 20
 _TICK = timedelta(microseconds=1)
 
@@ -75,16 +59,7 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-@dataclass
-class Outcome:
-    """What a command did: its result and the log position of its last event."""
-
-    result: dict[str, Any]
-    position: int | None = None
-    replayed: bool = False  # True when an idempotent retry returned the first outcome
-
-
-class Ledger(Application):
+class Ledger(Receipts, PersonLookups, Application):
     name = "ledger"
     # Institutions live for decades and Households/Children collect many events:
     # snapshots keep command latency flat as history grows.
@@ -112,16 +87,16 @@ class Ledger(Application):
         self._file: tuple[int, int] | None = None  # the SQLite file's (device, inode) when opened
         self._last_recorded = datetime.min.replace(tzinfo=timezone.utc)
         try:
-            with _opening(self.store):
+            with opening(self.store):
                 if self.store.kind == "postgres" and self.store.schema:
-                    _create_schema(self.store)
+                    create_schema(self.store)
                 # Cached aggregates are fast-forwarded with one query for newer events (other
                 # processes' writes included) instead of a snapshot read and decode per command;
                 # commands get deep copies, so a refused command leaves the cache as it was.
                 super().__init__(env={"AGGREGATE_CACHE_MAXSIZE": "20000", **self.store.env, **(env or {})})
                 self.registry = PersonRegistry(self.store, key_store)  # keys: $PLADS_KEY_STORE
             self._last_recorded = self._last_recorded_in_log()
-            self._file = _file_identity(self.store)
+            self._file = file_identity(self.store)
         except PersistenceError as e:
             raise StoreUnavailable(f"cannot open the ledger at {self.store.kind}: {e}") from None
 
@@ -265,10 +240,10 @@ class Ledger(Application):
         idempotency_key: str | None = None,
     ) -> Outcome:
         """Run one command in its own transaction (retrying on a concurrent change)."""
-        handler = _handler_for(command)
-        _check_channel(channel)
+        handler = handler_for(command)
+        check_channel(channel)
         self._check_store()
-        request_hash = _request_hash(command, actor, channel) if idempotency_key else ""
+        request_hash = hash_request(command, actor, channel) if idempotency_key else ""
         reconnected = False
         for attempt in range(MAX_ATTEMPTS):
             uow = UnitOfWork(self)
@@ -277,7 +252,7 @@ class Ledger(Application):
             writing: list[bool] = []  # set once the save has begun
             try:
                 with using_clock(self.clock):
-                    uow.prefetch(_named_ids(command, idempotency_key))
+                    uow.prefetch(named_ids(command, idempotency_key))
                     earlier = self._earlier_outcome(uow, idempotency_key, request_hash) if idempotency_key else None
                     if earlier is not None:
                         return earlier
@@ -339,7 +314,7 @@ class Ledger(Application):
     def _check_store(self) -> None:
         """After an outage, ask the server before queueing behind the pool's timeouts:
         while it is still down, callers hear so at once (HTTP 503), not after seconds."""
-        if self._file is not None and _file_identity(self.store) != self._file:
+        if self._file is not None and file_identity(self.store) != self._file:
             # The open connections would go on writing into the unlinked file, acknowledged and
             # then lost at the next start: refuse instead, until the file is back and we restart.
             raise StoreUnavailable("the ledger's SQLite file was deleted or replaced after the ledger opened it; "
@@ -357,80 +332,6 @@ class Ledger(Application):
         # rather than meet them one failed statement at a time.
         self.recorder.datastore.pool.check()
         self._store_down = False
-
-    def _earlier_outcome(self, uow: UnitOfWork, key: str, request_hash: str) -> Outcome | None:
-        receipt = _find_receipt(uow, key)
-        if receipt is None:
-            return None
-        if receipt.request_hash != request_hash:
-            raise IdempotencyKeyReused(
-                f"idempotency key {key!r} was first used for another request ({receipt.command})"
-            )
-        if isinstance(receipt, RefusalReceipt):
-            refused = receipt.outcome["refused"]
-            error = getattr(errors, refused["error"], None)
-            if not (isinstance(error, type) and issubclass(error, LedgerError)):
-                error = InvalidCommand
-            raise error(refused["detail"])
-        return Outcome(receipt.outcome, self._position_of(receipt.id), replayed=True)
-
-    def _remember_refusal(self, key: str, request_hash: str, command: c.Command, actor: str, channel: str,
-                          refusal: LedgerError) -> None:
-        """Keep a refusal under its idempotency key, so a retry gets the same answer.
-
-        Transient refusals (the store down, too much contention) are not outcomes of the
-        command and are not kept; a receipt saved meanwhile by a racing retry wins."""
-        if isinstance(refusal, (StaleState, StoreUnavailable, IdempotencyKeyReused)):
-            return
-        uow = UnitOfWork(self)
-        ctx = Context(actor=actor, channel=channel, today=self._today(), registry=self.registry)
-        try:
-            with using_clock(self.clock):
-                if _find_receipt(uow, key) is not None:
-                    return
-                uow.add(RefusalReceipt(
-                    key=key_digest(key), command=type(command).__name__, request_hash=request_hash,
-                    outcome={"refused": {"error": type(refusal).__name__, "detail": refusal.detail}},
-                    meta=ctx.meta(uow, None),
-                ))
-                self.save(*uow.changed())
-        except (IntegrityError, LedgerError, rules.RuleError):
-            pass
-        except PersistenceError:
-            logger.warning("could not keep the refusal of a %s under its idempotency key; a retry runs the "
-                           "command again", type(command).__name__)
-
-    def find_person(self, cpr: str, *, actor: str | None = None) -> tuple[str, str, str] | None:
-        """(kind, id, household id) of the child or household registered with a CPR number, or None.
-
-        The number is compared as a keyed digest in the person key store; it is neither kept nor logged.
-        With `actor`, the look-up is recorded (who, when, whom found; never the number)."""
-        found = self._person(self.registry.find(cpr))
-        if actor is not None:
-            self.registry.record_lookup(actor, found[1] if found else None, self.clock.now().isoformat())
-        return found
-
-    def _person(self, person_id: str | None) -> tuple[str, str, str] | None:
-        if person_id is None:
-            return None
-        child = self._find(Child, person_id)
-        if child is not None and not child.erased:
-            return "child", person_id, str(child.household_id)
-        household = self._find(Household, person_id)
-        if household is not None and not household.erased:
-            return "household", person_id, person_id
-        return None
-
-    def household_of_cpr(self, cpr: str) -> str | None:
-        """The household a CPR number belongs to (as its payer, or as one of its children)."""
-        found = self.find_person(cpr)
-        return found[2] if found else None
-
-    def _find(self, cls, aggregate_id):
-        try:
-            return self.get(cls, aggregate_id)
-        except NotFound:
-            return None
 
     def today(self) -> date:
         """The ledger's decision day (Copenhagen date of its clock)."""
@@ -462,7 +363,7 @@ class Ledger(Application):
         A refused command is reported (Bulk.rejected) and leaves no trace; the
         others are saved batch by batch. Leaving the block saves the last batch.
         """
-        _check_channel(channel)
+        check_channel(channel)
         batch = Bulk(self, actor, channel, batch_size)
         try:
             yield batch
@@ -506,176 +407,3 @@ class Ledger(Application):
         except PersistenceError as e:
             self._store_down = True
             raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
-
-
-@dataclass
-class Bulk:
-    ledger: Ledger
-    actor: str
-    channel: str
-    batch_size: int
-    uow: UnitOfWork = field(init=False)
-    pending: int = 0
-    accepted: int = 0
-    rejected: list[tuple[int, c.Command, LedgerError]] = field(default_factory=list)
-    _count: int = 0
-    _before: list[Callable[[], None]] = field(default_factory=list)
-    _after: list[Callable[[], None]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.uow = UnitOfWork(self.ledger)
-
-    def execute(self, command: c.Command, *, actor: str | None = None,
-                channel: str | None = None) -> dict[str, Any] | None:
-        """Run a command into the current batch; None (and a rejection) if refused.
-
-        `actor` and `channel` default to the batch's; a simulation mixes families'
-        self-service and caseworkers' commands in one batch."""
-        handler = _handler_for(command)
-        if channel is not None:
-            _check_channel(channel)
-        self._count += 1
-        ctx = Context(actor or self.actor, channel or self.channel, self.ledger._today(),  # noqa: SLF001
-                      self.ledger.registry)
-        self.uow.begin()
-        try:
-            with using_clock(self.ledger.clock):
-                try:
-                    self.uow.prefetch(_named_ids(command, None))
-                    result = handler(self.uow, command, ctx)
-                except rules.RuleError as e:
-                    raise InvalidCommand(str(e)) from None
-        except LedgerError as e:
-            if not self.uow.unchanged_since_begin():
-                raise RuntimeError(f"{type(command).__name__} changed state before refusing") from e
-            self.rejected.append((self._count, command, e))
-            return None
-        self._before.extend(ctx.before_commit)
-        self._after.extend(ctx.after_commit)
-        self.pending += 1
-        self.accepted += 1
-        if self.pending >= self.batch_size:
-            self.flush()
-        return result
-
-    def flush(self) -> int | None:
-        if not self.pending:
-            return None
-        self.ledger.check()
-        for step in self._before:
-            step()
-        changed = self.uow.changed()
-        try:
-            recordings = self.ledger.save(*changed)
-        except IntegrityError as e:
-            raise StaleState(
-                "another writer changed the ledger during a bulk batch; nothing of this batch was saved"
-            ) from e
-        except PersistenceError as e:
-            self.ledger._store_down = True  # noqa: SLF001
-            raise StoreUnavailable(f"the ledger's database is unavailable: {e}") from None
-        if self.ledger.private:
-            # The cache stays current without asking the store (see Ledger): it takes what was
-            # saved, and the next command reads a copy of it, as a command does.
-            for aggregate in changed:
-                self.ledger._remember(aggregate)  # noqa: SLF001
-                del self.uow.seen[aggregate.id]
-        for step in self._after:
-            step()
-        self._before.clear()
-        self._after.clear()
-        self.pending = 0
-        if len(self.uow.seen) > 20_000:
-            # Keep the long-lived aggregates; drop children and bookings already saved.
-            self.uow.seen = {
-                k: a for k, a in self.uow.seen.items() if type(a).__name__ in ("Institution", "RuleBook", "Household")
-            }
-        self.ledger._notify_after_commit(recordings)  # noqa: SLF001
-        return max((r.notification.id for r in recordings), default=None)
-
-
-_OPENING_LOCK = 0x706C616472  # "plads" - 1: PostgreSQL advisory lock held while a ledger creates its tables
-
-
-@contextmanager
-def _opening(store: StoreConfig) -> Iterator[None]:
-    """Ledgers opening at once (API workers, a follower, rebuild processes) create the schema, the
-    tables and their types one after another: PostgreSQL's catalog refuses concurrent `CREATE …
-    IF NOT EXISTS` of one object ("tuple concurrently updated", a duplicate type name)."""
-    if store.kind != "postgres":
-        yield
-        return
-    import psycopg
-
-    try:
-        conn = psycopg.connect(store.postgres_conninfo, autocommit=True)
-    except psycopg.Error as e:
-        raise StoreUnavailable(f"cannot reach PostgreSQL: {e}".strip()) from None
-    try:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_OPENING_LOCK,))
-        yield
-    finally:
-        conn.close()  # the session's advisory lock goes with it
-
-
-def _create_schema(store: StoreConfig) -> None:
-    import psycopg
-    from psycopg import sql
-
-    try:
-        with psycopg.connect(store.postgres_conninfo, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema)))
-    except psycopg.Error as e:
-        raise StoreUnavailable(f"cannot reach PostgreSQL: {e}".strip()) from None
-
-
-def _find_receipt(uow: UnitOfWork, key: str) -> CommandReceipt | None:
-    for receipt_id in receipt_ids(key):
-        receipt = uow.find(CommandReceipt, receipt_id)
-        if receipt is not None:
-            return receipt
-    return None
-
-
-def _file_identity(store: StoreConfig) -> tuple[int, int] | None:
-    """(device, inode) of a SQLite ledger file, (0, 0) when it is missing; None for other stores."""
-    if store.kind != "sqlite" or not store.sqlite_path or store.sqlite_path.startswith("file:"):
-        return None
-    try:
-        st = os.stat(store.sqlite_path)
-    except FileNotFoundError:
-        return (0, 0)
-    return (st.st_dev, st.st_ino)
-
-
-def _handler_for(command: c.Command):
-    try:
-        return HANDLERS[type(command)]
-    except KeyError:
-        raise InvalidCommand(f"unknown command {type(command).__name__}") from None
-
-
-def _named_ids(command: c.Command, idempotency_key: str | None) -> list[Any]:
-    """The aggregates a command names (its *_id fields), the rule book every command
-    consults, and the receipt of its idempotency key: what it will read first."""
-    ids: list[Any] = [RuleBook.create_id()]
-    if idempotency_key:
-        ids.extend(receipt_ids(idempotency_key))
-    for name, value in command:
-        if name.endswith("_id") and isinstance(value, (str, UUID)):
-            ids.append(value)
-    return ids
-
-
-def _check_channel(channel: str) -> None:
-    if channel not in CHANNELS:
-        raise InvalidCommand(f"unknown channel {channel!r}; one of {', '.join(CHANNELS)}")
-
-
-def _request_hash(command: BaseModel, actor: str, channel: str) -> str:
-    body = json.dumps(
-        {"command": type(command).__name__, "body": command.model_dump(mode="json"), "actor": actor,
-         "channel": channel},
-        sort_keys=True,
-    )
-    return hashlib.sha256(body.encode()).hexdigest()

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ledger.errors import InvalidCommand
+from ledger.errors import InvalidCommand, StoreUnavailable
 
 DEFAULT_URL = "sqlite:///plads.db"
 
@@ -124,3 +126,49 @@ def _redact(url: str) -> str:
     if parts.password:
         return url.replace(f":{parts.password}@", ":***@")
     return url
+
+
+_OPENING_LOCK = 0x706C616472  # "plads" - 1: PostgreSQL advisory lock held while a ledger creates its tables
+
+
+@contextmanager
+def opening(store: StoreConfig) -> Iterator[None]:
+    """Ledgers opening at once (API workers, a follower, rebuild processes) create the schema, the
+    tables and their types one after another: PostgreSQL's catalog refuses concurrent `CREATE …
+    IF NOT EXISTS` of one object ("tuple concurrently updated", a duplicate type name)."""
+    if store.kind != "postgres":
+        yield
+        return
+    import psycopg
+
+    try:
+        conn = psycopg.connect(store.postgres_conninfo, autocommit=True)
+    except psycopg.Error as e:
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {e}".strip()) from None
+    try:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_OPENING_LOCK,))
+        yield
+    finally:
+        conn.close()  # the session's advisory lock goes with it
+
+
+def create_schema(store: StoreConfig) -> None:
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with psycopg.connect(store.postgres_conninfo, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(store.schema)))
+    except psycopg.Error as e:
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {e}".strip()) from None
+
+
+def file_identity(store: StoreConfig) -> tuple[int, int] | None:
+    """(device, inode) of a SQLite ledger file, (0, 0) when it is missing; None for other stores."""
+    if store.kind != "sqlite" or not store.sqlite_path or store.sqlite_path.startswith("file:"):
+        return None
+    try:
+        st = os.stat(store.sqlite_path)
+    except FileNotFoundError:
+        return (0, 0)
+    return (st.st_dev, st.st_ino)

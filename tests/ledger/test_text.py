@@ -123,13 +123,13 @@ def test_an_idempotency_key_is_kept_only_as_a_digest(city):
 
 
 def test_a_receipt_kept_under_the_raw_key_before_keys_were_digested_still_answers_a_retry(city):
-    from ledger.application import _request_hash
+    from ledger.dispatch import hash_request
 
     command = c.RegisterHousehold(district="Valby")
     first = city.ledger.execute(command, actor="anna", channel="caseworker")
     # As receipts were kept before: the key itself in the event, the receipt's id derived from it.
     old = CommandReceipt(key="old-key-1", command="RegisterHousehold",
-                         request_hash=_request_hash(command, "anna", "caseworker"), outcome=first.result,
+                         request_hash=hash_request(command, "anna", "caseworker"), outcome=first.result,
                          meta={"actor": "anna", "channel": "caseworker", "reason": None, "rule_set": None,
                                "effective_date": date(2025, 1, 6)})
     city.ledger.save(old)
