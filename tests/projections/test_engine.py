@@ -367,7 +367,7 @@ def test_occupancy_sweep_equals_counting_every_day(spans, caps):
 
 def test_big_pages_upsert_and_delete_through_staging_tables(city, monkeypatch):
     """On PostgreSQL a page with many changed rows goes through COPY into a staging table."""
-    from projections import stores
+    from projections.stores import postgres as stores
 
     if city.ledger.store.kind != "postgres":
         pytest.skip("PostgreSQL's staging path")
