@@ -3,8 +3,9 @@ published numbers, or refuses it by name — on SQLite and PostgreSQL.
 
 Copenhagen's published prices (kr per month, daginstitution under the rate age, without lunch /
 lunch part): 2022 3,588 / 676 (4,264 with lunch), 2023 3,673 / 658 (4,331); from the rate age
-(3 y until 2024): 2023 2,020. 2024 has no published price list and 2022 no complete friplads scale:
-both are gaps. 2023 friplads: free below 193,501 kr, step (601,200 - 193,501) / 95 = 4,292 kr.
+(3 y until 2024): 2023 2,020. 2024 has no published price list: a gap. Friplads 2022 (kk.dk): free
+up to and including 187,900 kr, none from 583,700 kr, step (583,700 - 187,901) / 95 = 4,166 kr; 2023:
+free below 193,501 kr, step (601,200 - 193,501) / 95 = 4,292 kr.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ HISTORY = {
     "capacities": [{"institution": "SOL", "age_group": "nursery", "seats": 10, "effective_from": "2022-01-01"},
                    {"institution": "SOL", "age_group": "kindergarten", "seats": 10, "effective_from": "2022-01-01"}],
     "households": [{"ref": "H1", "district": "Nørrebro"}, {"ref": "H2", "district": "Nørrebro"}],
-    # Declared for December 2021 (the 2021 scale); 2022 has no scale; decided again for 2023.
+    # Declared for December 2021 (the 2021 scale); decided again on the 2022 and the 2023 scale.
     "incomes": [{"household": "H2", "annual_income_ore": 300_000_00, "effective_from": "2021-12-01"}],
     "children": [{"ref": "C1", "household": "H1", "birth_date": "2021-01-10"},
                  {"ref": "C2", "household": "H2", "birth_date": "2020-06-20"}],
@@ -86,23 +87,29 @@ def test_imported_2022_to_2024_history_bills_each_year_at_its_own_prices_or_refu
                     assert got == [("fee", 367_300), ("lunch", 65_800)], month       # 2023: 3,673 + 658
                 else:
                     assert got == [("gap", 0)], month                                # 2024: not published
-            # H2: the 2021 decision is not carried into 2022 (no 2022 scale); 2023 decided on its scale:
-            # 300,000 kr: 5 + (300,000 - 193,501) // 4,292 = 29 %.
-            assert _lines(p, h2, "2022-03") == [("gap", 0)]
+            # H2: the 2021 decision (32 %) is not carried into 2022; each year decided on its own scale:
+            # 300,000 kr in 2022: 5 + (300,000 - 187,901) // 4,166 = 31 %: 358,800 * 31 % = 111,228;
+            # in 2023: 5 + (300,000 - 193,501) // 4,292 = 29 %.
+            assert _lines(p, h2, "2022-03") == [("fee", 358_800), ("friplads", 111_228 - 358_800)]
+            assert _lines(p, h2, "2022-12") == [("fee", 358_800), ("friplads", 111_228 - 358_800)]
             assert _lines(p, h2, "2023-05") == [("fee", 367_300), ("friplads", 106_517 - 367_300)]
             assert _lines(p, h2, "2023-06") == [("fee", 202_000), ("friplads", 58_580 - 202_000)]  # from 3 y
             gap = next(r for r in p.store.load(STATEMENT_LINES) if r["household_id"] == h1 and r["month"] == "2024-03")
             assert gap["detail"].startswith(f"2024-03: no published tariffs in {RULE_SET}")
 
             assert _issue(ledger, p, "2022-02")["total_ore"] == 426_400
-            with pytest.raises(InvalidCommand, match=f"2022-03: no published friplads in {RULE_SET}"):
-                _issue(ledger, p, "2022-03")
+            assert _issue(ledger, p, "2022-03")["total_ore"] == 426_400 + 111_228
             assert _issue(ledger, p, "2023-05")["total_ore"] == 433_100 + 106_517
             with pytest.raises(InvalidCommand, match=f"2024-03: no published tariffs in {RULE_SET}"):
                 _issue(ledger, p, "2024-03")
-            # An income for a year without a published scale is refused by name, not decided on 2021's.
-            with pytest.raises(InvalidCommand, match=f"2022-06: no published friplads in {RULE_SET}"):
-                ledger.execute(c.DeclareIncome(household_id=h1, annual_income_ore=250_000_00,
-                                               effective_from=date(2022, 6, 1)), actor="anna", channel="caseworker")
+            # An income declared for mid-2022 is decided on the 2022 scale, not 2021's:
+            # 250,000 kr: 5 + (250,000 - 187,901) // 4,166 = 19 %; fee and lunch 426,400 * 19 % = 81,016.
+            got = ledger.execute(c.DeclareIncome(household_id=h1, annual_income_ore=250_000_00,
+                                                 effective_from=date(2022, 6, 1)), actor="anna",
+                                 channel="caseworker").result
+            assert (got["pay_share_percent"], got["scale"]["effective_from"]) == (19, "2022-01-01")
+            p.catch_up()
+            assert _lines(p, h1, "2022-05") == [("fee", 358_800), ("lunch", 67_600)]
+            assert _lines(p, h1, "2022-06") == [("fee", 358_800), ("lunch", 67_600), ("friplads", 81_016 - 426_400)]
         finally:
             p.close()
