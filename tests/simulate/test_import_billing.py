@@ -113,3 +113,56 @@ def test_imported_2022_to_2024_history_bills_each_year_at_its_own_prices_or_refu
             assert _lines(p, h1, "2022-06") == [("fee", 358_800), ("lunch", 67_600), ("friplads", 81_016 - 426_400)]
         finally:
             p.close()
+
+
+def test_a_share_decided_before_the_data_carried_its_year_is_not_billed_as_that_years(store, tmp_path,
+                                                                                      monkeypatch):
+    """The 2022 scale entered the rule data after this ledger was imported (2022 was a gap then),
+    so H2's share in force in 2022 is the December 2021 decision on the 2021 scale: 32 %, where
+    2022's scale gives 31 %. Its 2022 months are drafted as a gap naming the month and the rule
+    set, and the ledger refuses to issue them (even from statements made by hand), until the
+    income is declared again from 2022-01-01 and decided on the 2022 scale."""
+    import rules
+    from rules.model import Gap
+
+    load, published = rules.load_rule_set, rules.load_rule_set(RULE_SET)
+    as_then = published.model_copy(update={
+        "friplads": tuple(s for s in published.friplads if s.effective_from.year != 2022),
+        "gaps": published.gaps + (Gap(section="friplads", effective_from=date(2022, 1, 1), until=date(2022, 12, 31),
+                                      source="the 2022 scale not yet found"),)})
+    monkeypatch.setattr(rules, "load_rule_set", lambda rule_set_id: as_then if rule_set_id == RULE_SET
+                        else load(rule_set_id))
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(HISTORY), encoding="utf-8")
+    with store.ledger(date(2021, 12, 1)) as ledger:
+        h2 = import_history(ledger, path).ids["household:H2"]
+        monkeypatch.undo()  # from here on the data as it is now
+        ledger.clock.set(date(2024, 12, 10))
+        ledger.execute(c.OpenBillingMonth(month="2024-12"), actor="billing", channel="system")
+        p = Projector(ledger, [Billing(), Budget()])
+        try:
+            p.catch_up()
+            assert _lines(p, h2, "2022-03") == [("gap", 0)]
+            gap = next(r for r in p.store.load(STATEMENT_LINES) if r["household_id"] == h2 and r["month"] == "2022-03")
+            assert gap["detail"] == ("2022-03: the friplads share in force was decided on 2021-12-01, before the "
+                                     f"2022 scale published in {RULE_SET}; declare the income again from 2022-01-01")
+            assert _lines(p, h2, "2023-05") == [("fee", 367_300), ("friplads", 106_517 - 367_300)]  # its own year
+            # By hand, at the old 32 %: 358,800 * 32 % = 114,816.
+            by_hand = c.HouseholdStatement(household_id=h2, total_ore=114_816, lines=[
+                c.StatementLine(kind="fee", amount_ore=358_800), c.StatementLine(kind="friplads", amount_ore=-243_984)])
+            with pytest.raises(InvalidCommand, match=f"^2022-03 cannot be issued for household {h2}: 2022-03: the "
+                               f"friplads share of household {h2} was decided on the 2021 scale, not on the 2022 "
+                               f"scale published in {RULE_SET}; declare the income again from 2022-01-01$"):
+                ledger.execute(c.IssueStatements(month="2022-03", statements=[by_hand]), actor="billing",
+                               channel="system")
+            # The same income declared again from 2022-01-01 is decided on the 2022 scale (not kept
+            # as less than 5 steps from the income granted: that share was another year's).
+            again = ledger.execute(c.DeclareIncome(household_id=h2, annual_income_ore=300_000_00,
+                                                   effective_from=date(2022, 1, 1)), actor="anna",
+                                   channel="caseworker").result
+            assert (again["pay_share_percent"], again["scale"]["effective_from"]) == (31, "2022-01-01")
+            p.catch_up()
+            assert _lines(p, h2, "2022-03") == [("fee", 358_800), ("friplads", 111_228 - 358_800)]
+            assert _issue(ledger, p, "2022-03")["total_ore"] == 426_400 + 111_228
+        finally:
+            p.close()
