@@ -292,6 +292,9 @@ class Household(LedgerAggregate):
     ) -> None:
         self.friplads = _dated_upsert(self.friplads, effective_from, pay_share_percent)
         self.granted_incomes = _dated_upsert(getattr(self, "granted_incomes", []), effective_from, annual_income_ore)
+        scale_from = scale.get("effective_from")
+        self.decided_scales = _dated_upsert(getattr(self, "decided_scales", []), effective_from,
+                                            None if scale_from is None else str(scale_from))
 
     @recorded_as(events.Household.FripladsSettled)
     def settle_friplads(self, year: int, annual_income_ore: int, shares: list[int | None], meta: Meta) -> None:
@@ -303,6 +306,17 @@ class Household(LedgerAggregate):
         """The income the pay share in force on `day` was decided on (None from a snapshot taken
         before decisions kept it: the share is then decided again on any new income)."""
         return _dated_lookup(getattr(self, "granted_incomes", []), day)
+
+    def decided_scale_on(self, day: date) -> date | None:
+        """The first day of the friplads scale the share in force on `day` was decided on (None
+        without a decision, or from a snapshot taken before decisions kept it)."""
+        found = _dated_lookup(getattr(self, "decided_scales", []), day)
+        return None if found is None else date.fromisoformat(found)
+
+    def settled_share_on(self, day: date) -> int | None:
+        """The share the year's settlement gives the month of `day` (None: not settled)."""
+        shares = getattr(self, "settlements", {}).get(str(day.year))
+        return None if shares is None else shares[day.month - 1]
 
     def has_friplads_on(self, day: date) -> bool:
         """Whether a friplads decision is in force on `day`."""

@@ -141,6 +141,18 @@ def test_bookings_outside_the_age_band_are_refused(city):
         city.book(child, vuggestue, D(2027, 2, 1))  # past the nursery age
 
 
+def test_copenhagens_earliest_start_is_6_months_not_26_weeks(city):
+    """Issue 23 (kk.dk): born 2026-03-15, the 26-week guarantee date is 2026-09-13 but Copenhagen
+    starts a place at 6 months, 2026-09-15: a booking two days early is refused by name."""
+    city.ledger.clock.set(D(2026, 5, 4))
+    vuggestue = city.institution(kind="vuggestue", kindergarten=None)
+    child = city.child(city.household(), birth=D(2026, 3, 15))
+    with pytest.raises(InvalidCommand, match="2026-09-15 .6 months"):
+        city.book(child, vuggestue, D(2026, 9, 13))
+    booked = city.book(child, vuggestue, D(2026, 9, 15))
+    assert (booked["start_date"], booked["end_date"]) == ("2026-09-15", "2028-12-31")  # to 2 y 10 m - 1 day
+
+
 def test_a_booking_without_a_registration_records_the_registration(city):
     inst = city.institution()
     child = city.child(city.household())

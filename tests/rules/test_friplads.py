@@ -38,7 +38,8 @@ def test_a_fraction_of_a_krone_does_not_cross_a_step():
 @pytest.mark.parametrize(
     "year, free_below, step_kr, full_from",
     [(2019, 177_601, 3_938, 551_700), (2020, 181_501, 4_024, 563_800), (2021, 185_701, 4_117, 576_800),
-     (2023, 193_501, 4_292, 601_200), (2024, 200_301, 4_441, 622_200), (2025, 208_101, 4_615, 646_500)],
+     (2022, 187_901, 4_166, 583_700), (2023, 193_501, 4_292, 601_200), (2024, 200_301, 4_441, 622_200),
+     (2025, 208_101, 4_615, 646_500)],
 )
 def test_each_years_limits_and_step(year, free_below, step_kr, full_from):
     on = D(year, 7, 1)
@@ -55,7 +56,8 @@ def test_each_years_limits_and_step(year, free_below, step_kr, full_from):
 
 def test_published_steps_are_marked_and_the_others_derived_as_a_95th_of_the_span():
     published = {s.effective_from.year: s.step_published for s in RS.friplads}
-    assert published == {2018: False, 2019: True, 2020: True, 2021: True, 2023: False, 2024: False, 2025: False}
+    assert published == {2018: False, 2019: True, 2020: True, 2021: True, 2022: False, 2023: False, 2024: False,
+                         2025: False}
     s2025 = rules.friplads_scale_on(D(2025, 1, 1), RS)
     assert s2025.step_ore == rules.round_half_up(646_500 - 208_101, 95) * KR == 461_500
 
@@ -74,9 +76,7 @@ def test_three_children_and_a_single_parent_raise_both_limits():
 
 
 def test_the_scales_are_dated_by_year_and_stay_in_force():
-    # 2022's lower limit was not found: a gap, refused by name (never 2021's scale).
-    with pytest.raises(RuleError, match="2022-05: no published friplads in copenhagen-book-en-plads@1"):
-        rules.friplads_scale_on(D(2022, 5, 1), RS)
+    assert rules.friplads_scale_on(D(2022, 5, 1), RS).effective_from == D(2022, 1, 1)  # never 2021's scale
     assert rules.friplads_scale_on(D(2027, 5, 1), RS).effective_from == D(2025, 1, 1)
     assert share(208_101, D(2024, 12, 31)) == 6   # 2024 scale: 208,101 - 200,301 = 7,800 >= one step
     assert share(208_101, D(2025, 1, 1)) == 5
@@ -94,6 +94,21 @@ def test_the_2018_scale_as_published():
     assert share(173_801 + 3_853, on) == 6 and share(173_801 + 3_852, on) == 5
 
 
+def test_the_2022_scale_as_published():
+    # kk.dk 'Søg økonomisk fripladstilskud' (2022): hel friplads up to and including 187,900 kr,
+    # partial 187,901-583,699 kr, full payment from 583,700 kr; single parents +65,747 kr.
+    on = D(2022, 9, 1)
+    assert share(187_900, on) == 0 and share(187_901, on) == 5
+    assert share(583_699, on) == 99 and share(583_700, on) == 100
+    # Step not published: (583,700 - 187,901) / 95 = 4,166.3 -> 4,166 kr.
+    assert share(187_901 + 4_165, on) == 5 and share(187_901 + 4_166, on) == 6
+    # 300,000 kr: 5 + (300,000 - 187,901) // 4,166 = 5 + 26 = 31 % (2021's scale said 32 %).
+    assert share(300_000, on) == 31 and share(300_000, D(2021, 12, 1)) == 32
+    # A single parent with two children: both limits + 65,747 + 7,000.
+    assert rules.friplads_limits_ore(2, True, on, RS) == ((187_901 + 72_747) * KR, (583_700 + 72_747) * KR)
+    assert share(260_648, on, children=2, single=True) == 5 and share(260_647, on, children=2, single=True) == 0
+
+
 def test_bad_inputs_are_rule_errors():
     with pytest.raises(RuleError, match=r"^income is integer øre, not 300000\.0$"):
         rules.friplads_pay_share_percent(300_000.0, 1, False, D(2025, 1, 1), RS)  # type: ignore[arg-type]
@@ -106,7 +121,7 @@ def test_bad_inputs_are_rule_errors():
 
 incomes = st.integers(-10**8, 2 * 10**8)  # øre, up to 2 million kr
 households = st.tuples(st.integers(0, 8), st.booleans(),
-                       st.dates(D(2018, 1, 1), D(2030, 12, 31)).filter(lambda d: d.year != 2022))  # 2022: a gap
+                       st.dates(D(2018, 1, 1), D(2030, 12, 31)))
 
 
 @given(incomes, incomes, households)

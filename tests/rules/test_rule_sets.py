@@ -135,6 +135,19 @@ def test_a_scenario_can_extend_the_base_and_replace_a_whole_section():
     assert rules.caseworker_held_seats(10, rs) == 3
 
 
+def test_a_friplads_scale_gap_is_refused_by_name_never_the_year_before():
+    """The published data has no friplads gap any more (2022's lower limit was found); the rule
+    stays: data declaring one refuses each day in it by name instead of applying 2021's scale."""
+    gap = '\n[[gaps]]\nsection = "friplads"\neffective_from = 2022-01-01\nuntil = 2022-12-31\nsource = "a test gap"\n'
+    rs = rules.rule_set_from_toml(SCENARIO + gap)
+    with pytest.raises(RuleError, match=r"^2022-07: no published friplads in scenario-cheap-nursery@3 "
+                                        r"\(a gap in its data, 2022-01-01..2022-12-31\)$"):
+        rules.friplads_pay_share_percent(30_000_000, 1, False, date(2022, 7, 1), rs)
+    # Around it the years' own scales: 300,000 kr is 32 % in 2021 and 29 % in 2023.
+    assert rules.friplads_pay_share_percent(30_000_000, 1, False, date(2021, 12, 31), rs) == 32
+    assert rules.friplads_pay_share_percent(30_000_000, 1, False, date(2023, 1, 1), rs) == 29
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

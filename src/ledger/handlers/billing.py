@@ -9,6 +9,7 @@ from ledger import commands as c
 from ledger.aggregates import BillingCalendar, BillingRun, Household, Statement, billing_run_id, statement_id
 from ledger.errors import AlreadyIssued, InvalidCommand
 from ledger.handlers.context import Context
+from ledger.handlers.households import stale_friplads
 from ledger.unit_of_work import UnitOfWork
 
 # Statement lines the billing view marks as not billable (projections.billing.due.marker).
@@ -24,21 +25,25 @@ def issue_statements(uow: UnitOfWork, cmd: c.IssueStatements, ctx: Context) -> d
     # trip on PostgreSQL, not two per household).
     uow.prefetch([s.household_id for s in cmd.statements]
                  + [statement_id(str(s.household_id), cmd.month) for s in cmd.statements])
-    seen = set()
+    seen, first_day = set(), date.fromisoformat(cmd.month + "-01")
     for s in cmd.statements:
         if s.household_id in seen:
             raise InvalidCommand(f"household {s.household_id} has two statements for {cmd.month}")
         seen.add(s.household_id)
-        uow.get(Household, s.household_id)
+        household = uow.get(Household, s.household_id)
         unpublished = next((line for line in s.lines if line.kind in UNBILLABLE_LINES), None)
         if unpublished is not None:
             # A month without its year's published numbers (a gap, or after the last published
             # year) is never issued: the rule data needs that year first (a new rule-set version).
             raise InvalidCommand(f"{cmd.month} cannot be issued for household {s.household_id}: "
                                  f"{unpublished.detail or unpublished.kind}")
+        stale = stale_friplads(household, first_day, ctx.rule_set(uow))
+        if stale is not None:
+            # Nor with a share decided on another year's scale (never another year's numbers).
+            raise InvalidCommand(f"{cmd.month} cannot be issued for household {s.household_id}: {stale}")
         if uow.find(Statement, statement_id(str(s.household_id), cmd.month)):
             raise AlreadyIssued(f"household {s.household_id} already has a statement for {cmd.month}")
-    meta = ctx.meta(uow, date.fromisoformat(cmd.month + "-01"))
+    meta = ctx.meta(uow, first_day)
     total = 0
     for s in cmd.statements:
         lines = [line.model_dump(mode="json") for line in s.lines]

@@ -62,8 +62,9 @@ def declare_income(uow: UnitOfWork, cmd: c.DeclareIncome, ctx: Context) -> dict:
         annual_income_ore=cmd.annual_income_ore, effective_from=cmd.effective_from, meta=meta
     )
     granted = household.granted_income_on(cmd.effective_from)
-    if granted is not None and not rules.friplads_recalculation_due(granted, cmd.annual_income_ore,
-                                                                     cmd.effective_from, ctx.rule_set(uow)):
+    if (granted is not None and stale_friplads(household, cmd.effective_from, ctx.rule_set(uow)) is None
+            and not rules.friplads_recalculation_due(granted, cmd.annual_income_ore, cmd.effective_from,
+                                                     ctx.rule_set(uow))):
         # Less than 5 steps from the income the share in force was decided on: the share stays
         # (the annual settlement takes the final income); later scale years use the new income.
         decision["pay_share_percent"] = household.pay_share_on(cmd.effective_from)
@@ -109,15 +110,35 @@ def settle_friplads(uow: UnitOfWork, cmd: c.SettleFriplads, ctx: Context) -> dic
     return {"household_id": str(household.id), "year": cmd.year, "pay_share_percent": shares}
 
 
+def stale_friplads(household: Household, day: date, rule_set: rules.RuleSet) -> str | None:
+    """Why the pay share in force on `day` cannot be billed: it was decided on an older friplads
+    scale than the one the rule data publishes for `day` (the data gained that year after the
+    decision); None when it was decided on that scale, is settled, or there is nothing to check."""
+    decided = household.decided_scale_on(day)
+    if decided is None or household.settled_share_on(day) is not None:
+        return None
+    try:
+        published = rules.friplads_scale_on(day, rule_set).effective_from
+    except rules.RuleError:
+        return None  # a gap: the month is refused by name as such
+    if decided >= published:
+        return None
+    return (f"{day:%Y-%m}: the friplads share of household {household.id} was decided on the "
+            f"{decided.year} scale, not on the {published.year} scale published in {rule_set.id}; "
+            f"declare the income again from {published.isoformat()}")
+
+
 def _redecide_friplads(uow: UnitOfWork, ctx: Context, household: Household, since: date,
                        meta: dict[str, Any], keep_first: bool = False) -> int | None:
     """Decide the pay share again from `since` on, wherever income, household facts or the
-    published scale change later: a backdated fact must not leave later decisions stale.
+    published scale change later: a backdated fact must not leave later decisions stale. Each
+    scale year gets its own decision, even with an unchanged share: the share in force always
+    names the scale it was decided on (`stale_friplads`).
 
     Returns the share decided for `since` (None without a declared income)."""
     rule_set = ctx.rule_set(uow)
-    scale_days = [s.effective_from for s in rule_set.friplads]
-    later = sorted({d for d in household.fact_dates() + scale_days if d > since})
+    scale_days = {s.effective_from for s in rule_set.friplads}
+    later = sorted({d for d in household.fact_dates() + list(scale_days) if d > since})
     first = None
     for day in [since, *later]:
         income = household.income_on(day)
@@ -127,7 +148,8 @@ def _redecide_friplads(uow: UnitOfWork, ctx: Context, household: Household, sinc
         decision = _friplads_decision(uow, ctx, income, children, single, day)
         if day == since:
             first = decision["pay_share_percent"]
-        elif decision["pay_share_percent"] == household.pay_share_on(day):
+        elif (decision["pay_share_percent"] == household.pay_share_on(day)
+              and (day not in scale_days or household.decided_scale_on(day) == day)):
             continue
         household.decide_friplads(effective_from=day, meta={**meta, "effective_date": day}, **decision)
     return first

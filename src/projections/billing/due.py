@@ -111,11 +111,17 @@ def due(facts: FactsFold, household: str, month: str, raw: list[tuple[str, date,
     newest = max(out.spans, key=lambda s: facts.bookings[s.booking_id].events[0])
     rs = facts.rules_for(facts.bookings[newest.booking_id].rule_set)
     m_first = first_of(month)
-    share, share_position = _pay_share(facts, household, month)
+    share, share_position, decided_on = _pay_share(facts, household, month)
     adjustments, adjustment_events = _adjustments(facts, household, month, places, place_events)
     try:
         if share_position is not None:
-            rs.in_force("friplads", m_first)  # the month's scale: a gap refuses the month by name
+            scale = rs.in_force("friplads", m_first)  # the month's scale: a gap refuses the month by name
+            if decided_on is not None and decided_on < scale.effective_from:
+                # The ledger decides each scale year; a share from before the month's scale was
+                # decided before the data carried that year: never bill another year's scale.
+                raise rules.RuleError(f"{month}: the friplads share in force was decided on {decided_on}, "
+                                      f"before the {scale.effective_from.year} scale published in {rs.id}; "
+                                      f"declare the income again from {scale.effective_from}")
         charges = rules.household_month_charges(
             [rules.PlaceMonth(p.place_id, p.spans[0].kind, p.spans[0].birth, p.first, p.last, p.spans[0].lunch,
                               difference_ore(facts, p, month, rs)) for p in places],
@@ -165,20 +171,21 @@ def _places(spans: list[Span]) -> list[Place]:
     return places
 
 
-def _pay_share(facts: FactsFold, household: str, month: str) -> tuple[int, int | None]:
-    """The pay share in force on the month's 1st and the position of the event that set it: the
-    friplads decision, or the year's settlement where it names the month; 100 % without either."""
+def _pay_share(facts: FactsFold, household: str, month: str) -> tuple[int, int | None, date | None]:
+    """The pay share in force on the month's 1st, the position of the event that set it (the
+    friplads decision, or the year's settlement where it names the month; 100 % without either)
+    and the day the decision took effect (None for a settled or a counterfactual share)."""
     m_first = first_of(month)
-    share, position = 100, None
+    share, position, decided_on = 100, None, None
     for decision in facts.friplads.get(household, ()):
         if decision.effective <= m_first:
-            share, position = decision.share, decision.position
+            share, position, decided_on = decision.share, decision.position, decision.effective
     settled = facts.settled.get(household, {}).get(month[:4])
     if settled is not None and settled.shares[m_first.month - 1] is not None:
-        share, position = settled.shares[m_first.month - 1], settled.position
+        share, position, decided_on = settled.shares[m_first.month - 1], settled.position, None
     if facts.scenario is not None:
-        share = facts.scenario_share(household, m_first, share)
-    return share, position
+        share, decided_on = facts.scenario_share(household, m_first, share), None
+    return share, position, decided_on
 
 
 def _adjustments(facts: FactsFold, household: str, month: str, places: list[Place],
