@@ -17,6 +17,7 @@ from projections import queries as q
 from processes.allocation import run_allocation
 from projections.projector import Projector
 from replay.audit import fairness_audit
+from replay.guarantee_answers import guarantee_answers
 
 D = date
 
@@ -39,7 +40,11 @@ def city(new_city):
     return new_city(rule_set="copenhagen-2025-waitinglist@1")
 
 
-def test_watch_run_and_audit_give_one_answer(city):
+@pytest.fixture
+def five(city):
+    """Five children past their guarantee date (2025-04-06) on 2025-06-02: one placed outside its wishes,
+    one that refused an offer, one with nothing, one placed at a wish from July, one whose place was
+    cancelled before it started."""
     wished = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="Ønsket")
     elsewhere = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="Andetsteds")
     city.book(city.child(city.household(), birth=D(2024, 1, 10)), wished, D(2025, 1, 6))  # the wished seat is taken
@@ -66,6 +71,14 @@ def test_watch_run_and_audit_give_one_answer(city):
     city.ledger.clock.set(D(2025, 6, 2))
     city.run(c.RegisterHousehold(district="Nørrebro"))  # the lists' date follows the ledger's latest event
 
+    return city, {"placed": placed, "unplaced": unplaced, "refusing": refusing, "late": late,
+                  "cancelled": cancelled}
+
+
+def test_watch_run_and_audit_give_one_answer(five):
+    city, kids = five
+    placed, unplaced, refusing, late, cancelled = (kids[k] for k in ("placed", "unplaced", "refusing", "late",
+                                                                     "cancelled"))
     projector = Projector(city.ledger, [WaitingLists()])
     projector.catch_up()
     watch = {r["child_id"]: r for r in q.guarantee_watch(projector.store, on=D(2025, 6, 2))}
@@ -109,3 +122,13 @@ def test_a_family_that_booked_a_later_start_is_late_in_every_answer(new_city):
     assert [(case["child_id"], case["place_from"]) for case in run["unplaced_cases"]] == [(child, D(2025, 8, 1))]
     breaches = fairness_audit(city.ledger, end=D(2025, 6, 2))["findings"]["guarantee_breaches"]
     assert [(b["child_id"], b["days_late"], b["still_waiting"]) for b in breaches] == [(child, 57, True)]
+
+
+def test_the_three_answers_side_by_side_name_the_same_children(five):
+    """replay.guarantee_answers, the comparison measured on the demo city (docs/allocation.md)."""
+    city, kids = five
+    answers = guarantee_answers(city.ledger)
+    assert answers.watch == answers.run_unplaced == answers.audit == \
+        {(kids[k], "nursery") for k in ("unplaced", "late", "cancelled")}
+    assert answers.run_offered == set() and answers.audit_placed_late == 0
+    assert answers.breached_on == {D(2025, 4, 6)} and answers.agree()
