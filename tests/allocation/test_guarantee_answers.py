@@ -124,6 +124,26 @@ def test_a_family_that_booked_a_later_start_is_late_in_every_answer(new_city):
     assert [(b["child_id"], b["days_late"], b["still_waiting"]) for b in breaches] == [(child, 57, True)]
 
 
+def test_a_child_past_its_date_with_an_open_offer_is_without_a_place_in_every_answer(new_city):
+    """An offer the family has not answered yet is no place: past the guarantee date the watch and the
+    audit name the child, and so must the run (it makes no second offer, but the case is still open)."""
+    city = new_city(rule_set="copenhagen-2025-waitinglist@1")
+    wished = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="Ønsket")
+    child = city.child(city.household(), birth=D(2024, 3, 15))
+    city.run(c.Register(child_id=child, age_group="nursery", wishes=[wished], need_date=D(2025, 3, 1)))
+    city.ledger.clock.set(D(2025, 5, 20))  # due 2025-04-06; the offer starts after it
+    city.run(c.OfferPlace(child_id=child, institution_id=wished, age_group="nursery", start_date=D(2025, 6, 1),
+                          expires_on=D(2025, 6, 3), rank=1, priority_basis="seniority"), channel="system")
+    city.ledger.clock.set(D(2025, 6, 2))
+    city.run(c.RegisterHousehold(district="Nørrebro"))
+
+    answers = guarantee_answers(city.ledger)
+    assert answers.on == D(2025, 6, 2)
+    assert answers.watch == answers.audit == {(child, "nursery")}
+    assert answers.run_unplaced == {(child, "nursery")} and answers.run_offered == set()
+    assert answers.agree() and answers.disagreements() == {}
+
+
 def test_the_three_answers_side_by_side_name_the_same_children(five):
     """replay.guarantee_answers, the comparison measured on the demo city (docs/allocation.md)."""
     city, kids = five
