@@ -4,7 +4,7 @@ without a place (dagtilbudsloven § 23)?
 - the guarantee watch (`projections.queries.guarantee_watch`): rows past the date (days_left < 0)
   whose guarantee nothing met (`guarantee_met_by` empty);
 - the allocation run for the month (`processes.allocation.run_allocation`): its unplaced cases due
-  before the day, and the children it offers a seat to now (they were without one when it ran);
+  before the day, and the children past their date without a place it offers a seat to now;
 - the fairness audit (`replay.audit.fairness_audit`): its guarantee breaches still waiting.
 
 All three rest on one definition (rules.place_meets_guarantee, rules.offer_meets_guarantee) and
@@ -91,9 +91,14 @@ def guarantee_answers(ledger: Ledger) -> GuaranteeAnswers:
 
 
 def _run(out: GuaranteeAnswers, ledger: Ledger, projector: Projector) -> None:
+    # Who was past its date with its guarantee not met when the run began: an offer to a child whose
+    # place outside its wishes (or refused offer) met it is a wish granted, not a guarantee case.
     due: dict[Pair, date] = {}
+    met: set[Pair] = set()
     for r in q.waiting_entries(projector.store):
         pair = (r["child_id"], r["age_group"])
+        if r["guarantee_met_by"]:
+            met.add(pair)
         if r["guarantee_date"] is not None:
             due[pair] = min(due.get(pair, r["guarantee_date"]), r["guarantee_date"])
     run = run_allocation(ledger, f"{out.on:%Y-%m}", store=projector.store)
@@ -102,7 +107,7 @@ def _run(out: GuaranteeAnswers, ledger: Ledger, projector: Projector) -> None:
             out.run_unplaced.add((case["child_id"], case["age_group"]))
     for offer in run["offers"]:
         pair = (offer["child_id"], offer["age_group"])
-        if pair in due and due[pair] < out.on:
+        if pair in due and due[pair] < out.on and pair not in met:
             out.run_offered.add(pair)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 import rules
 from ledger import commands as c
+from ledger.aggregates import Child
 from projections import WaitingLists
 from projections import queries as q
 from processes.allocation import run_allocation
@@ -152,3 +153,22 @@ def test_the_three_answers_side_by_side_name_the_same_children(five):
         {(kids[k], "nursery") for k in ("unplaced", "late", "cancelled")}
     assert answers.run_offered == set() and answers.audit_placed_late == 0
     assert answers.breached_on == {D(2025, 4, 6)} and answers.agree()
+
+
+def test_a_wished_seat_offered_to_a_child_whose_guarantee_is_met_is_no_guarantee_case(new_city):
+    """The demo city's waiting list: the run offers a wished seat to a child past its date that holds a
+    place outside its wishes. Its guarantee was met; the comparison must not count the offer as one."""
+    city = new_city(rule_set="copenhagen-2025-waitinglist@1")
+    wished = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="Ønsket")
+    elsewhere = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="Andetsteds")
+    child = city.child(city.household(), birth=D(2024, 3, 15))
+    city.run(c.Register(child_id=child, age_group="nursery", wishes=[wished], need_date=D(2025, 3, 1)))
+    city.book(child, elsewhere, D(2025, 3, 1))
+    city.ledger.clock.set(D(2025, 6, 2))
+    city.run(c.RegisterHousehold(district="Nørrebro"))
+
+    answers = guarantee_answers(city.ledger)
+    assert answers.watch == answers.run_unplaced == answers.audit == set()
+    assert answers.run_offered == set() and answers.agree()
+    offers = [o for o in city.ledger.get(Child, child).offers.values()]
+    assert [(o["institution_id"], o["state"]) for o in offers] == [(wished, "open")]  # the run did offer it
