@@ -8,6 +8,7 @@ and answered with a plain 500 problem without internals.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -85,10 +86,14 @@ def install(app: FastAPI) -> None:
         return problem(422, "Invalid request", detail or "the request is not valid", errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, e: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
         titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Request too large",
                   503: "Unavailable"}
-        return problem(e.status_code, titles.get(e.status_code, "Error"), str(e.detail), headers=e.headers)
+        headers = e.headers
+        documented = allowed_methods(app, request.url.path) if e.status_code == 405 else []
+        if documented:  # else (a page outside the API document, /docs) Starlette's own Allow stands
+            headers = {**(headers or {}), "Allow": ", ".join(documented)}
+        return problem(e.status_code, titles.get(e.status_code, "Error"), str(e.detail), headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, e: Exception) -> JSONResponse:
@@ -96,6 +101,22 @@ def install(app: FastAPI) -> None:
         return problem(500, "Internal error", "an unexpected error occurred; it has been logged")
 
     app.add_middleware(BodyLimit, limit=MAX_BODY)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the API documents for this path: Starlette's 405 names only the methods of the
+    first route that matches the path, and a resource has a route per method (GET and POST
+    /v1/institutions). Read from the OpenAPI document, so Allow says what it says."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        pattern = "".join("[^/]+" if part.startswith("{") else re.escape(part)
+                          for part in re.split(r"(\{[^/]+?\})", template))
+        if re.fullmatch(pattern, path):
+            methods |= {m.upper() for m in operations if m in _METHODS}
+    return sorted(methods)
+
+
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 class BodyTooLarge(StarletteHTTPException):

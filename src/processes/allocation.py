@@ -105,13 +105,16 @@ def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, ac
     # Children with an open offer wait for their answer; their offered seat counts as taken.
     taken: dict[str, int] = {}
     candidates = {}
+    answering: dict[str, tuple[list[dict], list[str]]] = {}  # children whose open offers wait for an answer
     today = ledger.today()
     for child_id, child_rows in by_child.items():
         child = ledger.get(Child, child_id)
-        open_offers = [o for o in child.offers.values() if o["state"] == "open" and o["expires_on"] >= today]
-        for o in open_offers:
+        open_offers = {k: o for k, o in child.offers.items() if o["state"] == "open" and o["expires_on"] >= today}
+        for o in open_offers.values():
             if o["age_group"] == group:
                 taken[o["institution_id"]] = taken.get(o["institution_id"], 0) + 1
+        if open_offers:
+            answering[child_id] = (child_rows, sorted(open_offers))
         # A child is offered a seat of this age group only from a start at which it is of that age
         # (a nursery child turning 2 y 10 m by then waits on the kindergarten lists instead).
         child_rows = [r for r in child_rows
@@ -186,7 +189,19 @@ def _allocate_group(ledger, store, rs, group, rows, month, first, last, seed, ac
             seats[offer["institution_id"]] -= 1
         else:
             unplaced.append(case)
-    return offers, unplaced + _placed_too_late(store, group, first, last)
+    return offers, unplaced + _awaiting_answer(answering, group, last) + _placed_too_late(store, group, first, last)
+
+
+def _awaiting_answer(answering: dict[str, tuple[list[dict], list[str]]], group: str, last: date) -> list[dict]:
+    """Children due by the month's end with an offer not yet answered: no second offer, but an open
+    offer is no place, so they are cases as the watch and the audit count them (open_offers names it)."""
+    cases = []
+    for child_id, (rows, open_offers) in sorted(answering.items()):
+        due = min((r["guarantee_date"] for r in rows if r["guarantee_date"]), default=None)
+        if due is not None and due <= last and not any(r["guarantee_met_by"] for r in rows):
+            cases.append({"child_id": child_id, "age_group": group, "guarantee_date": due,
+                          "district": rows[0]["district"], "open_offers": open_offers})
+    return cases
 
 
 def _placed_too_late(store: ViewStore, group: str, first: date, last: date) -> list[dict[str, Any]]:

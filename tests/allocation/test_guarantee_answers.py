@@ -12,11 +12,13 @@ import pytest
 
 import rules
 from ledger import commands as c
+from ledger.aggregates import Child
 from projections import WaitingLists
 from projections import queries as q
 from processes.allocation import run_allocation
 from projections.projector import Projector
 from replay.audit import fairness_audit
+from replay.guarantee_answers import guarantee_answers
 
 D = date
 
@@ -39,7 +41,11 @@ def city(new_city):
     return new_city(rule_set="copenhagen-2025-waitinglist@1")
 
 
-def test_watch_run_and_audit_give_one_answer(city):
+@pytest.fixture
+def five(city):
+    """Five children past their guarantee date (2025-04-06) on 2025-06-02: one placed outside its wishes,
+    one that refused an offer, one with nothing, one placed at a wish from July, one whose place was
+    cancelled before it started."""
     wished = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="Ønsket")
     elsewhere = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="Andetsteds")
     city.book(city.child(city.household(), birth=D(2024, 1, 10)), wished, D(2025, 1, 6))  # the wished seat is taken
@@ -66,6 +72,14 @@ def test_watch_run_and_audit_give_one_answer(city):
     city.ledger.clock.set(D(2025, 6, 2))
     city.run(c.RegisterHousehold(district="Nørrebro"))  # the lists' date follows the ledger's latest event
 
+    return city, {"placed": placed, "unplaced": unplaced, "refusing": refusing, "late": late,
+                  "cancelled": cancelled}
+
+
+def test_watch_run_and_audit_give_one_answer(five):
+    city, kids = five
+    placed, unplaced, refusing, late, cancelled = (kids[k] for k in ("placed", "unplaced", "refusing", "late",
+                                                                     "cancelled"))
     projector = Projector(city.ledger, [WaitingLists()])
     projector.catch_up()
     watch = {r["child_id"]: r for r in q.guarantee_watch(projector.store, on=D(2025, 6, 2))}
@@ -109,3 +123,52 @@ def test_a_family_that_booked_a_later_start_is_late_in_every_answer(new_city):
     assert [(case["child_id"], case["place_from"]) for case in run["unplaced_cases"]] == [(child, D(2025, 8, 1))]
     breaches = fairness_audit(city.ledger, end=D(2025, 6, 2))["findings"]["guarantee_breaches"]
     assert [(b["child_id"], b["days_late"], b["still_waiting"]) for b in breaches] == [(child, 57, True)]
+
+
+def test_a_child_past_its_date_with_an_open_offer_is_without_a_place_in_every_answer(new_city):
+    """An offer the family has not answered yet is no place: past the guarantee date the watch and the
+    audit name the child, and so must the run (it makes no second offer, but the case is still open)."""
+    city = new_city(rule_set="copenhagen-2025-waitinglist@1")
+    wished = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="Ønsket")
+    child = city.child(city.household(), birth=D(2024, 3, 15))
+    city.run(c.Register(child_id=child, age_group="nursery", wishes=[wished], need_date=D(2025, 3, 1)))
+    city.ledger.clock.set(D(2025, 5, 20))  # due 2025-04-06; the offer starts after it
+    city.run(c.OfferPlace(child_id=child, institution_id=wished, age_group="nursery", start_date=D(2025, 6, 1),
+                          expires_on=D(2025, 6, 3), rank=1, priority_basis="seniority"), channel="system")
+    city.ledger.clock.set(D(2025, 6, 2))
+    city.run(c.RegisterHousehold(district="Nørrebro"))
+
+    answers = guarantee_answers(city.ledger)
+    assert answers.on == D(2025, 6, 2)
+    assert answers.watch == answers.audit == {(child, "nursery")}
+    assert answers.run_unplaced == {(child, "nursery")} and answers.run_offered == set()
+    assert answers.agree() and answers.disagreements() == {}
+
+
+def test_the_three_answers_side_by_side_name_the_same_children(five):
+    """replay.guarantee_answers, the comparison measured on the demo city (docs/allocation.md)."""
+    city, kids = five
+    answers = guarantee_answers(city.ledger)
+    assert answers.watch == answers.run_unplaced == answers.audit == \
+        {(kids[k], "nursery") for k in ("unplaced", "late", "cancelled")}
+    assert answers.run_offered == set() and answers.audit_placed_late == 0
+    assert answers.breached_on == {D(2025, 4, 6)} and answers.agree()
+
+
+def test_a_wished_seat_offered_to_a_child_whose_guarantee_is_met_is_no_guarantee_case(new_city):
+    """The demo city's waiting list: the run offers a wished seat to a child past its date that holds a
+    place outside its wishes. Its guarantee was met; the comparison must not count the offer as one."""
+    city = new_city(rule_set="copenhagen-2025-waitinglist@1")
+    wished = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="Ønsket")
+    elsewhere = city.institution(kind="vuggestue", nursery=1, kindergarten=None, name="Andetsteds")
+    child = city.child(city.household(), birth=D(2024, 3, 15))
+    city.run(c.Register(child_id=child, age_group="nursery", wishes=[wished], need_date=D(2025, 3, 1)))
+    city.book(child, elsewhere, D(2025, 3, 1))
+    city.ledger.clock.set(D(2025, 6, 2))
+    city.run(c.RegisterHousehold(district="Nørrebro"))
+
+    answers = guarantee_answers(city.ledger)
+    assert answers.watch == answers.run_unplaced == answers.audit == set()
+    assert answers.run_offered == set() and answers.agree()
+    offers = [o for o in city.ledger.get(Child, child).offers.values()]
+    assert [(o["institution_id"], o["state"]) for o in offers] == [(wished, "open")]  # the run did offer it

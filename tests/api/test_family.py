@@ -249,3 +249,77 @@ def test_a_caseworker_finds_a_child_by_cpr_and_the_lookup_is_recorded_without_it
     # after the child's erasure its number finds nothing
     api.ok(api.post(f"/v1/people/{child}/erase", role="admin", json={}), 200)
     assert api.post("/v1/people/lookup", json={"cpr": "150324-1234"}).status_code == 404
+
+
+def _waiting_list_city(api: Api) -> tuple[str, str]:
+    """A waiting-list city (offers come from the monthly run): two nurseries of one seat each."""
+    api.activate("copenhagen-2025-waitinglist@1")
+    wished = api.institution(name="Ønsket", kind="vuggestue", nursery=1, kindergarten=None)
+    other = api.institution(name="Andet", kind="vuggestue", nursery=1, kindergarten=None)
+    return wished, other
+
+
+def test_a_family_answers_the_runs_offer_and_reads_its_statement_all_through_the_api(world):
+    """The Done-when's family part, as an outsider meets it: nothing reaches the ledger but HTTP."""
+    api, _, clock = world
+    wished, other = _waiting_list_city(api)
+    api.household(household_id=FAMILY_HOUSEHOLD, income_kr=300_000)
+    child = _family_child(api)
+    api.ok(api.post(f"/v1/children/{child}/registrations", role="family",
+                    json={"age_group": "nursery", "wishes": [wished, other], "need_date": "2025-03-01"}))
+    run = api.ok(api.post("/v1/allocation/2025-03/run", role="caseworker", params={"seed": 3}), 200)
+    [made] = run["offers"]
+    assert (made["child_id"], made["institution_id"], made["rank"]) == (child, wished, 1)
+    [offer] = api.ok(api.get("/v1/offers", role="family", params={"child_id": child, "state": "open"}), 200)
+    assert offer["offer_id"] == made["offer_id"] and offer["start_date"] == "2025-03-01"
+    booking = api.ok(api.post(f"/v1/offers/{offer['offer_id']}/accept", role="family", json={"lunch": True}))
+    assert (booking["child_id"], booking["institution_id"], booking["start_date"]) == (child, wished, "2025-03-01")
+    history = api.ok(api.get(f"/v1/children/{child}/history", role="family"), 200)["items"]
+    assert [(r["event"], r["actor"]) for r in history if r["event"] == "OfferAccepted"] == \
+        [("OfferAccepted", "family-actor")]
+    seen = api.ok(api.get(f"/v1/bookings/{booking['id']}", role="family"), 200)
+    assert seen["status"] == "booked" and seen["lunch"] is True
+
+    clock.set(date(2025, 4, 2))
+    api.household()  # the billing horizon follows the ledger's latest event
+    api.ok(api.post("/v1/billing/2025-03/issue", role="admin"), 200)
+    statement = api.ok(api.get(f"/v1/households/{FAMILY_HOUSEHOLD}/statements/2025-03", role="family"), 200)
+    # Nursery 3,996 kr + lunch 712 kr (Copenhagen 2025); the household pays 24 % of 4,708 kr (see above).
+    assert statement["issued"] is True and statement["total_ore"] == 112_992
+    assert {line["booking_id"] for line in statement["lines"]} == {booking["id"]}
+
+
+def test_a_caseworker_finds_a_child_by_cpr_and_sees_its_ranks_bookings_and_offers_in_one_request(world):
+    """The Done-when's caseworker part: from a CPR number to everything about the child, in two requests,
+    each figure the same as the endpoint that owns it answers."""
+    api, _, clock = world
+    wished, other = _waiting_list_city(api)
+    elsewhere = api.institution(name="Midlertidig", kind="vuggestue", nursery=1, kindergarten=None)
+    hh = api.household()
+    child = api.ok(api.post("/v1/children", json={"household_id": hh, "birth_date": "2024-03-15",
+                                                  "identifiers": {"cpr": "150324-1234"}}))["id"]
+    ahead = api.child(api.household(), birth="2024-02-01")  # first on the second wish's list
+    api.ok(api.post(f"/v1/children/{ahead}/registrations",
+                    json={"age_group": "nursery", "wishes": [other], "need_date": "2025-03-01"}))
+    clock.set(date(2025, 1, 7))  # a day's less seniority than the child ahead
+    api.ok(api.post(f"/v1/children/{child}/registrations",
+                    json={"age_group": "nursery", "wishes": [other, wished], "need_date": "2025-03-01"}))
+    interim = api.ok(api.post("/v1/bookings", json={"child_id": child, "institution_id": elsewhere,
+                                                     "start_date": "2025-02-01"}))["id"]  # a place outside its wishes
+    run = api.ok(api.post("/v1/allocation/2025-03/run", params={"seed": 3}), 200)
+    offered = {o["child_id"]: (o["offer_id"], o["institution_id"]) for o in run["offers"]}
+    assert offered[child][1] == wished and offered[ahead][1] == other
+
+    found = api.ok(api.post("/v1/people/lookup", json={"cpr": "1503241234"}), 200)
+    assert found == {"kind": "child", "id": child, "household_id": hh}
+    seen = api.ok(api.get(f"/v1/children/{found['id']}"), 200)
+    [registration] = seen["registrations"]
+    ranks = {x["institution_id"]: (x["rank"], x["wish_no"]) for x in registration["lists"]}
+    assert ranks == {other: (2, 1), wished: (1, 2)}
+    for inst, (rank, _) in ranks.items():
+        listed = api.ok(api.get(f"/v1/waiting-lists/{inst}"), 200)["items"]
+        assert next(r["rank"] for r in listed if r["child_id"] == child) == rank
+    assert [(b["booking_id"], b["institution_id"]) for b in seen["bookings"]] == [(interim, elsewhere)]
+    assert [(o["offer_id"], o["institution_id"], o["state"]) for o in seen["offers"]] == \
+        [(*offered[child], "open")]
+    assert seen["offers"] == api.ok(api.get("/v1/offers", params={"child_id": child}), 200)

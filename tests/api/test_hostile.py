@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from .conftest import auth
+
 PROBLEM = "application/problem+json"
 
 
@@ -95,3 +97,16 @@ def test_control_characters_in_query_text_are_422(world, path):
     """Schemathesis found `GET /v1/waiting-lists?district=%00` a 500 on PostgreSQL (text cannot hold NUL)."""
     api, _, _ = world
     problem(api.get(path), 422)
+
+
+def test_a_method_the_resource_lacks_is_405_with_every_method_it_has(world):
+    """RFC 9110 § 15.5.6: Allow lists the methods the resource supports — all of them, also when two
+    routers serve one path (GET and POST /v1/institutions; found by schemathesis as a family)."""
+    api, inst, _ = world
+    for method, path, allowed in (("OPTIONS", "/v1/institutions", {"GET", "POST"}),
+                                  ("DELETE", "/v1/institutions", {"GET", "POST"}),
+                                  ("DELETE", f"/v1/institutions/{inst}", {"GET"}),
+                                  ("GET", f"/v1/institutions/{inst}/capacity", {"PUT"})):
+        answer = api.client.request(method, path, headers=auth("family"))
+        problem(answer, 405)
+        assert set(answer.headers["allow"].split(", ")) == allowed, (method, path, answer.headers["allow"])
