@@ -150,7 +150,7 @@ def allocate(
 def roll(month: str = MonthOpt, database: Optional[str] = DatabaseOpt) -> None:
     """The monthly age roll: nursery children without a kindergarten go on its waiting lists."""
     from ledger import Ledger
-    from processes.allocation import age_roll
+    from processes.ageroll import age_roll
 
     check_month(month)
     with Ledger(database) as ledger:

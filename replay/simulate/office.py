@@ -11,7 +11,7 @@ from typing import Any
 import rules
 from ledger import LedgerError
 from ledger import commands as c
-from processes import allocation
+from processes import ageroll, allocation
 from processes.billing import issue_month
 from replay.simulate.basics import ACTORS, ONE_DAY, first_on_or_after
 from replay.simulate.city import InstitutionPlan
@@ -162,8 +162,8 @@ class SystemRuns:
         this_month = f"{self.today.year:04d}-{self.today.month:02d}"
         self._close_bulk()
         try:
-            allocation.expire_offers(self.ledger, self.today)
-            rolled = allocation.age_roll(self.ledger, this_month)
+            ageroll.expire_offers(self.ledger, self.today)
+            rolled = ageroll.age_roll(self.ledger, this_month)
             self.counts["age-roll transfers"] += len(rolled.get("transfers", []) or [])
             outcome = allocation.run_allocation(self.ledger, month_key, seed=_month_seed(self.seed, month_key))
         finally:

@@ -11,7 +11,8 @@ import pytest
 import rules
 from ledger import commands as c
 from ledger.aggregates import Child
-from processes.allocation import age_roll, expire_offers, run_allocation
+from processes.ageroll import age_roll, expire_offers
+from processes.allocation import run_allocation
 from projections.engine import LogReader
 
 WAITINGLIST = "copenhagen-2025-waitinglist@1"
