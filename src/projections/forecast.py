@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import wraps
 from typing import Any, Callable
@@ -237,71 +238,86 @@ def occupancy_forecast(store: ViewStore, *, from_month: str, months: int = 12, d
 
     Demand is counted in a month when the child needs a place on any day of it.
     """
-    spans = [_month_span(m) for m in _months(from_month, months)]
-    lo, hi = spans[0][0], spans[-1][1]
-    ph = store.placeholder
-    by = "institution_id" if institution_id else "district"
-    out: dict[tuple[str, str, str], Row] = {}
+    scope = _Scope(store, [_month_span(m) for m in _months(from_month, months)], district, institution_id, pool)
+    scope.add_capacity()
+    scope.add_booked()
+    for r in scope.rows.values():
+        r["free"] = r["capacity"] - r["booked"]
+    scope.add_demand()
+    for r in scope.rows.values():
+        r["projected_free"] = r["free"] - r["waiting"] - r["age_roll"]
+    return [scope.rows[k] for k in sorted(scope.rows)]
 
-    def row(who: str, group: str, month: str) -> Row:
-        return out.setdefault((who, group, month), {
-            by: who, "age_group": group, "month": month, "capacity": 0, "booked": 0, "free": 0,
+
+@dataclass
+class _Scope:
+    """The forecast's rows (per district or institution, age group and month) and the filter they share."""
+
+    store: ViewStore
+    spans: list[tuple[date, date]]
+    district: str | None
+    institution_id: str | None
+    pool: str
+    rows: dict[tuple[str, str, str], Row] = field(default_factory=dict)
+
+    @property
+    def by(self) -> str:
+        return "institution_id" if self.institution_id else "district"
+
+    def row(self, who: str, group: str, month: str) -> Row:
+        return self.rows.setdefault((who, group, month), {
+            self.by: who, "age_group": group, "month": month, "capacity": 0, "booked": 0, "free": 0,
             "waiting": 0, "age_roll": 0, "projected_free": 0})
 
-    # Capacity from the decisions (occupancy rows stop after the last booked day);
-    # bookings from occupancy.
-    where, params = [f"c.pool = {ph}"], [pool]
-    if district:
-        where.append(f"i.district = {ph}")
-        params.append(district)
-    if institution_id:
-        where.append(f"c.institution_id = {ph}")
-        params.append(institution_id)
-    schedules: dict[tuple[str, str, str], list[tuple[date, int]]] = defaultdict(list)
-    for inst, who, group, effective_from, seats in store.query(
-            f"SELECT c.institution_id, i.{by}, c.age_group, c.effective_from, c.seats "
-            f"FROM {CAPACITY.name} c JOIN {INSTITUTIONS.name} i ON i.institution_id = c.institution_id "
-            f"WHERE {' AND '.join(where)}", tuple(params)):
-        schedules[(inst, who, group)].append((_as_date(effective_from), int(seats)))
-    for (_inst, who, group), schedule in schedules.items():
-        schedule.sort()
-        for a, z in spans:
-            seats = _fewest(schedule, a, z)
-            if seats is not None:
-                row(who, group, a.isoformat()[:7])["capacity"] += seats
-    where, params = [f"month >= {ph}", f"month <= {ph}", f"pool = {ph}"], [lo.isoformat()[:7], hi.isoformat()[:7], pool]
-    if district:
-        where.append(f"district = {ph}")
-        params.append(district)
-    if institution_id:
-        where.append(f"institution_id = {ph}")
-        params.append(institution_id)
-    for who, group, month, booked in store.query(
-            f"SELECT {by}, age_group, month, SUM(booked) FROM {OCCUPANCY.name} "
-            f"WHERE {' AND '.join(where)} GROUP BY {by}, age_group, month", tuple(params)):
-        row(who, group, month)["booked"] = int(booked or 0)
-    for r in out.values():
-        r["free"] = r["capacity"] - r["booked"]
-    where, params = [f"last_day >= {ph}", f"first_day <= {ph}"], [lo, hi]
-    if district:
-        where.append(f"district = {ph}")
-        params.append(district)
-    if institution_id:
-        where.append(f"institution_id = {ph}")
-        params.append(institution_id)
-    demand = store.query(
-        f"SELECT {by}, age_group, source, first_day, last_day FROM {DEMAND.name} WHERE {' AND '.join(where)}",
-        tuple(_param(p) for p in params))
-    for who, group, source, first, last in demand:
-        if who is None:
-            continue
-        first, last = _as_date(first), _as_date(last)
-        for a, z in spans:
-            if first <= z and last >= a:
-                row(who, group, a.isoformat()[:7])["waiting" if source == "waiting" else "age_roll"] += 1
-    for r in out.values():
-        r["projected_free"] = r["free"] - r["waiting"] - r["age_roll"]
-    return [out[k] for k in sorted(out)]
+    def where(self, conditions: list[str], params: list[Any], prefix: str = "") -> tuple[str, tuple]:
+        """`conditions` and the district or institution asked for, with their parameters."""
+        ph = self.store.placeholder
+        if self.district:
+            conditions, params = conditions + [f"{prefix}district = {ph}"], params + [self.district]
+        if self.institution_id:
+            conditions, params = conditions + [f"{prefix}institution_id = {ph}"], params + [self.institution_id]
+        return " AND ".join(conditions), tuple(params)
+
+    def add_capacity(self) -> None:
+        # From the decisions (occupancy rows stop after the last booked day).
+        ph, by = self.store.placeholder, self.by
+        where, params = self.where([f"c.pool = {ph}"], [self.pool], prefix="i.")
+        schedules: dict[tuple[str, str, str], list[tuple[date, int]]] = defaultdict(list)
+        for inst, who, group, effective_from, seats in self.store.query(
+                f"SELECT c.institution_id, i.{by}, c.age_group, c.effective_from, c.seats "
+                f"FROM {CAPACITY.name} c JOIN {INSTITUTIONS.name} i ON i.institution_id = c.institution_id "
+                f"WHERE {where}", params):
+            schedules[(inst, who, group)].append((_as_date(effective_from), int(seats)))
+        for (_inst, who, group), schedule in schedules.items():
+            schedule.sort()
+            for a, z in self.spans:
+                seats = _fewest(schedule, a, z)
+                if seats is not None:
+                    self.row(who, group, a.isoformat()[:7])["capacity"] += seats
+
+    def add_booked(self) -> None:
+        ph, by = self.store.placeholder, self.by
+        lo, hi = self.spans[0][0].isoformat()[:7], self.spans[-1][1].isoformat()[:7]
+        where, params = self.where([f"month >= {ph}", f"month <= {ph}", f"pool = {ph}"], [lo, hi, self.pool])
+        for who, group, month, booked in self.store.query(
+                f"SELECT {by}, age_group, month, SUM(booked) FROM {OCCUPANCY.name} "
+                f"WHERE {where} GROUP BY {by}, age_group, month", params):
+            self.row(who, group, month)["booked"] = int(booked or 0)
+
+    def add_demand(self) -> None:
+        ph = self.store.placeholder
+        where, params = self.where([f"last_day >= {ph}", f"first_day <= {ph}"],
+                                   [self.spans[0][0], self.spans[-1][1]])
+        demand = self.store.query(
+            f"SELECT {self.by}, age_group, source, first_day, last_day FROM {DEMAND.name} WHERE {where}",
+            tuple(_param(p) for p in params))
+        for who, group, source, first, last in demand:
+            if who is None:
+                continue
+            first, last = _as_date(first), _as_date(last)
+            for a, z in self.spans:
+                if first <= z and last >= a:
+                    self.row(who, group, a.isoformat()[:7])["waiting" if source == "waiting" else "age_roll"] += 1
 
 
 def _fewest(schedule: list[tuple[date, int]], first: date, last: date) -> int | None:

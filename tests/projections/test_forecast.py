@@ -36,6 +36,13 @@ def test_waiting_children_and_the_age_roll_show_as_demand_until_they_are_booked(
     assert (sept["capacity"], sept["booked"], sept["free"], sept["waiting"], sept["projected_free"]) == (2, 1, 1, 1, 0)
     assert {r["source"] for r in demand} == {"waiting", "age_roll"}
 
+    # One institution's rows: its own capacity, bookings and demand (the kindergarten's are not in them).
+    one, _ = forecast(city, from_month="2025-08", months=12, institution_id=nursery)
+    assert {r["institution_id"] for r in one.values()} == {nursery} and ("kindergarten", "2025-09") not in one
+    mine = one[("nursery", "2025-09")]
+    assert (mine["capacity"], mine["booked"], mine["free"], mine["waiting"], mine["projected_free"]) == (2, 1, 1, 1, 0)
+    assert forecast(city, from_month="2025-08", months=12, district="Amager Vest")[0] == {}
+
     rows, _ = forecast(city, from_month="2026-12", months=3, district="Nørrebro")
     assert rows[("kindergarten", "2026-12")]["age_roll"] == 0
     jan = rows[("kindergarten", "2027-01")]
