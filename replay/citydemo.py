@@ -144,6 +144,11 @@ def compare_policies(a: PolicyRun, b: PolicyRun, out: Path, console: Console) ->
 def print_summary(runs: list[PolicyRun], console: Console) -> None:
     if not runs:
         return
+    for table in (_city_table(runs), _occupancy_table(runs), _waiting_table(runs), _budget_table(runs)):
+        console.print(table)
+
+
+def _city_table(runs: list[PolicyRun]) -> Table:
     t = Table(title="The simulated city")
     t.add_column("")
     for r in runs:
@@ -160,9 +165,10 @@ def print_summary(runs: list[PolicyRun], console: Console) -> None:
             ("  of them free (0 %)", lambda r: f"{100 * friplads_figures(r.outcomes)['share_free']:.0f} %")]
     for label, f in rows:
         t.add_row(label, *[f(r) for r in runs])
-    console.print(t)
+    return t
 
-    month = f"{runs[0].report.end:%Y-%m}"
+
+def _occupancy_table(runs: list[PolicyRun]) -> Table:
     peak = peak_month(runs[0].report.start, runs[0].report.end)
     occ = Table(title=f"Occupancy by district, {peak} (most seats in use on a day / capacity, all pools; "
                       "June is the fullest month, before the August school start)")
@@ -179,8 +185,10 @@ def print_summary(runs: list[PolicyRun], console: Console) -> None:
                 cap, booked = sum(x["capacity"] for x in rows_), sum(x["booked"] for x in rows_)
                 cells.append(f"{booked:,}/{cap:,} {100 * booked / cap:.0f} %" if cap else "-")
         occ.add_row(d, *cells)
-    console.print(occ)
+    return occ
 
+
+def _waiting_table(runs: list[PolicyRun]) -> Table:
     w = Table(title="Waiting days (need date → start), guarantee breaches and justified envy, by registration "
                     "channel (the fairness audit's figures)")
     for col in ("policy", "channel", "registrations", "placed", "median", "p90", "breaches", "mean days late",
@@ -195,8 +203,11 @@ def print_summary(runs: list[PolicyRun], console: Console) -> None:
                       _n(row["waiting_days"]["median"]), _n(row["waiting_days"]["p90"]),
                       f"{row['guarantee_breaches']:,}", _n(late),
                       f"{row['justified_envy_in_system_decisions']} / {row['justified_envy_in_caseworker_decisions']}")
-    console.print(w)
+    return w
 
+
+def _budget_table(runs: list[PolicyRun]) -> Table:
+    month = f"{runs[0].report.end:%Y-%m}"
     b = Table(title=f"Budget {runs[0].report.end.year} to {month} (million kr)")
     for col in ("policy", "place-months", "gross cost", "parent payments", "friplads", "sibling", "net municipal cost"):
         b.add_column(col, justify="right" if col != "policy" else "left")
@@ -206,7 +217,7 @@ def print_summary(runs: list[PolicyRun], console: Console) -> None:
         b.add_row(r.policy, f"{s['place_months_milli'] / 1000:,.0f}", _mkr(s["gross_cost_ore"]),
                   _mkr(s["parent_payments_ore"]), _mkr(s["friplads_cost_ore"]), _mkr(s["sibling_cost_ore"]),
                   _mkr(s["net_municipal_cost_ore"]))
-    console.print(b)
+    return b
 
 
 def peak_month(start: date, end: date) -> str:
