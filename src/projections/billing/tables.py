@@ -14,14 +14,19 @@ DETAIL_MAX = 300  # what an issued statement line can carry (ledger.commands.Sta
 
 def _state_table(name: str) -> Table:
     return Table(
-        name, (("entity", TEXT), ("id", TEXT), ("data", TEXT)), key=("entity", "id"),
-        doc="Working state (JSON per fact): bookings, children, institutions, households, friplads "
-            "decisions, adjustments, issued statements, billing runs, basis capacity, the horizon.",
+        name, (("entity", TEXT), ("id", TEXT), ("owner", TEXT), ("month", TEXT), ("data", TEXT)), key=("entity", "id"),
+        indexes=(("owner", "month"),),
+        doc="Working state (JSON per fact): bookings, children, households, friplads decisions, adjustments and "
+            "issued statements (owner: the household; month: an issued statement's), and everyone's facts "
+            "(owner ''): institutions, billing runs, basis capacity and bookings, the horizon.",
     )
 
 
-BILLING_STATE = _state_table("billing_state")
-BUDGET_STATE = _state_table("budget_state")
+BILLING_STATE = _state_table("billing_facts")
+BUDGET_STATE = _state_table("budget_facts")
+# Where the working state was kept before it was read per household (no owner column): a store
+# holding it there was projected by an older plads and needs `plads rebuild` once.
+SUPERSEDED_STATE = {"billing_facts": "billing_state", "budget_facts": "budget_state"}
 
 _LINE_COLUMNS = (("household_id", TEXT), ("month", TEXT), ("line_no", INT), ("kind", TEXT), ("amount_ore", INT),
                  ("child_id", TEXT), ("booking_id", TEXT), ("corrects_month", TEXT), ("detail", TEXT),

@@ -1,0 +1,88 @@
+"""The billing views' follower on a simulated city: its start, its memory and a rebuild's CPU.
+
+On a copy of a simulated ledger (`plads simulate`, every month's statements issued): the billing
+views (Billing and the budget linked to it) rebuilt in one process up to a share of the log, then
+a follower started on them (its working state read back) that catches up the rest, page by page.
+Each step runs in a process of its own, so its peak RSS (VmHWM) is its own. Run it with another
+checkout's `src` first on PYTHONPATH to measure that code on the same ledger.
+
+    python bench/follower_state.py --ledger sqlite:///city.db --share 0.9
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def _rebuild(url: str, share: float) -> dict:
+    from ledger import Ledger
+    from projections import billing_views, rebuild
+    from projections.rebuilding import peak_rss_mb
+
+    with Ledger(url) as ledger:
+        until = int(ledger.max_position() * share)
+        cpu, wall = _cpu(), time.monotonic()
+        rebuild(ledger, billing_views(), workers=1, until=until)
+        return {"events": until, "rebuild_cpu_s": round(_cpu() - cpu, 1),
+                "rebuild_wall_s": round(time.monotonic() - wall, 1), "rebuild_peak_mb": round(peak_rss_mb())}
+
+
+def _follow(url: str) -> dict:
+    from ledger import Ledger
+    from projections import Projector, billing_views
+    from projections.rebuilding import peak_rss_mb, rss_mb
+
+    with Ledger(url) as ledger:
+        before = rss_mb()
+        cpu, wall = _cpu(), time.monotonic()
+        projector = Projector(ledger, billing_views())
+        start = {"start_cpu_s": round(_cpu() - cpu, 2), "start_wall_s": round(time.monotonic() - wall, 2),
+                 "rss_before_mb": round(before or 0), "rss_after_start_mb": round(rss_mb() or 0)}
+        position = projector.position
+        cpu, wall = _cpu(), time.monotonic()
+        projector.catch_up()
+        caught = {"caught_up_events": projector.position - position, "catch_up_cpu_s": round(_cpu() - cpu, 1),
+                  "catch_up_wall_s": round(time.monotonic() - wall, 1), "rss_after_catch_up_mb": round(rss_mb() or 0),
+                  "follower_peak_mb": round(peak_rss_mb())}
+        projector.close()
+        return {**start, **caught}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ledger", required=True, help="a SQLite ledger URL (copied; the copy gets the views)")
+    parser.add_argument("--share", type=float, default=0.9, help="rebuild to this share of the log, follow the rest")
+    parser.add_argument("--step", choices=("rebuild", "follow"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step == "rebuild":
+        print(json.dumps(_rebuild(args.ledger, args.share)))
+        return
+    if args.step == "follow":
+        print(json.dumps(_follow(args.ledger)))
+        return
+    source = args.ledger.removeprefix("sqlite:///")
+    with tempfile.TemporaryDirectory(prefix="plads-bench-") as tmp:
+        copy = os.path.join(tmp, "city.db")
+        shutil.copy(source, copy)
+        out = {}
+        for step in ("rebuild", "follow"):
+            done = subprocess.run([sys.executable, __file__, "--ledger", f"sqlite:///{copy}", "--share",
+                                   str(args.share), "--step", step], check=True, capture_output=True, text=True)
+            out.update(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
