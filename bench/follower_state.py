@@ -39,15 +39,18 @@ def _rebuild(url: str, share: float) -> dict:
                 "rebuild_wall_s": round(time.monotonic() - wall, 1), "rebuild_peak_mb": round(peak_rss_mb())}
 
 
-def _follow(url: str) -> dict:
+def _follow(url: str, bound: int | None) -> dict:
     from ledger import Ledger
     from projections import Projector, billing_views
     from projections.rebuilding import peak_rss_mb, rss_mb
 
+    views = billing_views()
+    if bound is not None:
+        views[0].cache_bound = bound  # this code: households held beyond the page's
     with Ledger(url) as ledger:
         before = rss_mb()
         cpu, wall = _cpu(), time.monotonic()
-        projector = Projector(ledger, billing_views())
+        projector = Projector(ledger, views)
         start = {"start_cpu_s": round(_cpu() - cpu, 2), "start_wall_s": round(time.monotonic() - wall, 2),
                  "rss_before_mb": round(before or 0), "rss_after_start_mb": round(rss_mb() or 0)}
         position = projector.position
@@ -56,6 +59,9 @@ def _follow(url: str) -> dict:
         caught = {"caught_up_events": projector.position - position, "catch_up_cpu_s": round(_cpu() - cpu, 1),
                   "catch_up_wall_s": round(time.monotonic() - wall, 1), "rss_after_catch_up_mb": round(rss_mb() or 0),
                   "follower_peak_mb": round(peak_rss_mb())}
+        held = getattr(views[0], "held", None)
+        if held is not None:
+            caught["households_held"] = len(held.held)
         projector.close()
         return {**start, **caught}
 
@@ -64,24 +70,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ledger", required=True, help="a SQLite ledger URL (copied; the copy gets the views)")
     parser.add_argument("--share", type=float, default=0.9, help="rebuild to this share of the log, follow the rest")
+    parser.add_argument("--bound", type=int, help="households the follower holds (this code; default its own)")
+    parser.add_argument("--steps", default="rebuild,follow", help="rebuild (to the share), follow (the rest)")
+    parser.add_argument("--keep", help="the rebuilt copy (a file): kept, so `--steps follow` can start on it again")
     parser.add_argument("--step", choices=("rebuild", "follow"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step == "rebuild":
         print(json.dumps(_rebuild(args.ledger, args.share)))
         return
     if args.step == "follow":
-        print(json.dumps(_follow(args.ledger)))
+        print(json.dumps(_follow(args.ledger, args.bound)))
         return
     source = args.ledger.removeprefix("sqlite:///")
     with tempfile.TemporaryDirectory(prefix="plads-bench-") as tmp:
-        copy = os.path.join(tmp, "city.db")
-        shutil.copy(source, copy)
+        rebuilt = args.keep or os.path.join(tmp, "rebuilt.db")
         out = {}
-        for step in ("rebuild", "follow"):
-            done = subprocess.run([sys.executable, __file__, "--ledger", f"sqlite:///{copy}", "--share",
-                                   str(args.share), "--step", step], check=True, capture_output=True, text=True)
+        for step in args.steps.split(","):
+            # The rebuild writes its views into a copy of the ledger; each follower starts on a copy of that.
+            target = rebuilt if step == "rebuild" else os.path.join(tmp, "follow.db")
+            _copy(source if step == "rebuild" else rebuilt, target)
+            extra = ["--bound", str(args.bound)] if args.bound is not None and step == "follow" else []
+            done = subprocess.run([sys.executable, __file__, "--ledger", f"sqlite:///{target}", "--share",
+                                   str(args.share), "--step", step, *extra], check=True, capture_output=True, text=True)
             out.update(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(out, indent=1))
+
+
+def _copy(source: str, target: str) -> None:
+    """A SQLite ledger and its person keys (ledger.keystore: `<file>.keys`)."""
+    import sqlite3
+
+    with sqlite3.connect(source) as a, sqlite3.connect(target) as b:
+        a.backup(b)  # consistent even with a write-ahead log beside it
+    if os.path.exists(source + ".keys"):
+        shutil.copy(source + ".keys", target + ".keys")
 
 
 if __name__ == "__main__":

@@ -91,9 +91,10 @@ class BillingFacts(FactsFold):
         self._note_corrections(hf.id, months_from, result)
         for view in consumers:
             view.derive_household(hf.id, result, months_from)
-        if self.held.bound is not None and hf.latest_issued and hf.id not in self.held.pinned:
+        if self.held.bound is not None and hf.latest_issued:
             # The months before the latest issued are settled or corrected by now: a derivation
-            # that needs their statements (a backdated change) reads them again.
+            # that needs their statements (a backdated change, the next page) reads them again.
+            # Nothing reads them before the page is written (a household is derived once a page).
             hf.forget_issued_before(min(hf.latest_issued, self._corrected_from.get(hf.id) or hf.latest_issued))
 
     def _to_derive(self) -> tuple[list[tuple[list[str], str | None]], list[str]]:

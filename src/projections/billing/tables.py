@@ -15,7 +15,7 @@ DETAIL_MAX = 300  # what an issued statement line can carry (ledger.commands.Sta
 def _state_table(name: str) -> Table:
     return Table(
         name, (("entity", TEXT), ("id", TEXT), ("owner", TEXT), ("month", TEXT), ("data", TEXT)), key=("entity", "id"),
-        indexes=(("owner", "month"),),
+        indexes=(("owner", "entity", "month"),),  # a household's facts; its statements by month
         doc="Working state (JSON per fact): bookings, children, households, friplads decisions, adjustments and "
             "issued statements (owner: the household; month: an issued statement's), and everyone's facts "
             "(owner ''): institutions, billing runs, basis capacity and bookings, the horizon.",
