@@ -26,27 +26,34 @@ def _cpu() -> float:
     return t.user + t.system
 
 
-def _rebuild(url: str, share: float) -> dict:
+def _views(every: bool) -> list:
+    from projections import all_views, billing_views
+
+    return all_views() if every else billing_views()
+
+
+def _rebuild(url: str, share: float, every: bool) -> dict:
     from ledger import Ledger
-    from projections import billing_views, rebuild
+    from projections import rebuild
     from projections.rebuilding import peak_rss_mb
 
     with Ledger(url) as ledger:
         until = int(ledger.max_position() * share)
         cpu, wall = _cpu(), time.monotonic()
-        rebuild(ledger, billing_views(), workers=1, until=until)
+        rebuild(ledger, _views(every), workers=1, until=until)
         return {"events": until, "rebuild_cpu_s": round(_cpu() - cpu, 1),
                 "rebuild_wall_s": round(time.monotonic() - wall, 1), "rebuild_peak_mb": round(peak_rss_mb())}
 
 
-def _follow(url: str, bound: int | None) -> dict:
+def _follow(url: str, bound: int | None, every: bool) -> dict:
     from ledger import Ledger
-    from projections import Projector, billing_views
+    from projections import Billing, Projector
     from projections.rebuilding import peak_rss_mb, rss_mb
 
-    views = billing_views()
+    views = _views(every)
+    billing = next(v for v in views if isinstance(v, Billing))
     if bound is not None:
-        views[0].cache_bound = bound  # this code: households held beyond the page's
+        billing.cache_bound = bound  # this code: households held beyond the page's
     with Ledger(url) as ledger:
         before = rss_mb()
         cpu, wall = _cpu(), time.monotonic()
@@ -59,7 +66,7 @@ def _follow(url: str, bound: int | None) -> dict:
         caught = {"caught_up_events": projector.position - position, "catch_up_cpu_s": round(_cpu() - cpu, 1),
                   "catch_up_wall_s": round(time.monotonic() - wall, 1), "rss_after_catch_up_mb": round(rss_mb() or 0),
                   "follower_peak_mb": round(peak_rss_mb())}
-        held = getattr(views[0], "held", None)
+        held = getattr(billing, "held", None)
         if held is not None:
             caught["households_held"] = len(held.held)
         projector.close()
@@ -73,13 +80,14 @@ def main() -> None:
     parser.add_argument("--bound", type=int, help="households the follower holds (this code; default its own)")
     parser.add_argument("--steps", default="rebuild,follow", help="rebuild (to the share), follow (the rest)")
     parser.add_argument("--keep", help="the rebuilt copy (a file): kept, so `--steps follow` can start on it again")
+    parser.add_argument("--all", action="store_true", help="every view (default: billing and its budget)")
     parser.add_argument("--step", choices=("rebuild", "follow"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step == "rebuild":
-        print(json.dumps(_rebuild(args.ledger, args.share)))
+        print(json.dumps(_rebuild(args.ledger, args.share, args.all)))
         return
     if args.step == "follow":
-        print(json.dumps(_follow(args.ledger, args.bound)))
+        print(json.dumps(_follow(args.ledger, args.bound, args.all)))
         return
     source = args.ledger.removeprefix("sqlite:///")
     with tempfile.TemporaryDirectory(prefix="plads-bench-") as tmp:
@@ -90,6 +98,7 @@ def main() -> None:
             target = rebuilt if step == "rebuild" else os.path.join(tmp, "follow.db")
             _copy(source if step == "rebuild" else rebuilt, target)
             extra = ["--bound", str(args.bound)] if args.bound is not None and step == "follow" else []
+            extra += ["--all"] if args.all else []
             done = subprocess.run([sys.executable, __file__, "--ledger", f"sqlite:///{target}", "--share",
                                    str(args.share), "--step", step, *extra], check=True, capture_output=True, text=True)
             out.update(json.loads(done.stdout.strip().splitlines()[-1]))

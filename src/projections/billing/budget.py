@@ -36,7 +36,7 @@ class _BudgetRows:
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)  # type: ignore[misc]
         # The summary rows were stored with these totals (summed by the store: the parts stay there).
-        self._totals.load(store.group_totals(BUDGET_PARTS, BUDGET.key, BUDGET_MEASURES, prefix))
+        self._totals.start(store, BUDGET_PARTS, BUDGET.key, prefix)
 
     def load_households(self, households: list[str], since: str | None = None) -> None:
         self.load_owned("budget_parts", [f"household/{h}" for h in households],  # type: ignore[attr-defined]
