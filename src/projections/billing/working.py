@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable
 
+from projections.billing import stored
 from projections.billing.facts import (CODECS, Adjustment, Booking, Child, FripladsDecision, Household,
                                        IssuedStatement, SettledYear)
 from projections.tables import Row, Table
@@ -157,8 +158,6 @@ class Households:
             self._read_issued(earlier, since)
 
     def _read_new(self, households: list[str], since: str) -> None:
-        from projections.billing import stored
-
         fresh = {h: HouseholdFacts(h, issued_from=since) for h in households}
         for row in stored.rows_of(self.store, self.table, self.prefix, households, since):
             fresh[row["owner"]].add(row["entity"], row["id"], fact_of(row))
@@ -169,8 +168,6 @@ class Households:
 
     def _read_issued(self, households: dict[str, str], since: str) -> None:
         """Statements of months from `since` up to where each household's held ones begin."""
-        from projections.billing import stored
-
         for row in stored.issued_between(self.store, self.table, self.prefix, list(households), since):
             hf = self.held[row["owner"]]
             if row["month"] < households[hf.id] and row["month"] not in hf.issued:
@@ -198,15 +195,11 @@ class Households:
     def owner_of_booking(self, booking_id: str) -> str | None:
         found = self.booking_owner.get(booking_id)
         if found is None and self.bounded:
-            from projections.billing import stored
-
             found = stored.booking_owner(self.store, self.table, self.prefix, booking_id)
         return found
 
     def prefetch_bookings(self, booking_ids: list[str]) -> list[str]:
         """The households of the bookings not held (read from the store in one go)."""
-        from projections.billing import stored
-
         unknown = [b for b in booking_ids if b not in self.booking_owner]
         return stored.booking_owners(self.store, self.table, self.prefix, unknown) if unknown else []
 
@@ -222,16 +215,12 @@ class Households:
                 out[h] = None
                 unread.append(h)
         if self.bounded and unread:
-            from projections.billing import stored
-
             out.update(stored.latest_issued(self.store, self.table, self.prefix, unread))
         return out
 
     def every(self) -> list[str]:
         """Every household with a fact."""
         if self._known is None:
-            from projections.billing import stored
-
             self._known = set(stored.owners(self.store, self.table, self.prefix))
         return sorted(self._known.union(self.held))
 
@@ -241,8 +230,6 @@ class Households:
         found = {h for h, hf in self.held.items()
                  if any(b.start <= last and b.end >= first and b.holds_days() for b in hf.bookings.values())}
         if self.bounded:
-            from projections.billing import stored
-
             found.update(stored.booked_from(self.store, self.table, self.prefix, f"{first:%Y-%m}"))
         return found
 
@@ -250,8 +237,6 @@ class Households:
         """The households with a booking at the institution."""
         found = {h for h, hf in self.held.items() if any(b.institution == institution for b in hf.bookings.values())}
         if self.bounded:
-            from projections.billing import stored
-
             found.update(stored.booked_at(self.store, self.table, self.prefix, institution))
         return found
 
