@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -80,6 +81,7 @@ def main() -> None:
     parser.add_argument("--bound", type=int, help="households the follower holds (this code; default its own)")
     parser.add_argument("--steps", default="rebuild,follow", help="rebuild (to the share), follow (the rest)")
     parser.add_argument("--keep", help="the rebuilt copy (a file): kept, so `--steps follow` can start on it again")
+    parser.add_argument("--postgres", action="store_true", help="copy the ledger into a scratch PostgreSQL schema")
     parser.add_argument("--all", action="store_true", help="every view (default: billing and its budget)")
     parser.add_argument("--step", choices=("rebuild", "follow"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -88,6 +90,9 @@ def main() -> None:
         return
     if args.step == "follow":
         print(json.dumps(_follow(args.ledger, args.bound, args.all)))
+        return
+    if args.postgres:
+        print(json.dumps(_on_postgres(args), indent=1))
         return
     source = args.ledger.removeprefix("sqlite:///")
     with tempfile.TemporaryDirectory(prefix="plads-bench-") as tmp:
@@ -105,10 +110,31 @@ def main() -> None:
         print(json.dumps(out, indent=1))
 
 
+def _on_postgres(args: argparse.Namespace) -> dict:
+    """The ledger copied into a scratch PostgreSQL schema (PLADS_TEST_DATABASE_URL), rebuilt and
+    followed there once."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from pathlib import Path
+
+    from city import City, copy_to  # noqa: E402
+    from scratch import scratch_database  # noqa: E402
+
+    source = Path(args.ledger.removeprefix("sqlite:///"))
+    events = sqlite3.connect(f"file:{source}?mode=ro", uri=True).execute("SELECT MAX(rowid) FROM stored_events")
+    with scratch_database("follower", "postgresql") as url:
+        copy_to(City(source, events.fetchone()[0], None, {}), url)  # type: ignore[arg-type]
+        out: dict = {}
+        for step in args.steps.split(","):
+            extra = ["--bound", str(args.bound)] if args.bound is not None and step == "follow" else []
+            extra += ["--all"] if args.all else []
+            done = subprocess.run([sys.executable, __file__, "--ledger", url, "--share", str(args.share), "--step", step,
+                                   *extra], check=True, capture_output=True, text=True)
+            out.update(json.loads(done.stdout.strip().splitlines()[-1]))
+        return out
+
+
 def _copy(source: str, target: str) -> None:
     """A SQLite ledger and its person keys (ledger.keystore: `<file>.keys`)."""
-    import sqlite3
-
     with sqlite3.connect(source) as a, sqlite3.connect(target) as b:
         a.backup(b)  # consistent even with a write-ahead log beside it
     if os.path.exists(source + ".keys"):
