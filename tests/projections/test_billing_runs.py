@@ -7,7 +7,7 @@ now and then or every month (as the simulator does), and change what issued mont
 
 from datetime import date, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ledger import commands as c
@@ -44,6 +44,9 @@ def test_the_views_over_the_runs_equal_the_months_derived_one_by_one(store, city
 
     @settings(max_examples=14, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(steps=st.lists(step, min_size=3, max_size=14), page=st.integers(1, 9), monthly=st.booleans())
+    # A steady household billed every month (so issued months join runs), whatever else is drawn:
+    # the random histories met every case only about every other run.
+    @example(steps=[("wait", 35)] * 4, page=4, monthly=True)
     def runs_equal_months(steps, page, monthly):
         check_one_history(store, city_class, steps, page, found, monthly)
 
