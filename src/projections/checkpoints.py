@@ -10,7 +10,7 @@ from __future__ import annotations
 import pickle
 import zlib
 from datetime import datetime
-from typing import Any, Iterator, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from projections.stores import ViewStore
 from projections.tables import BLOB, INT, TEXT, TIMESTAMP, Keyed, Row, Table
@@ -37,6 +37,8 @@ class Checkpointed(Protocol):
 
     def rederive(self) -> None: ...
 
+    def held_rows(self, table: Table, store: Any) -> Iterable[Row]: ...
+
 
 def save_checkpoint(store: ViewStore, views: Sequence[Checkpointed], position: int,
                     recorded_at: datetime | None) -> None:
@@ -45,7 +47,7 @@ def save_checkpoint(store: ViewStore, views: Sequence[Checkpointed], position: i
     store.ensure([CHECKPOINTS])
     rows = []
     for v in views:
-        state = {name: list(keyed.rows.values()) for name, keyed in v.t.items()
+        state = {name: list(v.held_rows(keyed.table, store)) for name, keyed in v.t.items()
                  if not (keyed.table.append_only or keyed.table.derived)}
         rows.append({"view": v.checkpoint_name, "position": position, "recorded_at": recorded_at,
                      "state": zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)})

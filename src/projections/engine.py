@@ -19,7 +19,7 @@ import json
 import logging
 import sys
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 from uuid import UUID
@@ -126,10 +126,22 @@ class View:
     def start(self, store: ViewStore, prefix: str = "") -> None:
         """Load the working state from the view's (non-log, non-partitioned) tables."""
         for keyed in self.t.values():
-            if not keyed.table.append_only and keyed.table.partition is None:
+            if not keyed.table.append_only and keyed.table.partition is None and self.loads(keyed.table):
                 keyed.load(store.load(keyed.table, prefix))
         if isinstance(store, ViewStore) and any(t.partition for t in self.tables):
             self.owned_store, self._owned_prefix = store, prefix
+
+    def loads(self, table: Table) -> bool:
+        """Whether `start` loads the table whole (a view reading it otherwise says no)."""
+        return True
+
+    def held_rows(self, table: Table, store: ViewStore) -> Iterable[Row]:
+        """The table's rows as the view's state has them now (a checkpoint saves them)."""
+        return self.t[table.name].rows.values()
+
+    def prefetch(self, events: list[Envelope]) -> None:
+        """Before a live projector folds a page: a view that reads its state from the store as
+        needed may read what the page's events need in one go."""
 
     def load_owned(self, table: str, owners: list[Any], since: tuple[str, Any] | None = None) -> None:
         """Bring the owners' rows of a partitioned table into memory (from the store; given

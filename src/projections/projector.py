@@ -93,6 +93,11 @@ class Projector:
             return read
 
     def _fold(self, events: list[Envelope], last: int) -> dict[Table, Changes]:
+        for v in self.views:
+            try:
+                v.prefetch(events)
+            except Exception as error:
+                raise (error if is_outage(error) else _Refused(v.name, last, error)) from error
         for e in events:
             for v, handle in self._by_topic.get(e.kind, ()):
                 try:

@@ -3,7 +3,7 @@ parent payments, friplads and sibling cost, intermunicipal money and the net mun
 
 `LinkedBudget(billing)` derives from the Billing view's facts and household months (the live
 views: one fold and one computation of each household's months for both). `Budget()` folds the
-facts itself (keeping them in `budget_state`); `Budget(scenario=rule_set)` folds the same facts
+facts itself (keeping them in `budget_facts`); `Budget(scenario=rule_set)` folds the same facts
 under another rule set (another friplads scale or tariff) for the budget audit — in memory, never
 stored as a live view.
 """
@@ -36,7 +36,7 @@ class _BudgetRows:
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)  # type: ignore[misc]
         # The summary rows were stored with these totals (summed by the store: the parts stay there).
-        self._totals.load(store.group_totals(BUDGET_PARTS, BUDGET.key, BUDGET_MEASURES, prefix))
+        self._totals.start(store, BUDGET_PARTS, BUDGET.key, prefix)
 
     def load_households(self, households: list[str], since: str | None = None) -> None:
         self.load_owned("budget_parts", [f"household/{h}" for h in households],  # type: ignore[attr-defined]
@@ -69,7 +69,7 @@ class _BudgetRows:
 
 
 class Budget(_BudgetRows, BillingFacts):
-    """The budget folding its own facts (kept in `budget_state`), or a scenario's in memory."""
+    """The budget folding its own facts (kept in `budget_facts`), or a scenario's in memory."""
 
     name = "budget"
     rebuild_weight = 10
@@ -89,7 +89,7 @@ class Budget(_BudgetRows, BillingFacts):
 
     @property
     def checkpoint_name(self) -> str:
-        return f"{self.name}+facts"  # the checkpoint holds the facts too (a linked budget's: only its rows)
+        return f"{self.name}+facts@2"  # the checkpoint holds the facts too (a linked budget's: only its rows)
 
 
 class LinkedBudget(_BudgetRows, View):
@@ -157,10 +157,7 @@ def empty_basis_cost(facts: BillingFacts, institution: str) -> dict[tuple[str, s
 def _basis_spans(facts: BillingFacts, institution: str, group: str) -> list[tuple[date, date]]:
     """The days of the age group's basis seats the institution's bookings hold."""
     spans = []
-    for booking_id in facts.by_institution.get(institution, ()):
-        b = facts.bookings[booking_id]
-        if b.pool != "basis":
-            continue
+    for b in facts.basis.get(institution, {}).values():
         for g, a, z in b.segments:
             z = min(z, b.end)
             if g == group and a <= z:

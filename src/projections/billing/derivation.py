@@ -3,7 +3,6 @@ institutions) whose facts changed, each from the first month that can have chang
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from typing import Iterable
 
@@ -12,9 +11,11 @@ import rules
 from projections.billing.fold import UNSET, FactsFold
 from projections.billing.household import CorrectionApart, Result, household_result
 from projections.billing.months import first_of, next_month
+from projections.billing.working import HouseholdFacts
 from projections.engine import View
 
 OWNER_BATCH = 2_000  # households derived (and their stored rows held) at a time
+BOUNDED_BATCH = 500  # the same in a live projector that reads the households' facts too
 
 
 class BillingFacts(FactsFold):
@@ -54,7 +55,8 @@ class BillingFacts(FactsFold):
         raise NotImplementedError
 
     def household_result(self, household: str, since: str | None = None) -> Result:
-        return household_result(self, household, since)
+        self.held.read([household], since)  # its statements of the months from `since` on
+        return household_result(self, self.held.get(household), since)
 
     # -- after a page ---------------------------------------------------------------------------
 
@@ -65,24 +67,35 @@ class BillingFacts(FactsFold):
         # Each household's months are computed once and handed to every view that reads these
         # facts (a Budget linked to this Billing derives from the same result).
         consumers: list[BillingFacts] = [self, *self.linked]  # type: ignore[list-item]
+        size = OWNER_BATCH if self.held.bound is None else min(OWNER_BATCH, BOUNDED_BATCH)
         for group, months_from in groups:
-            # In batches, so that a live projector holds the stored rows of a batch of households
-            # at a time (all of them are dirty after a billing run).
-            for i in range(0, len(group), OWNER_BATCH):
-                batch = group[i:i + OWNER_BATCH]
+            # In batches, so that a live projector holds the stored rows (and the facts) of a batch
+            # of households at a time (all of them are dirty after a billing run).
+            for i in range(0, len(group), size):
+                batch = group[i:i + size]
+                self.held.read(batch, months_from)
                 for view in consumers:
                     view.load_households(batch, months_from)
                 for household in batch:
-                    result = self.household_result(household, months_from)
-                    self._note_corrections(household, months_from, result)
-                    for view in consumers:
-                        view.derive_household(household, result, months_from)
+                    self._derive(consumers, self.held.get(household), months_from)
                 for view in consumers:
                     view.release_households(batch)
+                self.held.trim()
         for view in consumers:
             view.derive_end(institutions)
         if self.sink is not None:
             self._stream_state()
+
+    def _derive(self, consumers: list[BillingFacts], hf: HouseholdFacts, months_from: str | None) -> None:
+        result = self.household_result(hf.id, months_from)
+        self._note_corrections(hf.id, months_from, result)
+        for view in consumers:
+            view.derive_household(hf.id, result, months_from)
+        if self.held.bound is not None and hf.latest_issued:
+            # The months before the latest issued are settled or corrected by now: a derivation
+            # that needs their statements (a backdated change, the next page) reads them again.
+            # Nothing reads them before the page is written (a household is derived once a page).
+            hf.forget_issued_before(min(hf.latest_issued, self._corrected_from.get(hf.id) or hf.latest_issued))
 
     def _to_derive(self) -> tuple[list[tuple[list[str], str | None]], list[str]]:
         """The households to derive, grouped by the month to derive them from (None: all their
@@ -100,9 +113,11 @@ class BillingFacts(FactsFold):
             self._run_from = None
         full = {h for h in self._dirty_h if self._mine(h)}
         partial: dict[str, list[str]] = defaultdict(list)  # from month -> households
-        for household, since in self._changed_from.items():
+        changed = {h: since for h, since in self._changed_from.items() if h not in full and self._mine(h)}
+        latest = self.held.latest_issued_of(list(changed))
+        for household, since in changed.items():
             if household not in full and self._mine(household):
-                start = self._derive_from(household, since)
+                start = self._derive_from(household, since, latest[household])
                 if start is None:
                     full.add(household)
                 else:
@@ -113,21 +128,19 @@ class BillingFacts(FactsFold):
         return groups + [(sorted(hs), since) for since, hs in sorted(partial.items())], institutions
 
     def _every_household(self) -> Iterable[str]:
-        """Every household the facts know (registered, booked for, or billed)."""
-        return itertools.chain(self.households, self.by_household, self.issued)
+        """Every household the facts know (registered, booked for, billed, with a child)."""
+        return self.held.every()
 
     def _horizon_moved(self, old: str | None, new: str | None) -> None:
         """Months (old, new] joined the horizon: what holds days in them is dirty."""
-        self._dirty_i.update(self.capacity)
+        self._dirty_i.update(self.capacity)  # a basis booking's institution has basis capacity
         if new is None:
             return
-        lo = first_of(next_month(old)) if old else None
-        hi = rules.last_of_month(first_of(new))
-        for b in self.bookings.values():
-            if b.start <= hi and (lo is None or b.end >= lo) and b.holds_days():
-                self._changed(b.household, next_month(old) if old else b.start.isoformat()[:7])
-                if b.pool == "basis":
-                    self._dirty_i.add(b.institution)
+        if old is None:
+            self._dirty_h.update(self._every_household())
+            return
+        for household in self.held.holding_days(first_of(next_month(old)), rules.last_of_month(first_of(new))):
+            self._changed(household, next_month(old))
 
     def _note_corrections(self, household: str, since: str | None, result: Result) -> None:
         if since is not None:
@@ -138,10 +151,10 @@ class BillingFacts(FactsFold):
                 return  # that month was not derived again: it still needs its correction
         self._corrected_from[household] = result.corrected_from
 
-    def _derive_from(self, household: str, since: str) -> str | None:
+    def _derive_from(self, household: str, since: str, latest_issued: str | None) -> str | None:
         """The month to derive a household's rows from when its months from `since` on may have
         changed; None: all its months."""
-        if self._new_months_only(household, since):
+        if self._new_months_only(since, latest_issued):
             return since
         if household not in self._corrected_from:
             return None  # not derived by this process yet: earlier corrections unknown
@@ -150,12 +163,12 @@ class BillingFacts(FactsFold):
         corrected = self._corrected_from[household]
         return since if corrected is None else min(since, corrected)
 
-    def _new_months_only(self, household: str, since: str) -> bool:
+    def _new_months_only(self, since: str, latest_issued: str | None) -> bool:
         """Whether deriving the months from `since` on gives all that changed for a household whose
         earlier months did not: so unless an issued month, or the statement carrying corrections
         (the month after the latest issued), falls in those months."""
         # Runs over the hot path (every active household at each horizon move): no sets built.
-        latest = max(max(self.runs, default=""), max(self.issued.get(household, ()), default=""))
+        latest = max(max(self.runs, default=""), latest_issued or "")
         return not latest or next_month(latest) < since
 
     # -- a parallel rebuild ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ from projections.billing.tables import DETAIL_MAX
 
 if TYPE_CHECKING:
     from projections.billing.fold import FactsFold
+    from projections.billing.working import HouseholdFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,22 +98,22 @@ def marker(kind: str, detail: str, events: Iterable[int]) -> Line:
     return Line(kind, 0, None, None, None, detail[:DETAIL_MAX], frozenset(events))
 
 
-def due(facts: FactsFold, household: str, month: str, raw: list[tuple[str, date, date]]) -> Due:
+def due(facts: FactsFold, hf: HouseholdFacts, month: str, raw: list[tuple[str, date, date]]) -> Due:
     """What the month costs the household by today's knowledge (rules.household_month_charges)."""
-    out = Due(spans=_spans(facts, month, raw))
+    out = Due(spans=_spans(facts, hf, month, raw))
     if not out.spans:
         return out
     places = _places(out.spans)
     out.place_of = {p.place_id: p for p in places}
     place_events = {p.place_id: frozenset(pos for s in p.spans
-                                          for pos in facts.bookings[s.booking_id].events_behind(month))
+                                          for pos in hf.bookings[s.booking_id].events_behind(month))
                     for p in places}
     all_events = frozenset().union(*place_events.values())
-    newest = max(out.spans, key=lambda s: facts.bookings[s.booking_id].events[0])
-    rs = facts.rules_for(facts.bookings[newest.booking_id].rule_set)
+    newest = max(out.spans, key=lambda s: hf.bookings[s.booking_id].events[0])
+    rs = facts.rules_for(hf.bookings[newest.booking_id].rule_set)
     m_first = first_of(month)
-    share, share_position, decided_on = _pay_share(facts, household, month)
-    adjustments, adjustment_events = _adjustments(facts, household, month, places, place_events)
+    share, share_position, decided_on = _pay_share(facts, hf, month)
+    adjustments, adjustment_events = _adjustments(hf, month, places, place_events)
     try:
         if share_position is not None:
             scale = rs.in_force("friplads", m_first)  # the month's scale: a gap refuses the month by name
@@ -124,7 +125,7 @@ def due(facts: FactsFold, household: str, month: str, raw: list[tuple[str, date,
                                       f"declare the income again from {scale.effective_from}")
         charges = rules.household_month_charges(
             [rules.PlaceMonth(p.place_id, p.spans[0].kind, p.spans[0].birth, p.first, p.last, p.spans[0].lunch,
-                              difference_ore(facts, p, month, rs)) for p in places],
+                              difference_ore(facts, hf, p, month, rs)) for p in places],
             share, m_first, rs, adjustments)
     except rules.RuleError as e:
         # No published numbers for the month (a gap, or before the rule set): one zero "gap" line
@@ -140,12 +141,12 @@ def due(facts: FactsFold, household: str, month: str, raw: list[tuple[str, date,
     return out
 
 
-def _spans(facts: FactsFold, month: str, raw: list[tuple[str, date, date]]) -> list[Span]:
+def _spans(facts: FactsFold, hf: HouseholdFacts, month: str, raw: list[tuple[str, date, date]]) -> list[Span]:
     """The bookings' days in the month, with the gross cost of each (0 where no tariff is in force)."""
     m_first, spans = first_of(month), []
     for booking_id, first, last in raw:
-        b = facts.bookings[booking_id]
-        child, inst = facts.children.get(b.child), facts.institutions.get(b.institution)
+        b = hf.bookings[booking_id]
+        child, inst = hf.children.get(b.child), facts.institutions.get(b.institution)
         if child is None or inst is None:
             continue
         try:
@@ -171,28 +172,28 @@ def _places(spans: list[Span]) -> list[Place]:
     return places
 
 
-def _pay_share(facts: FactsFold, household: str, month: str) -> tuple[int, int | None, date | None]:
+def _pay_share(facts: FactsFold, hf: HouseholdFacts, month: str) -> tuple[int, int | None, date | None]:
     """The pay share in force on the month's 1st, the position of the event that set it (the
     friplads decision, or the year's settlement where it names the month; 100 % without either)
     and the day the decision took effect (None for a settled or a counterfactual share)."""
     m_first = first_of(month)
     share, position, decided_on = 100, None, None
-    for decision in facts.friplads.get(household, ()):
+    for decision in hf.friplads:
         if decision.effective <= m_first:
             share, position, decided_on = decision.share, decision.position, decision.effective
-    settled = facts.settled.get(household, {}).get(month[:4])
+    settled = hf.settled.get(month[:4])
     if settled is not None and settled.shares[m_first.month - 1] is not None:
         share, position, decided_on = settled.shares[m_first.month - 1], settled.position, None
     if facts.scenario is not None:
-        share, decided_on = facts.scenario_share(household, m_first, share), None
+        share, decided_on = facts.scenario_share(hf.id, m_first, share), None
     return share, position, decided_on
 
 
-def _adjustments(facts: FactsFold, household: str, month: str, places: list[Place],
+def _adjustments(hf: HouseholdFacts, month: str, places: list[Place],
                  place_events: dict[str, frozenset[int]]) -> tuple[list[rules.Adjustment], dict[str, frozenset[int]]]:
     """The adjustments covering the month, and the events behind each (by the line detail it gives)."""
     adjustments, events = [], {}
-    for a in facts.adjustments.get(household, ()):
+    for a in hf.adjustments:
         if not a.covers(month):
             continue
         place_id = None

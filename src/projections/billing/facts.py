@@ -260,6 +260,7 @@ class Capacity:
 Codec = tuple[Callable[[Any], Json], Callable[[Json], Any]]
 CODECS: dict[str, Codec] = {
     "booking": (Booking.to_json, Booking.from_json),
+    "basis": (Booking.to_json, Booking.from_json),  # a basis booking again, among everyone's facts
     "child": (Child.to_json, Child.from_json),
     "institution": (Institution.to_json, Institution.from_json),
     "household": (Household.to_json, Household.from_json),

@@ -1,39 +1,42 @@
-"""The fold both billing views share: the facts of the log, typed, kept in a `*_state` table, and
-which households and institutions they changed (derived again at the end of the page)."""
+"""The fold both billing views share: the facts of the log, typed, kept in a `*_facts` table (each
+household's read back as needed: `working`), and which households and institutions they changed
+(derived again at the end of the page)."""
 
 from __future__ import annotations
 
-import json
 import zlib
-from collections import defaultdict
 from datetime import date
-from typing import Any
+from typing import Any, Iterable
 
 import rules
 
 from ledger import events
 
+from projections.billing import stored
 from projections.billing.facts import (CODECS, Adjustment, Booking, Capacity, Child, FripladsDecision, FripladsInputs,
                                        Household, HouseholdFact, Institution, IssuedLine, IssuedStatement, SettledYear)
 from projections.billing.months import billing_horizon_of, day, first_of, month_of, rule_set_named
+from projections.billing.working import (DEFAULT_BOUND, PER_HOUSEHOLD, HouseholdFacts, Households, fact_of, named_by,
+                                         owner_of, state_row)
 from projections.engine import Envelope, View, on
-from projections.tables import Changes, Table
+from projections.stores import ViewStore
+from projections.tables import Changes, Row, Table
 
 UNSET = object()
 
-# The working state's entities kept in a plain mapping of the fold, by attribute.
-_MAPPED = {"child": "children", "institution": "institutions", "household": "households", "friplads": "friplads",
-           "settled": "settled", "adjustments": "adjustments", "run": "runs", "capacity": "capacity"}
-# A share of a rebuild writes the facts of its own households (the owner named by the fact, or
-# by its key); the first share writes everyone's.
-_OWNED_BY_FACT = ("booking", "child")
-_OWNED_BY_KEY = ("household", "friplads", "settled", "adjustments", "issued")
+# Everyone's facts kept in a plain mapping of the fold, by attribute.
+_MAPPED = {"institution": "institutions", "run": "runs", "capacity": "capacity"}
 
 
 class FactsFold(View):
-    """Folds the facts both views need and notes which households/institutions changed."""
+    """Folds the facts both views need and notes which households/institutions changed.
+
+    Everyone's facts (institutions, capacity, billing runs, basis bookings, the clock) are held in
+    memory; each household's are in `held` (working.Households): all of them in a fold in memory,
+    at most a bound of them in a live projector, read from the `*_facts` table as needed."""
 
     state: Table
+    cache_bound = DEFAULT_BOUND  # households a live projector holds beyond those of its page
 
     def __init__(self, scenario: rules.RuleSet | None = None) -> None:
         super().__init__()
@@ -42,19 +45,12 @@ class FactsFold(View):
         # parent) under the scenario's scale. Never set for the live views.
         self.scenario = scenario
         self.friplads_inputs: dict[str, tuple[FripladsInputs, ...]] = {}
-        self.bookings: dict[str, Booking] = {}
-        self.children: dict[str, Child] = {}
+        self.held = Households()
         self.institutions: dict[str, Institution] = {}
-        self.households: dict[str, Household] = {}
-        self.friplads: dict[str, tuple[FripladsDecision, ...]] = {}  # by effective day
-        self.settled: dict[str, dict[str, SettledYear]] = {}  # household -> year -> shares
-        self.adjustments: dict[str, tuple[Adjustment, ...]] = {}
-        self.issued: dict[str, dict[str, IssuedStatement]] = {}  # household -> month -> statement
         self.runs: dict[str, int] = {}  # month -> position
         self.capacity: dict[str, dict[str, tuple[Capacity, ...]]] = {}  # basis: institution -> age group
+        self.basis: dict[str, dict[str, Booking]] = {}  # institution -> its basis bookings
         self.last_month: str | None = None
-        self.by_household: dict[str, set[str]] = defaultdict(set)  # household -> booking ids
-        self.by_institution: dict[str, set[str]] = defaultdict(set)
         self._unsaved: dict[tuple[str, str], Any] = {}
         # What changed in this page (see BillingFacts.finish_page).
         self._dirty_h: set[str] = set()  # households to derive again, all months
@@ -82,35 +78,52 @@ class FactsFold(View):
         # Serialised when the changes are taken: a fact touched many times in a page
         # (a booking, then its cancellation) is written as JSON once.
         self._unsaved[(entity, key)] = fact
+        if entity in PER_HOUSEHOLD and self.held.bounded:
+            self.held.pinned.add(owner_of(entity, key, fact))
 
-    def _state_row(self, entity: str, key: str, fact: Any) -> dict[str, str]:
-        data = CODECS[entity][0](fact)
-        return {"entity": entity, "id": key, "data": json.dumps(data, sort_keys=True, separators=(",", ":"))}
-
+    def household_facts(self, household: str) -> HouseholdFacts:
+        return self.held.get(household)
     def changes(self) -> dict[Table, Changes]:
         if self.sink is not None:
             return super().changes()  # a rebuild: the state goes to the sink once, after the derivation
         state = self.t[self.state.name]
         for (entity, key), fact in self._unsaved.items():
-            state.put(self._state_row(entity, key, fact))
+            state.put(state_row(entity, key, fact))
         self._unsaved = {}
-        return super().changes()
+        out = super().changes()
+        if self.held.bounded:
+            state.evict()  # the store holds the rows; the facts are in `held`, as many as its bound
+            self.held.settle()
+        return out
+
+    def loads(self, table: Table) -> bool:
+        return table is not self.state  # read by `start`: per household, or whole into `held`
 
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)
-        for row in self.t[self.state.name].values():
-            entity = row["entity"]
-            if entity in CODECS:
-                self._restore(entity, row["id"], CODECS[entity][1](json.loads(row["data"])))
+        if isinstance(store, ViewStore):
+            stored.refuse_older_state(store, self.state, prefix)
+            self.held.attach(store, self.state, prefix, self.cache_bound)
+            rows = stored.everyones(store, self.state, prefix)
+        else:  # a checkpoint: everything in memory
+            rows = list(store.load(self.state, prefix))
+            self.t[self.state.name].load(rows)
+        for row in rows:
+            if row["entity"] in CODECS:
+                self._restore(row["entity"], row["id"], fact_of(row))
+
+    def held_rows(self, table: Table, store: Any) -> Iterable[Row]:
+        if table is self.state and self.held.bounded:
+            return store.load(table, self.held.prefix)  # just committed: the store holds it all
+        return super().held_rows(table, store)
 
     def _restore(self, entity: str, key: str, fact: Any) -> None:
-        if entity in _MAPPED:
+        if entity in PER_HOUSEHOLD:
+            self.held.restore(entity, key, fact, owner_of(entity, key, fact))
+        elif entity == "basis":
+            self.basis.setdefault(fact.institution, {})[key] = fact
+        elif entity in _MAPPED:
             getattr(self, _MAPPED[entity])[key] = fact
-        elif entity == "booking":
-            self._index_booking(key, fact)
-        elif entity == "issued":
-            household, month = key.split("/", 1)
-            self.issued.setdefault(household, {})[month] = fact
         else:  # the clock
             self.last_month = fact
 
@@ -123,7 +136,7 @@ class FactsFold(View):
             if self.share is not None and not self._writes(entity, key, fact):
                 continue  # another share's household, or everyone's facts (the first share writes those)
             restored.pop((entity, key), None)
-            batch.append(self._state_row(entity, key, fact))
+            batch.append(state_row(entity, key, fact))
             if len(batch) >= 10_000:
                 sink(self.state, batch)
                 batch = []
@@ -132,20 +145,26 @@ class FactsFold(View):
 
     def _writes(self, entity: str, key: str, fact: Any) -> bool:
         """Whether this share of a rebuild writes a fact of the working state."""
-        if entity in _OWNED_BY_FACT:
-            return self._mine(fact.household)
-        if entity in _OWNED_BY_KEY:
-            return self._mine(key.split("/", 1)[0])
+        if entity in PER_HOUSEHOLD:
+            return self._mine(owner_of(entity, key, fact))
+        if entity == "basis":  # folded by the share of its household and that of its institution
+            return self._mine(fact.institution)
         return self.share is None or self.share[0] == 0
 
     def _mine(self, owner: str) -> bool:
         """Whether this view derives the owner's rows (always, unless it is one share of a rebuild)."""
         return self.share is None or zlib.crc32(owner.encode()) % self.share[1] == self.share[0]
 
-    def _index_booking(self, booking_id: str, b: Booking) -> None:
-        self.bookings[booking_id] = b
-        self.by_household[b.household].add(booking_id)
-        self.by_institution[b.institution].add(booking_id)
+    def prefetch(self, events: list[Envelope]) -> None:
+        """A live projector's page: read the households its events name in one go."""
+        if self.held.bounded:
+            households, bookings = named_by(events, self.handles)
+            self.held.read(households + self.held.prefetch_bookings(bookings))
+
+    @property
+    def checkpoint_name(self) -> str:
+        # "@2": the facts as `*_facts` rows; a checkpoint of the older `*_state` rows is not restored.
+        return f"{super().checkpoint_name}@2"
 
     # -- what the facts say ---------------------------------------------------------------------
 
@@ -156,20 +175,20 @@ class FactsFold(View):
         """The rule set money is computed under: the event's, or the scenario's in a counterfactual."""
         return self.scenario if self.scenario is not None else rule_set_named(rule_set_id)
 
-    def home_municipality(self, child_id: str, month: str) -> str | None:
+    def home_municipality(self, hf: HouseholdFacts, child_id: str, month: str) -> str | None:
         """The child's home municipality on the month's 1st: the household's (effective-dated
         facts) once it changed, else the one the child was registered with."""
-        child = self.children.get(child_id)
+        child = hf.children.get(child_id)
         if child is None:
             return None
-        household = self.households.get(child.household)
+        household = hf.household
         return child.municipality if household is None else household.municipality_on(first_of(month),
                                                                                         child.municipality)
 
-    def household_district(self, household: str, month: str) -> str:
+    @staticmethod
+    def household_district(hf: HouseholdFacts, month: str) -> str:
         """The household's district on the month's 1st (effective-dated facts, else as registered)."""
-        h = self.households.get(household)
-        return "" if h is None else h.district_on(first_of(month))
+        return "" if hf.household is None else hf.household.district_on(first_of(month))
 
     def scenario_share(self, household: str, m_first: date, recorded: int) -> int:
         """The pay share on the month's 1st under the scenario's friplads scale, from the inputs of the
@@ -236,30 +255,38 @@ class FactsFold(View):
         b = Booking(d["child_id"], d["household_id"], d["institution_id"], d["pool"], day(d["start_date"]),
                     day(d["end_date"]), bool(d["lunch"]), tuple((g, day(a), day(z)) for g, a, z in d["segments"]),
                     rule_set, (e.position,))
-        self._index_booking(e.originator_id, b)
-        self._save("booking", e.originator_id, b)
+        self._booking_is(e.originator_id, b)
         self._booking_changed(b)
+
+    def _booking_is(self, booking_id: str, b: Booking) -> None:
+        self.held.get(b.household).bookings[booking_id] = b
+        self.held.booking_owner[booking_id] = b.household
+        self._save("booking", booking_id, b)
+        if b.pool == "basis":  # empty basis seats are costed per institution: its basis bookings are everyone's
+            self.basis.setdefault(b.institution, {})[booking_id] = b
+            self._save("basis", booking_id, b)
 
     @on(events.Booking.BookingCancelled, events.Booking.ChildTransferred)
     def _booking_ended(self, e: Envelope) -> None:
-        b = self.bookings.get(e.originator_id)
+        household = self.held.owner_of_booking(e.originator_id)
+        b = self.held.get(household).bookings.get(e.originator_id) if household is not None else None
         if b is None:
             return
         # The change reaches the months from the one the booking now ends in: the lines of
         # earlier months stay as they were, so they do not list it (nor need deriving again).
         b, since = b.ended(day(e.data["effective_date"]), e.position)
-        self.bookings[e.originator_id] = b
-        self._save("booking", e.originator_id, b)
+        self._booking_is(e.originator_id, b)
         self._booking_changed(b, since)
 
     @on(events.Child.ChildRegistered)
     def _child_registered(self, e: Envelope) -> None:
         d, oid = e.data, e.originator_id
-        self.children[oid] = Child(d["household_id"], day(d["birth_date"]), d["municipality_code"], e.position)
-        self._save("child", oid, self.children[oid])
-        for booking_id in self.by_household.get(d["household_id"], ()):  # bookings before the child (an import)
-            if self.bookings[booking_id].child == oid:
-                self._booking_changed(self.bookings[booking_id])
+        hf = self.held.get(d["household_id"])
+        hf.children[oid] = Child(d["household_id"], day(d["birth_date"]), d["municipality_code"], e.position)
+        self._save("child", oid, hf.children[oid])
+        for b in hf.bookings.values():  # bookings before the child (an import)
+            if b.child == oid:
+                self._booking_changed(b)
 
     @on(events.Institution.InstitutionRegistered)
     def _institution_registered(self, e: Envelope) -> None:
@@ -267,7 +294,7 @@ class FactsFold(View):
         self.institutions[oid] = Institution(d["kind"], d["municipality_code"], d["district"])
         self._save("institution", oid, self.institutions[oid])
         self._dirty_i.add(oid)
-        self._dirty_h.update(self.bookings[b].household for b in self.by_institution.get(oid, ()))
+        self._dirty_h.update(self.held.at_institution(oid))
 
     @on(events.Institution.CapacityChanged)
     def _capacity_changed(self, e: Envelope) -> None:
@@ -294,23 +321,25 @@ class FactsFold(View):
         self.institutions[oid] = inst.with_gross_cost(d["age_group"], effective, d["gross_cost_ore"])
         self._save("institution", oid, self.institutions[oid])
         self._dirty_i.add(oid)
-        for booking_id in self.by_institution.get(oid, ()):
-            self._changed(self.bookings[booking_id].household, month_of(effective))
+        for household in self.held.at_institution(oid):
+            self._changed(household, month_of(effective))
 
     @on(events.Household.HouseholdRegistered)
     def _household_registered(self, e: Envelope) -> None:
         d, oid = e.data, e.originator_id
-        self.households[oid] = Household(d["municipality_code"], d["district"])
-        self._save("household", oid, self.households[oid])
+        hf = self.held.get(oid)
+        hf.household = Household(d["municipality_code"], d["district"])
+        self._save("household", oid, hf.household)
         self._dirty_h.add(oid)
 
     @on(events.Household.HouseholdFactsChanged)
     def _household_facts_changed(self, e: Envelope) -> None:
         d, oid = e.data, e.originator_id
-        h = self.households.get(oid) or Household(d["municipality_code"], d["district"])
+        hf = self.held.get(oid)
+        h = hf.household or Household(d["municipality_code"], d["district"])
         effective = day(e.meta.get("effective_date") or e.recorded_at.date())
-        self.households[oid] = h.with_fact(HouseholdFact(effective, d["municipality_code"], d["district"], e.position))
-        self._save("household", oid, self.households[oid])
+        hf.household = h.with_fact(HouseholdFact(effective, d["municipality_code"], d["district"], e.position))
+        self._save("household", oid, hf.household)
         # The facts are effective-dated (municipality and district as of each month's 1st):
         # months before the change bill and count as they did.
         self._changed(oid, month_of(effective))
@@ -319,10 +348,11 @@ class FactsFold(View):
     def _friplads_decided(self, e: Envelope) -> None:
         d, oid = e.data, e.originator_id
         effective = day(d["effective_from"])
-        entries = [x for x in self.friplads.get(oid, ()) if x.effective != effective]
+        hf = self.held.get(oid)
+        entries = [x for x in hf.friplads if x.effective != effective]
         entries.append(FripladsDecision(effective, d["pay_share_percent"], e.position))
-        self.friplads[oid] = tuple(sorted(entries, key=lambda x: x.effective))
-        self._save("friplads", oid, self.friplads[oid])
+        hf.friplads = tuple(sorted(entries, key=lambda x: x.effective))
+        self._save("friplads", oid, hf.friplads)
         if self.scenario is not None:
             scale = d.get("scale") or {}
             inputs = [x for x in self.friplads_inputs.get(oid, ()) if x.effective != effective]
@@ -336,8 +366,9 @@ class FactsFold(View):
         d, oid = e.data, e.originator_id
         # Efterregulering: the year's shares decided again on the final income; issued months
         # whose share changes are corrected on the next statement.
-        self.settled.setdefault(oid, {})[str(d["year"])] = SettledYear(tuple(d["shares"]), e.position)
-        self._save("settled", oid, self.settled[oid])
+        hf = self.held.get(oid)
+        hf.settled = {**hf.settled, str(d["year"]): SettledYear(tuple(d["shares"]), e.position)}
+        self._save("settled", oid, hf.settled)
         self._changed(oid, f"{d['year']:04d}-01")
 
     @on(events.Household.PaymentAdjusted)
@@ -345,8 +376,9 @@ class FactsFold(View):
         d, oid = e.data, e.originator_id
         adjustment = Adjustment(d["adjustment_id"], d["kind"], d["from_month"], d["to_month"], d["amount_ore"],
                                 d["pay_share_percent"], d["child_id"], e.meta.get("reason"), e.position)
-        self.adjustments[oid] = self.adjustments.get(oid, ()) + (adjustment,)
-        self._save("adjustments", oid, self.adjustments[oid])
+        hf = self.held.get(oid)
+        hf.adjustments = hf.adjustments + (adjustment,)
+        self._save("adjustments", oid, hf.adjustments)
         self._changed(oid, d["from_month"])
 
     @on(events.Statement.StatementIssued)
@@ -354,7 +386,7 @@ class FactsFold(View):
         d = e.data
         household, month = d["household_id"], d["month"]
         statement = IssuedStatement(d["total_ore"], tuple(IssuedLine.from_json(x) for x in d["lines"]), e.position)
-        self.issued.setdefault(household, {})[month] = statement
+        self.held.get(household).add("issued", f"{household}/{month}", statement)
         self._save("issued", f"{household}/{month}", statement)
         # The month, and any month its correction lines bill again (normally unsettled already).
         self._changed(household, min([month, *statement.corrected_months()]))

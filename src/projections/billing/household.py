@@ -22,6 +22,7 @@ from projections.billing.months import first_of, month_of, next_month
 
 if TYPE_CHECKING:
     from projections.billing.fold import FactsFold
+    from projections.billing.working import HouseholdFacts
 
 
 @dataclass(slots=True)
@@ -94,17 +95,19 @@ class Result:
         return share
 
 
-def household_result(facts: FactsFold, household: str, since: str | None = None) -> Result:
+def household_result(facts: FactsFold, hf: HouseholdFacts, since: str | None = None) -> Result:
     """The household's rows (lines, statements, settlement and budget shares) per month; given
     `since`, of the months from `since` on only (see BillingFacts._derive_from for when that is all)."""
     res = Result()
     horizon = facts.horizon()
     if horizon is None:
         return res
-    statements = facts.issued.get(household, {})
+    # The statements of the months from `since` on (hf.issued_from ≤ since): those whose lines show,
+    # and those carrying corrections of these months (always of a later month).
+    statements = hf.issued
     issued_months = set(facts.runs) | set(statements)
-    latest = max(issued_months) if issued_months else None
-    raw = _booked_days(facts, household, since, max(horizon, latest) if latest else horizon)
+    latest = max(issued_months | ({hf.latest_issued} if hf.latest_issued else set()), default=None)
+    raw = _booked_days(hf, since, max(horizon, latest) if latest else horizon)
     corrected: dict[str, list[IssuedLine]] = defaultdict(list)
     for statement in statements.values():
         for line in statement.lines:
@@ -112,7 +115,7 @@ def household_result(facts: FactsFold, household: str, since: str | None = None)
                 corrected[line.month].append(line)
     months = sorted(m for m in set(raw) | set(statements) | (set(corrected) & issued_months)
                     if since is None or m >= since)
-    dues = {m: due(facts, household, m, raw.get(m, [])) for m in months}
+    dues = {m: due(facts, hf, m, raw.get(m, [])) for m in months}
     corrections: list[Line] = []
     for m in months:
         if m in issued_months:
@@ -129,18 +132,17 @@ def household_result(facts: FactsFold, household: str, since: str | None = None)
         res.shown[target] = Shown(res.shown.get(target, Shown([])).lines + corrections)
     for m, dm in dues.items():
         if m <= horizon:
-            _shares(facts, household, res, m, dm)
-    _parent_payments(facts, household, res, dues, horizon, since)
-    add_netting(facts, res, dues, horizon)
+            _shares(facts, hf, res, m, dm)
+    _parent_payments(facts, hf, res, dues, horizon, since)
+    add_netting(facts, hf, res, dues, horizon)
     return res
 
 
-def _booked_days(facts: FactsFold, household: str, since: str | None,
-                 until: str) -> dict[str, list[tuple[str, date, date]]]:
+def _booked_days(hf: HouseholdFacts, since: str | None, until: str) -> dict[str, list[tuple[str, date, date]]]:
     """Month -> (booking, first day, last day) of each booking's days in it, up to `until`."""
     raw: dict[str, list[tuple[str, date, date]]] = defaultdict(list)
-    for booking_id in sorted(facts.by_household.get(household, ())):
-        b = facts.bookings[booking_id]
+    for booking_id in sorted(hf.bookings):
+        b = hf.bookings[booking_id]
         if not b.holds_days():
             continue  # cancelled before it began: holds no day
         m = b.start.replace(day=1) if since is None else max(b.start.replace(day=1), first_of(since))
@@ -192,16 +194,16 @@ def corrections_of(month: str, statement: IssuedStatement | None, corrections_of
     return out
 
 
-def _shares(facts: FactsFold, household: str, res: Result, m: str, dm: Due) -> None:
+def _shares(facts: FactsFold, hf: HouseholdFacts, res: Result, m: str, dm: Due) -> None:
     """The month's settlement shares (places whose home and institution municipality differ) and
     budget shares (seat-days and gross cost per institution district)."""
     children: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for s in dm.spans:
         inst = facts.institutions.get(s.institution_id)
-        part = res.budget_share(m, (inst.district if inst else None) or facts.household_district(household, m))
+        part = res.budget_share(m, (inst.district if inst else None) or facts.household_district(hf, m))
         part.seat_days += s.days
         part.gross_cost_ore += s.gross_ore
-        home, there = facts.home_municipality(s.child_id, m), inst.municipality if inst else None
+        home, there = facts.home_municipality(hf, s.child_id, m), inst.municipality if inst else None
         if home and there and home != there:
             key = (m, home, there)
             children[key].add(s.child_id)
@@ -213,19 +215,19 @@ def _shares(facts: FactsFold, household: str, res: Result, m: str, dm: Due) -> N
         if place is None or line.child_id is None:
             continue
         inst = facts.institutions.get(place.spans[0].institution_id)
-        home, there = facts.home_municipality(line.child_id, m), inst.municipality if inst else None
+        home, there = facts.home_municipality(hf, line.child_id, m), inst.municipality if inst else None
         if home and there and home != there:
             res.settlement_share((m, home, there)).parent_payment_ore += line.amount_ore
     for key, kids in children.items():
         res.settlement[key].children = kids
 
 
-def _parent_payments(facts: FactsFold, household: str, res: Result, dues: dict[str, Due], horizon: str,
+def _parent_payments(facts: FactsFold, hf: HouseholdFacts, res: Result, dues: dict[str, Due], horizon: str,
                      since: str | None) -> None:
-    for m, lines in _budget_lines(facts, household, res, dues, horizon, since).items():
+    for m, lines in _budget_lines(facts, hf, res, dues, horizon, since).items():
         dm = dues.get(m)
         for line in lines:
-            part = res.budget_share(m, line_district(facts, household, line, dm, m))
+            part = res.budget_share(m, line_district(facts, hf, line, dm, m))
             part.parent_payments_ore += line.amount_ore
             if line.kind == "friplads":
                 part.friplads_ore += line.amount_ore
@@ -233,7 +235,7 @@ def _parent_payments(facts: FactsFold, household: str, res: Result, dues: dict[s
                 part.sibling_ore += line.amount_ore
 
 
-def _budget_lines(facts: FactsFold, household: str, res: Result, dues: dict[str, Due], horizon: str,
+def _budget_lines(facts: FactsFold, hf: HouseholdFacts, res: Result, dues: dict[str, Due], horizon: str,
                   since: str | None) -> dict[str, list[Line]]:
     """The parent payments the budget counts per month: the statements' lines (the live view).
     Kept apart (`months_apart`, the budget audit) each month counts its own charges — an issued
@@ -245,24 +247,24 @@ def _budget_lines(facts: FactsFold, household: str, res: Result, dues: dict[str,
     if facts.scenario is not None:
         return {m: list(dm.lines) for m, dm in dues.items() if m <= horizon}
     # months before `since` were not derived again: their corrections stand
-    apart = [x for x in facts.corrections_apart.get(household, []) if since is not None and x.billed_month < since]
+    apart = [x for x in facts.corrections_apart.get(hf.id, []) if since is not None and x.billed_month < since]
     for m, shown in res.shown.items():
         for line in shown.lines:
             if line.kind == "correction":
                 apart.append(CorrectionApart(m, line.corrects_month,
-                                             line_district(facts, household, line, dues.get(m), m), line.amount_ore))
-    facts.corrections_apart[household] = apart
+                                             line_district(facts, hf, line, dues.get(m), m), line.amount_ore))
+    facts.corrections_apart[hf.id] = apart
     return {m: [x for x in shown.lines if x.kind != "correction"] for m, shown in res.shown.items()}
 
 
-def line_district(facts: FactsFold, household: str, line: Line, dm: Due | None, month: str) -> str:
+def line_district(facts: FactsFold, hf: HouseholdFacts, line: Line, dm: Due | None, month: str) -> str:
     """A line counts in its institution's district (the household's when it names none)."""
-    b = facts.bookings.get(line.booking_id or "")
+    b = hf.bookings.get(line.booking_id or "")
     if b is None and dm is not None and dm.spans:
         mine = [s for s in dm.spans if s.child_id == line.child_id] or dm.spans
-        b = facts.bookings.get(mine[0].booking_id)
+        b = hf.bookings.get(mine[0].booking_id)
     if b is not None:
         inst = facts.institutions.get(b.institution)
         if inst:
             return inst.district
-    return facts.household_district(household, month)
+    return facts.household_district(hf, month)

@@ -38,7 +38,7 @@ class Billing(BillingFacts):
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)
         # The summary rows were stored with these totals (summed by the store: the parts stay there).
-        self._settle_totals.load(store.group_totals(SETTLEMENT_PARTS, SETTLEMENT.key, SETTLEMENT_MEASURES, prefix))
+        self._settle_totals.start(store, SETTLEMENT_PARTS, SETTLEMENT.key, prefix)
 
     def load_households(self, households: list[str], since: str | None = None) -> None:
         for table in self.OWNED:

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import rules
 
 from projections.billing.months import first_of
 from projections.billing.runs import Expanded
+from projections.stores import ViewStore
 from projections.tables import BOOL, INT, TEXT, Keyed, Row, Table
 
 DETAIL_MAX = 300  # what an issued statement line can carry (ledger.commands.StatementLine)
 
 def _state_table(name: str) -> Table:
     return Table(
-        name, (("entity", TEXT), ("id", TEXT), ("data", TEXT)), key=("entity", "id"),
-        doc="Working state (JSON per fact): bookings, children, institutions, households, friplads "
-            "decisions, adjustments, issued statements, billing runs, basis capacity, the horizon.",
+        name, (("entity", TEXT), ("id", TEXT), ("owner", TEXT), ("month", TEXT), ("data", TEXT)), key=("entity", "id"),
+        indexes=(("owner", "entity", "month"),),  # a household's facts; its statements by month
+        doc="Working state (JSON per fact): bookings, children, households, friplads decisions, adjustments and "
+            "issued statements (owner: the household; month: an issued statement's), and everyone's facts "
+            "(owner ''): institutions, billing runs, basis capacity and bookings, the horizon.",
     )
 
 
-BILLING_STATE = _state_table("billing_state")
-BUDGET_STATE = _state_table("budget_state")
+BILLING_STATE = _state_table("billing_facts")
+BUDGET_STATE = _state_table("budget_facts")
+# Where the working state was kept before it was read per household (no owner column): a store
+# holding it there was projected by an older plads and needs `plads rebuild` once.
+SUPERSEDED_STATE = {"billing_facts": "billing_state", "budget_facts": "budget_state"}
 
 _LINE_COLUMNS = (("household_id", TEXT), ("month", TEXT), ("line_no", INT), ("kind", TEXT), ("amount_ore", INT),
                  ("child_id", TEXT), ("booking_id", TEXT), ("corrects_month", TEXT), ("detail", TEXT),
@@ -79,6 +85,7 @@ SETTLEMENT_PARTS = Table(
      ("children", INT), ("place_days", INT), ("gross_cost_ore", INT), ("parent_payment_ore", INT)),
     key=("household_id", "month", "payer_municipality", "institution_municipality"),
     partition="household_id",
+    indexes=(("month", "payer_municipality", "institution_municipality"),),  # a group's parts (Totals)
     doc="Working rows: each household's share of the intermunicipal settlement.",
 )
 SETTLEMENT = Table(
@@ -98,6 +105,7 @@ BUDGET_PARTS = Table(
      ("intermunicipal_in_ore", INT), ("intermunicipal_out_ore", INT)),
     key=("owner", "month", "district"),
     partition="owner",
+    indexes=(("month", "district"),),  # a group's parts (Totals)
     doc="Working rows: each household's (owner household/ID) or institution's (institution/ID, empty basis "
         "seats) share of the budget.",
 )
@@ -164,9 +172,19 @@ class Totals:
         self.sums: dict[tuple, dict[str, int]] = {}
         self.counts: dict[tuple, int] = {}
         self.touched: set[tuple] = set()
+        # A live projector: a group's stored totals, read when the group is first touched (summing
+        # every group's parts at start would take seconds at city scale).
+        self.read: Callable[[tuple], tuple[int, dict[str, int]]] | None = None
+        self._read: set[tuple] = set()
 
     def add(self, group: tuple, part: Row, sign: int = 1) -> None:
         total = self.sums.get(group)
+        if total is None and self.read is not None and group not in self._read:
+            self._read.add(group)
+            count, sums = self.read(group)
+            if count:
+                total = self.sums[group] = sums
+                self.counts[group] = count
         if total is None:
             total = self.sums[group] = dict.fromkeys(self.measures, 0)
             self.counts[group] = 0
@@ -176,6 +194,14 @@ class Totals:
         if not self.counts[group]:
             del self.sums[group], self.counts[group]
         self.touched.add(group)
+
+    def start(self, store: Any, parts: Table, group: tuple[str, ...], prefix: str) -> None:
+        """Start from the stored totals: each group's read when first touched (a view store), or all
+        of them now (a checkpoint, which holds none)."""
+        if isinstance(store, ViewStore):
+            self.read = lambda values: store.group_total(parts, group, values, self.measures, prefix)
+        else:
+            self.load(store.group_totals(parts, group, self.measures, prefix))
 
     def load(self, groups: Iterable[tuple[tuple, int, dict[str, int]]]) -> None:
         """Start from stored totals: (group, number of parts, sums)."""

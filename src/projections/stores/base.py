@@ -116,6 +116,14 @@ class ViewStore(ABC):
         for rec in self.conn.execute(sql).fetchall():
             yield tuple(rec[:n]), int(rec[n]), {m: int(v) for m, v in zip(measures, rec[n + 1:])}
 
+    def group_total(self, table: Table, group: tuple[str, ...], values: tuple, measures: tuple[str, ...],
+                    prefix: str = "") -> tuple[int, dict[str, int]]:
+        """One group's row count and sums of `measures` (what `group_totals` gives every group)."""
+        sums = ", ".join(f"CAST(COALESCE(SUM({m}), 0) AS BIGINT)" for m in measures)
+        where = " AND ".join(f"{c} = {self.placeholder}" for c in group)
+        rec = self.conn.execute(f"SELECT COUNT(*), {sums} FROM {prefix}{table.name} WHERE {where}", values).fetchone()
+        return int(rec[0]), {m: int(v) for m, v in zip(measures, rec[1:])}
+
     placeholder: str  # the driver's parameter marker
 
     def position(self, name: str) -> int:
