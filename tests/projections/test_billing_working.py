@@ -14,7 +14,7 @@ from projections.billing.fold import FactsFold
 from projections.billing.stored import OlderState
 from projections.billing.working import Households
 from projections.engine import open_store
-from tests.projections.test_billing_runs import _derived, _issue, _shown
+from tests.projections.test_billing_runs import _derived, _equal_after_rebuild, _issue, _shown
 
 D = date
 
@@ -65,12 +65,7 @@ def test_a_projector_holding_two_households_writes_what_a_rebuild_writes(city, m
     assert {r[0] for r in corrections} >= {"2025-02", "2025-03"}
     derived = _derived(projector.views[0])  # every household derived whole, one by one
     assert _shown(projector) == derived
-    assert verify(city.ledger, billing_views()) == []
-    projector.close()
-    rebuild(city.ledger, billing_views())
-    projector = Projector(city.ledger, billing_views())
-    assert _shown(projector) == derived
-    projector.close()
+    _equal_after_rebuild(city.ledger, projector, derived)
 
 
 def test_views_whose_state_an_older_plads_kept_ask_for_a_rebuild(city):
