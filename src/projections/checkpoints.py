@@ -21,6 +21,16 @@ CHECKPOINTS = Table(
     key=("view", "position"),
     doc="Each view's working state at a log position (compressed), where point-in-time replay starts.",
 )
+# A view whose working state the store holds (the billing facts, read per household) is copied
+# within the database, never through the follower's memory: these rows, named in `state` by IN_STORE.
+CHECKPOINT_FACTS = Table(
+    "view_checkpoint_facts",
+    (("view", TEXT), ("position", INT), ("entity", TEXT), ("id", TEXT), ("owner", TEXT), ("month", TEXT),
+     ("data", TEXT)),
+    key=("view", "position", "entity", "id"),
+    doc="The working state a store holds for its view (`*_facts` rows), copied at a checkpoint's position.",
+)
+IN_STORE = "rows in view_checkpoint_facts"
 
 
 class Checkpointed(Protocol):
@@ -39,16 +49,26 @@ class Checkpointed(Protocol):
 
     def held_rows(self, table: Table, store: Any) -> Iterable[Row]: ...
 
+    def held_in_store(self, table: Table) -> str | None: ...
+
 
 def save_checkpoint(store: ViewStore, views: Sequence[Checkpointed], position: int,
                     recorded_at: datetime | None) -> None:
     """Save each view's working state (not its append-only logs, nor the rows it derives from the
     state, which a restore derives again) at `position`."""
-    store.ensure([CHECKPOINTS])
+    store.ensure([CHECKPOINTS, CHECKPOINT_FACTS])
     rows = []
     for v in views:
-        state = {name: list(v.held_rows(keyed.table, store)) for name, keyed in v.t.items()
-                 if not (keyed.table.append_only or keyed.table.derived)}
+        state: dict[str, Any] = {}
+        for name, keyed in v.t.items():
+            if keyed.table.append_only or keyed.table.derived:
+                continue
+            stored_as = v.held_in_store(keyed.table)
+            if stored_as:
+                _copy_in_store(store, v.checkpoint_name, position, keyed.table, stored_as)
+                state[name] = IN_STORE
+            else:
+                state[name] = list(v.held_rows(keyed.table, store))
         rows.append({"view": v.checkpoint_name, "position": position, "recorded_at": recorded_at,
                      "state": zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)})
     store.upsert(CHECKPOINTS, rows)
@@ -71,8 +91,28 @@ def restore(store: ViewStore, views: Sequence[Checkpointed], position: int) -> N
                                (v.checkpoint_name, position))
         # Our own store wrote this blob (save_checkpoint); nothing else writes the table.
         state = pickle.loads(zlib.decompress(bytes(blob)))  # noqa: S301
+        for name, rows in state.items():
+            if rows == IN_STORE:
+                state[name] = _copied_rows(store, v.checkpoint_name, position, v.t[name].table)
         v.start(_Saved(state))  # views rebuild their indexes from the rows in start()
         v.rederive()
+
+
+def _copy_in_store(store: ViewStore, view: str, position: int, table: Table, stored_as: str) -> None:
+    facts = tuple(n for n, _ in CHECKPOINT_FACTS.columns[2:])
+    if table.column_names != facts:
+        raise TypeError(f"{table.name}: only a table of {facts} can be checkpointed in the store")
+    ph, columns = store.placeholder, ", ".join(facts)
+    # (rows left by a copy whose checkpoint was never saved: a crash between the two)
+    store.query_write(f"DELETE FROM {CHECKPOINT_FACTS.name} WHERE view = {ph} AND position = {ph}", (view, position))
+    store.query_write(f"INSERT INTO {CHECKPOINT_FACTS.name} (view, position, {columns}) "
+                      f"SELECT {ph}, {ph}, {columns} FROM {stored_as}", (view, position))
+
+
+def _copied_rows(store: ViewStore, view: str, position: int, table: Table) -> list[Row]:
+    ph, columns = store.placeholder, ", ".join(table.column_names)
+    return [dict(zip(table.column_names, r)) for r in store.query(
+        f"SELECT {columns} FROM {CHECKPOINT_FACTS.name} WHERE view = {ph} AND position = {ph}", (view, position))]
 
 
 class _Saved:

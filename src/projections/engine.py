@@ -139,6 +139,11 @@ class View:
         """The table's rows as the view's state has them now (a checkpoint saves them)."""
         return self.t[table.name].rows.values()
 
+    def held_in_store(self, table: Table) -> str | None:
+        """Where the store, just committed, holds the table's rows as the state has them (a
+        checkpoint then copies them within the database); None: the rows are in memory."""
+        return None
+
     def prefetch(self, events: list[Envelope]) -> None:
         """Before a live projector folds a page: a view that reads its state from the store as
         needed may read what the page's events need in one go."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import zlib
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
 import rules
 
@@ -20,7 +20,7 @@ from projections.billing.working import (DEFAULT_BOUND, PER_HOUSEHOLD, Household
                                          owner_of, state_row)
 from projections.engine import Envelope, View, on
 from projections.stores import ViewStore
-from projections.tables import Changes, Row, Table
+from projections.tables import Changes, Table
 
 UNSET = object()
 
@@ -112,10 +112,8 @@ class FactsFold(View):
             if row["entity"] in CODECS:
                 self._restore(row["entity"], row["id"], fact_of(row))
 
-    def held_rows(self, table: Table, store: Any) -> Iterable[Row]:
-        if table is self.state and self.held.bounded:
-            return store.load(table, self.held.prefix)  # just committed: the store holds it all
-        return super().held_rows(table, store)
+    def held_in_store(self, table: Table) -> str | None:
+        return f"{self.held.prefix}{table.name}" if table is self.state and self.held.bounded else None
 
     def _restore(self, entity: str, key: str, fact: Any) -> None:
         if entity in PER_HOUSEHOLD:
