@@ -171,7 +171,7 @@ def test_the_audit_orders_children_as_the_waiting_list_view_does(city):
     from projections import Projector, WaitingLists
     from projections.waitinglists import WAITING_LIST
     from replay.audit.facts import Demand, fold
-    from replay.audit.fairness import _entry, _key
+    from replay.audit.standing import entry, priority
     import rules
 
     clock = city.ledger.clock
@@ -198,7 +198,7 @@ def test_the_audit_orders_children_as_the_waiting_list_view_does(city):
     fold(city.ledger, [demand])
     day = D(2025, 2, 15)
     rs = rules.load_rule_set(rows[0]["rule_set"])
-    keys = {c: _key(_entry(demand, demand.registrations[(c, "nursery")], a, day, rs), rs, day) for c in children}
+    keys = {c: priority(entry(demand, demand.registrations[(c, "nursery")], a, day, rs), rs, day) for c in children}
     assert sorted(children, key=keys.get) == view_order
     assert view_order[0] == children[0]  # the sibling first
 
