@@ -22,7 +22,7 @@ import rules
 from ledger import Ledger
 from projections.billing import Budget
 
-from replay.audit.facts import Demand, fold
+from replay.audit.facts import DemandAndIncomes, fold
 from replay.audit.scenarios import AuditError, resolve_rule_set
 
 MEASURES = ("place_months_milli", "gross_cost_ore", "parent_payments_ore", "friplads_cost_ore",
@@ -40,7 +40,7 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
     if start is not None and end is not None and end < start:
         raise AuditError(f"the period ends ({end}) before it starts ({start})")
     scenario = resolve_rule_set(vs) if vs else None
-    actual, demand = Budget(months_apart=True), Demand()
+    actual, demand = Budget(months_apart=True), DemandAndIncomes()
     views = [actual, demand]
     alternative = None
     if scenario is not None:
@@ -88,7 +88,7 @@ def _corrections(view: Budget, lo: str, hi: str) -> dict[str, Any]:
             "total_ore": sum(x.amount_ore for x in lines)}
 
 
-def _band(demand: Demand, household_id: str, month: str) -> str:
+def _band(demand: DemandAndIncomes, household_id: str, month: str) -> str:
     income = demand.income_on(household_id, date.fromisoformat(month + "-01"))
     if income is None:
         return NO_INCOME
@@ -100,7 +100,7 @@ def _band(demand: Demand, household_id: str, month: str) -> str:
     return label
 
 
-def _tables(parts: list[dict], demand: Demand) -> dict[str, Any]:
+def _tables(parts: list[dict], demand: DemandAndIncomes) -> dict[str, Any]:
     by_month: dict[str, list[dict]] = defaultdict(list)
     by_district: dict[str, list[dict]] = defaultdict(list)
     by_band: dict[str, list[dict]] = defaultdict(list)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -23,6 +23,7 @@ DEFAULT_RULE_SET = "copenhagen-2025-waitinglist@1"
 SEED = 0
 AGE_BANDS = ("registered before 4 months", "registered at 4-12 months", "registered after 12 months")
 IMPORTED = "imported from the old system"
+ONE_DAY = timedelta(days=1)
 
 
 class Scope:
@@ -34,11 +35,14 @@ class Scope:
         self._fixed = resolve_rule_set(policy) if policy else None
         self._rule_sets: dict[str, rules.RuleSet] = {}
         self._age_bounds: dict[tuple[date, str, str], tuple[date, date] | None] = {}
+        self._every: list[rules.RuleSet] | None = None
 
     def rule_set_on(self, day: date) -> rules.RuleSet:
         if self._fixed is not None:
             return self._fixed
-        rule_set_id = self.demand.rule_set_id_on(day, DEFAULT_RULE_SET)
+        return self._resolved(self.demand.rule_set_id_on(day, DEFAULT_RULE_SET))
+
+    def _resolved(self, rule_set_id: str) -> rules.RuleSet:
         if rule_set_id not in self._rule_sets:
             try:
                 self._rule_sets[rule_set_id] = resolve_rule_set(rule_set_id)
@@ -46,11 +50,29 @@ class Scope:
                 self._rule_sets[rule_set_id] = rules.load_rule_set(DEFAULT_RULE_SET)
         return self._rule_sets[rule_set_id]
 
+    def _any_rule_set(self) -> list[rules.RuleSet]:
+        """Every rule set `rule_set_on` can give, whatever the day."""
+        if self._every is None:
+            ids = {DEFAULT_RULE_SET} | {rule_set_id for _, rule_set_id, _ in self.demand.activations}
+            self._every = [self._fixed] if self._fixed is not None else [self._resolved(i) for i in sorted(ids)]
+        return self._every
+
     def in_period(self, day: date) -> bool:
         return (self.start is None or day >= self.start) and day <= self.until
 
     def eligible(self, birth: date, group: str, day: date, rs: rules.RuleSet) -> bool:
-        """Of age for the group on `day` (the first and the last day of the age band, kept per child)."""
+        """Of age for the group on `day`."""
+        bounds = self._band(birth, group, rs)
+        return bounds is not None and bounds[0] <= day < bounds[1]
+
+    def last_of_age(self, birth: date, group: str) -> date:
+        """The last day the child is of age for the group under any rule set of the audit (date.min:
+        under none): from the day after, `eligible` is False whatever the day's rule set."""
+        ends = [bounds[1] for bounds in (self._band(birth, group, rs) for rs in self._any_rule_set()) if bounds]
+        return max(ends) - ONE_DAY if ends else date.min
+
+    def _band(self, birth: date, group: str, rs: rules.RuleSet) -> tuple[date, date] | None:
+        """The first day of the age band and the day after its last (kept per child); None: no band."""
         key = (birth, group, rs.id)
         bounds = self._age_bounds.get(key, False)
         if bounds is False:
@@ -62,7 +84,7 @@ class Scope:
             except rules.RuleError:
                 bounds = None
             self._age_bounds[key] = bounds
-        return bounds is not None and bounds[0] <= day < bounds[1]
+        return bounds
 
 
 # -- groups ----------------------------------------------------------------------------------------
@@ -180,19 +202,24 @@ class Wishers:
     every child that ever wished the institution (quadratic in the years of history)."""
 
     def __init__(self, regs: list[Registration], left: Callable[[Registration], Any]) -> None:
-        self._left = left
-        self._wished: dict[tuple[str, str], list[Registration]] = defaultdict(list)
-        for r in regs:
+        wished: dict[tuple[str, str], list[tuple[Any, int, Registration]]] = defaultdict(list)
+        for n, r in enumerate(regs):
+            when = left(r)
             for inst in r.ever_wished():
-                self._wished[(inst, r.age_group)].append(r)
-        for wished in self._wished.values():
-            wished.sort(key=left)
+                wished[(inst, r.age_group)].append((when, n, r))
+        self._left: dict[tuple[str, str], list[Any]] = {}
+        self._wished: dict[tuple[str, str], list[Registration]] = {}
+        for key, entries in wished.items():
+            entries.sort(key=lambda x: (x[0], x[1]))  # by when they left (then as they came: a stable order)
+            self._left[key] = [when for when, _, _ in entries]
+            self._wished[key] = [r for _, _, r in entries]
         self._gone: dict[tuple[str, str], int] = defaultdict(int)
 
     def not_left_before(self, institution_id: str, age_group: str, floor) -> list[Registration]:
         key = (institution_id, age_group)
         wished, gone = self._wished.get(key, []), self._gone[key]
-        while gone < len(wished) and self._left(wished[gone]) < floor:
+        left = self._left.get(key, [])
+        while gone < len(wished) and left[gone] < floor:
             gone += 1
         self._gone[key] = gone
         return wished[gone:]

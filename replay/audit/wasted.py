@@ -3,6 +3,7 @@ wishing it waited (see replay.audit.fairness for the definition)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 
 import rules
@@ -13,7 +14,14 @@ from replay.audit.standing import Scope, Wishers, holds_as_good, left_day, place
 
 def wasted_seats(scope: Scope, regs: list[Registration], occupancy_rows: list[dict]) -> list[dict]:
     demand, start, until = scope.demand, scope.start, scope.until
-    wishers = Wishers(regs, left_day)  # the months come in order
+
+    def gone_after(r: Registration) -> date:
+        """The last month-start at which the child can be waiting: placed from the lists, or too
+        old for the group whatever the rule set, before any later one (the months come in order)."""
+        return min(left_day(r), scope.last_of_age(demand.children[r.child_id].birth, r.age_group))
+
+    wishers = Wishers(regs, gone_after)
+    capacity_events = _capacity_events(scope)
     out = []
     for row in sorted(occupancy_rows, key=lambda x: (x["month"], x["institution_id"], x["age_group"])):
         if row["pool"] != "general" or row["free"] <= 0:
@@ -40,16 +48,22 @@ def wasted_seats(scope: Scope, regs: list[Registration], occupancy_rows: list[di
                 continue
             waiting.append(r)
         if waiting:
-            out.append(_finding(scope, row, last, waiting))
+            events = [p for eff, p in capacity_events.get((row["institution_id"], row["age_group"]), ()) if eff <= last]
+            out.append(_finding(scope, row, events, waiting))
     return out
 
 
-def _finding(scope: Scope, row: dict, last: date, waiting: list[Registration]) -> dict:
-    demand = scope.demand
-    inst = demand.institutions.get(row["institution_id"])
-    capacity_events = [p for (i, g, pool), entries in demand.capacity.items()
-                       if i == row["institution_id"] and g == row["age_group"] and pool == "general"
-                       for eff, _, p in entries if eff <= last]
+def _capacity_events(scope: Scope) -> dict[tuple[str, str], list[tuple[date, int]]]:
+    """(institution, age group) -> (effective from, position) of the general pool's capacity changes."""
+    out: dict[tuple[str, str], list[tuple[date, int]]] = defaultdict(list)
+    for (institution, group, pool), entries in scope.demand.capacity.items():
+        if pool == "general":
+            out[(institution, group)] += [(effective, position) for effective, _, position in entries]
+    return out
+
+
+def _finding(scope: Scope, row: dict, capacity_events: list[int], waiting: list[Registration]) -> dict:
+    inst = scope.demand.institutions.get(row["institution_id"])
     return {
         "institution_id": row["institution_id"], "institution": inst.name if inst else row["institution_id"],
         "district": row["district"], "age_group": row["age_group"], "month": row["month"],
