@@ -21,6 +21,8 @@ from typing import Any
 import rules
 from ledger import Ledger
 from projections.billing import Budget
+from projections.engine import View
+from projections.tables import Changes, Table
 
 from replay.audit.facts import DemandAndIncomes, fold
 from replay.audit.scenarios import AuditError, resolve_rule_set
@@ -40,11 +42,11 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
     if start is not None and end is not None and end < start:
         raise AuditError(f"the period ends ({end}) before it starts ({start})")
     scenario = resolve_rule_set(vs) if vs else None
-    actual, demand = Budget(months_apart=True), DemandAndIncomes()
-    views = [actual, demand]
+    actual, demand = AuditBudget(months_apart=True), DemandAndIncomes()
+    views: list[View] = [actual, demand]
     alternative = None
     if scenario is not None:
-        alternative = Budget(scenario=scenario, months_apart=True)
+        alternative = AuditBudget(scenario=scenario, months_apart=True)
         views.append(alternative)
     position = fold(ledger, views)
     if demand.last_recorded is None:
@@ -72,6 +74,14 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
                                                                                             "by_income_band")}
         result["difference"]["total"] = {k: alt["total"][k] - result["actual"]["total"][k] for k in MEASURES}
     return result
+
+
+class AuditBudget(Budget):
+    """The Budget folded for one audit, in memory: its working state is never stored, so its
+    changes are not taken page by page (nor its facts serialised as the live view's are)."""
+
+    def changes(self) -> dict[Table, Changes]:
+        return {}
 
 
 def _corrections(view: Budget, lo: str, hi: str) -> dict[str, Any]:
