@@ -42,19 +42,21 @@ def seats_given(demand: Demand, in_period) -> list[tuple[Booking, Registration, 
 
 def justified_envy(scope: Scope, regs: list[Registration]) -> list[dict]:
     demand = scope.demand
-    wishers = Wishers(regs, left_position)
+    wishers = Wishers(regs, left_position, lambda r: scope.last_of_age(demand.children[r.child_id].birth, r.age_group))
     given = seats_given(demand, scope.in_period)
-    # a seat given by an offer was decided earlier than it was booked: the floor is the earliest to come
-    earliest_to_come = list(itertools.accumulate(reversed([g[3] for g in given]), min))[::-1]
+    # a seat given by an offer was decided earlier than it was booked: the floor is the earliest to
+    # come; and a child too old for the group on the earliest start to come can envy no later seat
+    earliest_to_come = _earliest_to_come([g[3] for g in given])
+    earliest_start = _earliest_to_come([g[0].start for g in given])
     found: dict[tuple[str, str, str], dict] = {}
-    for (b, winner, offer, decided), floor in zip(given, earliest_to_come):
+    for (b, winner, offer, decided), floor, first_start in zip(given, earliest_to_come, earliest_start):
         day = (offer["recorded"] if offer else b.recorded).date()
         rs = scope.rule_set_on(day)
         # Priority as the ledger knew it when the seat was given (a sibling booked later gives none then).
         # A sibling counts when it holds a place there on the day of the decision, as on the
         # waiting-list view the run reads (its list date).
         winner_key = priority(entry(demand, winner, b.institution_id, day, rs, decided), rs, day)
-        for r in wishers.not_left_before(b.institution_id, b.age_group, floor):
+        for r in wishers.not_left_before(b.institution_id, b.age_group, floor, first_start):
             if r.child_id == b.child_id or r.position > decided:
                 continue
             wishes, need_date = r.as_of(position=decided)  # as the ledger knew them then
@@ -74,6 +76,11 @@ def justified_envy(scope: Scope, regs: list[Registration]) -> list[dict]:
                 continue  # not higher priority (a tie the seeded lottery broke is no rule's priority)
             _found(found, demand, r, b, winner, rs, day, wishes, need_date, mine)
     return [found[k] for k in sorted(found, key=lambda k: (found[k]["first_passed_over"], k))]
+
+
+def _earliest_to_come(values: list) -> list:
+    """For each place in the list, the least value from there to the end."""
+    return list(itertools.accumulate(reversed(values), min))[::-1]
 
 
 def _found(found: dict[tuple[str, str, str], dict], demand: Demand, r: Registration, b: Booking,

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ledger import Ledger
-from projections.engine import View
+from projections.engine import View, collector_paused
 from projections.occupancy import Occupancy
 
 from replay.audit.counterfactual import Script, replay_demand
@@ -70,7 +70,8 @@ def _judged(ledger: Ledger, *, start: date | None, end: date | None, policy: str
     (`also`: more views folded in the same pass)."""
     demand, occupancy = Demand(), Occupancy()
     position = fold(ledger, [demand, occupancy, *also])
-    result = judge(demand, list(occupancy.t["occupancy"].values()), start=start, end=end, policy=policy)
+    with collector_paused():  # judging walks the folded facts: the cyclic collector would too, again and again
+        result = judge(demand, list(occupancy.t["occupancy"].values()), start=start, end=end, policy=policy)
     result["position"] = position
     return result, demand
 

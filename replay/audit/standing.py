@@ -199,27 +199,44 @@ class Wishers:
     the lists (`left`: a position or a day). A child placed from the lists before a decision is
     not waiting at it (placed_from_list), so as the decisions move on, those who left before the
     earliest one still to judge drop off the front for good — else each decision would look at
-    every child that ever wished the institution (quadratic in the years of history)."""
+    every child that ever wished the institution (quadratic in the years of history). So do, month
+    by month, the children too old for the group (`last_of_age`) on the earliest day still to judge."""
 
-    def __init__(self, regs: list[Registration], left: Callable[[Registration], Any]) -> None:
-        wished: dict[tuple[str, str], list[tuple[Any, int, Registration]]] = defaultdict(list)
+    def __init__(self, regs: list[Registration], left: Callable[[Registration], Any],
+                 last_of_age: Callable[[Registration], date]) -> None:
+        wished: dict[tuple[str, str], list[tuple[Any, int, date, Registration]]] = defaultdict(list)
         for n, r in enumerate(regs):
-            when = left(r)
+            when, last = left(r), last_of_age(r)
             for inst in r.ever_wished():
-                wished[(inst, r.age_group)].append((when, n, r))
-        self._left: dict[tuple[str, str], list[Any]] = {}
-        self._wished: dict[tuple[str, str], list[Registration]] = {}
+                wished[(inst, r.age_group)].append((when, n, last, r))
+        self._lists: dict[tuple[str, str], _Waiting] = {}
         for key, entries in wished.items():
             entries.sort(key=lambda x: (x[0], x[1]))  # by when they left (then as they came: a stable order)
-            self._left[key] = [when for when, _, _ in entries]
-            self._wished[key] = [r for _, _, r in entries]
-        self._gone: dict[tuple[str, str], int] = defaultdict(int)
+            self._lists[key] = _Waiting([x[0] for x in entries], [x[2] for x in entries], [x[3] for x in entries])
 
-    def not_left_before(self, institution_id: str, age_group: str, floor) -> list[Registration]:
-        key = (institution_id, age_group)
-        wished, gone = self._wished.get(key, []), self._gone[key]
-        left = self._left.get(key, [])
-        while gone < len(wished) and left[gone] < floor:
+    def not_left_before(self, institution_id: str, age_group: str, floor, day: date) -> list[Registration]:
+        """Those who had not left the lists before `floor` and are of age on `day` or later (`floor`
+        and `day` never earlier than at the call before)."""
+        waiting = self._lists.get((institution_id, age_group))
+        return [] if waiting is None else waiting.from_(floor, day)
+
+
+class _Waiting:
+    """One (institution, age group)'s wishers: when each left, its last day of age, its registration."""
+
+    def __init__(self, left: list, last: list[date], regs: list[Registration]) -> None:
+        self.left, self.last, self.regs = left, last, regs
+        self.gone = 0
+        self.month: tuple[int, int] | None = None  # of the day the too old were dropped last
+
+    def from_(self, floor, day: date) -> list[Registration]:
+        gone, left = self.gone, self.left
+        while gone < len(left) and left[gone] < floor:
             gone += 1
-        self._gone[key] = gone
-        return wished[gone:]
+        if self.month != (day.year, day.month):
+            keep = [i for i in range(gone, len(left)) if self.last[i] >= day]
+            self.left, self.last = [left[i] for i in keep], [self.last[i] for i in keep]
+            self.regs = [self.regs[i] for i in keep]
+            gone, self.month = 0, (day.year, day.month)
+        self.gone = gone
+        return self.regs[gone:]
