@@ -21,7 +21,7 @@ from typing import Any
 import rules
 from ledger import Ledger
 from projections.billing import Budget
-from projections.engine import View
+from projections.engine import View, collector_paused
 from projections.tables import Changes, Table
 
 from replay.audit.facts import DemandAndIncomes, fold
@@ -51,6 +51,12 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
     position = fold(ledger, views)
     if demand.last_recorded is None:
         raise AuditError("the ledger is empty: nothing to audit")
+    with collector_paused():  # summing walks the folded facts: the cyclic collector would too, again and again
+        return _result(actual, alternative, demand, position, start, end)
+
+
+def _result(actual: Budget, alternative: Budget | None, demand: DemandAndIncomes, position: int,
+            start: date | None, end: date | None) -> dict[str, Any]:
     lo = start.isoformat()[:7] if start else "0000-00"
     hi = end.isoformat()[:7] if end else "9999-12"
 
@@ -60,12 +66,12 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
     result: dict[str, Any] = {
         "audit": "budget",
         "period": {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None},
-        "as_of": demand.last_recorded.isoformat(),
+        "as_of": demand.last_recorded.isoformat() if demand.last_recorded else None,
         "position": position,
         "actual": _tables(parts(actual), demand),
         "corrections": _corrections(actual, lo, hi),
         "rule_sets": {"actual": "as recorded (each booking under its own rule set)",
-                      "vs": scenario.id if scenario else None},
+                      "vs": alternative.scenario.id if alternative is not None and alternative.scenario else None},
     }
     if alternative is not None:
         alt = _tables(parts(alternative), demand)

@@ -42,7 +42,8 @@ def seats_given(demand: Demand, in_period) -> list[tuple[Booking, Registration, 
 
 def justified_envy(scope: Scope, regs: list[Registration]) -> list[dict]:
     demand = scope.demand
-    wishers = Wishers(regs, left_position, lambda r: scope.last_of_age(demand.children[r.child_id].birth, r.age_group))
+    wishers = Wishers(regs, left_position, lambda r: scope.last_of_age(demand.children[r.child_id].birth, r.age_group),
+                      lambda r: r.position)
     given = seats_given(demand, scope.in_period)
     # a seat given by an offer was decided earlier than it was booked: the floor is the earliest to
     # come; and a child too old for the group on the earliest start to come can envy no later seat
@@ -56,7 +57,7 @@ def justified_envy(scope: Scope, regs: list[Registration]) -> list[dict]:
         # A sibling counts when it holds a place there on the day of the decision, as on the
         # waiting-list view the run reads (its list date).
         winner_key = priority(entry(demand, winner, b.institution_id, day, rs, decided), rs, day)
-        for r in wishers.not_left_before(b.institution_id, b.age_group, floor, first_start):
+        for r in wishers.not_left_before(b.institution_id, b.age_group, decided + 1, floor, first_start):
             if r.child_id == b.child_id or r.position > decided:
                 continue
             wishes, need_date = r.as_of(position=decided)  # as the ledger knew them then

@@ -8,8 +8,10 @@ is about (its facts, its period, the rule set of each day).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any, Callable
@@ -195,48 +197,62 @@ def left_day(r: Registration) -> date:
 
 
 class Wishers:
-    """The registrations that ever wished each (institution, age group), ordered by when they left
-    the lists (`left`: a position or a day). A child placed from the lists before a decision is
-    not waiting at it (placed_from_list), so as the decisions move on, those who left before the
-    earliest one still to judge drop off the front for good — else each decision would look at
-    every child that ever wished the institution (quadratic in the years of history). So do, month
-    by month, the children too old for the group (`last_of_age`) on the earliest day still to judge."""
+    """The registrations that wished each (institution, age group), ordered by when they left the
+    lists (`left`: a position or a day). Each joins when it was registered (`arrival`, the same
+    axis as the decisions' `arrived`) — else every decision would look at every child that will
+    ever wish the institution. A child placed from the lists before a decision is not waiting at
+    it (placed_from_list), so as the decisions move on, those who left before the earliest one still
+    to judge drop off the front for good, and so do, month by month, the children too old for the
+    group (`last_of_age`) on the earliest day still to judge: else each decision would look at every
+    child that ever wished the institution (quadratic in the years of history)."""
 
     def __init__(self, regs: list[Registration], left: Callable[[Registration], Any],
-                 last_of_age: Callable[[Registration], date]) -> None:
-        wished: dict[tuple[str, str], list[tuple[Any, int, date, Registration]]] = defaultdict(list)
+                 last_of_age: Callable[[Registration], date], arrival: Callable[[Registration], Any]) -> None:
+        wished: dict[tuple[str, str], list[_Wisher]] = defaultdict(list)
         for n, r in enumerate(regs):
-            when, last = left(r), last_of_age(r)
+            wisher = _Wisher(arrival(r), left(r), n, last_of_age(r), r)
             for inst in r.ever_wished():
-                wished[(inst, r.age_group)].append((when, n, last, r))
-        self._lists: dict[tuple[str, str], _Waiting] = {}
-        for key, entries in wished.items():
-            entries.sort(key=lambda x: (x[0], x[1]))  # by when they left (then as they came: a stable order)
-            self._lists[key] = _Waiting([x[0] for x in entries], [x[2] for x in entries], [x[3] for x in entries])
+                wished[(inst, r.age_group)].append(wisher)
+        self._lists = {key: _Waiting(sorted(entries, key=lambda w: (w.arrival, w.n))) for key, entries in wished.items()}
 
-    def not_left_before(self, institution_id: str, age_group: str, floor, day: date) -> list[Registration]:
-        """Those who had not left the lists before `floor` and are of age on `day` or later (`floor`
-        and `day` never earlier than at the call before)."""
+    def not_left_before(self, institution_id: str, age_group: str, arrived, floor, day: date) -> list[Registration]:
+        """Those who arrived before `arrived`, had not left the lists before `floor` and are of age on
+        `day` or later (`arrived`, `floor` and `day` never earlier than at the call before)."""
         waiting = self._lists.get((institution_id, age_group))
-        return [] if waiting is None else waiting.from_(floor, day)
+        return [] if waiting is None else waiting.from_(arrived, floor, day)
+
+
+@dataclass(frozen=True, slots=True)
+class _Wisher:
+    arrival: Any
+    left: Any
+    n: int  # in the order of the registrations judged (a stable order among equals)
+    last: date  # of age for the group until then
+    r: Registration
 
 
 class _Waiting:
-    """One (institution, age group)'s wishers: when each left, its last day of age, its registration."""
+    """One (institution, age group)'s wishers: those still to arrive (by arrival), those waiting (by
+    when they left, from `gone` on)."""
 
-    def __init__(self, left: list, last: list[date], regs: list[Registration]) -> None:
-        self.left, self.last, self.regs = left, last, regs
+    def __init__(self, to_arrive: list[_Wisher]) -> None:
+        self.to_arrive, self.arrived = to_arrive, 0
+        self.waiting: list[tuple[Any, int, _Wisher]] = []
         self.gone = 0
         self.month: tuple[int, int] | None = None  # of the day the too old were dropped last
 
-    def from_(self, floor, day: date) -> list[Registration]:
-        gone, left = self.gone, self.left
-        while gone < len(left) and left[gone] < floor:
+    def from_(self, arrived, floor, day: date) -> list[Registration]:
+        to_arrive, waiting = self.to_arrive, self.waiting
+        while self.arrived < len(to_arrive) and to_arrive[self.arrived].arrival < arrived:
+            w = to_arrive[self.arrived]
+            self.arrived += 1
+            if not (w.left < floor or w.last < day):  # else it has left, or is too old, already
+                bisect.insort(waiting, (w.left, w.n, w), lo=self.gone)
+        gone = self.gone
+        while gone < len(waiting) and waiting[gone][0] < floor:
             gone += 1
         if self.month != (day.year, day.month):
-            keep = [i for i in range(gone, len(left)) if self.last[i] >= day]
-            self.left, self.last = [left[i] for i in keep], [self.last[i] for i in keep]
-            self.regs = [self.regs[i] for i in keep]
+            self.waiting = waiting = [x for x in waiting[gone:] if x[2].last >= day]
             gone, self.month = 0, (day.year, day.month)
         self.gone = gone
-        return self.regs[gone:]
+        return [x[2].r for x in waiting[gone:]]

@@ -15,7 +15,8 @@ from replay.audit.standing import Scope, Wishers, holds_as_good, left_day, place
 def wasted_seats(scope: Scope, regs: list[Registration], occupancy_rows: list[dict]) -> list[dict]:
     demand, start, until = scope.demand, scope.start, scope.until
 
-    wishers = Wishers(regs, left_day, lambda r: scope.last_of_age(demand.children[r.child_id].birth, r.age_group))
+    wishers = Wishers(regs, left_day, lambda r: scope.last_of_age(demand.children[r.child_id].birth, r.age_group),
+                      lambda r: r.recorded.date())
     capacity_events = _capacity_events(scope)
     out = []
     for row in sorted(occupancy_rows, key=lambda x: (x["month"], x["institution_id"], x["age_group"])):
@@ -27,7 +28,7 @@ def wasted_seats(scope: Scope, regs: list[Registration], occupancy_rows: list[di
             continue  # only whole months the ledger has lived through
         rs = scope.rule_set_on(first)
         waiting = []
-        for r in wishers.not_left_before(row["institution_id"], row["age_group"], first, first):
+        for r in wishers.not_left_before(row["institution_id"], row["age_group"], first, first, first):
             child = demand.children[r.child_id]
             if child.erased or r.recorded.date() >= first:
                 continue
