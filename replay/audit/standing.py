@@ -38,6 +38,7 @@ class Scope:
         self._rule_sets: dict[str, rules.RuleSet] = {}
         self._age_bounds: dict[tuple[date, str, str], tuple[date, date] | None] = {}
         self._every: list[rules.RuleSet] | None = None
+        self._age_ends: dict[tuple[date, str, str], date | None] = {}
 
     def rule_set_on(self, day: date) -> rules.RuleSet:
         if self._fixed is not None:
@@ -70,8 +71,20 @@ class Scope:
     def last_of_age(self, birth: date, group: str) -> date:
         """The last day the child is of age for the group under any rule set of the audit (date.min:
         under none): from the day after, `eligible` is False whatever the day's rule set."""
-        ends = [bounds[1] for bounds in (self._band(birth, group, rs) for rs in self._any_rule_set()) if bounds]
+        ends = [end for end in (self._end(birth, group, rs) for rs in self._any_rule_set()) if end]
         return max(ends) - ONE_DAY if ends else date.min
+
+    def _end(self, birth: date, group: str, rs: rules.RuleSet) -> date | None:
+        """The day after the age band's last (the band's start is not needed to know when it ends)."""
+        key = (birth, group, rs.id)
+        end = self._age_ends.get(key, False)
+        if end is False:
+            try:
+                end = rules.kindergarten_from(birth, rs) if group == "nursery" else rules.school_start(birth, rs)
+            except rules.RuleError:
+                end = None
+            self._age_ends[key] = end
+        return end
 
     def _band(self, birth: date, group: str, rs: rules.RuleSet) -> tuple[date, date] | None:
         """The first day of the age band and the day after its last (kept per child); None: no band."""

@@ -275,6 +275,18 @@ class LogReader:
             return d
 
         self._decoder = json.JSONDecoder(object_hook=hook)
+        scan = self._decoder.scan_once
+
+        def decode(text: str) -> Any:
+            # The scanner itself, without decode()'s Python wrappers (a stored event is one JSON
+            # object, nothing around it); anything else goes through decode(), which says what is wrong.
+            try:
+                data, end = scan(text, 0)
+            except StopIteration:
+                end = -1
+            return data if end == len(text) else self._decoder.decode(text)
+
+        self._decode = decode
         recorder = ledger.recorder
         self._postgres = ledger.store.kind == "postgres"
         if self._postgres:
@@ -328,7 +340,7 @@ class LogReader:
             state = self._cipher.decrypt(state)
         if self._compressor:
             state = self._compressor.decompress(state)
-        data = self._decoder.decode(state.decode("utf-8"))
+        data = self._decode(state.decode("utf-8"))
         if "class_version" in data:  # an older event version: let the mapper upcast it
             from eventsourcing.persistence import Notification
 
