@@ -229,8 +229,9 @@ class Wishers:
         self._lists = {key: _Waiting(sorted(entries, key=lambda w: (w.arrival, w.n))) for key, entries in wished.items()}
 
     def not_left_before(self, institution_id: str, age_group: str, arrived, floor, day: date) -> list[Registration]:
-        """Those who arrived before `arrived`, had not left the lists before `floor` and are of age on
-        `day` or later (`arrived`, `floor` and `day` never earlier than at the call before)."""
+        """Those who had not left the lists before `floor`, are of age on `day` or later and arrived
+        before `arrived` — or before a larger `arrived` of an earlier call: the caller skips those
+        (`floor` and `day` are never earlier than at the call before)."""
         waiting = self._lists.get((institution_id, age_group))
         return [] if waiting is None else waiting.from_(arrived, floor, day)
 
