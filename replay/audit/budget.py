@@ -21,8 +21,10 @@ from typing import Any
 import rules
 from ledger import Ledger
 from projections.billing import Budget
+from projections.engine import View, collector_paused
+from projections.tables import Changes, Table
 
-from replay.audit.facts import Demand, fold
+from replay.audit.facts import DemandAndIncomes, fold
 from replay.audit.scenarios import AuditError, resolve_rule_set
 
 MEASURES = ("place_months_milli", "gross_cost_ore", "parent_payments_ore", "friplads_cost_ore",
@@ -40,15 +42,21 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
     if start is not None and end is not None and end < start:
         raise AuditError(f"the period ends ({end}) before it starts ({start})")
     scenario = resolve_rule_set(vs) if vs else None
-    actual, demand = Budget(months_apart=True), Demand()
-    views = [actual, demand]
+    actual, demand = AuditBudget(months_apart=True), DemandAndIncomes()
+    views: list[View] = [actual, demand]
     alternative = None
     if scenario is not None:
-        alternative = Budget(scenario=scenario, months_apart=True)
+        alternative = AuditBudget(scenario=scenario, months_apart=True)
         views.append(alternative)
     position = fold(ledger, views)
     if demand.last_recorded is None:
         raise AuditError("the ledger is empty: nothing to audit")
+    with collector_paused():  # summing walks the folded facts: the cyclic collector would too, again and again
+        return _result(actual, alternative, demand, position, start, end)
+
+
+def _result(actual: Budget, alternative: Budget | None, demand: DemandAndIncomes, position: int,
+            start: date | None, end: date | None) -> dict[str, Any]:
     lo = start.isoformat()[:7] if start else "0000-00"
     hi = end.isoformat()[:7] if end else "9999-12"
 
@@ -58,12 +66,12 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
     result: dict[str, Any] = {
         "audit": "budget",
         "period": {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None},
-        "as_of": demand.last_recorded.isoformat(),
+        "as_of": demand.last_recorded.isoformat() if demand.last_recorded else None,
         "position": position,
         "actual": _tables(parts(actual), demand),
         "corrections": _corrections(actual, lo, hi),
         "rule_sets": {"actual": "as recorded (each booking under its own rule set)",
-                      "vs": scenario.id if scenario else None},
+                      "vs": alternative.scenario.id if alternative is not None and alternative.scenario else None},
     }
     if alternative is not None:
         alt = _tables(parts(alternative), demand)
@@ -72,6 +80,14 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
                                                                                             "by_income_band")}
         result["difference"]["total"] = {k: alt["total"][k] - result["actual"]["total"][k] for k in MEASURES}
     return result
+
+
+class AuditBudget(Budget):
+    """The Budget folded for one audit, in memory: its working state is never stored, so its
+    changes are not taken page by page (nor its facts serialised as the live view's are)."""
+
+    def changes(self) -> dict[Table, Changes]:
+        return {}
 
 
 def _corrections(view: Budget, lo: str, hi: str) -> dict[str, Any]:
@@ -88,7 +104,7 @@ def _corrections(view: Budget, lo: str, hi: str) -> dict[str, Any]:
             "total_ore": sum(x.amount_ore for x in lines)}
 
 
-def _band(demand: Demand, household_id: str, month: str) -> str:
+def _band(demand: DemandAndIncomes, household_id: str, month: str) -> str:
     income = demand.income_on(household_id, date.fromisoformat(month + "-01"))
     if income is None:
         return NO_INCOME
@@ -100,7 +116,7 @@ def _band(demand: Demand, household_id: str, month: str) -> str:
     return label
 
 
-def _tables(parts: list[dict], demand: Demand) -> dict[str, Any]:
+def _tables(parts: list[dict], demand: DemandAndIncomes) -> dict[str, Any]:
     by_month: dict[str, list[dict]] = defaultdict(list)
     by_district: dict[str, list[dict]] = defaultdict(list)
     by_band: dict[str, list[dict]] = defaultdict(list)

@@ -22,7 +22,7 @@ PAGE = 20_000
 
 def fold(ledger: Ledger, views: Sequence[View], *, until: int | None = None) -> int:
     """Fold the log (to position `until`) into `views`' memory; returns the position reached."""
-    reader = LogReader(ledger, set().union(*(v.handles for v in views)))
+    reader = LogReader(ledger, set().union(*(v.handles for v in views)), selected=True)
     end = ledger.max_position() if until is None else until
     return fold_log(reader, views, 0, end, page_size=PAGE)  # nothing is written: the audit reads memory
 
@@ -252,13 +252,6 @@ class Demand(View):
         d, oid = e.data, e.originator_id
         self.households.setdefault(oid, _household())["district"] = d["district"]
 
-    @on(events.Household.IncomeDeclared)
-    def _income_declared(self, e: Envelope) -> None:
-        d, oid = e.data, e.originator_id
-        incomes = self.households.setdefault(oid, _household())["incomes"]
-        incomes[:] = sorted([x for x in incomes if x[0] != d["effective_from"]]
-                            + [(d["effective_from"], d["annual_income_ore"])])
-
     @on(events.RuleBook.RuleSetActivated)
     def _rule_set_activated(self, e: Envelope) -> None:
         d = e.data
@@ -274,14 +267,18 @@ class Demand(View):
         return current
 
     def bookings_of(self, child_id: str) -> list[Booking]:
-        return sorted((b for b in self._by_child().get(child_id, ())), key=lambda b: (b.start, b.position))
+        """The child's bookings by start (then log order); the audits ask this of every child many times."""
+        return self._by_child().get(child_id, [])
 
     def _by_child(self) -> dict[str, list[Booking]]:
+        # Built once the fold is done (bookings only grow; an ended booking changes in place, not its start).
         cache = getattr(self, "_child_index", None)
         if cache is None or cache[0] != len(self.bookings):
             index: dict[str, list[Booking]] = {}
             for b in self.bookings.values():
                 index.setdefault(b.child_id, []).append(b)
+            for bookings in index.values():
+                bookings.sort(key=lambda b: (b.start, b.position))
             cache = (len(self.bookings), index)
             self._child_index = cache
         return cache[1]
@@ -292,18 +289,32 @@ class Demand(View):
             return set()
         return set(self.households.get(child.household_id, {}).get("children", ())) - {child_id}
 
+    def district_of(self, child_id: str) -> str:
+        child = self.children.get(child_id)
+        if child is None:
+            return "unknown"
+        return child.district or self.households.get(child.household_id, {}).get("district") or "unknown"
+
+
+class DemandAndIncomes(Demand):
+    """The demand with the households' declared incomes (the budget audit's income bands; the
+    fairness audit reads no income, so its fold skips those events)."""
+
+    name = "audit_demand_incomes"
+
+    @on(events.Household.IncomeDeclared)
+    def _income_declared(self, e: Envelope) -> None:
+        d, oid = e.data, e.originator_id
+        incomes = self.households.setdefault(oid, _household())["incomes"]
+        incomes[:] = sorted([x for x in incomes if x[0] != d["effective_from"]]
+                            + [(d["effective_from"], d["annual_income_ore"])])
+
     def income_on(self, household_id: str, day: date) -> int | None:
         found = None
         for effective, income in self.households.get(household_id, {}).get("incomes", ()):
             if effective <= day:
                 found = income
         return found
-
-    def district_of(self, child_id: str) -> str:
-        child = self.children.get(child_id)
-        if child is None:
-            return "unknown"
-        return child.district or self.households.get(child.household_id, {}).get("district") or "unknown"
 
 
 def _household() -> dict[str, Any]:

@@ -254,9 +254,13 @@ class LogReader:
     views keep anyway. Events of an older class version go through the mapper's upcasters.
     """
 
-    def __init__(self, ledger: Ledger, kinds: Iterable[str]) -> None:
+    def __init__(self, ledger: Ledger, kinds: Iterable[str], *, selected: bool = False) -> None:
+        """`selected`: the database selects the rows of `kinds` itself, so a fold of the whole log
+        that reads a few kinds never fetches the others (a city's statements are most of its
+        rows); a page that ends early then reports `until` as the last position read."""
         self.ledger = ledger
         self.kinds = frozenset(kinds)
+        self.selected = selected
         self._dates: dict[str, date] = {}
         mapper = ledger.mapper
         self._cipher, self._compressor = mapper.cipher, mapper.compressor
@@ -288,18 +292,38 @@ class LogReader:
             return d
 
         self._decoder = json.JSONDecoder(object_hook=hook)
+        scan = self._decoder.scan_once
+
+        def decode(text: str) -> Any:
+            # The scanner itself, without decode()'s Python wrappers (a stored event is one JSON
+            # object, nothing around it); anything else goes through decode(), which says what is wrong.
+            try:
+                data, end = scan(text, 0)
+            except StopIteration:
+                end = -1
+            return data if end == len(text) else self._decoder.decode(text)
+
+        self._decode = decode
         recorder = ledger.recorder
         self._postgres = ledger.store.kind == "postgres"
         if self._postgres:
+            kind_is = " AND split_part(topic, ':', 2) = ANY(%s)" if selected else ""
             self._sql = (f'SELECT notification_id, originator_id::text, originator_version, topic, state '
                          f'FROM "{recorder.datastore.schema}".{recorder.events_table_name} '
-                         f'WHERE notification_id >= %s AND notification_id <= %s ORDER BY notification_id LIMIT %s')
+                         f'WHERE notification_id >= %s AND notification_id <= %s{kind_is} '
+                         f'ORDER BY notification_id LIMIT %s')
         else:
+            kind_is = (f" AND substr(topic, instr(topic, ':') + 1) IN ({', '.join('?' * len(self.kinds))})"
+                       if selected else "")
             self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state "
-                         f"FROM {recorder.events_table_name} WHERE rowid >= ? AND rowid <= ? ORDER BY rowid LIMIT ?")
+                         f"FROM {recorder.events_table_name} WHERE rowid >= ? AND rowid <= ?{kind_is} "
+                         f"ORDER BY rowid LIMIT ?")
 
     def _rows(self, start: int, limit: int, until: int | None) -> list[tuple]:
-        params = (start, until if until is not None else 2**62, limit)
+        kinds: tuple = ()
+        if self.selected:
+            kinds = (sorted(self.kinds),) if self._postgres else tuple(sorted(self.kinds))
+        params = (start, until if until is not None else 2**62, *kinds, limit)
         datastore = self.ledger.recorder.datastore
         if self._postgres:
             from psycopg.rows import tuple_row
@@ -316,11 +340,14 @@ class LogReader:
         out = []
         last = after
         kinds = self.kinds
-        for row in self._rows(after + 1, limit, until):
+        rows = self._rows(after + 1, limit, until)
+        for row in rows:
             last = row[0]
             kind = row[3].rsplit(":", 1)[-1]
             if kind in kinds:
                 out.append(self._envelope(row, kind))
+        if self.selected and len(rows) < limit and until is not None:
+            last = max(last, until)  # the rows of other kinds up to `until` were passed over
         return out, last
 
     def _envelope(self, row: tuple, kind: str) -> Envelope:
@@ -330,7 +357,7 @@ class LogReader:
             state = self._cipher.decrypt(state)
         if self._compressor:
             state = self._compressor.decompress(state)
-        data = self._decoder.decode(state.decode("utf-8"))
+        data = self._decode(state.decode("utf-8"))
         if "class_version" in data:  # an older event version: let the mapper upcast it
             from eventsourcing.persistence import Notification
 
@@ -339,8 +366,9 @@ class LogReader:
                 state=bytes(row[4])))
             data = {k: (str(v) if isinstance(v, UUID) else v) for k, v in vars(event).items()
                     if k not in ("originator_id", "originator_version")}
-        if len(originator_id) == 32:  # SQLite keeps the hex form
-            originator_id = str(UUID(originator_id))
+        if len(originator_id) == 32:  # SQLite keeps the hex form: the canonical text, as the hook makes it
+            h = originator_id.lower()
+            originator_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
         originator_id = sys.intern(originator_id)
         aggregate, name = kind.split(".", 1)
         return Envelope(position, data.pop("timestamp"), aggregate, name, originator_id, version, data)

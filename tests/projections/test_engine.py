@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from ledger import NoSeat
 from ledger import commands as c
 from projections import Occupancy, Projector, all_views, attach_inline, open_store, rebuild, verify
+from projections.engine import LogReader
 from projections.occupancy import OCCUPANCY
 from projections.timeline import TIMELINE
 
@@ -66,6 +67,29 @@ def test_occupancy_matches_a_hand_computed_month(city):
     feb = next(r for r in projector.store.load(OCCUPANCY) if r["month"] == "2025-02")
     assert (feb["booked"], feb["seat_days"]) == (1, 28)
     projector.close()
+
+
+def test_a_reader_that_selects_its_kinds_in_the_database_reads_what_one_filtering_every_row_reads(city):
+    """LogReader(selected=True) (the audits' whole-log folds): the same events, and each page ends
+    where the reader of every row ends it — `until`, once the rows of other kinds are passed over."""
+    small_history(city)
+    end = city.ledger.max_position()
+    kinds = {"Booking.PlaceBooked", "Booking.BookingCancelled", "Institution.CapacityChanged"}
+    every, selected = LogReader(city.ledger, kinds), LogReader(city.ledger, kinds, selected=True)
+    for size in (1, 3, 10_000):
+        pages = {}
+        for reader in (every, selected):
+            position, read = 0, []
+            while position < end:
+                page, last = reader.page(position, size, end)
+                if last == position:
+                    break
+                read += [(e.position, e.kind, e.originator_id, e.data) for e in page]
+                position = last
+            pages[reader] = (read, position)
+        assert pages[every] == pages[selected] and pages[selected][1] == end
+    assert {k for _, k, _, _ in pages[selected][0]} == kinds
+    assert selected.page(0, 10_000, 3)[1] == 3  # a page to `until` ends there, however few rows it selected
 
 
 def test_the_timeline_lists_a_childs_events_in_order(city):

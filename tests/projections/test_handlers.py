@@ -10,7 +10,7 @@ import pytest
 from ledger import events
 from projections import all_views
 from projections.engine import Envelope, View, on
-from replay.audit.facts import Demand
+from replay.audit.facts import Demand, DemandAndIncomes
 from replay.audit.counterfactual import Script
 
 AT = datetime(2025, 1, 6, 9, tzinfo=timezone.utc)
@@ -89,7 +89,7 @@ def test_one_event_in_two_methods_or_handles_set_by_hand_is_refused():
             handles = frozenset({"Booking.PlaceBooked"})
 
 
-@pytest.mark.parametrize("view", [*all_views(), Script(), Demand()], ids=lambda v: v.name)
+@pytest.mark.parametrize("view", [*all_views(), Script(), Demand(), DemandAndIncomes()], ids=lambda v: v.name)
 def test_every_view_handles_only_catalogue_events_each_by_one_method(view):
     assert view.handles <= set(events.CATALOGUE)
     assert set(type(view)._handlers) == type(view).handles

@@ -171,7 +171,7 @@ def test_the_audit_orders_children_as_the_waiting_list_view_does(city):
     from projections import Projector, WaitingLists
     from projections.waitinglists import WAITING_LIST
     from replay.audit.facts import Demand, fold
-    from replay.audit.fairness import _entry, _key
+    from replay.audit.standing import entry, priority
     import rules
 
     clock = city.ledger.clock
@@ -198,7 +198,7 @@ def test_the_audit_orders_children_as_the_waiting_list_view_does(city):
     fold(city.ledger, [demand])
     day = D(2025, 2, 15)
     rs = rules.load_rule_set(rows[0]["rule_set"])
-    keys = {c: _key(_entry(demand, demand.registrations[(c, "nursery")], a, day, rs), rs, day) for c in children}
+    keys = {c: priority(entry(demand, demand.registrations[(c, "nursery")], a, day, rs), rs, day) for c in children}
     assert sorted(children, key=keys.get) == view_order
     assert view_order[0] == children[0]  # the sibling first
 
@@ -411,3 +411,39 @@ def test_imported_registrations_are_neither_early_nor_late(store):
     ages = result["breakdowns"]["registration_age"]
     assert list(ages) == ["imported from the old system"]
     assert ages["imported from the old system"]["registrations"] == result["summary"]["registrations"]
+
+
+def test_the_pruned_wisher_lists_judge_as_walking_every_wisher_would(store, monkeypatch):
+    """Envy and wasted seats walk each institution's wishers from when they registered until they
+    left the lists or grew too old for the group (standing.Wishers): on a simulated city (children
+    age out, families register late and leave), the audit finds what it finds walking every child
+    that ever wished the institution at every decision — and walks far fewer."""
+    from replay.audit import standing
+    from replay.simulate import simulate
+
+    ledger = store.ledger(D(2025, 1, 1))
+    try:
+        simulate(ledger, years=2, scale=0.01, seed=5, policy="book-en-plads")
+        walked = {"pruned": 0, "every": 0}
+        pruned_from = standing._Waiting.from_
+
+        def counted(self, arrived, floor, day):
+            out = pruned_from(self, arrived, floor, day)
+            walked["pruned"] += len(out)
+            return out
+
+        monkeypatch.setattr(standing._Waiting, "from_", counted)
+        pruned = json.dumps(fairness_audit(ledger), sort_keys=True, default=str)
+
+        def every_wisher(self, arrived, floor, day):
+            out = [w.r for w in self.to_arrive]
+            walked["every"] += len(out)
+            return out
+
+        monkeypatch.setattr(standing._Waiting, "from_", every_wisher)
+        every = json.loads(json.dumps(fairness_audit(ledger), sort_keys=True, default=str))
+        assert json.loads(pruned) == every
+        assert every["summary"]["justified_envy"] and every["summary"]["wasted_seat_months"]
+        assert walked["pruned"] * 5 < walked["every"]
+    finally:
+        ledger.close()
