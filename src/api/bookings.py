@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 import rules
+from api import bodies as b
 from api import models as m
 from api.deps import Acting, LedgerDep, Reader, Run, own_booking, own_child
 from api.responses import ERRORS, linked
@@ -101,14 +102,14 @@ def book_place(body: c.BookPlace, ledger: LedgerDep, principal: Acting, run: Run
 
 
 @router.post("/bookings/{booking_id}/cancel", response_model=m.Cancellation, responses=ERRORS)
-def cancel_booking(booking_id: UUID, body: m.CancelBody, ledger: LedgerDep, principal: Acting, run: Run):
+def cancel_booking(booking_id: UUID, body: b.CancelBody, ledger: LedgerDep, principal: Acting, run: Run):
     """End a booking: `effective_date` is the first day without the place."""
     own_booking(ledger, principal, booking_id)
     return run(c.CancelBooking(booking_id=booking_id, **body.model_dump()), principal)
 
 
 @router.post("/bookings/{booking_id}/transfer", status_code=201, response_model=m.Booking, responses=ERRORS)
-def transfer_child(booking_id: UUID, body: m.TransferBody, ledger: LedgerDep, principal: Acting, run: Run):
+def transfer_child(booking_id: UUID, body: b.TransferBody, ledger: LedgerDep, principal: Acting, run: Run):
     """Move the child to another institution from `effective_date`; the answer is the new booking."""
     own_booking(ledger, principal, booking_id)
     return run(c.TransferChild(booking_id=booking_id, **body.model_dump()), principal)

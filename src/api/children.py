@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import bodies as b
 from api import models as m
 from api.deps import Acting, At, Caseworker, LedgerDep, Reader, Run, ViewsDep, own_child
 from api.offers import OfferState, offer_states
@@ -113,7 +114,7 @@ def register_child(body: c.RegisterChild, principal: Caseworker, run: Run):
 
 @router.post("/children/{child_id}/registrations", status_code=201, response_model=m.Registration,
              responses=ERRORS)
-def register_on_waiting_lists(child_id: UUID, body: m.RegistrationBody, ledger: LedgerDep, principal: Acting,
+def register_on_waiting_lists(child_id: UUID, body: b.RegistrationBody, ledger: LedgerDep, principal: Acting,
                               run: Run):
     """Opskrivning: put the child on the waiting lists of its wished institutions (a family: its own child)."""
     own_child(ledger, principal, child_id)

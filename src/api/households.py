@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import bodies as b
 from api import models as m
 from api.deps import Caseworker, LedgerDep, Reader, Run, ViewsDep, own_household
 from api.responses import ERRORS, linked
@@ -116,13 +117,13 @@ def register_household(body: c.RegisterHousehold, principal: Caseworker, run: Ru
 
 @router.post("/households/{household_id}/income", status_code=201, response_model=m.FripladsDecision,
              responses=ERRORS)
-def declare_income(household_id: UUID, body: m.IncomeBody, principal: Caseworker, run: Run):
+def declare_income(household_id: UUID, body: b.IncomeBody, principal: Caseworker, run: Run):
     """Declare the household's yearly income; the answer is the friplads decision it gives."""
     return run(c.DeclareIncome(household_id=household_id, **body.model_dump()), principal)
 
 
 @router.post("/households/{household_id}/adjustments", status_code=201, response_model=m.Adjustment,
              responses=ERRORS)
-def adjust_payment(household_id: UUID, body: m.AdjustmentBody, principal: Caseworker, run: Run):
+def adjust_payment(household_id: UUID, body: b.AdjustmentBody, principal: Caseworker, run: Run):
     """A sibling, socialpædagogisk or behandlingsmæssig friplads, or a manual correction, with a reason."""
     return run(c.AdjustPayment(household_id=household_id, **body.model_dump()), principal)

@@ -11,13 +11,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import bodies as b
 from api import models as m
 from api.deps import Admin, Anyone, At, LedgerDep, Run, ViewsDep, cluster_scope, own_institution
 from api.reading import NO_CONTROL, AgeGroup, Cluster, District, Limit, Offset, page
 from api.responses import ERRORS, linked
 from ledger import InvalidCommand
 from ledger import commands as c
-from ledger.aggregates import Institution
 from projections import Occupancy, lookups, queries
 
 router = APIRouter(prefix="/v1", tags=["institutions"])
@@ -99,13 +99,13 @@ def register_institution(body: c.RegisterInstitution, principal: Admin, run: Run
 
 
 @router.put("/institutions/{institution_id}/capacity", response_model=m.CapacitySet, responses=ERRORS)
-def change_capacity(institution_id: UUID, body: m.CapacityBody, principal: Admin, run: Run):
+def change_capacity(institution_id: UUID, body: b.CapacityBody, principal: Admin, run: Run):
     """Set an institution's seats for an age group and pool from a date (admin)."""
     return run(c.ChangeCapacity(institution_id=institution_id, **body.model_dump()), principal)
 
 
 @router.put("/institutions/{institution_id}/gross-cost", response_model=m.GrossCostSet, responses=ERRORS)
-def set_gross_cost(institution_id: UUID, body: m.GrossCostBody, principal: Admin, run: Run):
+def set_gross_cost(institution_id: UUID, body: b.GrossCostBody, principal: Admin, run: Run):
     """Set an institution's gross cost per full-time place a month for an age group from a date, as its
     municipality calculates it (admin): a place in another municipality (DTL § 41), budgets, settlement."""
     return run(c.SetGrossCost(institution_id=institution_id, **body.model_dump()), principal)

@@ -1,5 +1,4 @@
-"""The response models (with examples); the request bodies are in api.bodies and read here too,
-so a router names every model of the API as `m.<Name>`."""
+"""The response models (with examples); the request bodies are in api.bodies."""
 
 from __future__ import annotations
 
@@ -8,9 +7,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
-# The request bodies, named from here as every model of the API is (`m.<Name>` in the routers).
-from api.bodies import (ID, ActivationBody, AdjustmentBody, CancelBody, CapacityBody,  # noqa: F401
-                        GrossCostBody, IncomeBody, RegistrationBody, TransferBody)
+from api.bodies import ID
 from api.bodies import example as _example
 
 T = TypeVar("T")

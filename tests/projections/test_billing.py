@@ -14,7 +14,7 @@ from ledger import commands as c
 from ledger.errors import InvalidCommand
 from projections import billing_views
 from projections.billing import derivation
-from projections.billing import (BUDGET, BUDGET_PARTS, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget)
+from projections.billing import (BUDGET, SETTLEMENT, STATEMENT_LINES, STATEMENTS, Billing, Budget)
 from projections.engine import LogReader, open_store
 from projections.projector import Projector
 from projections.rebuilding import rebuild, verify
