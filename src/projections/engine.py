@@ -261,49 +261,9 @@ class LogReader:
         self.ledger = ledger
         self.kinds = frozenset(kinds)
         self.selected = selected
-        self._dates: dict[str, date] = {}
         mapper = ledger.mapper
         self._cipher, self._compressor = mapper.cipher, mapper.compressor
-        transcodings = mapper.transcoder.names  # type: ignore[attr-defined]
-        # Views keep ids and dates in many places (a child's id in a dozen indexes): one object
-        # per id and per date instead of one per mention keeps a rebuild's memory down.
-        intern, dates = sys.intern, self._dates
-
-        def hook(d: dict[str, Any]) -> Any:
-            if len(d) == 2:
-                name = d.get("_type_")
-                if name is not None and "_data_" in d:
-                    data = d["_data_"]
-                    if name == "uuid_hex":
-                        return intern(f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}")
-                    if name == "date_iso":
-                        day = dates.get(data)
-                        if day is None:
-                            day = date.fromisoformat(data)
-                            if len(dates) < 100_000:
-                                dates[data] = day
-                        return day
-                    if name == "datetime_iso":
-                        return datetime.fromisoformat(data)
-                    return transcodings[name].decode(data)
-            for k, v in d.items():
-                if type(v) is str and len(v) <= 40:  # districts, pools, age groups, codes: few values
-                    d[k] = intern(v)
-            return d
-
-        self._decoder = json.JSONDecoder(object_hook=hook)
-        scan = self._decoder.scan_once
-
-        def decode(text: str) -> Any:
-            # The scanner itself, without decode()'s Python wrappers (a stored event is one JSON
-            # object, nothing around it); anything else goes through decode(), which says what is wrong.
-            try:
-                data, end = scan(text, 0)
-            except StopIteration:
-                end = -1
-            return data if end == len(text) else self._decoder.decode(text)
-
-        self._decode = decode
+        self._decode = _event_decoder(mapper.transcoder.names)  # type: ignore[attr-defined]
         recorder = ledger.recorder
         self._postgres = ledger.store.kind == "postgres"
         if self._postgres:
@@ -380,6 +340,49 @@ class LogReader:
             return None
         e = self._envelope(rows[0], rows[0][3].rsplit(":", 1)[-1])
         return e.position, e.recorded_at
+
+
+def _event_decoder(transcodings: dict[str, Any]) -> Callable[[str], Any]:
+    """A stored event's JSON as the views read it: ids and dates decoded, and shared — views keep
+    ids and dates in many places (a child's id in a dozen indexes): one object per id and per date
+    instead of one per mention keeps a rebuild's memory down."""
+    intern, dates = sys.intern, {}
+
+    def hook(d: dict[str, Any]) -> Any:
+        if len(d) == 2:
+            name = d.get("_type_")
+            if name is not None and "_data_" in d:
+                data = d["_data_"]
+                if name == "uuid_hex":
+                    return intern(f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}")
+                if name == "date_iso":
+                    day = dates.get(data)
+                    if day is None:
+                        day = date.fromisoformat(data)
+                        if len(dates) < 100_000:
+                            dates[data] = day
+                    return day
+                if name == "datetime_iso":
+                    return datetime.fromisoformat(data)
+                return transcodings[name].decode(data)
+        for k, v in d.items():
+            if type(v) is str and len(v) <= 40:  # districts, pools, age groups, codes: few values
+                d[k] = intern(v)
+        return d
+
+    decoder = json.JSONDecoder(object_hook=hook)
+    scan = decoder.scan_once
+
+    def decode(text: str) -> Any:
+        # The scanner itself, without decode()'s Python wrappers (a stored event is one JSON
+        # object, nothing around it); anything else goes through decode(), which says what is wrong.
+        try:
+            data, end = scan(text, 0)
+        except StopIteration:
+            end = -1
+        return data if end == len(text) else decoder.decode(text)
+
+    return decode
 
 
 @contextmanager
