@@ -58,11 +58,24 @@ class SQLiteViewStore(ViewStore):
                                     chunk + ([_sqlite_value(since[1])] if since else []))
             yield from _decoded(table, cur)
 
-    def commit(self, name: str, start: int, position: int, changes: Mapping[Table, Changes],
-               prefix: str = "") -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
+            yield
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def _set_position(self, name: str, position: int) -> None:
+        self.conn.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?) "
+                          f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
+
+    def commit(self, name: str, start: int, position: int, changes: Mapping[Table, Changes],
+               prefix: str = "") -> None:
+        with self._transaction():
             # Exactly once: the position moves forward in the same transaction, or not at all.
             current = self.position(name)
             if current != start:
@@ -71,12 +84,7 @@ class SQLiteViewStore(ViewStore):
             for table, ch in changes.items():
                 with writing_to(table):
                     self._write(table, ch, prefix)
-            c.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?) "
-                      f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+            self._set_position(name, position)
 
     def _write(self, table: Table, ch: Changes, prefix: str) -> None:
         names = table.column_names
@@ -103,30 +111,17 @@ class SQLiteViewStore(ViewStore):
                 [encode(r) for r in rows])
 
     def upsert(self, table: Table, rows: list[Row]) -> None:
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._write(table, Changes(upserts=rows), "")
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
 
     def bulk_insert(self, table: Table, rows: Iterable[Row], prefix: str) -> None:
-        c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             self._write(table, Changes(appends=list(rows)), prefix)
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
 
     def swap_in(self, tables: Iterable[Table], prefix: str, name: str, position: int) -> None:
         c = self.conn
         tables = list(tables)
-        c.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             # A view over a table in the swap goes first: a rename checks every view of the schema.
             self.drop_views(tables)
             self.drop_views(tables, prefix)
@@ -137,12 +132,7 @@ class SQLiteViewStore(ViewStore):
                     # SQLite keeps index names on rename; recreate them under the live names.
                     c.execute(f"DROP INDEX IF EXISTS {prefix}{t.name}_i{i}")
             self.ensure(tables)
-            c.execute(f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?) "
-                      f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+            self._set_position(name, position)
 
     def close(self) -> None:
         self.conn.close()
