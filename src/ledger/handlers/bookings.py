@@ -17,6 +17,7 @@ from ledger.handlers.context import (
     Context,
     derived_id,
     new_booking_id,
+    not_erased,
     rule_error,
     within_horizon,
 )
@@ -26,8 +27,7 @@ from ledger.unit_of_work import UnitOfWork
 
 def offer_place(uow: UnitOfWork, cmd: c.OfferPlace, ctx: Context) -> dict:
     child = uow.get(Child, cmd.child_id)
-    if child.erased:
-        raise Conflict(f"child {child.id} was erased")
+    not_erased(child)
     inst = uow.get(Institution, cmd.institution_id)
     ctx.rule_set(uow)
     if cmd.age_group not in child.registrations or not child.registrations[cmd.age_group]["active"]:
@@ -179,8 +179,7 @@ def _check_booking(uow: UnitOfWork, ctx: Context, child: Child, inst: Institutio
     """Everything a booking must pass before anything is recorded; raises the first refusal."""
     rule_set = ctx.rule_set(uow)
     today = ctx.today
-    if child.erased:
-        raise Conflict(f"child {child.id} was erased")
+    not_erased(child)
     # (the household is not read: a child's is there since its registration, and only its id is needed)
     # An accepted offer is the placement office's decision even when the family answers it: it
     # is checked (and its seat counted) as a caseworker placement.

@@ -37,8 +37,7 @@ def register_child(uow: UnitOfWork, cmd: c.RegisterChild, ctx: Context) -> dict:
 
 def register(uow: UnitOfWork, cmd: c.Register, ctx: Context) -> dict:
     child = uow.get(Child, cmd.child_id)
-    if child.erased:
-        raise Conflict(f"child {child.id} was erased")
+    not_erased(child)
     rule_set = ctx.rule_set(uow)
     current = child.registrations.get(cmd.age_group)
     if current and current["active"]:
@@ -64,8 +63,7 @@ def register(uow: UnitOfWork, cmd: c.Register, ctx: Context) -> dict:
 
 def change_wishes(uow: UnitOfWork, cmd: c.ChangeWishes, ctx: Context) -> dict:
     child = uow.get(Child, cmd.child_id)
-    if child.erased:
-        raise Conflict(f"child {child.id} was erased")
+    not_erased(child)
     rule_set = ctx.rule_set(uow)
     current = child.registrations.get(cmd.age_group)
     if not current or not current["active"]:
