@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -150,3 +151,21 @@ class Household(LedgerAggregate):
     def pay_share_on(self, day: date) -> int:
         share = dated_lookup(self.friplads, day)
         return 100 if share is None else share
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Household":
+        # Every command (and every billing run, for every household) gets a deep copy of the cached
+        # household, which holds a friplads decision per scale year with the scale it used. Its
+        # dated lists and settlements are replaced by the events, never changed in place
+        # (dated_upsert builds a new list), adjustments are only appended and the location is
+        # flat: copying the containers keeps the cached household as it was, for a fraction of
+        # the generic walk.
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for name, value in self.__dict__.items():
+            if isinstance(value, list):
+                clone.__dict__[name] = list(value)
+            elif isinstance(value, dict):
+                clone.__dict__[name] = dict(value)
+            else:
+                clone.__dict__[name] = copy.deepcopy(value, memo)
+        return clone
