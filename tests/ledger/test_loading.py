@@ -1,5 +1,6 @@
 """How a command reads its aggregates (Ledger.load): fresh across processes, from the latest
-snapshot, never sharing state with the cache, and on PostgreSQL in one round trip."""
+snapshot, never sharing state with the cache, and in one query (PostgreSQL) or one per few
+hundred aggregates (SQLite)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import uuid
 from datetime import date
 
 import psycopg
+import pytest
 
 from ledger import commands as c
+from ledger import sqlitestore
 from ledger.aggregates import Child, Household, Institution, RuleBook
 
 D = date
@@ -37,7 +40,9 @@ def test_a_cached_aggregate_sees_what_another_process_wrote_since(store, city_cl
     first.ledger.close()
 
 
-def test_load_mixes_cached_uncached_snapshotted_and_unknown_ids(store, city_class):
+@pytest.mark.parametrize("chunk", [sqlitestore.CHUNK, 1])  # SQLite: one query per chunk of ids
+def test_load_mixes_cached_uncached_snapshotted_and_unknown_ids(store, city_class, chunk, monkeypatch):
+    monkeypatch.setattr(sqlitestore, "CHUNK", chunk)
     city = city_class(store.ledger())
     inst = city.institution(kind="vuggestue", nursery=60, kindergarten=None)
     for _ in range(55):  # > 50 events: the institution is snapshotted
@@ -146,13 +151,11 @@ def test_a_ledger_that_is_not_private_asks_the_store_for_what_others_wrote(store
     city.ledger.load([child])
     calls = []
     if store.kind == "postgres":
-        import ledger.pgstore as pgstore
-
-        real = pgstore.select_since
-        monkeypatch.setattr(pgstore, "select_since", lambda *a: calls.append(a) or real(*a))
+        import ledger.pgstore as module
     else:
-        real = city.ledger._events_since
-        monkeypatch.setattr(city.ledger, "_events_since", lambda *a: calls.append(a) or real(*a))
+        import ledger.sqlitestore as module
+    real = module.select_since
+    monkeypatch.setattr(module, "select_since", lambda *a: calls.append(a) or real(*a))
     city.ledger.load([child])
     assert calls
     city.ledger.close()
