@@ -25,6 +25,7 @@ from projections.billing.runs import month_before
 from projections.billing.tables import (BUDGET, BUDGET_MEASURES, BUDGET_PART_RUNS, BUDGET_PARTS, BUDGET_STATE, Totals,
                                         budget_row, part_row, write_summary)
 from projections.engine import View
+from projections.tables import Row
 
 
 class _BudgetRows:
@@ -49,13 +50,9 @@ class _BudgetRows:
         self.release_owned("budget_part_runs", [f"household/{h}" for h in households])  # type: ignore[attr-defined]
 
     def derive_household(self, household: str, res: Result, since: str | None = None) -> None:
-        owner = f"household/{household}"
-        parts = [part_row(owner, key, seat_days=v.seat_days, gross=v.gross_cost_ore, parent=v.parent_payments_ore,
-                          friplads=v.friplads_ore, sibling=v.sibling_ore, money_in=v.money_in_ore,
-                          money_out=v.money_out_ore) for key, v in res.budget.items()]
-        self._replace_parts(owner, parts, since)
+        self._replace_parts(f"household/{household}", household_parts(household, res), since)
 
-    def _replace_parts(self, owner: str, parts: list, since: str | None = None) -> None:
+    def _replace_parts(self, owner: str, parts: list[Row], since: str | None = None) -> None:
         """Make the owner's runs those of its parts (month rows; given `since`, of the months from it on)."""
         replace_runs(self.sink, self.t["budget_part_runs"], BUDGET_RUNS, owner, parts, self._totals, since)
 
@@ -63,8 +60,7 @@ class _BudgetRows:
         owners = [f"institution/{institution}" for institution in institutions]
         self.load_owned("budget_part_runs", owners)  # type: ignore[attr-defined]
         for institution, owner in zip(institutions, owners):
-            self._replace_parts(owner, [part_row(owner, key, empty=cost)
-                                  for key, cost in empty_basis_cost(self.facts, institution).items()])
+            self._replace_parts(owner, institution_parts(self.facts, institution))
         self.release_owned("budget_part_runs", owners)  # type: ignore[attr-defined]
         if self.facts.share is None:  # a share holds part of the totals: finish_shards sums them all
             self._totals.write(self.t["budget"], budget_row)
@@ -117,6 +113,20 @@ class LinkedBudget(_BudgetRows, View):
 
     def companions(self) -> list[View]:
         return [self.facts]
+
+
+def household_parts(household: str, res: Result) -> list[Row]:
+    """The household's shares of the budget month by month (the rows the SQL view shows)."""
+    owner = f"household/{household}"
+    return [part_row(owner, key, seat_days=v.seat_days, gross=v.gross_cost_ore, parent=v.parent_payments_ore,
+                     friplads=v.friplads_ore, sibling=v.sibling_ore, money_in=v.money_in_ore,
+                     money_out=v.money_out_ore) for key, v in res.budget.items()]
+
+
+def institution_parts(facts: BillingFacts, institution: str) -> list[Row]:
+    """The institution's empty basis seats' shares of the budget month by month."""
+    owner = f"institution/{institution}"
+    return [part_row(owner, key, empty=cost) for key, cost in empty_basis_cost(facts, institution).items()]
 
 
 def empty_basis_cost(facts: BillingFacts, institution: str) -> dict[tuple[str, str], int]:
