@@ -164,3 +164,29 @@ def _derived(billing):
     return {t.name: sorted(tuple(r[col] for col in t.column_names) for r in rows) for t, rows in (
         (BUDGET_PARTS, budget), (SETTLEMENT_PARTS, settlement), (BUDGET, summed[BUDGET.name]),
         (SETTLEMENT, summed[SETTLEMENT.name]))}
+
+
+def test_a_place_held_over_months_of_28_30_and_31_days_is_one_run_and_the_view_counts_each_months_days(city):
+    """seat_days and place_days are stored as whole places and odd days: a full month of one place
+    is (1, 0) whatever its length, so January..May are one run; the view multiplies out each month's
+    days, and a place from the 10th starts with odd days of its own."""
+    city.ledger.clock.set(D(2025, 4, 20))
+    inst = city.institution(district="Valby")
+    theirs = city.household(district="Valby", municipality_code="147")
+    city.book(city.child(theirs, birth=D(2024, 3, 15)), inst, D(2024, 12, 10))
+    projector = Projector(city.ledger, billing_views())
+    projector.catch_up()
+    query = projector.store.query
+    owner = f"household/{theirs}"
+    assert [tuple(r) for r in query("SELECT from_month, to_month, seats, odd_seat_days FROM budget_part_runs "
+                                    "ORDER BY from_month")] == [("2024-12", "2024-12", 0, 22),
+                                                                ("2025-01", "2025-05", 1, 0)]
+    shown = {r["month"]: r["seat_days"] for r in projector.store.load(BUDGET_PARTS) if r["owner"] == owner}
+    assert shown == {"2024-12": 22, "2025-01": 31, "2025-02": 28, "2025-03": 31, "2025-04": 30, "2025-05": 31}
+    settled = {r["month"]: r["place_days"] for r in projector.store.load(SETTLEMENT_PARTS)}
+    assert settled == shown
+    assert {r["month"]: r["place_days"] for r in projector.store.load(SETTLEMENT)} == shown
+    assert [tuple(r) for r in query("SELECT from_month, to_month, places, odd_place_days "
+                                    "FROM billing_settlement_part_runs ORDER BY from_month")] == [
+        ("2024-12", "2024-12", 0, 22), ("2025-01", "2025-05", 1, 0)]
+    projector.close()

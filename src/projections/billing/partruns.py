@@ -73,9 +73,9 @@ class PartRuns:
     def key(self, row: Row) -> tuple:
         return self.runs.key_of(row)
 
-    def month_rows(self, run: Row) -> list[Row]:
-        """A run's parts month by month (what the view shows of it)."""
-        out, month = [], run["from_month"]
+    def month_rows(self, run: Row, since: str | None = None) -> list[Row]:
+        """A run's parts month by month (what the view shows of it; given `since`, from that month on)."""
+        out, month = [], max(run["from_month"], since or "")
         while month <= run["to_month"]:
             out.append({self.owner: run[self.owner], "month": month, **{g: run[g] for g in self.group},
                         **self.shown(month, run)})
@@ -116,9 +116,11 @@ class PartRuns:
                                  (*rest, month, month)).fetchone()
         return int(rec[0]), self.shown(month, {c: int(v) for c, v in zip(self.stored, rec[1:])})
 
-    def parts_of(self, rows: Iterable[Row]) -> dict[tuple, Row]:
-        """Runs month by month, keyed as the summary groups them: (owner, month, group...)."""
-        return {(p[self.owner], p["month"], *(p[g] for g in self.group)): p for r in rows for p in self.month_rows(r)}
+    def parts_of(self, rows: Iterable[Row], since: str | None = None) -> dict[tuple, Row]:
+        """Runs month by month (given `since`, from that month on), keyed as the summary groups
+        them: (owner, month, group...)."""
+        return {(p[self.owner], p["month"], *(p[g] for g in self.group)): p
+                for r in rows for p in self.month_rows(r, since)}
 
 
 BUDGET_RUNS = PartRuns(BUDGET_PARTS, BUDGET_PART_RUNS, "owner", ("district",), BUDGET_MEASURES)
@@ -144,8 +146,9 @@ def replace_runs(sink: Callable[[Table, list[Row]], None] | None, table: Keyed, 
         old = {key for key in old if table.rows[key]["to_month"] >= reach}
     gone = [table.rows[key] for key in old if table.rows[key] != rows.get(key)]
     came = [row for key, row in rows.items() if table.get(*key) != row]
-    before, after = spec.parts_of(gone), spec.parts_of(came)
-    # Only the months whose part differs move the totals (a run extended by a month: that month).
+    # Only the months whose part differs move the totals (a run extended by a month: that month);
+    # given `since`, the months before it are the same in both (a run holding them is cut there).
+    before, after = spec.parts_of(gone, since), spec.parts_of(came, since)
     for key in before.keys() | after.keys():
         if before.get(key) != after.get(key):
             if key in before:
