@@ -1,9 +1,10 @@
-"""What the billing view stores for a ledger, and the CPU its rebuild takes (one process).
+"""What the billing views (billing and its linked budget) store for a ledger, and the CPU their
+rebuild takes (one process).
 
 Run it on a copy of a ledger (it rebuilds the billing views in the ledger's database), once with
-each version of the code to compare; it counts whichever of the tables exist: `statement_lines`
-and `statements` as tables (before runs of months), or the runs and the side table under the
-views of those names.
+each version of the code to compare; it counts whichever of the tables exist: the month-by-month
+names (`statement_lines`, `statements`, `budget_parts`, `billing_settlement_parts`) as tables
+(before runs of months), or the runs (and the side table) under the views of those names.
 
     plads simulate --years 2 --scale 0.03 -d sqlite:///city.db   # bills every month
     cp city.db a.db; cp city.db.keys a.db.keys
@@ -18,7 +19,9 @@ import time
 from ledger import Ledger
 from projections import billing_views, open_store, rebuild
 
-TABLES = ("statement_lines", "statements", "statement_line_runs", "statement_runs", "statement_issued_events")
+SHOWN = ("statement_lines", "statements", "budget_parts", "billing_settlement_parts")
+TABLES = SHOWN + ("statement_line_runs", "statement_runs", "statement_issued_events", "budget_part_runs",
+                  "billing_settlement_part_runs")
 
 
 def main(url: str) -> None:
@@ -28,7 +31,7 @@ def main(url: str) -> None:
         cpu = time.process_time() - started
         store = open_store(ledger)
         try:
-            shown = {name: store.query(f"SELECT COUNT(*) FROM {name}")[0][0] for name in TABLES[:2]}
+            shown = {name: store.query(f"SELECT COUNT(*) FROM {name}")[0][0] for name in SHOWN}
             stored = {name: store.query(f"SELECT COUNT(*) FROM {name}")[0][0] for name in TABLES
                       if _kind(store, name) == "table"}
         finally:
@@ -39,7 +42,7 @@ def main(url: str) -> None:
 def _kind(store, name: str) -> str | None:
     if hasattr(store, "relation_kind"):
         return store.relation_kind(name)
-    return "table" if name in TABLES[:2] else None  # before runs of months: the two tables, no views
+    return "table" if name in SHOWN else None  # before runs of months: the tables, no views
 
 
 if __name__ == "__main__":

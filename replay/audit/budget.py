@@ -21,6 +21,7 @@ from typing import Any
 import rules
 from ledger import Ledger
 from projections.billing import Budget
+from projections.billing.partruns import BUDGET_RUNS
 from projections.engine import View, collector_paused
 from projections.tables import Changes, Table
 
@@ -61,7 +62,7 @@ def _result(actual: Budget, alternative: Budget | None, demand: DemandAndIncomes
     hi = end.isoformat()[:7] if end else "9999-12"
 
     def parts(view: Budget) -> list[dict]:
-        return [p for p in view.t["budget_parts"].values() if lo <= p["month"] <= hi]
+        return [p for p in BUDGET_RUNS.parts_of(view.t["budget_part_runs"].values()).values() if lo <= p["month"] <= hi]
 
     result: dict[str, Any] = {
         "audit": "budget",

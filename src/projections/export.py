@@ -11,7 +11,9 @@ from projections.stores import ViewStore
 from projections.tables import BOOL, DATE, INT, TIMESTAMP, Table
 
 # Tables that hold working state only, not for analysts (besides every *_state and *_parts table).
-INTERNAL = {"timeline_booking_child", "billing_facts", "budget_facts", "billing_settlement_parts", "statement_line_runs", "statement_runs", "statement_issued_events", "budget_parts", "waitinglist_state"}
+INTERNAL = {"timeline_booking_child", "billing_facts", "budget_facts", "billing_settlement_parts",
+            "billing_settlement_part_runs", "statement_line_runs", "statement_runs", "statement_issued_events",
+            "budget_parts", "budget_part_runs", "waitinglist_state"}
 
 
 # A text cell starting with one of these is a formula to a spreadsheet (OWASP "CSV injection").

@@ -86,6 +86,10 @@ class Keyed:
         """The keys of `owner`'s rows held here (a partitioned table)."""
         return set(self._by_owner.get(owner, ()))
 
+    def owned_rows(self, owner: Any) -> list[Row]:
+        """`owner`'s rows held here (a partitioned table)."""
+        return [self.rows[key] for key in self._by_owner.get(owner, ())]
+
     def release(self, owners: Iterable[Any]) -> None:
         """Forget the owners' unchanged rows (a partitioned table whose rows live in the store);
         changed rows stay until their changes are taken."""

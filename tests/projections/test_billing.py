@@ -409,8 +409,7 @@ def test_a_live_projector_keeps_derived_rows_in_the_store_not_in_memory(city, mo
     store.reset("views", [t for v in billing_views() for t in v.tables])
     partitioned = [(v, name) for v in billing_views() for name, k in v.t.items() if k.table.partition]
     assert {name for _, name in partitioned} == {"statement_line_runs", "statement_runs", "statement_issued_events",
-                                                 "billing_settlement_parts",
-                                                 "budget_parts"}
+                                                 "billing_settlement_part_runs", "budget_part_runs"}
     loaded = []
     while store.position("views") < end:
         projector = Projector(city.ledger, billing_views(), page_size=4)  # a restart: nothing derived is loaded
@@ -447,13 +446,13 @@ def test_a_budget_linked_to_the_billing_facts_equals_one_folding_its_own(city):
                         v.apply(e)
             for v in views:
                 v.finish_page()
-        return {t: sorted(map(repr, views[1].t[t].values())) for t in ("budget", "budget_parts")}
+        return {t: sorted(map(repr, views[1].t[t].values())) for t in ("budget", "budget_part_runs")}
 
     linked = billing_views()
-    assert [t.name for t in linked[1].tables] == ["budget_parts", "budget"]  # no facts of its own
+    assert [t.name for t in linked[1].tables] == ["budget_part_runs", "budget"]  # no facts of its own
     assert linked[1].handles == frozenset()
     own = budget_rows(own_facts(), 7)
-    assert own["budget"] and own["budget_parts"]
+    assert own["budget"] and own["budget_part_runs"]
     assert budget_rows(linked, 5) == own
 
 

@@ -20,9 +20,12 @@ from projections.billing.derivation import BillingFacts
 from projections.billing.household import Result
 from projections.billing.intermunicipal import gross_monthly
 from projections.billing.months import ONE_DAY, month_of
-from projections.billing.tables import (BUDGET, BUDGET_MEASURES, BUDGET_PARTS, BUDGET_STATE, Totals, budget_row,
-                                        part_row, replace_rows, write_summary)
+from projections.billing.partruns import BUDGET_RUNS, replace_runs
+from projections.billing.runs import month_before
+from projections.billing.tables import (BUDGET, BUDGET_MEASURES, BUDGET_PART_RUNS, BUDGET_PARTS, BUDGET_STATE, Totals,
+                                        budget_row, part_row, write_summary)
 from projections.engine import View
+from projections.tables import Row
 
 
 class _BudgetRows:
@@ -36,31 +39,29 @@ class _BudgetRows:
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)  # type: ignore[misc]
         # The summary rows were stored with these totals (summed by the store: the parts stay there).
-        self._totals.start(store, BUDGET_PARTS, BUDGET.key, prefix)
+        self._totals.start(store, BUDGET_RUNS, prefix)
 
     def load_households(self, households: list[str], since: str | None = None) -> None:
-        self.load_owned("budget_parts", [f"household/{h}" for h in households],  # type: ignore[attr-defined]
-                        ("month", since) if since else None)
+        # Of the runs, those holding the month before `since` too: the months from `since` may continue them.
+        self.load_owned("budget_part_runs", [f"household/{h}" for h in households],  # type: ignore[attr-defined]
+                        ("to_month", month_before(since)) if since else None)
 
     def release_households(self, households: list[str]) -> None:
-        self.release_owned("budget_parts", [f"household/{h}" for h in households])  # type: ignore[attr-defined]
+        self.release_owned("budget_part_runs", [f"household/{h}" for h in households])  # type: ignore[attr-defined]
 
     def derive_household(self, household: str, res: Result, since: str | None = None) -> None:
-        owner = f"household/{household}"
-        rows = {(owner,) + key: part_row(owner, key, seat_days=v.seat_days, gross=v.gross_cost_ore,
-                                         parent=v.parent_payments_ore, friplads=v.friplads_ore, sibling=v.sibling_ore,
-                                         money_in=v.money_in_ore, money_out=v.money_out_ore)
-                for key, v in res.budget.items()}
-        replace_rows(self.sink, self.t["budget_parts"], owner, rows, self._totals, since)
+        self._replace_parts(f"household/{household}", household_parts(household, res), since)
+
+    def _replace_parts(self, owner: str, parts: list[Row], since: str | None = None) -> None:
+        """Make the owner's runs those of its parts (month rows; given `since`, of the months from it on)."""
+        replace_runs(self.sink, self.t["budget_part_runs"], BUDGET_RUNS, owner, parts, self._totals, since)
 
     def derive_end(self, institutions: list[str]) -> None:
         owners = [f"institution/{institution}" for institution in institutions]
-        self.load_owned("budget_parts", owners)  # type: ignore[attr-defined]
+        self.load_owned("budget_part_runs", owners)  # type: ignore[attr-defined]
         for institution, owner in zip(institutions, owners):
-            rows = {(owner,) + key: part_row(owner, key, empty=cost)
-                    for key, cost in empty_basis_cost(self.facts, institution).items()}
-            replace_rows(self.sink, self.t["budget_parts"], owner, rows, self._totals)
-        self.release_owned("budget_parts", owners)  # type: ignore[attr-defined]
+            self._replace_parts(owner, institution_parts(self.facts, institution))
+        self.release_owned("budget_part_runs", owners)  # type: ignore[attr-defined]
         if self.facts.share is None:  # a share holds part of the totals: finish_shards sums them all
             self._totals.write(self.t["budget"], budget_row)
 
@@ -74,7 +75,7 @@ class Budget(_BudgetRows, BillingFacts):
     name = "budget"
     rebuild_weight = 10
     state = BUDGET_STATE
-    tables = (BUDGET_STATE, BUDGET_PARTS, BUDGET)
+    tables = (BUDGET_STATE, BUDGET_PART_RUNS, BUDGET)
 
     def __init__(self, scenario: rules.RuleSet | None = None, months_apart: bool = False) -> None:
         super().__init__(scenario)
@@ -98,7 +99,7 @@ class LinkedBudget(_BudgetRows, View):
 
     name = "budget"
     rebuild_weight = 10
-    tables = (BUDGET_PARTS, BUDGET)
+    tables = (BUDGET_PART_RUNS, BUDGET)
 
     def __init__(self, facts: BillingFacts) -> None:
         super().__init__()
@@ -112,6 +113,20 @@ class LinkedBudget(_BudgetRows, View):
 
     def companions(self) -> list[View]:
         return [self.facts]
+
+
+def household_parts(household: str, res: Result) -> list[Row]:
+    """The household's shares of the budget month by month (the rows the SQL view shows)."""
+    owner = f"household/{household}"
+    return [part_row(owner, key, seat_days=v.seat_days, gross=v.gross_cost_ore, parent=v.parent_payments_ore,
+                     friplads=v.friplads_ore, sibling=v.sibling_ore, money_in=v.money_in_ore,
+                     money_out=v.money_out_ore) for key, v in res.budget.items()]
+
+
+def institution_parts(facts: BillingFacts, institution: str) -> list[Row]:
+    """The institution's empty basis seats' shares of the budget month by month."""
+    owner = f"institution/{institution}"
+    return [part_row(owner, key, empty=cost) for key, cost in empty_basis_cost(facts, institution).items()]
 
 
 def empty_basis_cost(facts: BillingFacts, institution: str) -> dict[tuple[str, str], int]:

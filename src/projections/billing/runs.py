@@ -132,11 +132,13 @@ class Expanded:
     span and, given `events_from` (a side table keyed by household_id and month), a NULL `events`
     as that month's side row's. PostgreSQL expands each run with generate_series, SQLite joins a
     calendar its recursive CTE makes (the months the runs cover). An object, not a closure: tables
-    go to a parallel rebuild's processes."""
+    go to a parallel rebuild's processes. Given `per_day` (shown, whole, odd), the column `shown`
+    is `whole` times the month's days plus `odd` (billing.partruns)."""
 
     runs_table: str
     columns: tuple[str, ...]
     events_from: str | None = None
+    per_day: tuple[str, str, str] | None = None
 
     def __call__(self, dialect: str, prefix: str) -> str:
         return self.select(dialect, prefix)[0]
@@ -155,6 +157,7 @@ class Expanded:
             span = (f"to_char({day}, 'YYYY-MM-DD') || '..' || to_char({last}, 'YYYY-MM-DD') || ' (' || {days} "
                     f"|| '/' || {days} || ' days)'")
             detail = f"replace(r.detail, chr(31), {span}) AS detail"
+            month_days = f"extract(day from {last})::int"
             expand = f"{runs} r" if one else (
                 f"{runs} r CROSS JOIN LATERAL generate_series(to_date(r.from_month, 'YYYY-MM'), "
                 f"to_date(r.to_month, 'YYYY-MM'), interval '1 month') AS g(day)")
@@ -165,12 +168,16 @@ class Expanded:
             span = (f"{month} || '-01..' || {last} || ' (' || strftime('%d', {last}) || '/' || strftime('%d', {last}) "
                     f"|| ' days)'")
             detail = f"replace(r.detail, char(31), {span}) AS detail"
+            month_days = f"CAST(strftime('%d', {last}) AS INTEGER)"
             calendar = "" if one else (
                 f"WITH RECURSIVE calendar(month) AS (SELECT MIN(from_month) FROM {runs} UNION ALL "
                 f"SELECT strftime('%Y-%m', month || '-01', '+1 month') FROM calendar "
                 f"WHERE month < (SELECT MAX(to_month) FROM {runs})) ")
             expand = f"{runs} r" if one else f"{runs} r JOIN calendar c ON c.month BETWEEN r.from_month AND r.to_month"
         shown = {"month": f"{month} AS month", "detail": detail}
+        if self.per_day is not None:
+            measure, whole, odd = self.per_day
+            shown[measure] = f"r.{whole} * {month_days} + r.{odd} AS {measure}"
         if self.events_from is not None:
             shown["events"] = "COALESCE(r.events, e.events) AS events"
             expand += (f" LEFT JOIN {prefix}{self.events_from} e ON r.events IS NULL "

@@ -7,9 +7,10 @@ from typing import Any, Iterable
 from projections.billing.derivation import BillingFacts
 from projections.billing.household import Result
 from projections.billing import runs
-from projections.billing.tables import (BILLING_STATE, DETAIL_MAX, SETTLEMENT, SETTLEMENT_MEASURES, SETTLEMENT_PARTS,
-                                        STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS, Totals,
-                                        replace_rows, settlement_row, write_summary)
+from projections.billing.partruns import SETTLEMENT_RUNS, replace_runs
+from projections.billing.tables import (BILLING_STATE, DETAIL_MAX, SETTLEMENT, SETTLEMENT_MEASURES, SETTLEMENT_PART_RUNS,
+                                        SETTLEMENT_PARTS, STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS,
+                                        Totals, replace_rows, settlement_row, write_summary)
 from projections.tables import Row
 
 
@@ -24,9 +25,10 @@ class Billing(BillingFacts):
     rebuild_weight = 30  # seconds per 300k events of the synthetic city (the budget linked to it: 10 more)
     state = BILLING_STATE
     # The side table before the runs: the statement_lines view over the runs reads it.
-    tables = (BILLING_STATE, STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS, SETTLEMENT_PARTS, SETTLEMENT)
+    tables = (BILLING_STATE, STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS, SETTLEMENT_PART_RUNS,
+              SETTLEMENT)
 
-    OWNED = ("statement_issued_events", "statement_line_runs", "statement_runs", "billing_settlement_parts")
+    OWNED = ("statement_issued_events", "statement_line_runs", "statement_runs", "billing_settlement_part_runs")
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,7 +40,7 @@ class Billing(BillingFacts):
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)
         # The summary rows were stored with these totals (summed by the store: the parts stay there).
-        self._settle_totals.start(store, SETTLEMENT_PARTS, SETTLEMENT.key, prefix)
+        self._settle_totals.start(store, SETTLEMENT_RUNS, prefix)
 
     def load_households(self, households: list[str], since: str | None = None) -> None:
         for table in self.OWNED:
@@ -53,8 +55,8 @@ class Billing(BillingFacts):
     def derive_household(self, household: str, res: Result, since: str | None = None) -> None:
         lines, statements = month_rows(household, res)
         line_runs, statement_runs = self.t["statement_line_runs"], self.t["statement_runs"]
-        stored_lines = [line_runs.rows[k] for k in line_runs.owned(household)] if since else []
-        stored_statements = [statement_runs.rows[k] for k in statement_runs.owned(household)] if since else []
+        stored_lines = line_runs.owned_rows(household) if since else []
+        stored_statements = statement_runs.owned_rows(household) if since else []
         by_month: dict[str, list[Row]] = {}
         for row in lines.values():
             by_month.setdefault(row["month"], []).append(row)
@@ -68,17 +70,13 @@ class Billing(BillingFacts):
         heads = [(m, runs.statement_content(s["total_ore"], s["issued"])) for (_, m), s in sorted(statements.items())]
         for run in runs.runs_of(heads, runs.statement_seed(stored_statements, since) if since else None):
             statement_rows[(household, run.from_month)] = runs.statement_row(household, run)
-        parts = {(household,) + key: {
-            "household_id": household, "month": key[0], "payer_municipality": key[1],
-            "institution_municipality": key[2], "children": len(v.children), "place_days": v.place_days,
-            "gross_cost_ore": v.gross_cost_ore, "parent_payment_ore": v.parent_payment_ore}
-            for key, v in res.settlement.items()}
         # The runs holding the month before `since` are cut there, or continued: replaced too.
         reach = runs.month_before(since) if since else None
         replace_rows(self.sink, self.t["statement_issued_events"], household, issued_events, since=since)
         replace_rows(self.sink, line_runs, household, line_rows, since=reach, since_column="to_month")
         replace_rows(self.sink, statement_runs, household, statement_rows, since=reach, since_column="to_month")
-        replace_rows(self.sink, self.t["billing_settlement_parts"], household, parts, self._settle_totals, since)
+        replace_runs(self.sink, self.t["billing_settlement_part_runs"], SETTLEMENT_RUNS, household,
+                     settlement_parts(household, res), self._settle_totals, since)
 
     def derive_end(self, institutions: list[str]) -> None:
         if self.share is None:  # a share holds part of the totals: finish_shards sums them all
@@ -86,6 +84,14 @@ class Billing(BillingFacts):
 
     def finish_shards(self, store, prefix: str) -> None:
         write_summary(store, prefix, SETTLEMENT_PARTS, SETTLEMENT, SETTLEMENT_MEASURES, settlement_row)
+
+
+def settlement_parts(household: str, res: Result) -> list[Row]:
+    """The household's shares of the settlement month by month (the rows the SQL view shows)."""
+    return [{"household_id": household, "month": key[0], "payer_municipality": key[1],
+             "institution_municipality": key[2], "children": len(v.children), "place_days": v.place_days,
+             "gross_cost_ore": v.gross_cost_ore, "parent_payment_ore": v.parent_payment_ore}
+            for key, v in res.settlement.items()]
 
 
 def month_rows(household: str, res: Result) -> tuple[dict[tuple, Row], dict[tuple, Row]]:

@@ -79,14 +79,28 @@ STATEMENT_RUNS = Table(
     doc="A household's statement totals, one row per run of months with the same total and issued flag.",
     views=(STATEMENTS,),
 )
+_SETTLEMENT_PART_COLUMNS = (
+    ("household_id", TEXT), ("month", TEXT), ("payer_municipality", TEXT), ("institution_municipality", TEXT),
+    ("children", INT), ("place_days", INT), ("gross_cost_ore", INT), ("parent_payment_ore", INT))
 SETTLEMENT_PARTS = Table(
-    "billing_settlement_parts",
-    (("household_id", TEXT), ("month", TEXT), ("payer_municipality", TEXT), ("institution_municipality", TEXT),
-     ("children", INT), ("place_days", INT), ("gross_cost_ore", INT), ("parent_payment_ore", INT)),
+    "billing_settlement_parts", _SETTLEMENT_PART_COLUMNS,
     key=("household_id", "month", "payer_municipality", "institution_municipality"),
+    doc="Working rows: each household's share of the intermunicipal settlement, per month. A SQL view: "
+        "billing_settlement_part_runs month by month.",
+    select=Expanded("billing_settlement_part_runs", tuple(c for c, _ in _SETTLEMENT_PART_COLUMNS),
+                    per_day=("place_days", "places", "odd_place_days")),
+)
+SETTLEMENT_PART_RUNS = Table(
+    "billing_settlement_part_runs",
+    (("household_id", TEXT), ("from_month", TEXT), ("payer_municipality", TEXT), ("institution_municipality", TEXT),
+     ("to_month", TEXT), ("children", INT), ("places", INT), ("odd_place_days", INT), ("gross_cost_ore", INT),
+     ("parent_payment_ore", INT)),
+    key=("household_id", "from_month", "payer_municipality", "institution_municipality"),
     partition="household_id",
-    indexes=(("month", "payer_municipality", "institution_municipality"),),  # a group's parts (Totals)
-    doc="Working rows: each household's share of the intermunicipal settlement.",
+    indexes=(("payer_municipality", "institution_municipality", "to_month", "from_month"),),  # a group's (Totals)
+    doc="A household's settlement shares, one row per run of months (from_month..to_month) with the same "
+        "share; place_days = places × the month's days + odd_place_days (billing.partruns).",
+    views=(SETTLEMENT_PARTS,),
 )
 SETTLEMENT = Table(
     "intermunicipal_settlement",
@@ -98,16 +112,28 @@ SETTLEMENT = Table(
         "institution_municipality; subsidy = gross cost - parent payment, owed by the payer.",
     analyst=True,
 )
+_BUDGET_PART_COLUMNS = (
+    ("owner", TEXT), ("month", TEXT), ("district", TEXT), ("seat_days", INT), ("gross_cost_ore", INT),
+    ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT), ("friplads_ore", INT), ("sibling_ore", INT),
+    ("intermunicipal_in_ore", INT), ("intermunicipal_out_ore", INT))
 BUDGET_PARTS = Table(
-    "budget_parts",
-    (("owner", TEXT), ("month", TEXT), ("district", TEXT), ("seat_days", INT), ("gross_cost_ore", INT),
-     ("empty_basis_cost_ore", INT), ("parent_payments_ore", INT), ("friplads_ore", INT), ("sibling_ore", INT),
-     ("intermunicipal_in_ore", INT), ("intermunicipal_out_ore", INT)),
+    "budget_parts", _BUDGET_PART_COLUMNS,
     key=("owner", "month", "district"),
-    partition="owner",
-    indexes=(("month", "district"),),  # a group's parts (Totals)
     doc="Working rows: each household's (owner household/ID) or institution's (institution/ID, empty basis "
-        "seats) share of the budget.",
+        "seats) share of the budget, per month. A SQL view: budget_part_runs month by month.",
+    select=Expanded("budget_part_runs", tuple(c for c, _ in _BUDGET_PART_COLUMNS),
+                    per_day=("seat_days", "seats", "odd_seat_days")),
+)
+BUDGET_PART_RUNS = Table(
+    "budget_part_runs",
+    (("owner", TEXT), ("from_month", TEXT), ("district", TEXT), ("to_month", TEXT), ("seats", INT),
+     ("odd_seat_days", INT)) + tuple(c for c in _BUDGET_PART_COLUMNS[4:]),
+    key=("owner", "from_month", "district"),
+    partition="owner",
+    indexes=(("district", "to_month", "from_month"),),  # a group's parts of a month (Totals)
+    doc="An owner's budget shares, one row per run of months (from_month..to_month) with the same share; "
+        "seat_days = seats × the month's days + odd_seat_days (billing.partruns).",
+    views=(BUDGET_PARTS,),
 )
 BUDGET = Table(
     "budget",
@@ -195,13 +221,13 @@ class Totals:
             del self.sums[group], self.counts[group]
         self.touched.add(group)
 
-    def start(self, store: Any, parts: Table, group: tuple[str, ...], prefix: str) -> None:
-        """Start from the stored totals: each group's read when first touched (a view store), or all
-        of them now (a checkpoint, which holds none)."""
+    def start(self, store: Any, parts: Any, prefix: str) -> None:
+        """Start from the stored totals of `parts` (billing.partruns.PartRuns): each group's read when
+        first touched (a view store), or all of them now (a checkpoint, which holds none)."""
         if isinstance(store, ViewStore):
-            self.read = lambda values: store.group_total(parts, group, values, self.measures, prefix)
+            self.read = lambda values: parts.group_total(store, values, prefix)
         else:
-            self.load(store.group_totals(parts, group, self.measures, prefix))
+            self.load(store.group_totals(parts.view, parts.view.key[1:], self.measures, prefix))
 
     def load(self, groups: Iterable[tuple[tuple, int, dict[str, int]]]) -> None:
         """Start from stored totals: (group, number of parts, sums)."""
@@ -231,28 +257,18 @@ def write_summary(store, prefix: str, parts: Table, summary: Table, measures: tu
 
 
 def replace_rows(sink: Callable[[Table, list[Row]], None] | None, table: Keyed, owner: str, rows: dict[tuple, Row],
-                 totals: Totals | None = None, since: str | None = None, since_column: str = "month") -> None:
+                 since: str | None = None, since_column: str = "month") -> None:
     """Make `owner`'s rows exactly `rows` (given `since`: its rows whose `since_column` is at least
-    `since`), keeping the group totals of parts in step. In a rebuild (a sink is set) every owner
-    comes once into fresh tables: the rows stream out."""
+    `since`). In a rebuild (a sink is set) every owner comes once into fresh tables: the rows
+    stream out. (Parts summed into summary rows: billing.partruns.replace_runs.)"""
     if sink is not None:
         sink(table.table, list(rows.values()))
-        if totals is not None:
-            for key, row in rows.items():
-                totals.add(key[1:], row)
         return
     old = table.owned(owner)
     if since is not None:  # only the months from `since` are replaced
         old = {key for key in old if table.rows[key][since_column] >= since}
     for key in old - set(rows):
-        if totals is not None:
-            totals.add(key[1:], table.get(*key), -1)
         table.delete(*key)
     for key, row in rows.items():
-        before = table.get(*key)
-        if before != row:
-            if totals is not None:
-                if before is not None:
-                    totals.add(key[1:], before, -1)
-                totals.add(key[1:], row)
+        if table.get(*key) != row:
             table.put(row)
