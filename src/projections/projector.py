@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 from ledger import Ledger
 from projections.checkpoints import save_checkpoint
 from projections.engine import Envelope, LogReader, View, ViewStalled, by_topic, collector_paused, open_store
-from projections.stores import PositionMoved, PostgresViewStore, RowsRefused, ViewStore, is_outage
+from projections.stores import OlderState, PositionMoved, PostgresViewStore, RowsRefused, ViewStore, is_outage
 from projections.tables import Changes, Table
 
 DEFAULT_PAGE = 5_000
@@ -46,6 +46,10 @@ class Projector:
         self._lock = threading.Lock()
         # Called with the new position after every committed page (the API wakes its waiting reads).
         self.on_commit: Callable[[int], None] | None = None
+        older = self.store.older_layout(self.tables)
+        if older is not None:
+            raise OlderState(f"the views were projected by an older plads ({older} is stored by month, not as runs); "
+                             "run `plads rebuild` once")
         self.store.ensure(self.tables)
         if isinstance(self.store, PostgresViewStore):
             self.store.grant_analyst(self.tables)

@@ -11,7 +11,7 @@ from ledger import commands as c
 from projections import Projector, billing_views, rebuild, verify
 from projections.billing import BILLING_STATE
 from projections.billing.fold import FactsFold
-from projections.billing.stored import OlderState
+from projections.stores import OlderState
 from projections.billing.working import Households
 from projections.engine import open_store
 from tests.projections.test_billing_runs import _derived, _equal_after_rebuild, _issue, _shown
@@ -85,6 +85,35 @@ def test_views_whose_state_an_older_plads_kept_ask_for_a_rebuild(city):
     rebuild(city.ledger, billing_views())
     projector = Projector(city.ledger, billing_views())  # the older table goes once the new one holds the state
     assert store.relation_kind("billing_state") is None
+    assert _shown(projector) == before and verify(city.ledger, billing_views()) == []
+    projector.close()
+    store.close()
+
+
+def test_views_stored_by_month_by_an_older_plads_ask_for_a_rebuild(city):
+    """Before the budget was stored as runs, `budget_parts` was a table of household-months: a
+    projector continuing such a store would drift (its runs table starts empty), so it refuses to
+    start until `plads rebuild`, which puts the view in the table's place."""
+    _history(city)
+    city.ledger.clock.set(city.ledger.clock.now().replace(month=2, day=3))
+    projector = Projector(city.ledger, billing_views())
+    projector.catch_up()
+    before = _shown(projector)
+    projector.close()
+    store = open_store(city.ledger)
+    # As an older plads left it: budget_parts a table with rows, no budget_part_runs.
+    store.conn.execute("DROP VIEW budget_parts")
+    store.conn.execute("DROP TABLE budget_part_runs")
+    store.conn.execute("CREATE TABLE budget_parts (owner TEXT, month TEXT, district TEXT, seat_days INTEGER)")
+    store.conn.execute("INSERT INTO budget_parts VALUES ('household/x', '2025-01', 'D0', 31)")
+    if hasattr(store.conn, "commit"):
+        store.conn.commit()
+    with pytest.raises(OlderState, match="budget_parts.*plads rebuild"):
+        Projector(city.ledger, billing_views())
+    assert store.relation_kind("budget_parts") == "table"  # nothing was dropped
+    rebuild(city.ledger, billing_views())
+    projector = Projector(city.ledger, billing_views())
+    assert store.relation_kind("budget_parts") == "view"
     assert _shown(projector) == before and verify(city.ledger, billing_views()) == []
     projector.close()
     store.close()

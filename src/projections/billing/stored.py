@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from ledger.errors import LedgerError
 
 from projections.billing.tables import SUPERSEDED_STATE
+from projections.stores import OlderState
 from projections.tables import Row, Table
 
 _CHUNK = 500  # ids per statement on SQLite (well under its limit of bound parameters)
@@ -92,13 +92,6 @@ def booked_at(store: Any, table: Table, prefix: str, institution: str) -> list[s
 
 def has_rows(store: Any, name: str) -> bool:
     return bool(store.conn.execute(f"SELECT 1 FROM {name} LIMIT 1").fetchall())
-
-
-class OlderState(LedgerError):
-    """The store holds the billing views' working state as an older plads kept it."""
-
-    status = 503
-    title = "Views need a rebuild"
 
 
 def refuse_older_state(store: Any, table: Table, prefix: str) -> None:

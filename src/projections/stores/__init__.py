@@ -5,8 +5,8 @@ together with the projection's position in a single transaction — the basis of
 exactly-once projection. Scratch tables (prefix) serve rebuild and verify.
 """
 
-from projections.stores.base import (ANALYST_ROLE, POSITIONS, STALLS, PositionMoved, RowsRefused, ViewStore,
-                                     is_outage)
+from projections.stores.base import (ANALYST_ROLE, POSITIONS, STALLS, OlderState, PositionMoved, RowsRefused,
+                                     ViewStore, is_outage)
 from projections.stores.postgres import PostgresViewStore
 from projections.stores.sqlite import SQLiteViewStore
 

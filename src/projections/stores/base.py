@@ -14,12 +14,20 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, Iterable, Iterator, Mapping
 
+from ledger.errors import LedgerError
 from projections.tables import Changes, Row, Table
 
 POSITIONS = "projection_positions"
 STALLS = "projection_stalls"  # a projection that stopped before an event its views cannot take
 ANALYST_ROLE = "plads_analyst"
 
+
+
+class OlderState(LedgerError):
+    """The store holds views as an older plads stored them: they need `plads rebuild` once."""
+
+    status = 503
+    title = "Views need a rebuild"
 
 class PositionMoved(RuntimeError):
     """Another projector of the same name committed first: this one's page is stale."""
@@ -69,6 +77,19 @@ class ViewStore(ABC):
                 self.conn.execute(
                     f"CREATE INDEX IF NOT EXISTS {prefix}{t.name}_i{i} ON {prefix}{t.name} ({', '.join(idx)})")
             self.make_views(t, prefix)
+
+    def older_layout(self, tables: Iterable[Table], prefix: str = "") -> str | None:
+        """The name of a table holding rows where one of these tables' SQL views goes, while the
+        table the view reads is not there yet: views stored by an older plads (household-months
+        before runs), which a projector must not continue (a rebuild puts the view in its place)."""
+        for t in tables:
+            if not t.views or self.relation_kind(f"{prefix}{t.name}") is not None:
+                continue
+            for v in t.views:
+                name = f"{prefix}{v.name}"
+                if self.relation_kind(name) == "table" and self.conn.execute(f"SELECT 1 FROM {name} LIMIT 1").fetchall():
+                    return v.name
+        return None
 
     def make_views(self, table: Table, prefix: str = "") -> None:
         """The SQL views over a table. A table of a view's name (a layout before the view) is dropped:
