@@ -10,5 +10,5 @@ from projections.stores.base import (ANALYST_ROLE, POSITIONS, STALLS, OlderState
 from projections.stores.postgres import PostgresViewStore
 from projections.stores.sqlite import SQLiteViewStore
 
-__all__ = ["ANALYST_ROLE", "POSITIONS", "STALLS", "PositionMoved", "PostgresViewStore", "RowsRefused",
+__all__ = ["ANALYST_ROLE", "POSITIONS", "STALLS", "OlderState", "PositionMoved", "PostgresViewStore", "RowsRefused",
            "SQLiteViewStore", "ViewStore", "is_outage"]
