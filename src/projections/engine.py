@@ -95,9 +95,10 @@ class View:
         # reads back, instead of holding them in memory until the end. Views that derive per
         # page, or not at all, ignore it.
         self.sink: Callable[[Table, list[Row]], None] | None = None
-        # Set by start() from a view store: where the rows of partitioned tables live. They are
-        # loaded per owner while being derived again and forgotten once their changes are taken.
-        # Unset (a fold in memory, or a restore from a checkpoint) every row stays in memory.
+        # Set by start() from a view store: where the rows of partitioned tables live (loaded per
+        # owner while being derived again and forgotten once their changes are taken), and those
+        # of tables the view reads as needed (`loads`, `read_rows`). Unset (a fold in memory, or a
+        # restore from a checkpoint) every row stays in memory.
         self.owned_store: ViewStore | None = None
         self._owned_prefix = ""
 
@@ -106,12 +107,21 @@ class View:
         for keyed in self.t.values():
             if not keyed.table.append_only and keyed.table.partition is None and self.loads(keyed.table):
                 keyed.load(store.load(keyed.table, prefix))
-        if isinstance(store, ViewStore) and any(t.partition for t in self.tables):
+        if isinstance(store, ViewStore):
             self.owned_store, self._owned_prefix = store, prefix
 
     def loads(self, table: Table) -> bool:
-        """Whether `start` loads the table whole (a view reading it otherwise says no)."""
+        """Whether `start` loads the table whole (a view reading it otherwise says no: it reads the
+        rows it needs with `read_rows` and may forget them once their changes are taken)."""
         return True
+
+    def read_rows(self, table: Table, column: str, values: list[Any],
+                  since: tuple[str, Any] | None = None) -> Iterator[Row]:
+        """The store's rows of the table whose `column` is one of `values` (given `since` =
+        (column, value), only those from that value on); none in a fold in memory (no store)."""
+        if self.owned_store is None or not values:
+            return iter(())
+        return self.owned_store.load_owned(table, values, self._owned_prefix, since, by=column)
 
     def held_rows(self, table: Table, store: ViewStore) -> Iterable[Row]:
         """The table's rows as the view's state has them now (a checkpoint saves them)."""
@@ -119,7 +129,10 @@ class View:
 
     def held_in_store(self, table: Table) -> str | None:
         """Where the store, just committed, holds the table's rows as the state has them (a
-        checkpoint then copies them within the database); None: the rows are in memory."""
+        checkpoint then copies them within the database); None: the rows are in memory. A table
+        `start` does not load is read as needed: the store holds it."""
+        if self.owned_store is not None and not self.loads(table):
+            return f"{self._owned_prefix}{table.name}"
         return None
 
     def prefetch(self, events: list[Envelope]) -> None:
