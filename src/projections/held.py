@@ -39,6 +39,10 @@ class Held(Generic[K, V]):
         """The keys (once each, in order) not held."""
         return [k for k in dict.fromkeys(keys) if k not in self.entries]
 
+    def forget(self, keys: list[K]) -> None:
+        for key in keys:
+            self.entries.pop(key, None)
+
     def trim(self) -> list[K]:
         """Forget the least recently used beyond the bound (call once the page's changes are
         taken: the store holds them); the keys forgotten."""
