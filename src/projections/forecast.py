@@ -101,9 +101,9 @@ class Forecast(View):
         for row in rows:
             self.children[row["child_id"]] = json.loads(row["data"])
 
-    def prefetch(self, events: list[Envelope]) -> None:
+    def prefetch(self, page: list[Envelope]) -> None:
         """The page's children, read in one go."""
-        named = self.children.missing([e.originator_id for e in events if e.aggregate == "Child"])
+        named = self.children.missing([e.originator_id for e in page if e.aggregate == "Child"])
         for row in self.read_rows(STATE, "child_id", named):
             self.children[row["child_id"]] = json.loads(row["data"])
 

@@ -27,6 +27,7 @@ from projections.tables import DATE, INT, TEXT, Changes, Table
 
 Key = tuple[str, str, str]  # institution, age group, pool
 DEFAULT_BOUND = 100  # institutions whose spans a live projector holds once a page's changes are taken
+_SEATS = frozenset({events.Institution.SeatsReserved.topic, events.Institution.SeatsReleased.topic})
 
 ONE_DAY = timedelta(days=1)
 
@@ -203,11 +204,11 @@ class Occupancy(View):
             self._spans.entries[row["institution_id"]].setdefault((row["age_group"], row["pool"]), {})[
                 (row["booking_id"], row["segment"])] = (row["first_day"], row["last_day"])
 
-    def prefetch(self, events: list[Envelope]) -> None:
+    def prefetch(self, page: list[Envelope]) -> None:
         """The institutions whose seats the page's events change, and the spans they release."""
-        self._read_spans([e.originator_id for e in events if e.name in ("SeatsReserved", "SeatsReleased")])
+        self._read_spans([e.originator_id for e in page if e.kind in _SEATS])
         spans = self.t[SPANS.name]
-        released = {e.data["booking_id"] for e in events if e.name == "SeatsReleased"}
+        released = {e.data["booking_id"] for e in page if e.kind == events.Institution.SeatsReleased.topic}
         spans.load(self.read_rows(SPANS, "booking_id", sorted(b for b in released if spans.get(b, 0) is None)))
 
     def changes(self) -> dict[Table, Changes]:

@@ -38,6 +38,9 @@ CHILD_HOUSEHOLD = Table(
 )
 
 
+_BOOKING_CHANGES = frozenset({events.Booking.BookingCancelled.topic, events.Booking.ChildTransferred.topic})
+
+
 def _json_default(value: Any) -> str:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -60,9 +63,9 @@ class ChildTimeline(View):
             for table in (BOOKING_CHILD, OFFER_CHILD, CHILD_HOUSEHOLD):
                 self.t[table.name].load(store.load(table, prefix))
 
-    def prefetch(self, events: list[Envelope]) -> None:
+    def prefetch(self, page: list[Envelope]) -> None:
         lookup = self.t[BOOKING_CHILD.name]
-        named = {e.originator_id for e in events if e.aggregate == "Booking" and e.name != "PlaceBooked"}
+        named = {e.originator_id for e in page if e.kind in _BOOKING_CHANGES}
         lookup.load(self.read_rows(BOOKING_CHILD, "booking_id", sorted(b for b in named if lookup.get(b) is None)))
 
     def changes(self) -> dict[Table, Changes]:

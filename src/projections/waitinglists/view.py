@@ -150,10 +150,11 @@ class WaitingLists(ListsDerivation, View):
             self._save("computed", "for", json.dumps([on.isoformat(), rs_id]))
         self._save("index", "members", json.dumps(1))
 
-    def prefetch(self, events: list[Envelope]) -> None:
+    def prefetch(self, page: list[Envelope]) -> None:
         """The page's children, and the households children join."""
-        self.working.hold([e.originator_id for e in events if e.aggregate == "Child"])
-        self.working.hold_households([e.data["household_id"] for e in events if e.name == "ChildRegistered"])
+        self.working.hold([e.originator_id for e in page if e.aggregate == "Child"])
+        self.working.hold_households([e.data["household_id"] for e in page
+                                      if e.kind == events.Child.ChildRegistered.topic])
 
     def listed(self, table: Table) -> set[ListKey]:
         """The lists that have rows."""
