@@ -108,11 +108,10 @@ class Working:
                 self.children[row["id"]] = decode(row["data"])
 
     def every_child(self, batch: int = 2_000) -> Iterator[list[str]]:
-        """Every child's id in batches: those held, or (a live projector) those the store holds."""
-        if self.read is None:
-            ids = list(self.children)
-        else:
-            ids = [row["id"] for row in self.read("entity", ["child"])]
+        """Every child's id in batches: those held and (a live projector) those the store holds."""
+        ids = list(self.children)
+        if self.read is not None:
+            ids += [row["id"] for row in self.read("entity", ["child"]) if row["id"] not in self.children]
         for i in range(0, len(ids), batch):
             yield ids[i:i + batch]
 
