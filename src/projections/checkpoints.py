@@ -21,8 +21,9 @@ CHECKPOINTS = Table(
     key=("view", "position"),
     doc="Each view's working state at a log position (compressed), where point-in-time replay starts.",
 )
-# A view whose working state the store holds (the billing facts, read per household) is copied
-# within the database, never through the follower's memory: these rows, named in `state` by IN_STORE.
+# A view whose working state the store holds (the billing facts, read per household; the tables
+# other views read as needed) is copied within the database, never through the follower's memory:
+# these rows (or those of the table's own copy, `copy_table`), named in `state` by IN_STORE.
 CHECKPOINT_FACTS = Table(
     "view_checkpoint_facts",
     (("view", TEXT), ("position", INT), ("entity", TEXT), ("id", TEXT), ("owner", TEXT), ("month", TEXT),
@@ -30,7 +31,8 @@ CHECKPOINT_FACTS = Table(
     key=("view", "position", "entity", "id"),
     doc="The working state a store holds for its view (`*_facts` rows), copied at a checkpoint's position.",
 )
-IN_STORE = "rows in view_checkpoint_facts"
+IN_STORE = "rows in view_checkpoint_facts"  # (or in the table's own copy: copy_table)
+_FACT_COLUMNS = tuple(n for n, _ in CHECKPOINT_FACTS.columns[2:])
 
 
 class Checkpointed(Protocol):
@@ -98,21 +100,32 @@ def restore(store: ViewStore, views: Sequence[Checkpointed], position: int) -> N
         v.rederive()
 
 
+def copy_table(table: Table) -> Table:
+    """Where a checkpoint copies the rows of a table the store holds for its view: a `*_facts`
+    table's into CHECKPOINT_FACTS, any other's into a table of its columns beside view and position."""
+    if table.column_names == _FACT_COLUMNS:
+        return CHECKPOINT_FACTS
+    if {"view", "position"} & set(table.column_names):
+        raise TypeError(f"{table.name}: a column named view or position cannot be checkpointed in the store")
+    return Table(f"view_checkpoint__{table.name}", (("view", TEXT), ("position", INT), *table.columns),
+                 key=("view", "position", *table.key), doc=f"The rows of {table.name} at a checkpoint's position.")
+
+
 def _copy_in_store(store: ViewStore, view: str, position: int, table: Table, stored_as: str) -> None:
-    facts = tuple(n for n, _ in CHECKPOINT_FACTS.columns[2:])
-    if table.column_names != facts:
-        raise TypeError(f"{table.name}: only a table of {facts} can be checkpointed in the store")
-    ph, columns = store.placeholder, ", ".join(facts)
+    copy = copy_table(table)
+    store.ensure([copy])
+    ph, columns = store.placeholder, ", ".join(table.column_names)
     # (rows left by a copy whose checkpoint was never saved: a crash between the two)
-    store.query_write(f"DELETE FROM {CHECKPOINT_FACTS.name} WHERE view = {ph} AND position = {ph}", (view, position))
-    store.query_write(f"INSERT INTO {CHECKPOINT_FACTS.name} (view, position, {columns}) "
+    store.query_write(f"DELETE FROM {copy.name} WHERE view = {ph} AND position = {ph}", (view, position))
+    store.query_write(f"INSERT INTO {copy.name} (view, position, {columns}) "
                       f"SELECT {ph}, {ph}, {columns} FROM {stored_as}", (view, position))
 
 
 def _copied_rows(store: ViewStore, view: str, position: int, table: Table) -> list[Row]:
     ph, columns = store.placeholder, ", ".join(table.column_names)
-    return [dict(zip(table.column_names, r)) for r in store.query(
-        f"SELECT {columns} FROM {CHECKPOINT_FACTS.name} WHERE view = {ph} AND position = {ph}", (view, position))]
+    copy = copy_table(table)
+    return [store.decode_row(table, r) for r in store.query(
+        f"SELECT {columns} FROM {copy.name} WHERE view = {ph} AND position = {ph}", (view, position))]
 
 
 class _Saved:

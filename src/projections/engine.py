@@ -15,20 +15,19 @@ without building domain objects. What runs the views over the log:
 from __future__ import annotations
 
 import gc
-import json
 import logging
-import sys
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
-from uuid import UUID
 
 from ledger import Ledger, LedgerError, events
+from projections.logreader import Envelope, LogReader
 from projections.stores import PostgresViewStore, SQLiteViewStore, ViewStore
 from projections.tables import Changes, Keyed, Row, Table
 
 logger = logging.getLogger("plads.projections")
+
+# LogReader and Envelope live in projections.logreader; the views and runners import them from here.
+__all__ = ["Envelope", "LogReader", "View", "ViewStalled", "by_topic", "collector_paused", "on", "open_store"]
 
 
 class ViewStalled(LedgerError):
@@ -43,27 +42,6 @@ class ViewStalled(LedgerError):
                          f"event ({error}); commands are still recorded, and reads that need the views "
                          "beyond it answer 503 until the view is mended")
         self.projection, self.position, self.view, self.error = projection, position, view, error
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """One event as views see it."""
-
-    position: int  # notification id
-    recorded_at: datetime  # when the ledger learned it (UTC)
-    aggregate: str  # "Booking"
-    name: str  # "PlaceBooked"
-    originator_id: str
-    version: int
-    data: dict[str, Any]  # the event's attributes (dates as date)
-
-    @property
-    def kind(self) -> str:
-        return f"{self.aggregate}.{self.name}"
-
-    @property
-    def meta(self) -> dict[str, Any]:
-        return self.data.get("meta") or {}
 
 
 Handler = TypeVar("Handler", bound=Callable[..., None])
@@ -117,9 +95,10 @@ class View:
         # reads back, instead of holding them in memory until the end. Views that derive per
         # page, or not at all, ignore it.
         self.sink: Callable[[Table, list[Row]], None] | None = None
-        # Set by start() from a view store: where the rows of partitioned tables live. They are
-        # loaded per owner while being derived again and forgotten once their changes are taken.
-        # Unset (a fold in memory, or a restore from a checkpoint) every row stays in memory.
+        # Set by start() from a view store: where the rows of partitioned tables live (loaded per
+        # owner while being derived again and forgotten once their changes are taken), and those
+        # of tables the view reads as needed (`loads`, `read_rows`). Unset (a fold in memory, or a
+        # restore from a checkpoint) every row stays in memory.
         self.owned_store: ViewStore | None = None
         self._owned_prefix = ""
 
@@ -128,12 +107,21 @@ class View:
         for keyed in self.t.values():
             if not keyed.table.append_only and keyed.table.partition is None and self.loads(keyed.table):
                 keyed.load(store.load(keyed.table, prefix))
-        if isinstance(store, ViewStore) and any(t.partition for t in self.tables):
+        if isinstance(store, ViewStore):
             self.owned_store, self._owned_prefix = store, prefix
 
     def loads(self, table: Table) -> bool:
-        """Whether `start` loads the table whole (a view reading it otherwise says no)."""
+        """Whether `start` loads the table whole (a view reading it otherwise says no: it reads the
+        rows it needs with `read_rows` and may forget them once their changes are taken)."""
         return True
+
+    def read_rows(self, table: Table, column: str, values: list[Any],
+                  since: tuple[str, Any] | None = None) -> Iterator[Row]:
+        """The store's rows of the table whose `column` is one of `values` (given `since` =
+        (column, value), only those from that value on); none in a fold in memory (no store)."""
+        if self.owned_store is None or not values:
+            return iter(())
+        return self.owned_store.load_owned(table, values, self._owned_prefix, since, by=column)
 
     def held_rows(self, table: Table, store: ViewStore) -> Iterable[Row]:
         """The table's rows as the view's state has them now (a checkpoint saves them)."""
@@ -141,7 +129,10 @@ class View:
 
     def held_in_store(self, table: Table) -> str | None:
         """Where the store, just committed, holds the table's rows as the state has them (a
-        checkpoint then copies them within the database); None: the rows are in memory."""
+        checkpoint then copies them within the database); None: the rows are in memory. A table
+        `start` does not load is read as needed: the store holds it."""
+        if self.owned_store is not None and not self.loads(table):
+            return f"{self._owned_prefix}{table.name}"
         return None
 
     def prefetch(self, events: list[Envelope]) -> None:
@@ -244,145 +235,6 @@ def open_store(ledger: Ledger) -> ViewStore:
     if cfg.kind == "sqlite":
         return SQLiteViewStore(cfg.sqlite_path)
     return PostgresViewStore(cfg.postgres_conninfo, cfg.schema)
-
-
-class LogReader:
-    """Pages of the notification log, decoded without building domain objects.
-
-    It selects the stored rows itself (no Notification or UUID objects) and decodes
-    the JSON with a lean hook: ids become their canonical text, which is what the
-    views keep anyway. Events of an older class version go through the mapper's upcasters.
-    """
-
-    def __init__(self, ledger: Ledger, kinds: Iterable[str], *, selected: bool = False) -> None:
-        """`selected`: the database selects the rows of `kinds` itself, so a fold of the whole log
-        that reads a few kinds never fetches the others (a city's statements are most of its
-        rows); a page that ends early then reports `until` as the last position read."""
-        self.ledger = ledger
-        self.kinds = frozenset(kinds)
-        self.selected = selected
-        mapper = ledger.mapper
-        self._cipher, self._compressor = mapper.cipher, mapper.compressor
-        self._decode = _event_decoder(mapper.transcoder.names)  # type: ignore[attr-defined]
-        recorder = ledger.recorder
-        self._postgres = ledger.store.kind == "postgres"
-        if self._postgres:
-            kind_is = " AND split_part(topic, ':', 2) = ANY(%s)" if selected else ""
-            self._sql = (f'SELECT notification_id, originator_id::text, originator_version, topic, state '
-                         f'FROM "{recorder.datastore.schema}".{recorder.events_table_name} '
-                         f'WHERE notification_id >= %s AND notification_id <= %s{kind_is} '
-                         f'ORDER BY notification_id LIMIT %s')
-        else:
-            kind_is = (f" AND substr(topic, instr(topic, ':') + 1) IN ({', '.join('?' * len(self.kinds))})"
-                       if selected else "")
-            self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state "
-                         f"FROM {recorder.events_table_name} WHERE rowid >= ? AND rowid <= ?{kind_is} "
-                         f"ORDER BY rowid LIMIT ?")
-
-    def _rows(self, start: int, limit: int, until: int | None) -> list[tuple]:
-        kinds: tuple = ()
-        if self.selected:
-            kinds = (sorted(self.kinds),) if self._postgres else tuple(sorted(self.kinds))
-        params = (start, until if until is not None else 2**62, *kinds, limit)
-        datastore = self.ledger.recorder.datastore
-        if self._postgres:
-            from psycopg.rows import tuple_row
-
-            with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-                cur.execute(self._sql, params, prepare=True)
-                return cur.fetchall()
-        with datastore.transaction(commit=False) as cur:
-            cur.execute(self._sql, params)
-            return [tuple(r) for r in cur.fetchall()]
-
-    def page(self, after: int, limit: int, until: int | None = None) -> tuple[list[Envelope], int]:
-        """Events after `after` (up to `limit` notifications, none beyond `until`) and the last position read."""
-        out = []
-        last = after
-        kinds = self.kinds
-        rows = self._rows(after + 1, limit, until)
-        for row in rows:
-            last = row[0]
-            kind = row[3].rsplit(":", 1)[-1]
-            if kind in kinds:
-                out.append(self._envelope(row, kind))
-        if self.selected and len(rows) < limit and until is not None:
-            last = max(last, until)  # the rows of other kinds up to `until` were passed over
-        return out, last
-
-    def _envelope(self, row: tuple, kind: str) -> Envelope:
-        position, originator_id, version, topic, state = row
-        state = bytes(state)
-        if self._cipher:
-            state = self._cipher.decrypt(state)
-        if self._compressor:
-            state = self._compressor.decompress(state)
-        data = self._decode(state.decode("utf-8"))
-        if "class_version" in data:  # an older event version: let the mapper upcast it
-            from eventsourcing.persistence import Notification
-
-            event = self.ledger.mapper.to_domain_event(Notification(
-                id=position, originator_id=UUID(str(originator_id)), originator_version=version, topic=topic,
-                state=bytes(row[4])))
-            data = {k: (str(v) if isinstance(v, UUID) else v) for k, v in vars(event).items()
-                    if k not in ("originator_id", "originator_version")}
-        if len(originator_id) == 32:  # SQLite keeps the hex form: the canonical text, as the hook makes it
-            h = originator_id.lower()
-            originator_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-        originator_id = sys.intern(originator_id)
-        aggregate, name = kind.split(".", 1)
-        return Envelope(position, data.pop("timestamp"), aggregate, name, originator_id, version, data)
-
-    def recorded_at(self, position: int) -> tuple[int, datetime] | None:
-        """The first notification at or after `position`: its id and recorded time."""
-        rows = self._rows(position, 1, None)
-        if not rows:
-            return None
-        e = self._envelope(rows[0], rows[0][3].rsplit(":", 1)[-1])
-        return e.position, e.recorded_at
-
-
-def _event_decoder(transcodings: dict[str, Any]) -> Callable[[str], Any]:
-    """A stored event's JSON as the views read it: ids and dates decoded, and shared — views keep
-    ids and dates in many places (a child's id in a dozen indexes): one object per id and per date
-    instead of one per mention keeps a rebuild's memory down."""
-    intern, dates = sys.intern, {}
-
-    def hook(d: dict[str, Any]) -> Any:
-        if len(d) == 2:
-            name = d.get("_type_")
-            if name is not None and "_data_" in d:
-                data = d["_data_"]
-                if name == "uuid_hex":
-                    return intern(f"{data[:8]}-{data[8:12]}-{data[12:16]}-{data[16:20]}-{data[20:]}")
-                if name == "date_iso":
-                    day = dates.get(data)
-                    if day is None:
-                        day = date.fromisoformat(data)
-                        if len(dates) < 100_000:
-                            dates[data] = day
-                    return day
-                if name == "datetime_iso":
-                    return datetime.fromisoformat(data)
-                return transcodings[name].decode(data)
-        for k, v in d.items():
-            if type(v) is str and len(v) <= 40:  # districts, pools, age groups, codes: few values
-                d[k] = intern(v)
-        return d
-
-    decoder = json.JSONDecoder(object_hook=hook)
-    scan = decoder.scan_once
-
-    def decode(text: str) -> Any:
-        # The scanner itself, without decode()'s Python wrappers (a stored event is one JSON
-        # object, nothing around it); anything else goes through decode(), which says what is wrong.
-        try:
-            data, end = scan(text, 0)
-        except StopIteration:
-            end = -1
-        return data if end == len(text) else decoder.decode(text)
-
-    return decode
 
 
 @contextmanager

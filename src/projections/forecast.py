@@ -32,9 +32,10 @@ import rules
 from ledger import events
 
 from projections.engine import Envelope, View, on
+from projections.held import Held
 from projections.occupancy import CAPACITY, INSTITUTIONS, OCCUPANCY
 from projections.stores import ViewStore
-from projections.tables import DATE, INT, TEXT, Row, Table
+from projections.tables import DATE, INT, TEXT, Changes, Row, Table
 
 ONE_DAY = timedelta(days=1)
 
@@ -43,6 +44,7 @@ DEMAND = Table(
     (("child_id", TEXT), ("source", TEXT), ("seq", INT), ("age_group", TEXT), ("district", TEXT),
      ("institution_id", TEXT), ("first_day", DATE), ("last_day", DATE)),
     key=("child_id", "source", "seq"),
+    partition="child_id",  # derived per child: a live projector reads a child's rows while deriving them
     indexes=(("district", "age_group"), ("institution_id",)),
     doc="Unmet demand for seats: one row per stretch of days on which a child needs a place it does not hold. "
         "source = waiting (on a waiting list; institution_id = first wish) or age_roll (a nursery booking ends "
@@ -54,6 +56,7 @@ STATE = Table(
     key=("child_id",),
     doc="Working state (JSON): each child's birth date, district, registrations and placements.",
 )
+DEFAULT_BOUND = 5_000  # children a live projector holds once a page's changes are taken
 
 
 def _child_change(method: Callable[[Any, dict[str, Any], dict[str, Any]], None]) -> Callable[[Any, Envelope], None]:
@@ -76,19 +79,43 @@ class Forecast(View):
     name = "forecast"
     rebuild_weight = 7  # seconds per 300k events of the synthetic city, folded alone
     tables = (DEMAND, STATE)
+    cache_bound = DEFAULT_BOUND
 
     def __init__(self) -> None:
         super().__init__()
-        self.children: dict[str, dict[str, Any]] = {}
-        self._rows: dict[str, set[tuple]] = defaultdict(set)
+        # Every child in a fold in memory; a live projector reads a page's children from
+        # forecast_state (prefetch) and holds at most `cache_bound` of them between pages.
+        self.children: Held[str, dict[str, Any]] = Held()
         self._dirty: set[str] = set()
+
+    def loads(self, table: Table) -> bool:
+        return table is not STATE
 
     def start(self, store: ViewStore, prefix: str = "") -> None:
         super().start(store, prefix)
-        for row in self.t[STATE.name].values():
+        if self.owned_store is not None:
+            self.children.bound = self.cache_bound
+            return
+        rows = list(store.load(STATE, prefix))  # a checkpoint: every child in memory
+        self.t[STATE.name].load(rows)
+        for row in rows:
             self.children[row["child_id"]] = json.loads(row["data"])
-        for key in self.t[DEMAND.name].rows:
-            self._rows[key[0]].add(key)
+
+    def prefetch(self, page: list[Envelope]) -> None:
+        """The page's children, read in one go."""
+        named = self.children.missing([e.originator_id for e in page if e.aggregate == "Child"])
+        for row in self.read_rows(STATE, "child_id", named):
+            self.children[row["child_id"]] = json.loads(row["data"])
+
+    def changes(self) -> dict[Table, Changes]:
+        out = super().changes()
+        if self.owned_store is not None:
+            self.t[STATE.name].evict()  # the store holds the rows; the children are in `children`
+            self.children.trim()
+        return out
+
+    def rederive(self) -> None:
+        self._dirty = set(self.children)
 
     @on(events.Child.ChildRegistered)
     def _registered(self, e: Envelope) -> None:
@@ -145,17 +172,17 @@ class Forecast(View):
     def finish_page(self, final: bool = True) -> None:
         demand = self.t[DEMAND.name]
         state = self.t[STATE.name]
-        for cid in sorted(self._dirty):
-            child = self.children[cid]
+        dirty = sorted(self._dirty)
+        self.load_owned(DEMAND.name, dirty)
+        for cid in dirty:
+            child = self.children.entries[cid]
             state.put({"child_id": cid, "data": json.dumps(child, sort_keys=True)})
             new = {(cid, r["source"], r["seq"]): r for r in _demand(cid, child)}
-            for key in self._rows.pop(cid, set()) - set(new):
+            for key in demand.owned(cid) - set(new):
                 demand.delete(*key)
             for key, row in new.items():
                 if demand.get(*key) != row:
                     demand.put(row)
-            if new:
-                self._rows[cid] = set(new)
         self._dirty.clear()
 
 

@@ -25,6 +25,7 @@ GUARANTEE_UNPLACED = Table(
     (("child_id", TEXT), ("age_group", TEXT), ("district", TEXT), ("guarantee_date", DATE), ("need_date", DATE),
      ("registered_on", DATE), ("channel", TEXT), ("place_from", DATE), ("rule_set", TEXT)),
     key=("child_id", "age_group"),
+    partition="child_id",  # derived per child: a live projector reads a child's rows while deriving them
     indexes=(("guarantee_date",),),
     doc="Registrations off the waiting lists (the child was placed at a wished institution) whose guarantee "
         "no place meets (rules.place_meets_guarantee) and no refused offer met (rules.offer_meets_guarantee): "

@@ -22,7 +22,12 @@ import rules
 from ledger import events
 
 from projections.engine import Envelope, View, on
-from projections.tables import DATE, INT, TEXT, Table
+from projections.held import Held
+from projections.tables import DATE, INT, TEXT, Changes, Table
+
+Key = tuple[str, str, str]  # institution, age group, pool
+DEFAULT_BOUND = 100  # institutions whose spans a live projector holds once a page's changes are taken
+_SEATS = frozenset({events.Institution.SeatsReserved.topic, events.Institution.SeatsReleased.topic})
 
 ONE_DAY = timedelta(days=1)
 
@@ -61,6 +66,7 @@ OCCUPANCY = Table(
     (("institution_id", TEXT), ("age_group", TEXT), ("pool", TEXT), ("month", TEXT), ("district", TEXT),
      ("cluster", TEXT), ("capacity", INT), ("booked", INT), ("free", INT), ("seat_days", INT), ("capacity_days", INT)),
     key=("institution_id", "age_group", "pool", "month"),
+    partition="institution_id",  # derived per institution: a live projector reads its rows while deriving them
     indexes=(("district", "month"), ("month",), ("cluster", "month")),
     doc="Per institution, age group, pool and month: district, cluster (in force on the month's last day), capacity (fewest seats in force on a day), booked "
         "(most seats in use on a day), free = capacity - booked (negative only under a recorded override), "
@@ -129,36 +135,92 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+def _months(first: str, last: str) -> Iterator[str]:
+    """The months from `first` through `last` ("YYYY-MM")."""
+    day, end = _first_of(first), _first_of(last)
+    while day <= end:
+        yield _month(day)
+        day = _next_month(day)
+
+
 class Occupancy(View):
     name = "occupancy"
     rebuild_weight = 4  # seconds per 300k events of the synthetic city, folded alone
     tables = (INSTITUTIONS, CAPACITY, CLUSTERS, SPANS, OCCUPANCY)
+    cache_bound = DEFAULT_BOUND
 
     def __init__(self) -> None:
         super().__init__()
         # Per institution, age group and pool: the first day a change of this page reaches — months
         # before it keep their rows (a recompute of the whole history per booking grew with it).
-        self._dirty: dict[tuple[str, str, str], date] = {}
-        self._months: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-        # The days each span holds (first, last), beside its row: a recompute reads no rows.
-        self._spans_by_key: dict[tuple[str, str, str], dict[tuple, tuple[date, date]]] = defaultdict(dict)
-        self._caps_by_key: dict[tuple[str, str, str], dict[date, int]] = defaultdict(dict)
+        self._dirty: dict[Key, date] = {}
+        self._ranges: dict[Key, tuple[str, str]] = {}  # the first and last month of the key's rows
+        # Per institution, per (age group, pool): the days each span holds (first, last), beside its
+        # row, so a recompute reads no rows. Every institution in a fold in memory; a live
+        # projector reads them from seat_spans as needed and holds at most `cache_bound`.
+        self._spans: Held[str, dict[tuple[str, str], dict[tuple, tuple[date, date]]]] = Held()
+        self._caps_by_key: dict[Key, dict[date, int]] = defaultdict(dict)
         self._clusters: dict[str, dict[date, str | None]] = defaultdict(dict)  # institution -> {from: cluster}
+
+    def loads(self, table: Table) -> bool:
+        return table is not SPANS  # (the occupancy rows: per institution, while derived again)
 
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)
-        for (inst, group, pool, month) in self.t["occupancy"].rows:
-            self._months[(inst, group, pool)].add(month)
+        if self.owned_store is not None:
+            self._spans.bound = self.cache_bound
+            self._ranges = {(i, g, p): (lo, hi) for i, g, p, lo, hi in store.query(
+                f"SELECT institution_id, age_group, pool, MIN(month), MAX(month) FROM {prefix}{OCCUPANCY.name} "
+                "GROUP BY institution_id, age_group, pool")}
+        else:  # a checkpoint: every span in memory (the occupancy rows are derived again)
+            self.t[SPANS.name].load(store.load(SPANS, prefix))
+            for key, row in self.t[SPANS.name].rows.items():
+                self._spans_of(row["institution_id"]).setdefault((row["age_group"], row["pool"]), {})[key] = (
+                    row["first_day"], row["last_day"])
         for row in self.t["institution_capacity"].values():
             key = (row["institution_id"], row["age_group"], row["pool"])
             self._caps_by_key[key][row["effective_from"]] = row["seats"]
         for row in self.t["institution_clusters"].values():
             self._clusters[row["institution_id"]][row["effective_from"]] = row["cluster"]
-        for key, row in self.t["seat_spans"].rows.items():
-            self._spans_by_key[(row["institution_id"], row["age_group"], row["pool"])][key] = (
-                row["first_day"], row["last_day"])
 
-    def _changed(self, key: tuple[str, str, str], day: date) -> None:
+    def rederive(self) -> None:
+        for key in set(self._caps_by_key) | {(i, *gp) for i in self._spans for gp in self._spans.entries[i]}:
+            self._dirty[key] = date.min
+
+    # -- the spans, read per institution --------------------------------------------------------
+
+    def _spans_of(self, institution: str) -> dict[tuple[str, str], dict[tuple, tuple[date, date]]]:
+        held = self._spans.get(institution)
+        if held is None:
+            self._read_spans([institution])
+            held = self._spans.entries[institution]
+        return held
+
+    def _read_spans(self, institutions: list[str]) -> None:
+        missing = self._spans.missing(institutions)
+        for inst in missing:
+            self._spans[inst] = {}
+        for row in self.read_rows(SPANS, "institution_id", missing):
+            self._spans.entries[row["institution_id"]].setdefault((row["age_group"], row["pool"]), {})[
+                (row["booking_id"], row["segment"])] = (row["first_day"], row["last_day"])
+
+    def prefetch(self, page: list[Envelope]) -> None:
+        """The institutions whose seats the page's events change, and the spans they release."""
+        self._read_spans([e.originator_id for e in page if e.kind in _SEATS])
+        spans = self.t[SPANS.name]
+        released = {e.data["booking_id"] for e in page if e.kind == events.Institution.SeatsReleased.topic}
+        spans.load(self.read_rows(SPANS, "booking_id", sorted(b for b in released if spans.get(b, 0) is None)))
+
+    def changes(self) -> dict[Table, Changes]:
+        out = super().changes()
+        if self.owned_store is not None:
+            self.t[SPANS.name].evict()  # the store holds them
+            self._spans.trim()
+        return out
+
+    # -- folding --------------------------------------------------------------------------------
+
+    def _changed(self, key: Key, day: date) -> None:
         if key not in self._dirty or day < self._dirty[key]:
             self._dirty[key] = day
 
@@ -187,20 +249,21 @@ class Occupancy(View):
         self.t["institution_clusters"].put({"institution_id": inst, "effective_from": d["effective_from"],
                                             "cluster": d["cluster"]})
         self._clusters[inst][d["effective_from"]] = d["cluster"]
-        for key in set(self._months) | set(self._caps_by_key) | set(self._spans_by_key):
+        # (a key without rows or capacity holds no day: nothing to name a cluster on)
+        for key in set(self._ranges) | set(self._caps_by_key) | {(inst, *gp) for gp in self._spans_of(inst)}:
             if key[0] == inst:
                 self._changed(key, d["effective_from"])
 
     @on(events.Institution.SeatsReserved)
     def _reserved(self, e: Envelope) -> None:
         d, inst = e.data, e.originator_id
+        held = self._spans_of(inst)
         for i, (group, first, last) in enumerate(d["segments"]):
             row = {"booking_id": d["booking_id"], "segment": i, "institution_id": inst, "age_group": group,
                    "pool": d["pool"], "child_id": d["child_id"], "first_day": first, "last_day": last}
             self.t["seat_spans"].put(row)
-            key = (inst, group, d["pool"])
-            self._spans_by_key[key][(d["booking_id"], i)] = (first, last)
-            self._changed(key, first)
+            held.setdefault((group, d["pool"]), {})[(d["booking_id"], i)] = (first, last)
+            self._changed((inst, group, d["pool"]), first)
 
     @on(events.Institution.SeatsReleased)
     def _released(self, e: Envelope) -> None:
@@ -213,25 +276,30 @@ class Occupancy(View):
                 row["last_day"] = min(row["last_day"], d["from_date"] - ONE_DAY)
             spans.touch(row)
             key = (row["institution_id"], row["age_group"], row["pool"])
-            self._spans_by_key[key][(d["booking_id"], i)] = (row["first_day"], row["last_day"])
+            self._spans_of(key[0]).setdefault(key[1:], {})[(d["booking_id"], i)] = (row["first_day"], row["last_day"])
             self._changed(key, max(row["first_day"], d["from_date"]))  # days before it hold as they did
             i += 1
 
     def finish_page(self, final: bool = True) -> None:
-        if not final:
+        if not final or not self._dirty:
             return
+        self._read_spans(sorted({key[0] for key in self._dirty}))
+        # The rows from the earliest month a change reaches (months before it keep theirs).
+        self.load_owned(OCCUPANCY.name, sorted({key[0] for key in self._dirty}),
+                        since=("month", _month(min(self._dirty.values()))))
         for key in sorted(self._dirty):
             self._recompute(key, self._dirty[key])
         self._dirty.clear()
 
-    def _recompute(self, key: tuple[str, str, str], since: date) -> None:
+    def _recompute(self, key: Key, since: date) -> None:
         """The months of `key` from the month of `since` on (a change reaches no earlier day, and the
         months' range only grows or shrinks from there: it starts at the earliest capacity or span)."""
         inst, group, pool = key
         schedule = sorted(self._caps_by_key.get(key, {}).items())
-        spans = [(a, z) for a, z in self._spans_by_key.get(key, {}).values() if a <= z]
+        spans = [(a, z) for a, z in self._spans_of(inst).get((group, pool), {}).values() if a <= z]
         starts = [d for d, _ in schedule] + [a for a, _ in spans]
-        old_months = self._months.pop(key, set())
+        held = self._ranges.pop(key, None)
+        old_months = set(_months(*held)) if held else set()
         kept: set[str] = set()
         new_rows = {}
         if starts:
@@ -258,8 +326,10 @@ class Occupancy(View):
                                    "free": fewest - most, "seat_days": seat_days, "capacity_days": capacity_days}
         table = self.t["occupancy"]
         for month in old_months - kept - set(new_rows):
-            table.delete(inst, group, pool, month)
+            table.delete_stored(inst, group, pool, month)
         for month, row in new_rows.items():
             if table.get(inst, group, pool, month) != row:
                 table.put(row)
-        self._months[key] = kept | set(new_rows)
+        months = kept | set(new_rows)
+        if months:
+            self._ranges[key] = (min(months), max(months))

@@ -130,6 +130,12 @@ class Keyed:
                 if not keys:
                     del self._by_owner[key[self._owner_at]]
 
+    def delete_stored(self, *key: Any) -> None:
+        """Delete a row whether held here or not: the store may hold it (a partitioned table's
+        rows are read only from a month on, say)."""
+        self.delete(*key)
+        self._deleted.add(key)
+
     def append(self, row: Row) -> None:
         self._appended.append(row)
 

@@ -9,7 +9,7 @@ from typing import Any
 from ledger import events
 
 from projections.engine import Envelope, View, on
-from projections.tables import DATE, INT, TEXT, TIMESTAMP, Table
+from projections.tables import DATE, INT, TEXT, TIMESTAMP, Changes, Table
 
 TIMELINE = Table(
     "child_timeline",
@@ -38,6 +38,9 @@ CHILD_HOUSEHOLD = Table(
 )
 
 
+_BOOKING_CHANGES = frozenset({events.Booking.BookingCancelled.topic, events.Booking.ChildTransferred.topic})
+
+
 def _json_default(value: Any) -> str:
     if isinstance(value, (date, datetime)):
         return value.isoformat()
@@ -48,6 +51,29 @@ class ChildTimeline(View):
     name = "timeline"
     rebuild_weight = 13  # seconds per 300k events of the synthetic city, folded alone
     tables = (TIMELINE, BOOKING_CHILD, OFFER_CHILD, CHILD_HOUSEHOLD)
+
+    # A live projector holds none of its look-ups: the API's (offer and household to child) are
+    # only written, and a page reads the children of the bookings its events name (prefetch).
+    def loads(self, table: Table) -> bool:
+        return False
+
+    def start(self, store: Any, prefix: str = "") -> None:
+        super().start(store, prefix)
+        if self.owned_store is None:  # a checkpoint: every row in memory
+            for table in (BOOKING_CHILD, OFFER_CHILD, CHILD_HOUSEHOLD):
+                self.t[table.name].load(store.load(table, prefix))
+
+    def prefetch(self, page: list[Envelope]) -> None:
+        lookup = self.t[BOOKING_CHILD.name]
+        named = {e.originator_id for e in page if e.kind in _BOOKING_CHANGES}
+        lookup.load(self.read_rows(BOOKING_CHILD, "booking_id", sorted(b for b in named if lookup.get(b) is None)))
+
+    def changes(self) -> dict[Table, Changes]:
+        out = super().changes()
+        if self.owned_store is not None:
+            for table in (BOOKING_CHILD, OFFER_CHILD, CHILD_HOUSEHOLD):
+                self.t[table.name].evict()  # the store holds them
+        return out
 
     @on(events.Child.ChildRegistered)
     def _registered(self, e: Envelope) -> None:

@@ -124,9 +124,9 @@ class ViewStore(ABC):
 
     @abstractmethod
     def load_owned(self, table: Table, owners: list[Any], prefix: str = "",
-                   since: tuple[str, Any] | None = None) -> Iterator[Row]:
-        """The rows of a partitioned table whose partition column is one of `owners` (and, given
-        `since` = (column, value), whose column is at least that value)."""
+                   since: tuple[str, Any] | None = None, by: str | None = None) -> Iterator[Row]:
+        """The rows of a partitioned table whose partition column (or column `by`, of any table)
+        is one of `owners` (and, given `since` = (column, value), whose column is at least that value)."""
 
     def group_totals(self, table: Table, group: tuple[str, ...], measures: tuple[str, ...],
                      prefix: str = "") -> Iterator[tuple[tuple, int, dict[str, int]]]:

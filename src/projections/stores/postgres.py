@@ -85,11 +85,11 @@ class PostgresViewStore(ViewStore):
                 yield dict(zip(names, rec))
 
     def load_owned(self, table: Table, owners: list[Any], prefix: str = "",
-                   since: tuple[str, Any] | None = None) -> Iterator[Row]:
+                   since: tuple[str, Any] | None = None, by: str | None = None) -> Iterator[Row]:
         names = table.column_names
         after = f" AND {since[0]} >= %s" if since else ""
         with self.conn.cursor() as cur:
-            cur.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name} WHERE {table.partition} = ANY(%s){after}",
+            cur.execute(f"SELECT {', '.join(names)} FROM {prefix}{table.name} WHERE {by or table.partition} = ANY(%s){after}",
                         (list(owners), since[1]) if since else (list(owners),))
             for rec in cur:
                 yield dict(zip(names, rec))

@@ -49,12 +49,12 @@ class SQLiteViewStore(ViewStore):
         return next(_decoded(table, [record]))
 
     def load_owned(self, table: Table, owners: list[Any], prefix: str = "",
-                   since: tuple[str, Any] | None = None) -> Iterator[Row]:
+                   since: tuple[str, Any] | None = None, by: str | None = None) -> Iterator[Row]:
         after = f" AND {since[0]} >= ?" if since else ""
         for i in range(0, len(owners), 500):  # well under SQLite's limit of bound parameters
             chunk = [_sqlite_value(o) for o in owners[i:i + 500]]
             cur = self.conn.execute(f"SELECT {', '.join(table.column_names)} FROM {prefix}{table.name} "
-                                    f"WHERE {table.partition} IN ({', '.join('?' for _ in chunk)}){after}",
+                                    f"WHERE {by or table.partition} IN ({', '.join('?' for _ in chunk)}){after}",
                                     chunk + ([_sqlite_value(since[1])] if since else []))
             yield from _decoded(table, cur)
 

@@ -11,6 +11,7 @@ WAITING_LIST = Table(
      ("guarantee_date", DATE), ("days_waiting", INT), ("channel", TEXT), ("wish_no", INT), ("district", TEXT),
      ("rule_set", TEXT), ("guarantee_met_by", TEXT)),
     key=("institution_id", "age_group", "child_id"),
+    partition="institution_id",  # derived per list: a live projector reads a list's rows while deriving it
     indexes=(("institution_id", "age_group", "rank"), ("child_id",)),
     doc="Per institution and age group, the waiting children in offer order on the list date: rank "
         "(1 = offered first), priority basis, sibling in the institution, seniority, need, registration and "
@@ -25,6 +26,7 @@ WAITING_LIST_DISTRICT = Table(
     (("district", TEXT), ("age_group", TEXT), ("child_id", TEXT), ("rank", INT), ("seniority_date", DATE),
      ("need_date", DATE), ("guarantee_date", DATE), ("days_waiting", INT)),
     key=("district", "age_group", "child_id"),
+    partition="district",
     indexes=(("district", "age_group", "rank"),),
     doc="Per district of the child's home and age group, one row per waiting child, ranked by the waiting-list "
         "order without the institution-specific sibling priority.",
@@ -33,6 +35,9 @@ WAITINGLIST_STATE = Table(
     "waitinglist_state",
     (("entity", TEXT), ("id", TEXT), ("data", TEXT)),
     key=("entity", "id"),
+    indexes=(("id",),),  # a live projector reads the children and households it needs by id
     doc="Working state (JSON): children (household, birth, district, registrations, placements, open "
-        "offers), rule-set activations, the list date and what the rows were computed for.",
+        "offers), households (their children), each list's members (children with an active registration "
+        "wishing the institution, or living in the district), rule-set activations, the list date and what "
+        "the rows were computed for.",
 )

@@ -4,7 +4,6 @@ package's docstring for who waits and in which order)."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from functools import wraps
 from datetime import date
 from typing import Any, Callable
@@ -14,14 +13,15 @@ import rules
 from ledger import events
 
 from projections.engine import Envelope, View, on
-from projections.guarantee import GUARANTEE_UNPLACED, unplaced_row
-from projections.tables import Table
+from projections.guarantee import GUARANTEE_UNPLACED
+from projections.tables import Changes, Table
+from projections.waitinglists.derive import AGE_GROUPS, ListsDerivation
 from projections.waitinglists.schema import WAITING_LIST, WAITING_LIST_DISTRICT, WAITINGLIST_STATE
-from projections.waitinglists.order import Waiting, dates, district_rows, guarantee_met_by, institution_rows
 from projections.waitinglists.state import ListedChild, Placement, Registration, decode, encode, iso, to_date
+from projections.waitinglists.working import ListKey, Working, read_rows_by
 
 DEFAULT_RULE_SET = "copenhagen-2025-waitinglist@1"
-AGE_GROUPS = ("nursery", "kindergarten")
+DEFAULT_BOUND = 5_000  # children a live projector holds once a page's changes are taken
 
 # Read for their recorded time only, so the list date moves as the ledger moves. Left out: events
 # that are always recorded together with one of these (RuleBook.Opened, Household.IncomeDeclared,
@@ -66,44 +66,56 @@ def _child_change(method: Callable[[Any, ListedChild, Envelope], None]) -> Calla
 # -- the view ----------------------------------------------------------------------------------
 
 
-class WaitingLists(View):
+class WaitingLists(ListsDerivation, View):
     name = "waitinglists"
     rebuild_weight = 13  # seconds per 300k events of the synthetic city, folded alone
     tables = (WAITING_LIST, WAITING_LIST_DISTRICT, GUARANTEE_UNPLACED, WAITINGLIST_STATE)
+    cache_bound = DEFAULT_BOUND
 
     def __init__(self) -> None:
         super().__init__()
-        self.children: dict[str, ListedChild] = {}
-        self.households: dict[str, set[str]] = defaultdict(set)
+        self.working = Working()  # children, households and the lists' members (working.py)
         self.activations: dict[date, str] = {}  # effective_from -> rule set id
         self.seen_on: date | None = None  # the list date: latest recorded day seen
         self.computed_for: tuple[date, str] | None = None  # (list date, rule set) the rows hold
-        # (institution, age group) -> children with an active registration wishing it
-        self._wishers: dict[tuple[str, str], set[str]] = defaultdict(set)
-        # (district, age group) -> children with an active registration
-        self._members: dict[tuple[str, str], set[str]] = defaultdict(set)
-        # which rows each list holds now
-        self._rows: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self._district_rows: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self._dirty_lists: set[tuple[str, str]] = set()
-        self._dirty_districts: set[tuple[str, str]] = set()
+        self._dirty_lists: set[ListKey] = set()
+        self._dirty_districts: set[ListKey] = set()
         self._dirty_children: set[str] = set()
         self._dirty_meta = False
         # (child, age group) -> (rule set id, seniority, guarantee, outgrown on): the dates that do not
-        # depend on the list date, kept while the child and the rule set stay the same
+        # depend on the list date, kept while the child is held and the rule set stays the same
         self._facts: dict[tuple[str, str], tuple[str, date, date | None, date | None]] = {}
+
+    @property
+    def children(self) -> dict[str, ListedChild]:
+        """The children held (every one in a fold in memory)."""
+        return self.working.children.entries
 
     # -- state persistence --------------------------------------------------------------------
 
+    def loads(self, table: Table) -> bool:
+        return table is not WAITINGLIST_STATE  # (the lists' rows: per list, while derived again)
+
     def start(self, store, prefix: str = "") -> None:
         super().start(store, prefix)
-        for row in self.t[WAITINGLIST_STATE.name].values():
+        whole = self.owned_store is None
+        if whole:  # a checkpoint: everything in memory
+            rows = list(store.load(WAITINGLIST_STATE, prefix))
+            self.t[WAITINGLIST_STATE.name].load(rows)
+        else:
+            self.working.attach(read_rows_by(self, WAITINGLIST_STATE), self.cache_bound)
+            rows = list(self.working.read_meta())
+            if not any(row["entity"] == "index" for row in rows):
+                # Written before the lists' members were kept as rows: every child read once, and
+                # the members and households written with the next page.
+                rows += self.read_rows(WAITINGLIST_STATE, "entity", ["child"])
+                whole = self._dirty_meta = True
+        for row in rows:
             entity, key, data = row["entity"], row["id"], row["data"]
             if entity == "child":
-                child = decode(data)
-                self.children[key] = child
-                self.households[child.household].add(key)
-                self._index(key, mark=False)
+                self.working.children[key] = decode(data)
+            elif entity == "household":
+                self.working.households[key] = set(json.loads(data))
             elif entity == "rulebook":
                 self.activations = {date.fromisoformat(k): v for k, v in json.loads(data).items()}
             elif entity == "clock":
@@ -111,10 +123,20 @@ class WaitingLists(View):
             elif entity == "computed":
                 on, rs_id = json.loads(data)
                 self.computed_for = (date.fromisoformat(on), rs_id)
-        for inst, group, child_id in self.t[WAITING_LIST.name].rows:
-            self._rows[(inst, group)].add(child_id)
-        for district, group, child_id in self.t[WAITING_LIST_DISTRICT.name].rows:
-            self._district_rows[(district, group)].add(child_id)
+        if whole:
+            self._index_held()
+
+    def _index_held(self) -> None:
+        """The lists' members and the households, from every child held (a fold in memory restored,
+        or a store written before they were kept)."""
+        households = self.working.households.entries
+        for child_id, child in self.working.children.entries.items():
+            households.setdefault(child.household, set()).add(child_id)
+            self._index(child_id, mark=False)
+        if self.owned_store is None:
+            self.working.changed_index = set()
+        else:
+            self.working.changed_households = set(households)
 
     def _save(self, entity: str, key: str, data: str) -> None:
         self.t[WAITINGLIST_STATE.name].put({"entity": entity, "id": key, "data": data})
@@ -126,31 +148,57 @@ class WaitingLists(View):
         if self.computed_for is not None:
             on, rs_id = self.computed_for
             self._save("computed", "for", json.dumps([on.isoformat(), rs_id]))
+        self._save("index", "members", json.dumps(1))
+
+    def prefetch(self, page: list[Envelope]) -> None:
+        """The page's children, and the households children join."""
+        self.working.hold([e.originator_id for e in page if e.aggregate == "Child"])
+        self.working.hold_households([e.data["household_id"] for e in page
+                                      if e.kind == events.Child.ChildRegistered.topic])
+
+    def listed(self, table: Table) -> set[ListKey]:
+        """The lists that have rows."""
+        if self.owned_store is None:
+            return {key[:2] for key in self.t[table.name].rows}
+        return {(a, g) for a, g in self.owned_store.query(
+            f"SELECT DISTINCT {table.key[0]}, age_group FROM {self._owned_prefix}{table.name}")}
+
+    def changes(self) -> dict[Table, Changes]:
+        out = super().changes()
+        if self.owned_store is not None:
+            self.t[WAITINGLIST_STATE.name].evict()  # the store holds it; the children are in `working`
+            for child_id in self.working.trim():
+                for group in AGE_GROUPS:
+                    self._facts.pop((child_id, group), None)
+        return out
+
+    def rederive(self) -> None:
+        self.computed_for = None  # every list, and every registration off them, derived again
 
     # -- indexes ----------------------------------------------------------------------------------
 
     def _index(self, child_id: str, *, mark: bool = True, remove: bool = False) -> None:
         """Add (or remove) the child's active registrations to the list indexes; mark those lists."""
-        child = self.children[child_id]
+        child = self.working.children.entries[child_id]
         if child.erased:
             return
         for group, reg in child.registrations.items():
             if not reg.active:
                 continue
-            lists = [(self._wishers, self._dirty_lists, (inst, group)) for inst in reg.wishes]
+            lists = [("wishers", self._dirty_lists, (inst, group)) for inst in reg.wishes]
             if child.district is not None:
-                lists.append((self._members, self._dirty_districts, (child.district, group)))
+                lists.append(("members", self._dirty_districts, (child.district, group)))
             for index, dirty, key in lists:
                 if remove:
-                    index[key].discard(child_id)
+                    self.working.leave(index, key, child_id)
                 else:
-                    index[key].add(child_id)
+                    self.working.enter(index, key, child_id)
                 if mark:
                     dirty.add(key)
 
     def _changing(self, child_id: str) -> ListedChild | None:
         """Take a child out of the indexes before a change (put it back with `_changed`)."""
-        child = self.children.get(child_id)
+        child = self.working.children.get(child_id)
         if child is not None:
             self._index(child_id, remove=True)
             self._dirty_children.add(child_id)
@@ -182,9 +230,12 @@ class WaitingLists(View):
     @on(events.Child.ChildRegistered)
     def _child_registered(self, e: Envelope) -> None:
         d, child_id = e.data, e.originator_id
-        self.children[child_id] = ListedChild(household=d["household_id"], birth=to_date(d["birth_date"]),
-                                         district=d.get("district"), registrations={}, placements={}, offers={})
-        self.households[d["household_id"]].add(child_id)
+        self.working.children[child_id] = ListedChild(
+            household=d["household_id"], birth=to_date(d["birth_date"]), district=d.get("district"),
+            registrations={}, placements={}, offers={})
+        self.working.hold_households([d["household_id"]])
+        self.working.households.entries.setdefault(d["household_id"], set()).add(child_id)
+        self.working.changed_households.add(d["household_id"])
         self._dirty_children.add(child_id)
 
     @on(events.Child.Opskrevet)
@@ -286,112 +337,12 @@ class WaitingLists(View):
         if not final:
             return
         if self.seen_on is not None:
-            on = self.seen_on
-            rs = self.rule_set_on(on)
-            # The guarantee dates follow the rule set, not the list date.
-            rs_moved = self.computed_for is None or self.computed_for[1] != rs.id
-            if self.computed_for != (on, rs.id):
-                # The list date or the rule set moved: days waiting, ages and siblings change everywhere.
-                self._dirty_lists = set(self._wishers) | set(self._rows)
-                self._dirty_districts = set(self._members) | set(self._district_rows)
-                self.computed_for = (on, rs.id)
-                self._dirty_meta = True
-            self._derive(on, rs)
-            self._derive_unplaced(list(self.children) if rs_moved else self._dirty_children, rs)
+            self.derive(self.seen_on, self.rule_set_on(self.seen_on))
         for child_id in self._dirty_children:
-            self._save("child", child_id, encode(self.children[child_id]))
+            self._save("child", child_id, encode(self.working.children.entries[child_id]))
+        for row in self.working.rows():
+            self._save(row["entity"], row["id"], row["data"])
         if self._dirty_meta:
             self._save_meta()
         self._dirty_lists, self._dirty_districts, self._dirty_children = set(), set(), set()
         self._dirty_meta = False
-
-    def _derive(self, on: date, rs: rules.RuleSet) -> None:
-        cache: dict[tuple[str, str], Waiting | None] = {}
-
-        def waiting(child_id: str, group: str) -> Waiting | None:
-            key = (child_id, group)
-            if key not in cache:
-                cache[key] = self._waiting(child_id, group, on, rs)
-            return cache[key]
-
-        for inst, group in sorted(self._dirty_lists):
-            self._derive_list(inst, group, on, rs, waiting)
-        for district, group in sorted(self._dirty_districts):
-            self._derive_district(district, group, on, rs, waiting)
-
-    def _derive_unplaced(self, child_ids, rs: rules.RuleSet) -> None:
-        table = self.t[GUARANTEE_UNPLACED.name]
-        for child_id in child_ids:
-            child = self.children.get(child_id)
-            for group in AGE_GROUPS:
-                reg = child.registrations.get(group) if child is not None else None
-                row = None
-                if reg is not None and child.birth is not None:
-                    row = unplaced_row(child_id, child, group, reg, dates(child.birth, reg, group, rs)[1], rs)
-                if row is None:
-                    if table.get(child_id, group) is not None:
-                        table.delete(child_id, group)
-                elif table.get(child_id, group) != row:
-                    table.put(row)
-
-    def _waiting(self, child_id: str, group: str, on: date, rs: rules.RuleSet) -> Waiting | None:
-        child = self.children.get(child_id)
-        if child is None or child.erased or child.birth is None:
-            return None
-        reg = child.registrations.get(group)
-        if reg is None or not reg.active:
-            return None
-        birth = child.birth
-        facts = self._facts.get((child_id, group))
-        if facts is None or facts[0] != rs.id:
-            facts = (rs.id, *dates(birth, reg, group, rs))
-            self._facts[(child_id, group)] = facts
-        _, seniority, guarantee, outgrown = facts
-        if outgrown is not None and on >= outgrown:
-            return None
-        entry = rules.WaitingEntry(child_id=child_id, birth=birth, registered_on=reg.registered_on,
-                                   need_date=reg.need_date, age_group=group, sibling_in_institution=False,
-                                   seniority=seniority, newcomer=reg.newcomer)
-        return Waiting(entry, reg, guarantee, max(0, (on - reg.need_date).days), child.district,
-                        guarantee_met_by(child, group, reg, guarantee))
-
-    def _sibling_in(self, child_id: str, inst: str, on: date) -> bool:
-        child = self.children[child_id]
-        return any(other != child_id and self.children[other].attends(inst, on)
-                   for other in self.households.get(child.household, ()))
-
-    def _derive_list(self, inst: str, group: str, on: date, rs: rules.RuleSet, waiting) -> None:
-        candidates = []
-        for child_id in self._wishers.get((inst, group), ()):
-            w = waiting(child_id, group)
-            if w is not None and not self.children[child_id].holds(inst, on):
-                candidates.append((w, self._sibling_in(child_id, inst, on)))
-        self._write(WAITING_LIST, self._rows, (inst, group), institution_rows(inst, group, candidates, on, rs))
-        if not self._wishers.get((inst, group)):
-            self._wishers.pop((inst, group), None)
-
-    def _derive_district(self, district: str, group: str, on: date, rs: rules.RuleSet, waiting) -> None:
-        candidates = []
-        for child_id in self._members.get((district, group), ()):
-            w = waiting(child_id, group)
-            # on no institution's list when it holds a place at every wish
-            if w is not None and not all(self.children[child_id].holds(inst, on) for inst in w.registration.wishes):
-                candidates.append(w)
-        self._write(WAITING_LIST_DISTRICT, self._district_rows, (district, group),
-                    district_rows(district, group, candidates, on, rs))
-        if not self._members.get((district, group)):
-            self._members.pop((district, group), None)
-
-    def _write(self, declared: Table, held: dict[tuple[str, str], set[str]], key: tuple[str, str],
-               rows: list[dict[str, Any]]) -> None:
-        """Put the list's rows that changed and delete those of children no longer on it."""
-        table = self.t[declared.name]
-        now: set[str] = set()
-        for row in rows:
-            now.add(row["child_id"])
-            if table.get(*key, row["child_id"]) != row:
-                table.put(row)
-        for child_id in held.pop(key, set()) - now:
-            table.delete(*key, child_id)
-        if now:
-            held[key] = now
