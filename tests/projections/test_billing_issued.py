@@ -1,0 +1,89 @@
+"""A live Billing view writes a statement issued as drafted as issued, without deriving its household
+again, and a billing run leaves the households it does not change as they are (billing.issued).
+Followers caught up page by page across billing runs — drafts issued unchanged, a backdated change
+in the same page as the statements, a household the run skips, corrections carried and issued —
+equal a rebuild, and `verify` finds no drift; in a month of nothing but the run, no household is
+derived again."""
+
+from datetime import date
+
+import pytest
+
+from ledger import commands as c
+from processes.billing import caught_up, issue_month
+from projections import Projector, billing_views
+from tests.projections.test_billing_runs import _derived, _equal_after_rebuild, _shown
+
+D = date
+
+
+def _counted(projector):
+    """The follower's Billing view, counting the households it derives."""
+    billing = projector.views[0]
+    real, billing.derived = billing.household_result, 0
+
+    def derive(household, since=None):
+        billing.derived += 1
+        return real(household, since)
+
+    billing.household_result = derive
+    return billing
+
+
+@pytest.mark.parametrize("page", [1, 4, 10_000])
+def test_a_follower_across_billing_runs_equals_a_rebuild_and_derives_no_household_for_a_plain_run(city, page):
+    ledger = city.ledger
+    insts = [city.institution(name=f"I{n}", district=f"D{n}", nursery=3, kindergarten=3) for n in range(2)]
+    households = [city.household(district=f"D{n % 2}", children_under_18=2) for n in range(4)]
+    for n, household in enumerate(households[:3]):
+        child = city.child(household, birth=D(2024, 3, 1))
+        city.book(child, insts[n % 2], D(2025, 1, 1), lunch=n != 1)
+    # households[3] holds no place: it has no rows, and no run changes it.
+    drafter = Projector(ledger, billing_views())
+    follower = Projector(ledger, billing_views(), page_size=page)
+    billing = _counted(follower)
+    follower.catch_up()
+
+    def run(month, before=None, skip=None):
+        """Issue the month as drafted; `before` runs after the drafts were read, before they are
+        issued (in the same page as the statements); `skip` is left out of the run."""
+        def send(command):
+            if before is not None:
+                before()
+            if skip is not None:
+                command = c.IssueStatements(month=command.month, skipped=command.skipped,
+                                            statements=[s for s in command.statements if str(s.household_id) != skip])
+            return city.run(command)
+
+        issue_month(ledger, month, caught_up(drafter), send=send)
+
+    plain = []
+    for m in range(2, 9):  # January .. July, issued on the 3rd of the next month
+        ledger.clock.set(ledger.clock.now().replace(month=m, day=3))
+        city.run(c.OpenBillingMonth(month=f"2025-{m - 1:02d}"))
+        follower.catch_up()  # the new month joins the horizon: its households are derived
+        month, derived = f"2025-{m - 1:02d}", billing.derived
+        if m == 3:  # a backdated change in the page of the statements drafted before it
+            run(month, before=lambda: city.run(c.DeclareIncome(
+                household_id=households[0], annual_income_ore=20_000_000, effective_from=D(2025, 1, 1))))
+        elif m == 5:  # a household skipped: its month comes back as corrections, issued with June
+            run(month, skip=households[1])
+        else:
+            run(month)
+        if m == 4:  # a backdated change after the run: corrections carried by May's draft, issued with it
+            city.run(c.DeclareIncome(household_id=households[2], annual_income_ore=25_000_000,
+                                     effective_from=D(2025, 2, 1)))
+        follower.catch_up()
+        if m in (2, 6, 7, 8):
+            plain.append(billing.derived - derived)
+    assert plain == [0, 0, 0, 0], plain  # issued as drafted (corrections too): no household derived
+    assert billing.issued_page.taken and billing.issued_page.spared
+    corrections = follower.store.query("SELECT month, corrects_month FROM statement_lines WHERE kind = 'correction'")
+    assert {tuple(r) for r in corrections} == {  # the backdated changes' and the skipped month's
+        ("2025-03", "2025-01"), ("2025-03", "2025-02"), ("2025-04", "2025-02"), ("2025-04", "2025-03"),
+        ("2025-05", "2025-04")}
+    billing.household_result = type(billing).household_result.__get__(billing)
+    derived = _derived(billing)
+    assert _shown(follower) == derived
+    drafter.close()
+    _equal_after_rebuild(ledger, follower, derived)
