@@ -3,7 +3,7 @@ again, and a billing run leaves the households it does not change as they are (b
 Followers caught up page by page across billing runs — drafts issued unchanged, a backdated change
 in the same page as the statements, a household the run skips, corrections carried and issued —
 equal a rebuild, and `verify` finds no drift; in a month of nothing but the run, no household is
-derived again."""
+derived again, and in a month whose page holds other changes from later months, only those months."""
 
 from datetime import date
 
@@ -20,10 +20,10 @@ D = date
 def _counted(projector):
     """The follower's Billing view, counting the households it derives."""
     billing = projector.views[0]
-    real, billing.derived = billing.household_result, 0
+    real, billing.derived = billing.household_result, []
 
     def derive(household, since=None):
-        billing.derived += 1
+        billing.derived.append(since)
         return real(household, since)
 
     billing.household_result = derive
@@ -57,12 +57,13 @@ def test_a_follower_across_billing_runs_equals_a_rebuild_and_derives_no_househol
 
         issue_month(ledger, month, caught_up(drafter), send=send)
 
-    plain = []
+    plain, joined = [], []
     for m in range(2, 9):  # January .. July, issued on the 3rd of the next month
         ledger.clock.set(ledger.clock.now().replace(month=m, day=3))
         city.run(c.OpenBillingMonth(month=f"2025-{m - 1:02d}"))
-        follower.catch_up()  # the new month joins the horizon: its households are derived
-        month, derived = f"2025-{m - 1:02d}", billing.derived
+        if m < 7:
+            follower.catch_up()  # the new month joins the horizon: its households are derived
+        month, derived = f"2025-{m - 1:02d}", len(billing.derived)
         if m == 3:  # a backdated change in the page of the statements drafted before it
             run(month, before=lambda: city.run(c.DeclareIncome(
                 household_id=households[0], annual_income_ore=20_000_000, effective_from=D(2025, 1, 1))))
@@ -73,10 +74,32 @@ def test_a_follower_across_billing_runs_equals_a_rebuild_and_derives_no_househol
         if m == 4:  # a backdated change after the run: corrections carried by May's draft, issued with it
             city.run(c.DeclareIncome(household_id=households[2], annual_income_ore=25_000_000,
                                      effective_from=D(2025, 2, 1)))
+        if m == 8:  # a change from a later month, in the page of the statements (one page: page=10_000)
+            city.run(c.DeclareIncome(household_id=households[2], annual_income_ore=30_000_000,
+                                     effective_from=D(2025, 10, 1)))
         follower.catch_up()
-        if m in (2, 6, 7, 8):
-            plain.append(billing.derived - derived)
-    assert plain == [0, 0, 0, 0], plain  # issued as drafted (corrections too): no household derived
+        if m in (2, 6):
+            plain.append(billing.derived[derived:])
+        elif m >= 7:  # the month joining the horizon (and the change from October) derived, not the issued one
+            joined.append(billing.derived[derived:])
+    assert plain == [[], []], plain  # issued as drafted (corrections too): no household derived
+    # Each household holding a place derived from the month joining the horizon, or October (a page of its own).
+    assert joined[0] == ["2025-08"] * 3 and sorted(joined[1])[:3] == ["2025-09"] * 3, joined
+    assert set(joined[1]) <= {"2025-09", "2025-10"}, joined
+    # Issued in advance, as the simulator does (September on August 20th), and the first event of
+    # September in the statements' page: October joins the horizon, derived alone.
+    ledger.clock.set(ledger.clock.now().replace(month=8, day=20))
+    for month in ("2025-08", "2025-09"):
+        city.run(c.OpenBillingMonth(month=month))
+        run(month)
+        if month == "2025-08":
+            follower.catch_up()
+    ledger.clock.set(ledger.clock.now().replace(month=9, day=1))
+    city.household()
+    derived = len(billing.derived)
+    follower.catch_up()
+    # (and the new household whole)
+    assert sorted(billing.derived[derived:], key=str) == ["2025-10"] * 3 + [None], billing.derived[derived:]
     assert billing.issued_page.taken and billing.issued_page.spared
     corrections = follower.store.query("SELECT month, corrects_month FROM statement_lines WHERE kind = 'correction'")
     assert {tuple(r) for r in corrections} == {  # the backdated changes' and the skipped month's

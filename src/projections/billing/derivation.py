@@ -66,7 +66,7 @@ class BillingFacts(FactsFold):
 
     def _changed(self, household: str, month: str) -> None:
         if household in self.issued_page.statements:
-            self.issued_page.spoiled.add(household)
+            self.issued_page.changed(household, month)
         super()._changed(household, month)
 
     def _statement_issued(self, e) -> None:  # type: ignore[no-untyped-def]
@@ -74,9 +74,9 @@ class BillingFacts(FactsFold):
             return super()._statement_issued(e)
         household = e.data["household_id"]
         latest = self.held.get(household).latest_issued  # before this statement
-        clean = household not in self._changed_from and household not in self.issued_page.statements
+        changed_from = self._changed_from.get(household)  # by the page's events before it
         super()._statement_issued(e)
-        self.issued_page.statement(household, e.data["month"], latest, clean)
+        self.issued_page.statement(household, e.data["month"], latest, changed_from)
 
     def _billing_run_issued(self, e) -> None:  # type: ignore[no-untyped-def]
         month = e.data["month"]

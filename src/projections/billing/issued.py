@@ -3,7 +3,8 @@
 A billing run issues what the Billing view drafted (processes.billing). When a household's
 StatementIssued for month M is the only change to it in a page, and its lines are those the view
 stored for M, a derivation would give the same rows but M's: M shown as issued (the issued lines,
-naming the StatementIssued). What holds for that:
+naming the StatementIssued). Other changes in the page reaching only months after M are derived
+from their month, as after any issued month. What holds for that:
 
 - the corrections M's draft carried are billed by it (each issued month's due equals its billed
   amounts again), so no later month carries any and none of the household's months needs one —
@@ -41,67 +42,90 @@ UNKNOWN = object()
 
 @dataclass(slots=True)
 class IssuedPage:
-    """A page's statements and billing runs, for the households nothing else changed in it."""
+    """A page's statements and billing runs, and what else of those households changed in it."""
 
     statements: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # household -> (month, latest before)
-    spoiled: set[str] = field(default_factory=set)  # households with another change (or a second statement)
+    later: dict[str, str] = field(default_factory=dict)  # household -> the first month its other changes reach
+    spoiled: set[str] = field(default_factory=set)  # households with a second statement in the page
     runs: set[str] = field(default_factory=set)  # the months whose billing run is in the page
     rerun: bool = False  # a run of a month issued before (none is: one run a month)
-    taken: int = 0  # households written as issued without a derivation (since the view started)
+    taken: int = 0  # households written as issued without a derivation of that month (since the view started)
     spared: int = 0  # households a billing run left as they were
 
-    def statement(self, household: str, month: str, latest_before: str | None, clean: bool) -> None:
-        if clean and household not in self.statements:
-            self.statements[household] = (month, latest_before)
-            self.spoiled.discard(household)  # its own mark, made by the statement
-        else:
+    def statement(self, household: str, month: str, latest_before: str | None, changed_from: str | None) -> None:
+        """A statement folded; `changed_from`: the month the household's earlier changes in the page reach."""
+        if household in self.statements:
             self.spoiled.add(household)
+            return
+        self.statements[household] = (month, latest_before)
+        if changed_from is not None:
+            self.later[household] = changed_from
+
+    def changed(self, household: str, month: str) -> None:
+        """Another change of a household with a statement in the page, from `month` on."""
+        known = self.later.get(household)
+        if known is None or month < known:
+            self.later[household] = month
 
     def next_page(self) -> None:
-        self.statements, self.spoiled, self.runs, self.rerun = {}, set(), set(), False
+        self.statements, self.later, self.spoiled, self.runs, self.rerun = {}, {}, set(), set(), False
 
 
 def take_issued(facts: BillingFacts, batch: int) -> set[str]:
-    """Write the rows of the page's households whose only change is their statement, issued as
-    drafted (`batch` households' stored rows held at a time); the households done (no longer to derive)."""
+    """Write the rows of the page's households whose statement is issued as drafted, and whose other
+    changes in the page (if any) reach only months after it: those months are derived then
+    (`batch` households' stored rows held at a time). The households done."""
     page = facts.issued_page
     horizon = facts.horizon()
-    if not facts.takes_issued() or page.rerun or len(page.runs) > 1 or not page.statements or horizon is None:
+    if not facts.takes_issued() or page.rerun or not page.statements or horizon is None:
         return set()
-    before = max(set(facts.runs) - page.runs, default="")  # the latest run before the page
     by_month: dict[str, list[str]] = {}
     for household, (month, latest) in page.statements.items():
-        if household in page.spoiled or household in facts._dirty_h or page.runs - {month} or (
-                month in facts.runs and month not in page.runs):
-            continue  # another change, a run of another month, or its month's run issued before
-        latest = max(latest or "", before)
+        if household in page.spoiled or household in facts._dirty_h or (month in facts.runs and month not in page.runs):
+            continue  # a second statement, all months changed, or its month's run issued before
+        if any(run not in (month, latest) for run in page.runs):
+            continue  # the page's run of a month it has no statement for
+        if household in page.later and page.later[household] <= month:
+            continue  # other changes reaching the month (or earlier)
+        latest = max(latest or "", max(set(facts.runs) - {month}, default=""))
         if latest >= month or month > horizon:
             continue  # an issued month after it (or beyond the horizon): derived
         if latest and next_month(latest) != month and facts._corrected_from.get(household, UNKNOWN) is not None:
             continue  # corrections may be drafted on another month
         by_month.setdefault(month, []).append(household)
-    billing: Billing = facts  # type: ignore[assignment]  # takes_issued: a Billing view
     done: set[str] = set()
     for month, group in sorted(by_month.items()):
         for households in (group[i:i + batch] for i in range(0, len(group), batch)):
-            done |= _take_batch(facts, billing, month, households)
+            done |= _take_batch(facts, month, households)
     page.taken += len(done)
     return done
 
 
-def _take_batch(facts: BillingFacts, billing: Billing, month: str, households: list[str]) -> set[str]:
-    done = set()
+def _take_batch(facts: BillingFacts, month: str, households: list[str]) -> set[str]:
+    billing: Billing = facts  # type: ignore[assignment]  # takes_issued: a Billing view
+    consumers: list[BillingFacts] = [facts, *facts.linked]  # type: ignore[list-item]
+    later = facts.issued_page.later
+    deriving = [h for h in households if h in later]
     billing.load_households(households, month)
+    for view in consumers[1:]:
+        view.load_households(deriving, month)
+    done = set()
     for household in households:
         hf = facts.held.get(household)
         statement = hf.issued.get(month)
-        if statement is not None and issue_as_drafted(billing, household, month, statement):
-            done.add(household)
-            del facts._changed_from[household]
-            facts._corrected_from[household] = None  # the corrections it carried are billed
-            if facts.held.bound is not None:
-                hf.forget_issued_before(month)
-    billing.release_households(households)
+        if statement is None or not issue_as_drafted(billing, household, month, statement):
+            continue  # derived
+        done.add(household)
+        del facts._changed_from[household]
+        facts._corrected_from[household] = None  # the corrections it carried are billed
+        if household in later:
+            # Its other changes reach only later months: those alone are derived (no month needs a
+            # correction now: BillingFacts._derive_from), from the rows just written.
+            facts._derive(consumers, hf, later[household])
+        elif facts.held.bound is not None:
+            hf.forget_issued_before(month)
+    for view in consumers:
+        view.release_households(households)
     return done
 
 
