@@ -110,3 +110,35 @@ def test_a_follower_across_billing_runs_equals_a_rebuild_and_derives_no_househol
     assert _shown(follower) == derived
     drafter.close()
     _equal_after_rebuild(ledger, follower, derived)
+
+
+def test_a_restarted_follower_derives_from_the_corrections_its_stored_rows_draft(city):
+    """A follower started on stored rows reads from them which issued month each household still
+    corrects (the last derivation's finding), so a change derives the months from there, not the
+    household's whole history; the rows equal a rebuild."""
+    ledger = city.ledger
+    inst = city.institution(nursery=3, kindergarten=3)
+    households = [city.household(children_under_18=2) for _ in range(2)]
+    for household in households:
+        city.book(city.child(household, birth=D(2024, 3, 1)), inst, D(2025, 1, 1), lunch=True)
+    first = Projector(ledger, billing_views())
+    for m in (2, 3):  # January and February issued
+        ledger.clock.set(ledger.clock.now().replace(month=m, day=3))
+        issue_month(ledger, f"2025-{m - 1:02d}", caught_up(first))
+    # A backdated decision: January and February corrected on March's draft (households[0] only).
+    city.run(c.DeclareIncome(household_id=households[0], annual_income_ore=20_000_000, effective_from=D(2025, 1, 1)))
+    first.catch_up()
+    first.close()
+    follower = Projector(ledger, billing_views())
+    billing = _counted(follower)
+    seen = []
+    real = billing.household_result
+    billing.household_result = lambda h, since=None: (seen.append((households.index(h), since)), real(h, since))[1]
+    for household in households:  # both reach March, the statement carrying the corrections
+        city.run(c.DeclareIncome(household_id=household, annual_income_ore=40_000_000, effective_from=D(2025, 3, 1)))
+    follower.catch_up()
+    assert sorted(seen) == [(0, "2025-01"), (1, "2025-03")], seen
+    billing.household_result = type(billing).household_result.__get__(billing)
+    derived = _derived(billing)
+    assert _shown(follower) == derived
+    _equal_after_rebuild(ledger, follower, derived)

@@ -57,6 +57,11 @@ class BillingFacts(FactsFold):
     def derive_end(self, institutions: list[str]) -> None:
         raise NotImplementedError
 
+    def stored_corrections(self, households: list[str]) -> dict[str, str | None]:
+        """Of the households, those whose stored rows say from which issued month they need a
+        correction (None: none), as their last derivation found it (`_corrected_from`)."""
+        return {}
+
     def takes_issued(self) -> bool:
         """Whether a statement issued as drafted is written as issued without a derivation (the
         live Billing view: it holds the drafts to compare with)."""
@@ -152,6 +157,10 @@ class BillingFacts(FactsFold):
         partial: dict[str, list[str]] = defaultdict(list)  # from month -> households
         changed = {h: since for h, since in self._changed_from.items() if h not in full and self._mine(h)}
         latest = self.held.latest_issued_of(list(changed))
+        unknown = [h for h, since in changed.items()
+                   if h not in self._corrected_from and not self._new_months_only(since, latest[h])]
+        if unknown:  # not derived by this process yet: what its stored rows correct, if they say
+            self._corrected_from.update(self.stored_corrections(unknown))
         for household, since in changed.items():
             if household not in full and self._mine(household):
                 start = self._derive_from(household, since, latest[household])

@@ -88,6 +88,21 @@ class Billing(BillingFacts):
         # The live view: a rebuild (a sink) derives once at the end anyway.
         return self.sink is None and self.scenario is None and not self.months_apart and self.share is None
 
+    def stored_corrections(self, households: list[str]) -> dict[str, str | None]:
+        # Every correction a derivation finds is drafted on the statement after the latest issued
+        # month: its unissued correction lines name each month that needs one.
+        if self.owned_store is None or not self.takes_issued():
+            return {}
+        out: dict[str, str | None] = dict.fromkeys(households)
+        p = self.owned_store.placeholder
+        for i in range(0, len(households), 500):
+            chunk = households[i:i + 500]
+            out.update(self.owned_store.query(
+                f"SELECT household_id, MIN(corrects_month) FROM {self._owned_prefix}statement_line_runs "
+                f"WHERE kind = 'correction' AND issued = {p} AND household_id IN ({', '.join([p] * len(chunk))}) "
+                "GROUP BY household_id", (False, *chunk)))
+        return out
+
     def billed_in(self, month: str) -> set[str]:
         """The households with a statement for the month as stored (drafted or issued)."""
         found = {r["household_id"] for r in self.t["statement_runs"].rows.values()
