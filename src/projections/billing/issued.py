@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from projections.billing import runs
-from projections.billing.facts import IssuedStatement
-from projections.billing.household import Result, _as_issued
 from projections.billing.months import next_month
 from projections.billing.runs import LINE_FIELDS, month_before
+from projections.tables import Row
 
 if TYPE_CHECKING:
     from projections.billing.derivation import BillingFacts
@@ -113,7 +112,7 @@ def _take_batch(facts: BillingFacts, month: str, households: list[str]) -> set[s
     for household in households:
         hf = facts.held.get(household)
         statement = hf.issued.get(month)
-        if statement is None or not issue_as_drafted(billing, household, month, statement):
+        if statement is None or not billing.issue_as_drafted(household, month, statement):
             continue  # derived
         done.add(household)
         del facts._changed_from[household]
@@ -129,24 +128,20 @@ def _take_batch(facts: BillingFacts, month: str, households: list[str]) -> set[s
     return done
 
 
-def issue_as_drafted(billing: Billing, household: str, month: str, statement: IssuedStatement) -> bool:
-    """Whether the issued statement has the lines stored as the month's draft; if so, the rows of the
-    month made those of the issued statement, the later months kept as stored."""
-    from projections.billing.statements import month_rows
-
+def write_as_issued(billing: Billing, household: str, month: str, rows: list[Row], head: Row) -> bool:
+    """Whether the month's rows as issued (`rows`: its lines, `head`: its statement, as a derivation
+    makes them) have the lines stored as the month's draft; if so, they are written, the later
+    months kept as stored."""
     line_runs = billing.t["statement_line_runs"].owned_rows(household)
     heads = billing.t["statement_runs"].owned_rows(household)
     if not any(r["from_month"] <= month <= r["to_month"] and not r["issued"] for r in heads):
         return False  # no draft of the month
-    lines, statements = month_rows(household, Result(shown={month: _as_issued(statement)}))
-    rows = list(lines.values())
     issued = runs.line_content(month, rows)
     if tuple(x[:DRAFTED] for x in issued) != tuple(x[:DRAFTED] for x in _stored_lines(line_runs, month)):
         return False
     later = [(m, r) for r in sorted(heads, key=lambda r: r["from_month"]) for m in _months(r, next_month(month))]
     months = [(month, issued)] + [(m, _stored_lines(line_runs, m)) for m, _ in later]
-    total = statements[(household, month)]
-    heads_of = [(month, runs.statement_content(total["total_ore"], total["issued"]))]
+    heads_of = [(month, runs.statement_content(head["total_ore"], head["issued"]))]
     heads_of += [(m, runs.statement_content(r["total_ore"], r["issued"])) for m, r in later]
     events = runs.events_row(household, month, rows)
     billing.write_months(household, months, heads_of, {(household, month): events} if events else {}, month)

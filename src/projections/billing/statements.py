@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from projections.billing.derivation import BillingFacts
-from projections.billing.household import Result
-from projections.billing import runs
+from projections.billing.facts import IssuedStatement
+from projections.billing.household import Result, as_issued
+from projections.billing import issued, runs
 from projections.billing.partruns import SETTLEMENT_RUNS, replace_runs
 from projections.billing.tables import (BILLING_STATE, DETAIL_MAX, SETTLEMENT, SETTLEMENT_MEASURES, SETTLEMENT_PART_RUNS,
                                         SETTLEMENT_PARTS, STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS,
@@ -83,6 +84,12 @@ class Billing(BillingFacts):
         replace_rows(self.sink, self.t["statement_issued_events"], household, issued_events, since=since)
         replace_rows(self.sink, line_runs, household, line_rows, since=reach, since_column="to_month")
         replace_rows(self.sink, statement_runs, household, statement_rows, since=reach, since_column="to_month")
+
+    def issue_as_drafted(self, household: str, month: str, statement: IssuedStatement) -> bool:
+        """Whether the statement has the lines stored as the month's draft; if so, the month's rows
+        are made those of the issued statement (billing.issued)."""
+        lines, statements = month_rows(household, Result(shown={month: as_issued(statement)}))
+        return issued.write_as_issued(self, household, month, list(lines.values()), statements[(household, month)])
 
     def takes_issued(self) -> bool:
         # The live view: a rebuild (a sink) derives once at the end anyway.
