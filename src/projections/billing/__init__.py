@@ -11,8 +11,9 @@ Horizon: months run up to and including the month after the month of the latest 
 time the view has seen (so a rebuild reproduces the rows exactly).
 
 The modules: `facts` (the typed facts and their JSON), `fold` (folding them), `derivation`
-(what is derived again after a page), `due` (one household-month), `household` (a household's
-months: issued, corrected, shares), `intermunicipal` (money across municipal borders),
+(what is derived again after a page), `issued` (statements issued as drafted), `due` (one
+household-month), `household` (a household's months: issued, corrected, shares), `intermunicipal`
+(money across municipal borders),
 `statements` (the Billing view), `budget` (the Budget views), `runs` and `partruns` (rows stored as
 runs of months, shown month by month by SQL views), `tables`, `months`.
 See docs/views-billing.md for the tables.

@@ -8,6 +8,7 @@ from typing import Iterable
 
 import rules
 
+from projections.billing import issued
 from projections.billing.fold import UNSET, FactsFold
 from projections.billing.household import CorrectionApart, Result, household_result
 from projections.billing.months import first_of, next_month
@@ -31,6 +32,8 @@ class BillingFacts(FactsFold):
         # (households not derived yet by this process are derived whole).
         self._corrected_from: dict[str, str | None] = {}
         self._all_households = False
+        # The page's statements and runs, for the households nothing else changed (billing.issued).
+        self.issued_page = issued.IssuedPage()
 
     def companions(self) -> list[View]:
         return list(self.linked)
@@ -54,6 +57,38 @@ class BillingFacts(FactsFold):
     def derive_end(self, institutions: list[str]) -> None:
         raise NotImplementedError
 
+    def stored_corrections(self, households: list[str]) -> dict[str, str | None]:
+        """Of the households, those whose stored rows say from which issued month they need a
+        correction (None: none), as their last derivation found it (`_corrected_from`)."""
+        return {}
+
+    def takes_issued(self) -> bool:
+        """Whether a statement issued as drafted is written as issued without a derivation (the
+        live Billing view: it holds the drafts to compare with)."""
+        return False
+
+    # -- what a page changed, for billing.issued -----------------------------------------------
+
+    def _changed(self, household: str, month: str) -> None:
+        if household in self.issued_page.statements:
+            self.issued_page.changed(household, month)
+        super()._changed(household, month)
+
+    def _statement_issued(self, e) -> None:  # type: ignore[no-untyped-def]
+        if not self.takes_issued():
+            return super()._statement_issued(e)
+        household = e.data["household_id"]
+        latest = self.held.get(household).latest_issued  # before this statement
+        changed_from = self._changed_from.get(household)  # by the page's events before it
+        super()._statement_issued(e)
+        self.issued_page.statement(household, e.data["month"], latest, changed_from)
+
+    def _billing_run_issued(self, e) -> None:  # type: ignore[no-untyped-def]
+        month = e.data["month"]
+        self.issued_page.rerun |= month in self.runs
+        super()._billing_run_issued(e)
+        self.issued_page.runs.add(month)
+
     def household_result(self, household: str, since: str | None = None) -> Result:
         self.held.read([household], since)  # its statements of the months from `since` on
         return household_result(self, self.held.get(household), since)
@@ -67,7 +102,7 @@ class BillingFacts(FactsFold):
         # Each household's months are computed once and handed to every view that reads these
         # facts (a Budget linked to this Billing derives from the same result).
         consumers: list[BillingFacts] = [self, *self.linked]  # type: ignore[list-item]
-        size = OWNER_BATCH if self.held.bound is None else min(OWNER_BATCH, BOUNDED_BATCH)
+        size = self._batch()
         for group, months_from in groups:
             # In batches, so that a live projector holds the stored rows (and the facts) of a batch
             # of households at a time (all of them are dirty after a billing run).
@@ -85,6 +120,9 @@ class BillingFacts(FactsFold):
             view.derive_end(institutions)
         if self.sink is not None:
             self._stream_state()
+
+    def _batch(self) -> int:
+        return OWNER_BATCH if self.held.bound is None else min(OWNER_BATCH, BOUNDED_BATCH)
 
     def _derive(self, consumers: list[BillingFacts], hf: HouseholdFacts, months_from: str | None) -> None:
         result = self.household_result(hf.id, months_from)
@@ -107,14 +145,22 @@ class BillingFacts(FactsFold):
         if self._all_households:
             self._dirty_h.update(self._every_household())
             self._all_households = False
+        done = issued.take_issued(self, self._batch())  # statements issued as drafted: written as issued
         if self._run_from is not None:
+            spared = issued.unchanged_by_run(self, done)
             for household in self._every_household():
-                self._changed(household, self._run_from)
+                if household not in spared:
+                    self._changed(household, self._run_from)
             self._run_from = None
+        self.issued_page.next_page()
         full = {h for h in self._dirty_h if self._mine(h)}
         partial: dict[str, list[str]] = defaultdict(list)  # from month -> households
         changed = {h: since for h, since in self._changed_from.items() if h not in full and self._mine(h)}
         latest = self.held.latest_issued_of(list(changed))
+        unknown = [h for h, since in changed.items()
+                   if h not in self._corrected_from and not self._new_months_only(since, latest[h])]
+        if unknown:  # not derived by this process yet: what its stored rows correct, if they say
+            self._corrected_from.update(self.stored_corrections(unknown))
         for household, since in changed.items():
             if household not in full and self._mine(household):
                 start = self._derive_from(household, since, latest[household])

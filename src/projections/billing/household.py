@@ -124,7 +124,7 @@ def household_result(facts: FactsFold, hf: HouseholdFacts, since: str | None = N
                 res.corrected_from = m
             corrections += of_month
             if m in statements:
-                res.shown[m] = _as_issued(statements[m])
+                res.shown[m] = as_issued(statements[m])
         elif m <= horizon:
             res.shown[m] = Shown(list(dues[m].lines))
     if corrections:
@@ -152,7 +152,7 @@ def _booked_days(hf: HouseholdFacts, since: str | None, until: str) -> dict[str,
     return raw
 
 
-def _as_issued(statement: IssuedStatement) -> Shown:
+def as_issued(statement: IssuedStatement) -> Shown:
     events = frozenset({statement.position})
     # An issued line's kind as issued (the ledger requires one).
     lines = [Line(x.kind, x.amount_ore, x.child_id, x.booking_id, x.month,  # type: ignore[arg-type]

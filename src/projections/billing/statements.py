@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from projections.billing.derivation import BillingFacts
-from projections.billing.household import Result
-from projections.billing import runs
+from projections.billing.facts import IssuedStatement
+from projections.billing.household import Result, as_issued
+from projections.billing import issued, runs
 from projections.billing.partruns import SETTLEMENT_RUNS, replace_runs
 from projections.billing.tables import (BILLING_STATE, DETAIL_MAX, SETTLEMENT, SETTLEMENT_MEASURES, SETTLEMENT_PART_RUNS,
                                         SETTLEMENT_PARTS, STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS,
@@ -54,20 +55,28 @@ class Billing(BillingFacts):
 
     def derive_household(self, household: str, res: Result, since: str | None = None) -> None:
         lines, statements = month_rows(household, res)
-        line_runs, statement_runs = self.t["statement_line_runs"], self.t["statement_runs"]
-        stored_lines = line_runs.owned_rows(household) if since else []
-        stored_statements = statement_runs.owned_rows(household) if since else []
         by_month: dict[str, list[Row]] = {}
         for row in lines.values():
             by_month.setdefault(row["month"], []).append(row)
-        line_rows: dict[tuple, Row] = {}
         months = [(m, runs.line_content(m, by_month.get(m, []))) for (_, m) in sorted(statements)]
         issued_events = {(household, m): row for m in sorted(by_month)
                          if (row := runs.events_row(household, m, by_month[m])) is not None}
+        heads = [(m, runs.statement_content(s["total_ore"], s["issued"])) for (_, m), s in sorted(statements.items())]
+        self.write_months(household, months, heads, issued_events, since)
+        replace_runs(self.sink, self.t["billing_settlement_part_runs"], SETTLEMENT_RUNS, household,
+                     settlement_parts(household, res), self._settle_totals, since)
+
+    def write_months(self, household: str, months: list[tuple[str, tuple]], heads: list[tuple[str, tuple]],
+                     issued_events: dict[tuple, Row], since: str | None = None) -> None:
+        """Make the household's statement lines and statements (of the months from `since` on) those
+        of its months' contents (ascending, as runs hold them), continuing the runs stored before."""
+        line_runs, statement_runs = self.t["statement_line_runs"], self.t["statement_runs"]
+        stored_lines = line_runs.owned_rows(household) if since else []
+        stored_statements = statement_runs.owned_rows(household) if since else []
+        line_rows: dict[tuple, Row] = {}
         for run in runs.runs_of(months, runs.line_seed(stored_lines, since) if since else None):
             line_rows.update({(household, r["from_month"], r["line_no"]): r for r in runs.line_rows(household, run)})
         statement_rows = {}
-        heads = [(m, runs.statement_content(s["total_ore"], s["issued"])) for (_, m), s in sorted(statements.items())]
         for run in runs.runs_of(heads, runs.statement_seed(stored_statements, since) if since else None):
             statement_rows[(household, run.from_month)] = runs.statement_row(household, run)
         # The runs holding the month before `since` are cut there, or continued: replaced too.
@@ -75,8 +84,42 @@ class Billing(BillingFacts):
         replace_rows(self.sink, self.t["statement_issued_events"], household, issued_events, since=since)
         replace_rows(self.sink, line_runs, household, line_rows, since=reach, since_column="to_month")
         replace_rows(self.sink, statement_runs, household, statement_rows, since=reach, since_column="to_month")
-        replace_runs(self.sink, self.t["billing_settlement_part_runs"], SETTLEMENT_RUNS, household,
-                     settlement_parts(household, res), self._settle_totals, since)
+
+    def issue_as_drafted(self, household: str, month: str, statement: IssuedStatement) -> bool:
+        """Whether the statement has the lines stored as the month's draft; if so, the month's rows
+        are made those of the issued statement (billing.issued)."""
+        lines, statements = month_rows(household, Result(shown={month: as_issued(statement)}))
+        return issued.write_as_issued(self, household, month, list(lines.values()), statements[(household, month)])
+
+    def takes_issued(self) -> bool:
+        # The live view: a rebuild (a sink) derives once at the end anyway.
+        return self.sink is None and self.scenario is None and not self.months_apart and self.share is None
+
+    def stored_corrections(self, households: list[str]) -> dict[str, str | None]:
+        # Every correction a derivation finds is drafted on the statement after the latest issued
+        # month: its unissued correction lines name each month that needs one.
+        if self.owned_store is None or not self.takes_issued():
+            return {}
+        out: dict[str, str | None] = dict.fromkeys(households)
+        p = self.owned_store.placeholder
+        for i in range(0, len(households), 500):
+            chunk = households[i:i + 500]
+            out.update(self.owned_store.query(
+                f"SELECT household_id, MIN(corrects_month) FROM {self._owned_prefix}statement_line_runs "
+                f"WHERE kind = 'correction' AND issued = {p} AND household_id IN ({', '.join([p] * len(chunk))}) "
+                "GROUP BY household_id", (False, *chunk)))
+        return out
+
+    def billed_in(self, month: str) -> set[str]:
+        """The households with a statement for the month as stored (drafted or issued)."""
+        found = {r["household_id"] for r in self.t["statement_runs"].rows.values()
+                 if r["from_month"] <= month <= r["to_month"]}
+        if self.owned_store is not None:
+            p = self.owned_store.placeholder
+            found.update(h for (h,) in self.owned_store.query(
+                f"SELECT DISTINCT household_id FROM {self._owned_prefix}statement_runs "
+                f"WHERE to_month >= {p} AND from_month <= {p}", (month, month)))
+        return found
 
     def derive_end(self, institutions: list[str]) -> None:
         if self.share is None:  # a share holds part of the totals: finish_shards sums them all
