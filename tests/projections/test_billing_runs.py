@@ -54,6 +54,20 @@ def test_the_views_over_the_runs_equal_the_months_derived_one_by_one(store, city
     assert all(found.values()), found  # across the histories, each case was met
 
 
+def count_derivations_from_a_month(projector, found):
+    """Count in `found` the households the follower's Billing view derives again from a month on;
+    returns what gives the view its own method back."""
+    billing = projector.views[0]
+    real = billing.household_result
+
+    def derive(household, since=None):
+        found["months derived again from a month on"] += since is not None
+        return real(household, since)
+
+    billing.household_result = derive
+    return lambda: vars(billing).pop("household_result")
+
+
 def check_one_history(store, city_class, steps, page, found, monthly=False):
     ledger = store.ledger(start=D(2025, 1, 6), url=store.new_url())
     try:
@@ -61,13 +75,7 @@ def check_one_history(store, city_class, steps, page, found, monthly=False):
         insts = [city.institution(name=f"I{n}", district=f"D{n}", nursery=3, kindergarten=3) for n in range(2)]
         households = [city.household(district=f"D{n % 2}", children_under_18=2) for n in range(3)]
         projector = Projector(ledger, billing_views(), page_size=page)
-        real = projector.views[0].household_result
-
-        def derive(household, since=None):
-            found["months derived again from a month on"] += since is not None
-            return real(household, since)
-
-        projector.views[0].household_result = derive
+        restore = count_derivations_from_a_month(projector, found)
         bookings: list[str] = []
         # Every history books a place, and ends by issuing a month and changing what it billed.
         tail = [("wait", 40), ("issue", 1), ("income", 0, 300_000, -2), ("wait", 31)]
@@ -89,7 +97,7 @@ def check_one_history(store, city_class, steps, page, found, monthly=False):
         shown = _shown(projector)
         derived = _derived(projector.views[0])
         assert shown == derived
-        projector.views[0].household_result = real
+        restore()
         _equal_after_rebuild(ledger, projector, derived)  # the runs stored page by page equal a rebuild's
     finally:
         ledger.close()

@@ -68,14 +68,20 @@ def test_a_projector_holding_two_households_writes_what_a_rebuild_writes(city, m
     _equal_after_rebuild(city.ledger, projector, derived)
 
 
-def test_views_whose_state_an_older_plads_kept_ask_for_a_rebuild(city):
-    households, _ = _history(city)
+def _projected_and_closed(city):
+    """The history's billing views projected into the ledger's store, and what they showed; the
+    store opened again (for the test to leave it as an older plads would have)."""
+    _history(city)
     city.ledger.clock.set(city.ledger.clock.now().replace(month=2, day=3))
     projector = Projector(city.ledger, billing_views())
     projector.catch_up()
     before = _shown(projector)
     projector.close()
-    store = open_store(city.ledger)
+    return before, open_store(city.ledger)
+
+
+def test_views_whose_state_an_older_plads_kept_ask_for_a_rebuild(city):
+    before, store = _projected_and_closed(city)
     # As an older plads left it: the state in billing_state (no owner column), none in billing_facts.
     store.conn.execute("CREATE TABLE billing_state (entity TEXT, id TEXT, data TEXT, PRIMARY KEY (entity, id))")
     store.conn.execute("INSERT INTO billing_state VALUES ('clock', 'last_month', '\"2025-02\"')")
@@ -94,13 +100,7 @@ def test_views_stored_by_month_by_an_older_plads_ask_for_a_rebuild(city):
     """Before the budget was stored as runs, `budget_parts` was a table of household-months: a
     projector continuing such a store would drift (its runs table starts empty), so it refuses to
     start until `plads rebuild`, which puts the view in the table's place."""
-    _history(city)
-    city.ledger.clock.set(city.ledger.clock.now().replace(month=2, day=3))
-    projector = Projector(city.ledger, billing_views())
-    projector.catch_up()
-    before = _shown(projector)
-    projector.close()
-    store = open_store(city.ledger)
+    before, store = _projected_and_closed(city)
     # As an older plads left it: budget_parts a table with rows, no budget_part_runs.
     store.conn.execute("DROP VIEW budget_parts")
     store.conn.execute("DROP TABLE budget_part_runs")

@@ -21,7 +21,8 @@ from projections.billing.budget import household_parts, institution_parts
 from projections.billing.months import first_of
 from projections.billing.statements import settlement_parts
 from projections.billing.tables import budget_row, settlement_row
-from tests.projections.test_billing_runs import _act, _equal_after_rebuild, _issue_every_month, _month_first
+from tests.projections.test_billing_runs import (_act, _equal_after_rebuild, _issue_every_month, _month_first,
+                                                count_derivations_from_a_month)
 
 import rules
 
@@ -65,13 +66,7 @@ def check_one_history(store, city_class, steps, page, found, monthly):
                       city.household(district="Frederiksberg", municipality_code="147"),
                       city.household(district="Amager", children_under_18=3)]
         projector = Projector(ledger, billing_views(), page_size=page)
-        real = projector.views[0].household_result
-
-        def derive(household, since=None):
-            found["months derived again from a month on"] += since is not None
-            return real(household, since)
-
-        projector.views[0].household_result = derive
+        restore = count_derivations_from_a_month(projector, found)
         bookings: list[str] = []
         # Every history places a child across the border both ways (from mid-month: odd days), and
         # ends by issuing a month and changing what it billed.
@@ -85,7 +80,7 @@ def check_one_history(store, city_class, steps, page, found, monthly):
         _count(projector, found)
         derived = _derived(projector.views[0])
         assert _shown(projector) == derived
-        projector.views[0].household_result = real
+        restore()
         _equal_after_rebuild(ledger, projector, derived, _shown)
     finally:
         ledger.close()
