@@ -176,15 +176,19 @@ def client_process(base: str, clients: int, seconds: float, children: list[str],
 
 
 def run(database_url: str, seconds: float, levels: list[tuple[int, float]], children_per_level: int = 4000,
-        workers: int = 1) -> Iterator[dict]:
+        workers: int = 1, separate_follower: bool = False) -> Iterator[dict]:
     """Each level's figures as soon as it is done (the server runs until the last one); a level is
-    (clients, think time in ms)."""
+    (clients, think time in ms). `separate_follower`: `plads serve --no-follow` and a `plads project
+    --follow` process beside it, whose CPU counts as the server's."""
     kids, insts = seed(database_url, children_per_level * len(levels))
     port = _free_port()
     env = {**os.environ, "PLADS_API_TOKENS": f"bench:caseworker:{TOKEN}"}
-    server = subprocess.Popen([sys.executable, "-m", "replay.cli", "serve", "--database", database_url,
-                               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)], env=env,
+    cli = [sys.executable, "-m", "replay.cli"]
+    server = subprocess.Popen([*cli, "serve", "--database", database_url, "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", str(workers), *(["--no-follow"] if separate_follower else [])], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    follower = (subprocess.Popen([*cli, "project", "--follow", "--database", database_url], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) if separate_follower else None)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, server)
@@ -193,7 +197,7 @@ def run(database_url: str, seconds: float, levels: list[tuple[int, float]], chil
             # CPU spent per request by the server (its processes), PostgreSQL (its processes on this
             # machine; none when the server is elsewhere) and the load generator: at that cost the
             # machine's cores allow at most cores ÷ CPU per request requests/s.
-            server_pids = _processes(parent=server.pid)
+            server_pids = _processes(parent=server.pid) + (_processes(parent=follower.pid) if follower else [])
             postgres_pids = _processes(named="postgres") if database_url.startswith("postgres") else []
             before = _cpu_seconds(server_pids), _cpu_seconds(postgres_pids)
             out = subprocess.run([sys.executable, __file__, "--client", base, "--clients", str(clients),
@@ -212,8 +216,10 @@ def run(database_url: str, seconds: float, levels: list[tuple[int, float]], chil
             level["cpu_bound_rps"] = (os.cpu_count() or 1) * 1000 / total_ms if total_ms else None
             yield level
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in (server, follower):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
 
 
 def _wait_healthy(base: str, server: subprocess.Popen) -> None:
@@ -239,6 +245,8 @@ def main() -> None:
     parser.add_argument("--levels", default="1,8,32,32@1000",
                         help="clients per level, closed loop (N) or with a think time in ms (N@MS)")
     parser.add_argument("--workers", type=int, default=1, help="`plads serve` worker processes")
+    parser.add_argument("--separate-follower", action="store_true",
+                        help="serve with --no-follow and run `plads project --follow` beside it")
     parser.add_argument("--client", help=argparse.SUPPRESS)  # the load generator's own process
     parser.add_argument("--clients", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--think-ms", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -252,7 +260,8 @@ def main() -> None:
         raise SystemExit("give --database URL")
     print(f"| clients | requests | requests/s | p50 ms | p99 ms | unexpected answers | {CPU_COLUMNS} |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in run(args.database, args.seconds, parse_levels(args.levels), workers=args.workers):
+    for r in run(args.database, args.seconds, parse_levels(args.levels), workers=args.workers,
+                 separate_follower=args.separate_follower):
         print(f"| {level_name(r)} | {r['requests']:,} | {r['rps']:,.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
               f"{r['unexpected']} {r['unexpected_codes'] or ''} | {cpu_cells(r)} |")
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 from uuid import UUID
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 from pydantic import TypeAdapter, ValidationError
 
 from ledger.commands import ClusterName
@@ -118,13 +119,21 @@ class Tokens:
             raise AuthError(401, "the token is not valid")
         return found
 
+    def may_block(self, authorization: str | None) -> bool:
+        """Whether checking this header may wait on I/O: an OIDC token may fetch the provider's keys
+        and look its person up in the ledger; a configured token is compared in memory."""
+        return self.oidc is not None and bool(authorization) and _looks_like_jwt(authorization[7:].strip())
 
-def require(*roles: str) -> Callable[[Request], Principal]:
+
+def require(*roles: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency: the caller's principal, if its role is one of `roles` (else 401/403)."""
     allowed = frozenset(roles)
 
-    def dependency(request: Request) -> Principal:
-        principal = request.app.state.tokens.principal(request.headers.get("authorization"))
+    async def dependency(request: Request) -> Principal:
+        # Async, so a configured token costs no hand-off to the thread pool; one that may block goes there.
+        tokens, header = request.app.state.tokens, request.headers.get("authorization")
+        principal = (await run_in_threadpool(tokens.principal, header) if tokens.may_block(header)
+                     else tokens.principal(header))
         if principal.role not in allowed:
             raise AuthError(403, f"the role {principal.role} may not do this; it needs one of: "
                                  f"{', '.join(sorted(allowed))}")
