@@ -49,15 +49,17 @@ def floor_cpu(url: str) -> dict:
             "floor_cpu_ev_s": round(n / cpu)}
 
 
-def rebuild_cpu(url: str, share: float, workers: int | None) -> dict:
-    """A rebuild of every view (to `share` of the log), CPU seconds of every process it ran."""
+def rebuild_cpu(url: str, share: float, workers: int | None, views: str = "all") -> dict:
+    """A rebuild of every view (`views` "others": all but billing and its budget) to `share` of the
+    log, CPU seconds of every process it ran."""
     from ledger import Ledger
     from projections import all_views, rebuild
 
+    chosen = [v for v in all_views() if views == "all" or v.name not in ("billing", "budget")]
     with Ledger(url) as ledger:
         until = int(ledger.max_position() * share)
         cpu, wall = _cpu(children=True), time.perf_counter()
-        rebuild(ledger, all_views(), until=until, workers=workers)
+        rebuild(ledger, chosen, until=until, workers=workers)
         cpu, wall = _cpu(children=True) - cpu, time.perf_counter() - wall
     return {"events": until, "rebuild_cpu_s": round(cpu, 2), "rebuild_wall_s": round(wall, 2),
             "rebuild_cpu_ev_s": round(until / cpu)}
@@ -255,7 +257,7 @@ def _step(args: argparse.Namespace, url: str) -> None:
     if args.step == "floor":
         print(json.dumps(floor_cpu(url)))
     elif args.step == "rebuild":
-        print(json.dumps(rebuild_cpu(url, args.share, args.workers)))
+        print(json.dumps(rebuild_cpu(url, args.share, args.workers, args.views)))
     elif args.step == "breakdown":
         sections, figures = fold_sections(url, args.share)
         print(breakdown_table(sections, figures))
@@ -289,6 +291,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="copy it into a scratch PostgreSQL schema")
     parser.add_argument("--share", type=float, default=1.0, help="rebuild up to this share of the log")
     parser.add_argument("--workers", type=int, default=None, help="rebuild processes (default: one per core)")
+    parser.add_argument("--views", choices=("all", "others"), default="all",
+                        help="cpu: every view, or all but billing and its budget")
     parser.add_argument("--profile-to", default="rebuild.prof", help="cprofile: where the statistics go")
     parser.add_argument("--src", action="append", default=[],
                         help="cpu: also measure the rebuild with this checkout's src first on PYTHONPATH")
@@ -308,6 +312,7 @@ def main() -> None:
                 if src:
                     env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")])
                 extra = ["--workers", str(args.workers)] if args.workers is not None else []
+                extra += ["--views", args.views]
                 done = subprocess.run([sys.executable, __file__, "--ledger", args.ledger, "--url", url, "--step", step,
                                        "--share", str(args.share), "--profile-to", args.profile_to, *extra],
                                       env=env, capture_output=True, text=True)
