@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
 from ledger import Ledger, events
-from projections.engine import Envelope, LogReader, View, on
+from projections.engine import Envelope, View, on, reader_for
 from projections.rebuilding import fold_log
 
 PAGE = 20_000
@@ -22,7 +22,7 @@ PAGE = 20_000
 
 def fold(ledger: Ledger, views: Sequence[View], *, until: int | None = None) -> int:
     """Fold the log (to position `until`) into `views`' memory; returns the position reached."""
-    reader = LogReader(ledger, set().union(*(v.handles for v in views)), selected=True)
+    reader = reader_for(ledger, views, selected=True)
     end = ledger.max_position() if until is None else until
     return fold_log(reader, views, 0, end, page_size=PAGE)  # nothing is written: the audit reads memory
 

@@ -27,7 +27,8 @@ from projections.tables import Changes, Keyed, Row, Table
 logger = logging.getLogger("plads.projections")
 
 # LogReader and Envelope live in projections.logreader; the views and runners import them from here.
-__all__ = ["Envelope", "LogReader", "View", "ViewStalled", "by_topic", "collector_paused", "on", "open_store"]
+__all__ = ["Envelope", "LogReader", "View", "ViewStalled", "by_topic", "collector_paused", "on", "open_store",
+           "reader_for"]
 
 
 class ViewStalled(LedgerError):
@@ -47,9 +48,11 @@ class ViewStalled(LedgerError):
 Handler = TypeVar("Handler", bound=Callable[..., None])
 
 
-def on(*entries: type[events.EventType]) -> Callable[[Handler], Handler]:
+def on(*entries: type[events.EventType], time_only: bool = False) -> Callable[[Handler], Handler]:
     """Registers a view's method as the view's handler of these events (entries of the event
-    catalogue, `ledger.events`); the view's `handles` are the events its methods registered for."""
+    catalogue, `ledger.events`); the view's `handles` are the events its methods registered for.
+    `time_only`: the view reads nothing of these events but their recorded time (a clock), so
+    where no other view reads more of them their JSON is never decoded (`reader_for`)."""
     for entry in entries:
         if not (isinstance(entry, type) and issubclass(entry, events.EventType)
                 and events.CATALOGUE.get(getattr(entry, "topic", None)) is entry):
@@ -59,6 +62,8 @@ def on(*entries: type[events.EventType]) -> Callable[[Handler], Handler]:
 
     def register(method: Handler) -> Handler:
         method.__handles__ = (*getattr(method, "__handles__", ()), *(e.topic for e in entries))  # type: ignore[attr-defined]
+        if time_only:
+            method.__time_only__ = (*getattr(method, "__time_only__", ()), *(e.topic for e in entries))  # type: ignore[attr-defined]
         return method
 
     return register
@@ -71,6 +76,7 @@ class View:
     name: str = ""
     tables: tuple[Table, ...] = ()
     handles: frozenset[str] = frozenset()  # "Aggregate.Event": derived from the registered methods
+    time_only: frozenset[str] = frozenset()  # of those, the ones it reads only the recorded time of
     _handlers: dict[str, Callable[["View", Envelope], None]] = {}  # topic -> method
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -88,6 +94,8 @@ class View:
                 handlers[topic] = attr
         cls._handlers = handlers
         cls.handles = frozenset(handlers)
+        cls.time_only = frozenset(topic for topic, method in handlers.items()
+                                  if topic in getattr(method, "__time_only__", ()))
 
     def __init__(self) -> None:
         self.t: dict[str, Keyed] = {table.name: Keyed(table) for table in self.tables}
@@ -228,6 +236,14 @@ def by_topic(views: Sequence[View]) -> dict[str, list[tuple[View, Callable[[Enve
         for topic in v.handles:
             out.setdefault(topic, []).append((v, v.route(topic)))
     return out
+
+
+def reader_for(ledger: Ledger, views: Sequence[View], *, selected: bool = False) -> LogReader:
+    """A reader of the events the views handle; of those every view handling them takes only for
+    their recorded time (`on(..., time_only=True)`), just that time is read — not their JSON."""
+    kinds = set().union(*(v.handles for v in views))
+    time_only = {k for k in kinds if all(k in v.time_only for v in views if k in v.handles)}
+    return LogReader(ledger, kinds, selected=selected, time_only=time_only)
 
 
 def open_store(ledger: Ledger) -> ViewStore:

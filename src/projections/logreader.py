@@ -42,12 +42,16 @@ class LogReader:
     views keep anyway. Events of an older class version go through the mapper's upcasters.
     """
 
-    def __init__(self, ledger: Ledger, kinds: Iterable[str], *, selected: bool = False) -> None:
+    def __init__(self, ledger: Ledger, kinds: Iterable[str], *, selected: bool = False,
+                 time_only: Iterable[str] = ()) -> None:
         """`selected`: the database selects the rows of `kinds` itself, so a fold of the whole log
         that reads a few kinds never fetches the others (a city's statements are most of its
-        rows); a page that ends early then reports `until` as the last position read."""
+        rows); a page that ends early then reports `until` as the last position read.
+        `time_only`: of `kinds`, those read for their recorded time alone: their envelopes carry
+        no data (the JSON is not decoded; a clock's view reads just the time)."""
         self.ledger = ledger
         self.kinds = frozenset(kinds)
+        self.time_only = frozenset(time_only) & self.kinds
         self.selected = selected
         mapper = ledger.mapper
         self._cipher, self._compressor = mapper.cipher, mapper.compressor
@@ -87,25 +91,37 @@ class LogReader:
         """Events after `after` (up to `limit` notifications, none beyond `until`) and the last position read."""
         out = []
         last = after
-        kinds = self.kinds
+        kinds, time_only = self.kinds, self.time_only
         rows = self._rows(after + 1, limit, until)
         for row in rows:
             last = row[0]
             kind = row[3].rsplit(":", 1)[-1]
             if kind in kinds:
-                out.append(self._envelope(row, kind))
+                out.append(self._timed(row, kind) if kind in time_only else self._envelope(row, kind))
         if self.selected and len(rows) < limit and until is not None:
             last = max(last, until)  # the rows of other kinds up to `until` were passed over
         return out, last
 
-    def _envelope(self, row: tuple, kind: str) -> Envelope:
-        position, originator_id, version, topic, state = row
+    def _state(self, state: Any) -> bytes:
         state = bytes(state)
         if self._cipher:
             state = self._cipher.decrypt(state)
         if self._compressor:
             state = self._compressor.decompress(state)
-        data = self._decode(state.decode("utf-8"))
+        return state
+
+    def _timed(self, row: tuple, kind: str) -> Envelope:
+        """An event read for its recorded time alone: the stored JSON opens with it (the event's
+        first attribute), so only that is parsed; anything else (an older version) is decoded whole."""
+        state = self._state(row[4])
+        if not state.startswith(_STAMPED) or b'"class_version"' in state:
+            return self._envelope(row, kind)
+        stamp = state[len(_STAMPED):state.index(b'"', len(_STAMPED))]
+        return self._enveloped(row, kind, {"timestamp": datetime.fromisoformat(stamp.decode())})
+
+    def _envelope(self, row: tuple, kind: str) -> Envelope:
+        position, originator_id, version, topic, _ = row
+        data = self._decode(self._state(row[4]).decode("utf-8"))
         if "class_version" in data:  # an older event version: let the mapper upcast it
             from eventsourcing.persistence import Notification
 
@@ -114,6 +130,11 @@ class LogReader:
                 state=bytes(row[4])))
             data = {k: (str(v) if isinstance(v, UUID) else v) for k, v in vars(event).items()
                     if k not in ("originator_id", "originator_version")}
+        return self._enveloped(row, kind, data)
+
+    @staticmethod
+    def _enveloped(row: tuple, kind: str, data: dict[str, Any]) -> Envelope:
+        position, originator_id, version = row[0], row[1], row[2]
         if len(originator_id) == 32:  # SQLite keeps the hex form: the canonical text, as the hook makes it
             h = originator_id.lower()
             originator_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -126,8 +147,12 @@ class LogReader:
         rows = self._rows(position, 1, None)
         if not rows:
             return None
-        e = self._envelope(rows[0], rows[0][3].rsplit(":", 1)[-1])
+        e = self._timed(rows[0], rows[0][3].rsplit(":", 1)[-1])
         return e.position, e.recorded_at
+
+
+# How the ledger's JSON opens: the recorded time (eventsourcing's transcoding of a datetime).
+_STAMPED = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
 
 
 def _event_decoder(transcodings: dict[str, Any]) -> Callable[[str], Any]:

@@ -21,7 +21,7 @@ from ledger.clock import COPENHAGEN
 
 from projections import all_views
 from projections.checkpoints import nearest, restore, save_checkpoint
-from projections.engine import LogReader, View, open_store
+from projections.engine import LogReader, View, open_store, reader_for
 from projections.rebuilding import fold_log, fold_to_store
 from projections.stores import POSITIONS, SQLiteViewStore, ViewStore
 from projections.tables import Row, Table
@@ -70,7 +70,7 @@ def take_checkpoints(ledger: Ledger, views: Sequence[View] | None = None, *, eve
         end = ledger.max_position()
         position = nearest(store, views, end, end)
         restore(store, views, position)
-        reader = LogReader(ledger, set().union(*(v.handles for v in views)))
+        reader = reader_for(ledger, views)
         added = []
         for v in views:
             v.deriving = False  # a checkpoint holds the working state, not what derives from it
@@ -115,7 +115,7 @@ def views_as_of(ledger: Ledger, as_of: datetime | date | int, views: Sequence[Vi
             for table in tables:
                 if table.append_only and start > 0:
                     scratch.bulk_insert(table, _log_rows(live, table, start), "")
-            reader = LogReader(ledger, set().union(*(v.handles for v in views)))
+            reader = reader_for(ledger, views)
             reached = fold_to_store(reader, views, scratch, "", start, target, page_size=page_size)
             scratch.query_write(f"INSERT INTO {POSITIONS} (name, position) VALUES (?, ?)", (REPLAY_NAME, reached))
             yield scratch

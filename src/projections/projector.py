@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 from ledger import Ledger
 from projections.checkpoints import save_checkpoint
-from projections.engine import Envelope, LogReader, View, ViewStalled, by_topic, collector_paused, open_store
+from projections.engine import Envelope, View, ViewStalled, by_topic, collector_paused, open_store, reader_for
 from projections.stores import OlderState, PositionMoved, PostgresViewStore, RowsRefused, ViewStore, is_outage
 from projections.tables import Changes, Table
 
@@ -42,7 +42,7 @@ class Projector:
         self.page_size = page_size
         self.store = store or open_store(ledger)
         self._by_topic = by_topic(self.views)
-        self.reader = LogReader(ledger, self._by_topic)
+        self.reader = reader_for(ledger, self.views)
         self._lock = threading.Lock()
         # Called with the new position after every committed page (the API wakes its waiting reads).
         self.on_commit: Callable[[int], None] | None = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from ledger import Ledger
-from projections.engine import LogReader, View, by_topic, collector_paused, open_store
+from projections.engine import LogReader, View, by_topic, collector_paused, open_store, reader_for
 from projections.stores import ViewStore
 from projections.tables import Row, Table
 
@@ -68,7 +68,7 @@ def fold_into(ledger: Ledger, views: Sequence[View], store: ViewStore, prefix: s
     if fresh_tables:
         store.drop(tables, prefix)
         store.ensure(tables, prefix)
-    reader = LogReader(ledger, set().union(*(v.handles for v in views)) if views else ())
+    reader = reader_for(ledger, views)
     end = ledger.max_position() if until is None else until
     return fold_to_store(reader, views, store, prefix, 0, end, page_size=page_size, progress=progress)
 

@@ -92,6 +92,31 @@ def test_a_reader_that_selects_its_kinds_in_the_database_reads_what_one_filterin
     assert selected.page(0, 10_000, 3)[1] == 3  # a page to `until` ends there, however few rows it selected
 
 
+def test_events_every_reading_view_takes_for_their_time_alone_are_read_without_their_json(city):
+    """The waiting lists take a statement, a friplads decision or a booking only for its recorded
+    time (their clock): read for them alone, such an event carries its time and no data — the
+    same time a whole decode gives — while a view that reads the data (billing) gets it whole."""
+    from projections import Billing, WaitingLists
+    from projections.engine import reader_for
+
+    small_history(city)
+    end = city.ledger.max_position()
+    lists, billing = WaitingLists(), Billing()
+    assert "Booking.PlaceBooked" in lists.time_only and "Booking.PlaceBooked" not in billing.time_only
+    whole = {e.position: e for e in LogReader(city.ledger, lists.handles).page(0, 10_000, end)[0]}
+    clock = {e.position: e for e in reader_for(city.ledger, [lists]).page(0, 10_000, end)[0]}
+    both = {e.position: e for e in reader_for(city.ledger, [lists, billing]).page(0, 10_000, end)[0]}
+    booked = [p for p, e in whole.items() if e.kind == "Booking.PlaceBooked"]
+    assert booked and set(clock) == set(whole) == set(both) - {p for p, e in both.items() if e.kind not in lists.handles}
+    for p in booked:
+        assert clock[p].data == {} and clock[p].recorded_at == whole[p].recorded_at
+        assert (clock[p].originator_id, clock[p].version, clock[p].kind) == (whole[p].originator_id, whole[p].version,
+                                                                              whole[p].kind)
+        assert both[p].data == whole[p].data and both[p].data["child_id"]
+    children = [p for p, e in whole.items() if e.kind == "Child.ChildRegistered"]
+    assert children and all(clock[p].data == whole[p].data for p in children)  # read for more than the clock
+
+
 def test_the_timeline_lists_a_childs_events_in_order(city):
     a, b = city.institution(name="A"), city.institution(name="B")
     child = city.child(city.household())

@@ -242,7 +242,7 @@ class FactsFold(View):
         if known is None or month < known:
             self._changed_from[household] = month
 
-    @on(events.BillingCalendar.MonthOpened)
+    @on(events.BillingCalendar.MonthOpened, time_only=True)
     def _month_opened(self, e: Envelope) -> None:
         """Only its recorded time: the asking command's clock moves the horizon (taken in `apply`)."""
 

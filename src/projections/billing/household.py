@@ -13,12 +13,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
-import rules
-
 from projections.billing.due import Due, Line, due
 from projections.billing.facts import IssuedLine, IssuedStatement
 from projections.billing.intermunicipal import add_netting
-from projections.billing.months import first_of, month_of, next_month
+from projections.billing.months import first_of, last_of, month_of, next_month
 
 if TYPE_CHECKING:
     from projections.billing.fold import FactsFold
@@ -145,10 +143,10 @@ def _booked_days(hf: HouseholdFacts, since: str | None, until: str) -> dict[str,
         b = hf.bookings[booking_id]
         if not b.holds_days():
             continue  # cancelled before it began: holds no day
-        m = b.start.replace(day=1) if since is None else max(b.start.replace(day=1), first_of(since))
-        while m <= b.end and month_of(m) <= until:
-            raw[month_of(m)].append((booking_id, max(b.start, m), min(b.end, rules.last_of_month(m))))
-            m = rules.add_months(m, 1)
+        month = month_of(b.start) if since is None else max(month_of(b.start), since)
+        while month <= until and (m := first_of(month)) <= b.end:
+            raw[month].append((booking_id, max(b.start, m), min(b.end, last_of(month))))
+            month = next_month(month)
     return raw
 
 

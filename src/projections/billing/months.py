@@ -14,8 +14,17 @@ _DAYS: dict[str, date] = {}
 _RULE_SETS: dict[str | None, rules.RuleSet] = {}
 
 
+_MONTHS: dict[date, str] = {}
+
+
 def month_of(d: date) -> str:
-    return f"{d.year:04d}-{d.month:02d}"
+    """The day's month (kept per day: asked for every event and every month of every household)."""
+    found = _MONTHS.get(d)
+    if found is None:
+        found = f"{d.year:04d}-{d.month:02d}"
+        if len(_MONTHS) < 100_000:
+            _MONTHS[d] = found
+    return found
 
 
 def first_of(month: str) -> date:
@@ -26,8 +35,24 @@ def first_of(month: str) -> date:
     return found
 
 
+_NEXT: dict[str, str] = {}
+_LASTS: dict[str, date] = {}
+
+
+def last_of(month: str) -> date:
+    """The month's last day (kept, like `first_of`)."""
+    found = _LASTS.get(month)
+    if found is None:
+        found = _LASTS[month] = rules.last_of_month(first_of(month))
+    return found
+
+
 def next_month(month: str) -> str:
-    return month_of(rules.add_months(first_of(month), 1))
+    """The month after (kept, like `first_of`: runs and horizons ask it for every month of every household)."""
+    found = _NEXT.get(month)
+    if found is None:
+        found = _NEXT[month] = month_of(rules.add_months(first_of(month), 1))
+    return found
 
 
 def billing_horizon_of(last_month: str | None) -> str | None:

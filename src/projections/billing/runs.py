@@ -68,17 +68,14 @@ def issued_events(rows: list[Row]) -> str | None:
 def line_content(month: str, rows: list[Row]) -> tuple:
     """A month's lines as a run holds them: the month's span in each detail as TOKEN, an issued
     month's events (the side table's) as NULL."""
-    span = full_month(month)
-    shared = issued_events(rows)
+    span = _FULL.get(month) or _FULL.setdefault(month, full_month(month))
+    shared = issued_events(rows) is not None
+    # The fields in LINE_FIELDS' order (every month of every household passes here in a rebuild).
+    return tuple((r["kind"], r["amount_ore"], r["child_id"], r["booking_id"], r["corrects_month"],
+                  r["detail"].replace(span, TOKEN), None if shared else r["events"], r["issued"]) for r in rows)
 
-    def held(r: Row, f: str) -> Any:
-        if f == "detail":
-            return r[f].replace(span, TOKEN)
-        if f == "events" and shared is not None:
-            return None
-        return r[f]
 
-    return tuple(tuple(held(r, f) for f in LINE_FIELDS) for r in rows)
+_FULL: dict[str, str] = {}  # full_month's, kept
 
 
 def events_row(household: str, month: str, rows: list[Row]) -> Row | None:

@@ -218,7 +218,7 @@ class WaitingLists(ListsDerivation, View):
             self._dirty_meta = True
         super().apply(e)
 
-    @on(*CLOCK_EVENTS)
+    @on(*CLOCK_EVENTS, time_only=True)
     def _clock(self, e: Envelope) -> None:
         """Only the recorded time matters (taken in `apply`)."""
 
