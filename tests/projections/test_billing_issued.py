@@ -87,7 +87,7 @@ def test_a_follower_across_billing_runs_equals_a_rebuild_and_derives_no_househol
     assert joined[0] == ["2025-08"] * 3 and sorted(joined[1])[:3] == ["2025-09"] * 3, joined
     assert set(joined[1]) <= {"2025-09", "2025-10"}, joined
     # Issued in advance, as the simulator does (September on August 20th), and the first event of
-    # September in the statements' page: October joins the horizon, derived alone.
+    # September in the statements' page: October joins the horizon.
     ledger.clock.set(ledger.clock.now().replace(month=8, day=20))
     for month in ("2025-08", "2025-09"):
         city.run(c.OpenBillingMonth(month=month))
@@ -96,10 +96,12 @@ def test_a_follower_across_billing_runs_equals_a_rebuild_and_derives_no_househol
             follower.catch_up()
     ledger.clock.set(ledger.clock.now().replace(month=9, day=1))
     city.household()
-    derived = len(billing.derived)
+    derived, extended = len(billing.derived), billing.extended
     follower.catch_up()
-    # (and the new household whole)
-    assert sorted(billing.derived[derived:], key=str) == ["2025-10"] * 3 + [None], billing.derived[derived:]
+    # households[2] (a new share from October: billing.extend) and the new household whole; the two
+    # others' September drafts go on into October, not derived (billing.extend)
+    assert sorted(billing.derived[derived:], key=str) == ["2025-10", None], billing.derived[derived:]
+    assert billing.extended == extended + 2
     assert billing.issued_page.taken and billing.issued_page.spared
     corrections = follower.store.query("SELECT month, corrects_month FROM statement_lines WHERE kind = 'correction'")
     assert {tuple(r) for r in corrections} == {  # the backdated changes' and the skipped month's

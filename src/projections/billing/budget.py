@@ -17,6 +17,7 @@ from typing import Any
 import rules
 
 from projections.billing.derivation import BillingFacts
+from projections.billing.extend import Extension, ending_at
 from projections.billing.household import Result
 from projections.billing.intermunicipal import gross_monthly
 from projections.billing.months import ONE_DAY, month_of
@@ -51,6 +52,10 @@ class _BudgetRows:
 
     def derive_household(self, household: str, res: Result, since: str | None = None) -> None:
         self._replace_parts(f"household/{household}", household_parts(household, res), since)
+
+    def runs_ending(self, household: str, old: str) -> list[Extension] | None:
+        parts = ending_at(self.t["budget_part_runs"], f"household/{household}", old)
+        return None if parts is None else [Extension(self.t["budget_part_runs"], parts, BUDGET_RUNS, self._totals)]
 
     def _replace_parts(self, owner: str, parts: list[Row], since: str | None = None) -> None:
         """Make the owner's runs those of its parts (month rows; given `since`, of the months from it on)."""

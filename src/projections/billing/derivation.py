@@ -8,8 +8,9 @@ from typing import Iterable
 
 import rules
 
-from projections.billing import issued
+from projections.billing import extend, issued
 from projections.billing.fold import UNSET, FactsFold
+from projections.billing.extend import Extension, Joined
 from projections.billing.household import CorrectionApart, Result, household_result
 from projections.billing.months import first_of, next_month
 from projections.billing.working import HouseholdFacts
@@ -34,6 +35,9 @@ class BillingFacts(FactsFold):
         self._all_households = False
         # The page's statements and runs, for the households nothing else changed (billing.issued).
         self.issued_page = issued.IssuedPage()
+        # The month joining the horizon in the page, for the households whose runs it may extend.
+        self._joined: Joined | None = None
+        self.extended = 0  # households whose runs a month joining the horizon extended (since the view started)
 
     def companions(self) -> list[View]:
         return list(self.linked)
@@ -56,6 +60,11 @@ class BillingFacts(FactsFold):
 
     def derive_end(self, institutions: list[str]) -> None:
         raise NotImplementedError
+
+    def runs_ending(self, household: str, old: str) -> list[Extension] | None:
+        """The household's runs holding month `old` to be extended by the next (billing.extend), if
+        its stored rows allow it; None: derive it."""
+        return None
 
     def stored_corrections(self, households: list[str]) -> dict[str, str | None]:
         """Of the households, those whose stored rows say from which issued month they need a
@@ -112,10 +121,13 @@ class BillingFacts(FactsFold):
                 for view in consumers:
                     view.load_households(batch, months_from)
                 for household in batch:
-                    self._derive(consumers, self.held.get(household), months_from)
+                    hf = self.held.get(household)
+                    if not self._extended(consumers, hf, months_from):
+                        self._derive(consumers, hf, months_from)
                 for view in consumers:
                     view.release_households(batch)
                 self.held.trim()
+        self._joined = None
         for view in consumers:
             view.derive_end(institutions)
         if self.sink is not None:
@@ -125,10 +137,33 @@ class BillingFacts(FactsFold):
         return OWNER_BATCH if self.held.bound is None else min(OWNER_BATCH, BOUNDED_BATCH)
 
     def _derive(self, consumers: list[BillingFacts], hf: HouseholdFacts, months_from: str | None) -> None:
+        hf.drafted = None  # its rows are derived again: they say what is drafted
         result = self.household_result(hf.id, months_from)
         self._note_corrections(hf.id, months_from, result)
         for view in consumers:
             view.derive_household(hf.id, result, months_from)
+        self._forget_settled(hf)
+
+    def _extended(self, consumers: list[BillingFacts], hf: HouseholdFacts, months_from: str | None) -> bool:
+        """Whether the household's runs were extended by the month joining the horizon, instead of
+        deriving it from that month (billing.extend)."""
+        joined = self._joined
+        if joined is None or months_from != next_month(joined.old) or hf.id not in joined.households:
+            return False
+        if not extend.steady(self, hf, joined.old, joined.new):
+            return False
+        plans = [view.runs_ending(hf.id, joined.old) for view in consumers]
+        if any(plan is None for plan in plans):
+            return False
+        for plan in plans:
+            for extension in plan:  # type: ignore[union-attr]
+                extension.apply(joined.old, joined.new)
+        self._note_corrections(hf.id, months_from, Result())  # as a derivation from NEW: none there
+        self.extended += 1
+        self._forget_settled(hf)
+        return True
+
+    def _forget_settled(self, hf: HouseholdFacts) -> None:
         if self.held.bound is not None and hf.latest_issued:
             # The months before the latest issued are settled or corrected by now: a derivation
             # that needs their statements (a backdated change, the next page) reads them again.
@@ -139,6 +174,7 @@ class BillingFacts(FactsFold):
         """The households to derive, grouped by the month to derive them from (None: all their
         months), and the institutions; the page's marks are cleared."""
         horizon = self.horizon()
+        self._joined = None
         if self._old_horizon is not UNSET and self._old_horizon != horizon:
             self._horizon_moved(self._old_horizon, horizon)
         self._old_horizon = UNSET
@@ -185,8 +221,21 @@ class BillingFacts(FactsFold):
         if old is None:
             self._dirty_h.update(self._every_household())
             return
-        for household in self.held.holding_days(first_of(next_month(old)), rules.last_of_month(first_of(new))):
+        holding = self.held.holding_days(first_of(next_month(old)), rules.last_of_month(first_of(new)))
+        if self.takes_issued():  # the live view: the runs of a steady household are extended (billing.extend)
+            self._joined = Joined(old, new, frozenset(h for h in holding if self._horizon_only(h)))
+        for household in holding:
             self._changed(household, next_month(old))
+
+    def _horizon_only(self, household: str) -> bool:
+        """Whether nothing of the household changed in the page before the horizon moved, but
+        perhaps a statement issued (billing.issued: written as issued if it was drafted so)."""
+        if household in self._dirty_h:
+            return False
+        page = self.issued_page
+        if household in page.statements:
+            return household not in page.later and household not in page.spoiled
+        return household not in self._changed_from
 
     def _note_corrections(self, household: str, since: str | None, result: Result) -> None:
         if since is not None:

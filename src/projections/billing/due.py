@@ -112,7 +112,7 @@ def due(facts: FactsFold, hf: HouseholdFacts, month: str, raw: list[tuple[str, d
     newest = max(out.spans, key=lambda s: hf.bookings[s.booking_id].events[0])
     rs = facts.rules_for(hf.bookings[newest.booking_id].rule_set)
     m_first = first_of(month)
-    share, share_position, decided_on = _pay_share(facts, hf, month)
+    share, share_position, decided_on = pay_share(facts, hf, month)
     adjustments, adjustment_events = _adjustments(hf, month, places, place_events)
     try:
         if share_position is not None:
@@ -172,7 +172,7 @@ def _places(spans: list[Span]) -> list[Place]:
     return places
 
 
-def _pay_share(facts: FactsFold, hf: HouseholdFacts, month: str) -> tuple[int, int | None, date | None]:
+def pay_share(facts: FactsFold, hf: HouseholdFacts, month: str) -> tuple[int, int | None, date | None]:
     """The pay share in force on the month's 1st, the position of the event that set it (the
     friplads decision, or the year's settlement where it names the month; 100 % without either)
     and the day the decision took effect (None for a settled or a counterfactual share)."""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from projections.billing import runs
 from projections.billing.months import next_month
 from projections.billing.runs import LINE_FIELDS, month_before
+from projections.billing.working import Drafted
 from projections.tables import Row
 
 if TYPE_CHECKING:
@@ -119,8 +120,10 @@ def _take_batch(facts: BillingFacts, month: str, households: list[str]) -> set[s
         facts._corrected_from[household] = None  # the corrections it carried are billed
         if household in later:
             # Its other changes reach only later months: those alone are derived (no month needs a
-            # correction now: BillingFacts._derive_from), from the rows just written.
-            facts._derive(consumers, hf, later[household])
+            # correction now: BillingFacts._derive_from), from the rows just written — or, the
+            # month joining the horizon the only one, its runs extended by it (billing.extend).
+            if not facts._extended(consumers, hf, later[household]):
+                facts._derive(consumers, hf, later[household])
         elif facts.held.bound is not None:
             hf.forget_issued_before(month)
     for view in consumers:
@@ -136,8 +139,8 @@ def write_as_issued(billing: Billing, household: str, month: str, rows: list[Row
     heads = billing.t["statement_runs"].owned_rows(household)
     if not any(r["from_month"] <= month <= r["to_month"] and not r["issued"] for r in heads):
         return False  # no draft of the month
-    issued = runs.line_content(month, rows)
-    if tuple(x[:DRAFTED] for x in issued) != tuple(x[:DRAFTED] for x in _stored_lines(line_runs, month)):
+    issued, drafted = runs.line_content(month, rows), _stored_lines(line_runs, month)
+    if tuple(x[:DRAFTED] for x in issued) != tuple(x[:DRAFTED] for x in drafted):
         return False
     later = [(m, r) for r in sorted(heads, key=lambda r: r["from_month"]) for m in _months(r, next_month(month))]
     months = [(month, issued)] + [(m, _stored_lines(line_runs, m)) for m, _ in later]
@@ -145,6 +148,7 @@ def write_as_issued(billing: Billing, household: str, month: str, rows: list[Row
     heads_of += [(m, runs.statement_content(r["total_ore"], r["issued"])) for m, r in later]
     events = runs.events_row(household, month, rows)
     billing.write_months(household, months, heads_of, {(household, month): events} if events else {}, month)
+    billing.held.get(household).drafted = Drafted(month, drafted)  # the next month's, if nothing changes
     return True
 
 

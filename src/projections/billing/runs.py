@@ -99,6 +99,12 @@ def line_seed(rows: list[Row], since: str) -> Run | None:
     return Run(seed[0]["from_month"], before, tuple(tuple(r[f] for f in LINE_FIELDS) for r in seed))
 
 
+def total_of(content: tuple) -> int:
+    """A drafted month's total: the sum of its lines (as a run holds them)."""
+    amount = LINE_FIELDS.index("amount_ore")
+    return sum(line[amount] for line in content)
+
+
 def statement_content(total: int, issued: bool) -> tuple:
     return (total, issued)
 

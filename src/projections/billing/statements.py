@@ -7,7 +7,9 @@ from typing import Any, Iterable
 from projections.billing.derivation import BillingFacts
 from projections.billing.facts import IssuedStatement
 from projections.billing.household import Result, as_issued
+from projections.billing.months import next_month
 from projections.billing import issued, runs
+from projections.billing.extend import Extension, ending_at
 from projections.billing.partruns import SETTLEMENT_RUNS, replace_runs
 from projections.billing.tables import (BILLING_STATE, DETAIL_MAX, SETTLEMENT, SETTLEMENT_MEASURES, SETTLEMENT_PART_RUNS,
                                         SETTLEMENT_PARTS, STATEMENT_ISSUED_EVENTS, STATEMENT_LINE_RUNS, STATEMENT_RUNS,
@@ -91,6 +93,31 @@ class Billing(BillingFacts):
         lines, statements = month_rows(household, Result(shown={month: as_issued(statement)}))
         return issued.write_as_issued(self, household, month, list(lines.values()), statements[(household, month)])
 
+    def runs_ending(self, household: str, old: str) -> list[Extension] | None:
+        line_runs, statement_runs = self.t["statement_line_runs"], self.t["statement_runs"]
+        lines, heads = ending_at(line_runs, household, old), ending_at(statement_runs, household, old)
+        parts = ending_at(self.t["billing_settlement_part_runs"], household, old)
+        if lines is None or heads is None or parts is None or len(heads) != 1 or not lines:
+            return None
+        if any(r["month"] > old for r in self.t["statement_issued_events"].owned_rows(household)):
+            return None  # a month after OLD issued
+        settlement = Extension(self.t["billing_settlement_part_runs"], parts, SETTLEMENT_RUNS, self._settle_totals)
+        if heads[0]["issued"]:  # OLD issued as drafted: the months after it begin a run of its draft
+            drafted = self.held.get(household).drafted
+            if drafted is None or drafted.month != old or not all(r["issued"] for r in lines):
+                return None
+            kind = runs.LINE_FIELDS.index("kind")
+            if not _due_alone(line[kind] for line in drafted.lines):
+                return None
+            begins = runs.Run(next_month(old), next_month(old), drafted.lines)
+            head = runs.Run(begins.from_month, begins.to_month, runs.statement_content(runs.total_of(drafted.lines),
+                                                                                        False))
+            return [Extension(line_runs, runs.line_rows(household, begins)),
+                    Extension(statement_runs, [runs.statement_row(household, head)]), settlement]
+        if any(r["issued"] for r in lines) or not _due_alone(r["kind"] for r in lines):
+            return None  # OLD drafted: of what is due alone
+        return [Extension(line_runs, lines), Extension(statement_runs, heads), settlement]
+
     def takes_issued(self) -> bool:
         # The live view: a rebuild (a sink) derives once at the end anyway.
         return self.sink is None and self.scenario is None and not self.months_apart and self.share is None
@@ -127,6 +154,12 @@ class Billing(BillingFacts):
 
     def finish_shards(self, store, prefix: str) -> None:
         write_summary(store, prefix, SETTLEMENT_PARTS, SETTLEMENT, SETTLEMENT_MEASURES, settlement_row)
+
+
+def _due_alone(kinds: Iterable[str]) -> bool:
+    """Whether a month's lines (their kinds) are what is due alone: no correction, and no gap line
+    (whose detail names the month, so never equal from month to month)."""
+    return not any(kind in ("correction", "gap") for kind in kinds)
 
 
 def settlement_parts(household: str, res: Result) -> list[Row]:

@@ -32,6 +32,14 @@ NONE_READ = "~"  # sorts after every month: no issued statement read yet
 PER_HOUSEHOLD = ("booking", "child", "household", "friplads", "settled", "adjustments", "issued")
 
 
+@dataclass(frozen=True, slots=True)
+class Drafted:
+    """A month's lines as drafted (billing.runs.line_content), kept when the month was issued as drafted."""
+
+    month: str
+    lines: tuple
+
+
 @dataclass(slots=True)
 class HouseholdFacts:
     """One household's facts. `issued` holds every statement of the months from `issued_from` on
@@ -47,6 +55,9 @@ class HouseholdFacts:
     issued: dict[str, IssuedStatement] = field(default_factory=dict)
     issued_from: str = ""  # "": every month's
     latest_issued: str | None = None
+    # The month last issued as drafted and its draft's lines (as a run holds them), until the
+    # household is derived again: the next month's rows when nothing changes (billing.extend).
+    drafted: Drafted | None = None
 
     def add(self, entity: str, key: str, fact: Any) -> None:
         """Take a fact of the household (folded, or read back)."""
