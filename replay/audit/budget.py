@@ -21,9 +21,7 @@ from typing import Any, Iterable
 
 import rules
 from ledger import Ledger, events
-from projections.billing import Budget
 from projections.billing.household import CorrectionApart
-from projections.billing.partruns import BUDGET_RUNS
 from projections.engine import View, collector_paused
 from projections.tables import Row
 
@@ -61,7 +59,7 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
         return _result(actual, alternative, demand, position, start, end)
 
 
-def _result(actual: ActualBudget, alternative: Budget | None, demand: DemandAndIncomes, position: int,
+def _result(actual: ActualBudget, alternative: ScenarioBudget | None, demand: DemandAndIncomes, position: int,
             start: date | None, end: date | None) -> dict[str, Any]:
     lo = start.isoformat()[:7] if start else "0000-00"
     hi = end.isoformat()[:7] if end else "9999-12"
@@ -80,7 +78,7 @@ def _result(actual: ActualBudget, alternative: Budget | None, demand: DemandAndI
                       "vs": alternative.scenario.id if alternative is not None and alternative.scenario else None},
     }
     if alternative is not None:
-        alt = _tables(within(BUDGET_RUNS.parts_of(alternative.t["budget_part_runs"].values()).values()), demand)
+        alt = _tables(within(p for parts in alternative.parts.values() for p in parts), demand)
         result["vs"] = alt
         result["difference"] = {name: _diff(result["actual"][name], alt[name]) for name in ("by_month", "by_district",
                                                                                             "by_income_band")}
@@ -99,6 +97,7 @@ class ScenarioBudget(AuditBudget):
                  clock: str | None = None) -> None:
         super().__init__(scenario, months_apart)
         self.clock = clock
+        self.parts: dict[str, list[Row]] = {}  # owner -> its month rows
         self.handles = type(self).handles - {events.Statement.StatementIssued.topic}
 
     def _init_kwargs(self) -> dict[str, Any]:
@@ -108,6 +107,11 @@ class ScenarioBudget(AuditBudget):
         if final and self.clock is not None and (self.last_month is None or self.clock > self.last_month):
             self.last_month = self.clock
         super().finish_page(final)
+
+    def _replace_parts(self, owner: str, parts: list[Row], since: str | None = None) -> None:
+        # The audit sums month rows: kept as they are, not made runs to be expanded again.
+        kept = [p for p in self.parts.get(owner, ()) if since is not None and p["month"] < since]
+        self.parts[owner] = kept + parts
 
 
 def _corrections(apart: Iterable[CorrectionApart], lo: str, hi: str) -> dict[str, Any]:
