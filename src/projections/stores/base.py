@@ -226,7 +226,8 @@ class ViewStore(ABC):
         p = self.placeholder
         for view in views:
             self.query_write(f"INSERT INTO {POSITIONS} (name, position) VALUES ({p}, {p}) "
-                             "ON CONFLICT (name) DO UPDATE SET position = excluded.position", (f"{name}/{view}", position))
+                             "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                             (f"{name}/{view}", position))
 
     def views_current(self, name: str, views: Iterable[str]) -> bool:
         """Whether each view took every page of projection `name` from 0 to where it stands."""
