@@ -55,12 +55,12 @@ class StoredBillingFacts(BillingFacts):
         super().__init__()
         self.months_apart = True
 
-    def audit_months(self, household: str) -> tuple[list[Row], list[CorrectionApart]]:
-        """The household's budget parts (month rows) and its corrections, as the audit counts them."""
-        result = self.household_result(household)  # every month, its issued statements read
-        owner = f"household/{household}"
-        runs = BUDGET_RUNS.runs_of(owner, household_parts(household, result))
-        return list(BUDGET_RUNS.parts_of(runs.values()).values()), self.corrections_apart.get(household, [])
+    def audit_months(self, household: str, since: str | None) -> tuple[list[Row], list[CorrectionApart]]:
+        """The household's budget parts (month rows) of the months from `since` on (None: all) and
+        its corrections, as the audit counts them: derived from that month on, as the live view
+        derives a household whose earlier months did not change (its statements from then read)."""
+        result = self.household_result(household, since)
+        return household_parts(household, result), self.corrections_apart.get(household, [])
 
 
 def actual_budget(ledger: Ledger) -> ActualBudget:
@@ -80,16 +80,21 @@ def actual_budget(ledger: Ledger) -> ActualBudget:
 
 
 def _read(store: ViewStore, position: int) -> ActualBudget:
-    corrected = {h for (h,) in store.query(
-        f"SELECT DISTINCT household_id FROM {STATEMENT_LINE_RUNS.name} WHERE kind = 'correction'")}
+    # Per household with correction lines, the earliest month they correct (None: one names none).
+    # Its months before that carry no correction (one is billed after the month it corrects): the
+    # stored parts stand; the months from there on are derived again.
+    since: dict[str, str | None] = {
+        f"household/{h}": None if unnamed else first for h, first, unnamed in store.query(
+            f"SELECT household_id, MIN(corrects_month), COUNT(*) - COUNT(corrects_month) "
+            f"FROM {STATEMENT_LINE_RUNS.name} WHERE kind = 'correction' GROUP BY household_id")}
     facts = StoredBillingFacts()
     with collector_paused():
         facts.start(store)
-        owners = {f"household/{h}" for h in corrected}
-        parts = list(BUDGET_RUNS.parts_of(r for r in store.load(BUDGET_PART_RUNS) if r["owner"] not in owners).values())
+        parts = [p for p in BUDGET_RUNS.parts_of(store.load(BUDGET_PART_RUNS)).values()
+                 if p["owner"] not in since or p["month"] < (since[p["owner"]] or "")]
         corrections: list[CorrectionApart] = []
-        for household in sorted(corrected):
-            own, apart = facts.audit_months(household)
+        for owner, first in sorted(since.items()):
+            own, apart = facts.audit_months(owner.split("/", 1)[1], first)
             parts += own
             corrections += apart
     return ActualBudget(position, parts, corrections, facts.last_month)
