@@ -23,8 +23,8 @@ from projections.billing.budget import household_parts
 from projections.billing.derivation import BillingFacts
 from projections.billing.household import CorrectionApart
 from projections.billing.partruns import BUDGET_RUNS
-from projections.engine import collector_paused
-from projections.stores import ViewStore
+from projections.engine import ViewStalled, collector_paused
+from projections.stores import OlderState, ViewStore
 from projections.tables import Changes, Row, Table
 
 from replay.audit.facts import fold
@@ -65,8 +65,13 @@ class StoredBillingFacts(BillingFacts):
 
 def actual_budget(ledger: Ledger) -> ActualBudget:
     """The live views brought up to date, then the audit's actual side read from them in one
-    consistent read; folded from the log where the views cannot be read whole (`_folded`)."""
-    projector = Projector(ledger, all_views())
+    consistent read; folded from the log where the views cannot be read whole (`_folded`): the
+    Billing or Budget view did not take every page, the views are stored in an older layout, or
+    one of them stalled."""
+    try:
+        projector = Projector(ledger, all_views())
+    except OlderState:
+        return _folded(ledger, ledger.max_position())
     try:
         projector.catch_up()
         store = projector.store
@@ -74,6 +79,8 @@ def actual_budget(ledger: Ledger) -> ActualBudget:
             position = store.position(projector.name)
             if store.views_current(projector.name, READ_VIEWS):
                 return _read(store, position)
+    except ViewStalled:
+        position = ledger.max_position()
     finally:
         projector.close()
     return _folded(ledger, position)
