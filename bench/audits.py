@@ -4,7 +4,11 @@ On a copy of the cached city (`bench/city.py`) in each store, measured against S
 on 2 cores (fairness audit ≤ 60 s, budget scenario ≤ 120 s, cross-policy counterfactual ≤ 10 min,
 any view `as_of` any T ≤ 2 s):
 - fairness: `fairness_audit(ledger)` (what `plads audit fairness` runs), then its HTML report;
-- budget: `budget_audit(ledger, vs=SCENARIO)` (`plads audit budget --vs …`), then its report;
+- budget: `budget_audit(ledger, vs=SCENARIO)` (`plads audit budget --vs …`), then its report. It
+  reads its actual side from the live views, which a ledger in use keeps current (the follower, or
+  inline on SQLite): so the views are first rebuilt (`plads rebuild`, timed apart; the copy holds
+  only the log), then the audit is timed — and once more on the same copy with its views dropped
+  (`budget audit, views absent`: the audit projects them all itself first);
 - as_of: first what a point-in-time read needs (the views rebuilt, checkpoints every 100,000
   events, as `plads rebuild` and `plads checkpoint` make them), then each view read as the API's
   `?as_of=T` reads it (`views_as_of(ledger, T, [view])`, its tables counted) at an early T, a
@@ -198,8 +202,30 @@ def counterfactual(url: str, vs: str = OTHER_POLICY, progress_path: str | None =
             "refused": (len(v["refused"]["actual"]), len(v["refused"]["alternative"])), "peak_rss_mb": _peak()}
 
 
+def views_rebuilt(url: str) -> dict:
+    """The live views rebuilt from the log (`plads rebuild`), as a ledger in use has them current."""
+    from ledger import Ledger
+    from projections import all_views, rebuild
+
+    with Ledger(url) as ledger:
+        started, cpu = time.perf_counter(), _cpu()
+        rebuild(ledger, all_views())
+        return {"seconds": time.perf_counter() - started, "cpu_s": _cpu() - cpu, "peak_rss_mb": _peak()}
+
+
+def views_dropped(url: str) -> dict:
+    from ledger import Ledger
+    from projections import Projector, all_views
+
+    with Ledger(url) as ledger:
+        probe = Projector(ledger, [])
+        probe.store.reset(probe.name, [t for v in all_views() for t in v.tables])
+        probe.close()
+    return {}
+
+
 ONE = {"fairness": fairness, "budget": budget, "prepare_as_of": prepare_as_of, "as_of": as_of_reads,
-       "counterfactual": counterfactual}
+       "counterfactual": counterfactual, "views_rebuilt": views_rebuilt, "views_dropped": views_dropped}
 
 
 # --- the parent: copies the city, runs each measurement in its own process ----------------------
@@ -282,7 +308,10 @@ def measure(url: str, source, only: set[str], vs: str, scenario: str, limit: flo
     if "fairness" in only:
         note("fairness audit", _child("fairness", url))
     if "budget" in only:
+        note("budget: the views rebuilt first", _child("views_rebuilt", url))
         note(f"budget audit --vs {scenario}", _child("budget", url, scenario))
+        _child("views_dropped", url)
+        note(f"budget audit --vs {scenario}, views absent", _child("budget", url, scenario))
     if "as_of" in only:
         note("as_of: rebuild + checkpoints", _child("prepare_as_of", url, every))
         at = instants(url, every)
@@ -317,7 +346,7 @@ def table(results: list[dict]) -> list[str]:
     for r in results:
         step = r["step"]
         key = next((k for k in TARGETS if step.startswith(k)), None)
-        if step.startswith("as_of: rebuild"):
+        if step.startswith(("as_of: rebuild", "budget: the views")):
             key = None
         seconds = r.get("seconds")
         target = TARGETS.get(key) if key else None

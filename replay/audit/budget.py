@@ -5,27 +5,28 @@ due, and under the scenario what its rules charge for that month, issued or not.
 the ledger owes for issued months (due now less billed) are reported apart (`corrections`), not in
 the month whose statement carries them.
 
-Both folds are `projections.billing.Budget` over the same log, in memory: the actual one as the
-live view computes it (each booking under the rule set it was decided under, each friplads
-share as decided), the alternative with `Budget(scenario=rule_set)` (money rules and friplads
-shares from the scenario). Differences are alternative - actual, per month, per district (of
-the institution) and per income band (the household's declared income on the month's 1st).
+The actual side is read from the live views, brought up to date first (`livebudget`): each booking
+under the rule set it was decided under, each friplads share as decided. The alternative is
+`projections.billing.Budget(scenario=rule_set)` folded over the log to the same position, in
+memory (money rules and friplads shares from the scenario). Differences are alternative - actual,
+per month, per district (of the institution) and per income band (the household's declared income
+on the month's 1st).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from typing import Any
+from typing import Any, Iterable
 
 import rules
-from ledger import Ledger
-from projections.billing import Budget
-from projections.billing.partruns import BUDGET_RUNS
+from ledger import Ledger, events
+from projections.billing.household import CorrectionApart
 from projections.engine import View, collector_paused
-from projections.tables import Changes, Table
+from projections.tables import Row
 
 from replay.audit.facts import DemandAndIncomes, fold
+from replay.audit.livebudget import ActualBudget, AuditBudget, actual_budget
 from replay.audit.scenarios import AuditError, resolve_rule_set
 
 MEASURES = ("place_months_milli", "gross_cost_ore", "parent_payments_ore", "friplads_cost_ore",
@@ -43,39 +44,41 @@ def budget_audit(ledger: Ledger, *, start: date | None = None, end: date | None 
     if start is not None and end is not None and end < start:
         raise AuditError(f"the period ends ({end}) before it starts ({start})")
     scenario = resolve_rule_set(vs) if vs else None
-    actual, demand = AuditBudget(months_apart=True), DemandAndIncomes()
-    views: list[View] = [actual, demand]
+    if ledger.max_position() == 0:
+        raise AuditError("the ledger is empty: nothing to audit")
+    actual, demand = actual_budget(ledger), DemandAndIncomes()
+    views: list[View] = [demand]
     alternative = None
     if scenario is not None:
-        alternative = AuditBudget(scenario=scenario, months_apart=True)
+        alternative = ScenarioBudget(scenario=scenario, clock=actual.clock)
         views.append(alternative)
-    position = fold(ledger, views)
+    position = fold(ledger, views, until=actual.position)
     if demand.last_recorded is None:
         raise AuditError("the ledger is empty: nothing to audit")
     with collector_paused():  # summing walks the folded facts: the cyclic collector would too, again and again
         return _result(actual, alternative, demand, position, start, end)
 
 
-def _result(actual: Budget, alternative: Budget | None, demand: DemandAndIncomes, position: int,
+def _result(actual: ActualBudget, alternative: ScenarioBudget | None, demand: DemandAndIncomes, position: int,
             start: date | None, end: date | None) -> dict[str, Any]:
     lo = start.isoformat()[:7] if start else "0000-00"
     hi = end.isoformat()[:7] if end else "9999-12"
 
-    def parts(view: Budget) -> list[dict]:
-        return [p for p in BUDGET_RUNS.parts_of(view.t["budget_part_runs"].values()).values() if lo <= p["month"] <= hi]
+    def within(parts: Iterable[Row]) -> list[Row]:
+        return [p for p in parts if lo <= p["month"] <= hi]
 
     result: dict[str, Any] = {
         "audit": "budget",
         "period": {"from": start.isoformat() if start else None, "to": end.isoformat() if end else None},
         "as_of": demand.last_recorded.isoformat() if demand.last_recorded else None,
         "position": position,
-        "actual": _tables(parts(actual), demand),
-        "corrections": _corrections(actual, lo, hi),
+        "actual": _tables(within(actual.parts), demand),
+        "corrections": _corrections(actual.corrections, lo, hi),
         "rule_sets": {"actual": "as recorded (each booking under its own rule set)",
                       "vs": alternative.scenario.id if alternative is not None and alternative.scenario else None},
     }
     if alternative is not None:
-        alt = _tables(parts(alternative), demand)
+        alt = _tables(within(p for parts in alternative.parts.values() for p in parts), demand)
         result["vs"] = alt
         result["difference"] = {name: _diff(result["actual"][name], alt[name]) for name in ("by_month", "by_district",
                                                                                             "by_income_band")}
@@ -83,18 +86,38 @@ def _result(actual: Budget, alternative: Budget | None, demand: DemandAndIncomes
     return result
 
 
-class AuditBudget(Budget):
-    """The Budget folded for one audit, in memory: its working state is never stored, so its
-    changes are not taken page by page (nor its facts serialised as the live view's are)."""
+class ScenarioBudget(AuditBudget):
+    """The Budget under a scenario, folded for one audit in memory: its working state is never
+    stored, so its changes are not taken page by page (nor its facts serialised as the live view's
+    are). It reads no issued statement — the scenario charges each month under its own rules, issued
+    or not — so the months the statements were recorded in reach its horizon through `clock`: the
+    live Billing view's, at the position folded to."""
 
-    def changes(self) -> dict[Table, Changes]:
-        return {}
+    def __init__(self, scenario: rules.RuleSet | None = None, months_apart: bool = True,
+                 clock: str | None = None) -> None:
+        super().__init__(scenario, months_apart)
+        self.clock = clock
+        self.parts: dict[str, list[Row]] = {}  # owner -> its month rows
+        self.handles = type(self).handles - {events.Statement.StatementIssued.topic}
+
+    def _init_kwargs(self) -> dict[str, Any]:
+        return {**super()._init_kwargs(), "clock": self.clock}
+
+    def finish_page(self, final: bool = True) -> None:
+        if final and self.clock is not None and (self.last_month is None or self.clock > self.last_month):
+            self.last_month = self.clock
+        super().finish_page(final)
+
+    def _replace_parts(self, owner: str, parts: list[Row], since: str | None = None) -> None:
+        # The audit sums month rows: kept as they are, not made runs to be expanded again.
+        kept = [p for p in self.parts.get(owner, ()) if since is not None and p["month"] < since]
+        self.parts[owner] = kept + parts
 
 
-def _corrections(view: Budget, lo: str, hi: str) -> dict[str, Any]:
+def _corrections(apart: Iterable[CorrectionApart], lo: str, hi: str) -> dict[str, Any]:
     """The ledger's corrections of issued months (what is due now less what was billed), by the month
     they correct and by the month whose statement carries them: apart from the months' charges."""
-    lines = [x for apart in view.corrections_apart.values() for x in apart if lo <= (x.corrects_month or "") <= hi]
+    lines = [x for x in apart if lo <= (x.corrects_month or "") <= hi]
     by_corrected: dict[str, int] = defaultdict(int)
     by_billed: dict[str, int] = defaultdict(int)
     for x in lines:

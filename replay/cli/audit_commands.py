@@ -65,7 +65,8 @@ def audit_budget(
     html_path: Optional[str] = HtmlOpt,
     database: Optional[str] = DatabaseOpt,
 ) -> None:
-    """The budget under the rules in force, and with --vs under a scenario, with the difference."""
+    """The budget under the rules in force, and with --vs under a scenario, with the difference
+    (brings the views up to date first)."""
     from replay.audit import budget_audit
 
     result = _audit(database, lambda ledger: budget_audit(ledger, start=opt_date(start), end=opt_date(end), vs=vs))

@@ -42,6 +42,7 @@ class Projector:
         self.page_size = page_size
         self.store = store or open_store(ledger)
         self._by_topic = by_topic(self.views)
+        self._view_names = sorted({v.name for v in self.views})
         self.reader = reader_for(ledger, self.views)
         self._lock = threading.Lock()
         # Called with the new position after every committed page (the API wakes its waiting reads).
@@ -85,6 +86,7 @@ class Projector:
                 except RowsRefused as e:
                     view = next(v.name for v in self.views if any(t.name == e.table for t in v.tables))
                     raise _Refused(view, last, e.error) from e
+                self.store.advance_views(self.name, self._view_names, self.position, last)
             except BaseException:
                 self._start()  # the page was not committed: forget what it folded
                 raise

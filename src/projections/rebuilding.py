@@ -129,6 +129,7 @@ def rebuild(ledger: Ledger, views: Sequence[View], *, name: str = "views", page_
         end = ledger.max_position() if until is None else until
         position = _fold_fresh(ledger, views, store, REBUILD, end, page_size, progress, workers)
         store.swap_in([t for v in views for t in v.tables], REBUILD, name, position)
+        store.set_views(name, {v.name for v in views}, position)
         return position
     finally:
         store.close()

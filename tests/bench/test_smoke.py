@@ -130,7 +130,9 @@ def test_the_audits_benchmark_times_each_audit_and_each_view_as_of(store, tmp_pa
     assert out.returncode == 0, out.stderr[-2000:]
     steps = {s["step"]: s for s in map(json.loads, log.read_text().splitlines())}
     views = ["occupancy", "timeline", "billing", "budget", "waiting lists", "forecast"]
-    assert list(steps) == ["copy of the city", "fairness audit", "budget audit --vs friplads-2024-scale@1",
+    assert list(steps) == ["copy of the city", "fairness audit", "budget: the views rebuilt first",
+                           "budget audit --vs friplads-2024-scale@1",
+                           "budget audit --vs friplads-2024-scale@1, views absent",
                            "as_of: rebuild + checkpoints", *(f"as_of: {v}" for v in views), "as_of: all (plads replay)",
                            "counterfactual --vs copenhagen-2025-waitinglist@1"]
     assert steps["fairness audit"]["registrations"] > 0 and steps["as_of: rebuild + checkpoints"]["checkpoints"] > 0

@@ -100,6 +100,8 @@ def household_result(facts: FactsFold, hf: HouseholdFacts, since: str | None = N
     horizon = facts.horizon()
     if horizon is None:
         return res
+    if facts.scenario is not None and facts.months_apart:
+        return _charged_months(facts, hf, res, horizon, since)
     # The statements of the months from `since` on (hf.issued_from ≤ since): those whose lines show,
     # and those carrying corrections of these months (always of a later month).
     statements = hf.issued
@@ -131,6 +133,18 @@ def household_result(facts: FactsFold, hf: HouseholdFacts, since: str | None = N
     for m, dm in dues.items():
         if m <= horizon:
             _shares(facts, hf, res, m, dm)
+    _parent_payments(facts, hf, res, dues, horizon, since)
+    add_netting(facts, hf, res, dues, horizon)
+    return res
+
+
+def _charged_months(facts: FactsFold, hf: HouseholdFacts, res: Result, horizon: str, since: str | None) -> Result:
+    """A scenario's months as the budget audit counts them (`months_apart`): what its rules charge
+    for each month up to the horizon, issued or not. No statement is shown and nothing corrected,
+    so the statements are not needed: a month without booked days charges nothing."""
+    dues = {m: due(facts, hf, m, days) for m, days in sorted(_booked_days(hf, since, horizon).items())}
+    for m, dm in dues.items():
+        _shares(facts, hf, res, m, dm)
     _parent_payments(facts, hf, res, dues, horizon, since)
     add_netting(facts, hf, res, dues, horizon)
     return res

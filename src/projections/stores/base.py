@@ -197,9 +197,42 @@ class ViewStore(ABC):
     def close(self) -> None: ...
 
     def reset(self, name: str, tables: Iterable[Table]) -> None:
-        """Forget a projection: drop its tables and its position (it will start from 0)."""
+        """Forget a projection: drop its tables and its position (it will start from 0), its views' too."""
         self.drop(tables, "")
-        self.query_write(f"DELETE FROM {POSITIONS} WHERE name = {self.placeholder}", (name,))
+        p = self.placeholder
+        self.query_write(f"DELETE FROM {POSITIONS} WHERE name = {p} OR substr(name, 1, length({p}) + 1) = {p}",
+                         (name, name, f"{name}/"))
+
+    # Each view's own position under a projection (`name/view`): it follows the projection's only
+    # while the view took every page from 0, so a view projected under the name only some of the
+    # time (a projector of fewer views under the same name), or first from a later position, stays
+    # behind. Readers that need a view's rows whole (the budget audit) check it (`views_current`).
+    # Written after the page's commit, not in its transaction: a crash between leaves a view behind,
+    # which only sends such a reader the slow way until the next rebuild.
+
+    def advance_views(self, name: str, views: Iterable[str], start: int, position: int) -> None:
+        keys = [f"{name}/{view}" for view in views]
+        if not keys:
+            return
+        p = self.placeholder
+        self.query_write(f"UPDATE {POSITIONS} SET position = {p} WHERE position = {p} "
+                         f"AND name IN ({', '.join([p] * len(keys))})", (position, start, *keys))
+        for key in keys if start == 0 else ():
+            self.query_write(f"INSERT INTO {POSITIONS} (name, position) VALUES ({p}, {p}) "
+                             "ON CONFLICT (name) DO NOTHING", (key, position))
+
+    def set_views(self, name: str, views: Iterable[str], position: int) -> None:
+        """The views were rebuilt from 0 to `position` (and swapped in)."""
+        p = self.placeholder
+        for view in views:
+            self.query_write(f"INSERT INTO {POSITIONS} (name, position) VALUES ({p}, {p}) "
+                             "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
+                             (f"{name}/{view}", position))
+
+    def views_current(self, name: str, views: Iterable[str]) -> bool:
+        """Whether each view took every page of projection `name` from 0 to where it stands."""
+        at = self.position(name)
+        return all(self.position(f"{name}/{view}") == at for view in views)
 
     def decode_row(self, table: Table, record: tuple) -> Row:
         return dict(zip(table.column_names, record))
