@@ -72,8 +72,11 @@ def test_a_month_joining_the_horizon_extends_steady_runs_derives_changed_househo
     # The steady household is derived only when a new year joins (its tariffs, its provisional marks).
     assert {m for m, xs in steady.items() if xs} == {"2026-01"}, steady
     assert billing.extended >= 10
-    assert ("aging", "2025-06") in joined["2025-06"] and ("deciding", "2025-07") in joined["2025-07"], joined
-    assert not [x for x in joined["2025-06"] if x[0] == "ending"]  # no day in June: not derived for it
+    # Each month that differs from the month before is derived: the rate age, the place's last
+    # days (no day in June: not derived for it), the new share.
+    assert ("aging", "2025-06") in joined["2025-06"] and ("ending", "2025-05") in joined["2025-05"], joined
+    assert ("deciding", "2025-07") in joined["2025-07"], joined
+    assert not [x for x in joined["2025-06"] if x[0] == "ending"]
     billing.household_result = real
     rows = _derived(billing)
     assert _shown(follower) == rows

@@ -11,7 +11,8 @@ Horizon: months run up to and including the month after the month of the latest 
 time the view has seen (so a rebuild reproduces the rows exactly).
 
 The modules: `facts` (the typed facts and their JSON), `fold` (folding them), `derivation`
-(what is derived again after a page), `issued` (statements issued as drafted), `due` (one
+(what is derived again after a page), `issued` (statements issued as drafted), `extend` (a month
+joining the horizon: a steady household's runs extended), `due` (one
 household-month), `household` (a household's months: issued, corrected, shares), `intermunicipal`
 (money across municipal borders),
 `statements` (the Billing view), `budget` (the Budget views), `runs` and `partruns` (rows stored as

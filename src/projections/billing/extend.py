@@ -1,26 +1,29 @@
-"""A month joining the billing horizon: a steady household's runs extended by it, not derived again.
+"""Months joining the billing horizon: a steady household's runs extended by them, not derived again.
 
-When the horizon moves by one month (OLD to NEW), every household holding days in NEW is derived
-again from NEW (BillingFacts._horizon_moved), and for most of them NEW's rows come out equal to
-OLD's: the same places, pay share, tariffs and adjustments, so each run holding OLD just goes on.
-A live view (the Billing view and the budget linked to it) then extends those runs by NEW without
-deriving the household, where both of these hold:
+When the horizon moves (from OLD to NEW, one month or more), every household holding days in the
+months after OLD is derived again from the first of them (BillingFacts._horizon_moved), and for
+most of them those months come out equal to OLD: the same places, pay share, tariffs and
+adjustments. The live Billing view (and the budget linked to it) then writes them from OLD's rows
+without deriving the household, where both of these hold:
 
-- its facts give NEW what they give OLD (`steady`), checked on the facts alone: nothing of the
-  household changed in the page but the horizon; every booking holding days in either month
-  holds all of both and lists the same events in both; the pay share in force (the decision, or
-  the year's settlement), the adjustments covering the month and the home (municipality,
-  district) are the same on both 1sts; no child reaches the kindergarten age or the kindergarten
-  rate age on NEW's 1st or in OLD; no rule of a booking's rule set, no gap of its data and no
-  gross cost of a booked institution takes effect after OLD's 1st up to NEW's; and NEW is not a
-  January (a new year: provisional markers and settled years name it), nor issued;
-- its stored rows show OLD as drafted from what is due (`Billing.extends`): every run holding OLD
-  ends there, none of OLD's lines is issued, a correction or a gap line (whose detail names the
-  month: never equal from month to month).
+- its facts give each month after OLD up to NEW what they give OLD (`steady`), checked on the facts
+  alone: nothing else of the household changed in the page (a statement issued as drafted aside:
+  BillingFacts._horizon_only); every booking holding days in those months or OLD holds all of
+  them and lists the same events in them; the pay share in force (the decision, or the year's
+  settlement) and the adjustments covering the month are the same on each 1st, and the home does
+  not change; no child reaches the kindergarten age or the kindergarten rate age; no entry or gap
+  of a booking's rule set and no gross cost of a booked institution takes effect after OLD's 1st;
+  no new year begins (provisional marks and settled years name it); no month after OLD is issued;
+- its stored rows hold OLD as what is due alone (`Billing.runs_ending`): each run holding OLD
+  ends there; no line of OLD is a correction or a gap line (whose detail names the month, so never
+  equal from month to month); and OLD is a draft, or was issued as drafted — the draft kept since
+  (working.HouseholdFacts.drafted: in memory, until the household is derived again).
 
-A month's lines then depend on the month only through its span, which a run's lines hold as a
-token (billing.runs), and a full month's days counted by the parts as whole months
-(billing.partruns): NEW's rows are OLD's. Anything else is derived as before.
+A month's lines then differ from OLD's only in the span of a full month, which a run's lines hold
+as a token (billing.runs), and the parts count a full month as whole places (billing.partruns).
+So a drafted OLD's runs are extended to NEW; after an OLD issued as drafted, the months begin a
+run of its draft; the settlement and budget parts' runs are extended either way, moving their
+groups' totals by the months joining. Anything else is derived as before.
 """
 
 from __future__ import annotations
