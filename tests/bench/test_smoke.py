@@ -94,6 +94,26 @@ def test_the_rebuild_memory_and_catch_up_measurements_run(tmp_path):
     assert out.stdout.startswith(f"caught up {behind:,} events in ") and "events/s" in out.stdout, out.stdout
 
 
+def test_the_rebuild_profile_measures_the_floor_a_rebuild_and_its_sections(tmp_path):
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    built = subprocess.run([sys.executable, "bench/history.py", url, "40"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    out = subprocess.run([sys.executable, "bench/rebuild_profile.py", "--ledger", url, "--workers", "1",
+                          "--src", str(ROOT / "src"), "cpu", "breakdown"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    figures = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert [sorted(f) for f in figures] == [
+        sorted(["events", "floor_cpu_s", "floor_wall_s", "floor_cpu_ev_s"]),
+        *[sorted(["events", "rebuild_cpu_s", "rebuild_wall_s", "rebuild_cpu_ev_s"])] * 2,
+        sorted(["events", "floor_cpu_s", "floor_wall_s", "floor_cpu_ev_s"])]
+    assert all(f["events"] == int(built.stdout) for f in figures)
+    assert f"one-process fold of {int(built.stdout):,} events" in out.stdout
+    by_view = next(line for line in out.stdout.splitlines() if line.startswith("by view (fold + derive): "))
+    assert {"billing", "waitinglists", "timeline", "forecast", "occupancy"} <= set(by_view.replace(",", " ").split())
+
+
 @pytest.mark.parametrize("city", [[], ["--city", "1", "--years", "0.1", "--scale", "0.01"]], ids=["empty", "city"])
 def test_the_bookings_benchmark_runs_on_an_empty_ledger_and_on_the_city(city, tmp_path):
     out = subprocess.run([sys.executable, "bench/commands.py", "--bookings", "10", *city,
