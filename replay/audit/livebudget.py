@@ -3,11 +3,12 @@
 The live Budget view (`budget_part_runs`) counts each household-month as the audit does, with one
 difference: a statement's `correction` lines count in the month whose statement carries them (its
 cash), where the audit counts them apart (`corrections`). So the households with a correction line
-in `statement_line_runs` — few: a correction needs a fact changed back in time — have their months
-derived again from the live Billing view's facts (`billing_facts`, read per household), months
-apart; every other household's parts are the stored ones as they stand. The views are brought up
-to date with the log first (as `plads export` does), so a ledger whose views are stale or absent is
-audited as one whose views are current. Where the two views did not take every page of the
+in `statement_line_runs` (a fact of theirs changed back in time: a quarter of the households of
+the 10-year simulated city) have their months derived again from the live Billing view's facts
+(`billing_facts`, read per household), from the earliest month they correct, months apart; every
+other household's parts are the stored ones as they stand. The views are brought up to date with
+the log first (as `plads export` does), so a ledger whose views are stale or absent is audited as
+one whose views are current. Where the two views did not take every page of the
 projection (`ViewStore.views_current`), the actual side is folded from the log instead, as before.
 """
 
@@ -17,8 +18,7 @@ from dataclasses import dataclass
 
 from ledger import Ledger
 from projections import Projector, all_views
-from projections.billing import BILLING_STATE, BUDGET_PART_RUNS, STATEMENT_LINE_RUNS
-from projections.billing import Budget
+from projections.billing import BILLING_STATE, BUDGET_PART_RUNS, STATEMENT_LINE_RUNS, Budget
 from projections.billing.budget import household_parts
 from projections.billing.derivation import BillingFacts
 from projections.billing.household import CorrectionApart

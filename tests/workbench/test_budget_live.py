@@ -32,6 +32,8 @@ def test_the_actual_side_read_from_the_views_equals_the_fold_of_the_log(store, c
            views=st.sampled_from(["current", "stale", "absent"]))
     # A month issued, then an income declared back in time: its correction, read from the stored facts.
     @example(steps=[("wait", 40)], page=5, monthly=True, views="stale")
+    @example(steps=[("wait", 20), ("income", 2, 200_000, -1)], page=3, monthly=True, views="current")
+    @example(steps=[("wait", 35)], page=7, monthly=False, views="absent")
     def read_equals_folded(steps, page, monthly, views):
         check_one_history(store, city_class, steps, page, monthly, views, found)
 
