@@ -74,7 +74,9 @@ def test_the_billing_runs_benchmark_runs_and_derives_less_than_the_whole_history
             if line.startswith("| 2025-")]
     assert [r[0] for r in rows] == ["2025-03", "2025-04", "2025-05"]
     derived = [(int(r[3].replace(",", "")), int(r[5].replace(",", ""))) for r in rows]
-    assert all(0 < settled <= whole for settled, whole in derived) and derived[-1][0] < derived[-1][1], derived
+    # A run may derive no household at all: a steady household's runs are extended (billing/extend.py).
+    assert all(0 <= settled <= whole for settled, whole in derived) and derived[-1][0] < derived[-1][1], derived
+    assert any(settled > 0 for settled, _ in derived), derived
     assert "all runs:" in out.stdout
 
 
