@@ -82,11 +82,10 @@ class Projector:
                 if crash_before_commit:
                     crash_before_commit()
                 try:
-                    self.store.commit(self.name, self.position, last, changes)
+                    self.store.commit(self.name, self.position, last, changes, views=self._view_names)
                 except RowsRefused as e:
                     view = next(v.name for v in self.views if any(t.name == e.table for t in v.tables))
                     raise _Refused(view, last, e.error) from e
-                self.store.advance_views(self.name, self._view_names, self.position, last)
             except BaseException:
                 self._start()  # the page was not committed: forget what it folded
                 raise

@@ -119,3 +119,33 @@ def test_a_view_projected_only_part_of_the_time_is_not_read(city, monkeypatch):
     whole = budget_audit(city.ledger, vs=SCENARIO)  # every view projected from 0 by the audit's catch-up
     assert folded == [city.ledger.max_position()]  # not folded again: the views were read
     assert whole == partial
+
+
+def test_each_views_position_moves_in_the_pages_own_transaction(city, monkeypatch):
+    """A follower stopped between a page's commit and its views' positions would leave them behind
+    for good (the audit folding every time until a rebuild): they move in the same transaction, so a
+    failure there writes nothing, and the page is taken again whole."""
+    from projections.stores.base import ViewStore
+    from tests.workbench.test_budget import small_city
+
+    small_city(city)
+    projector = Projector(city.ledger, all_views(), page_size=5)
+    store, names = projector.store, [v.name for v in projector.views]
+    advance, failed = ViewStore.advance_views, []
+
+    def stopped_once(self, *args):
+        if not failed:
+            failed.append(args)
+            raise RuntimeError("the follower stopped here")
+        return advance(self, *args)
+
+    monkeypatch.setattr(ViewStore, "advance_views", stopped_once)
+    try:
+        projector.catch_up()
+    except RuntimeError:
+        pass
+    assert failed and store.position("views") == 0  # the first page was not committed either
+    projector.catch_up()
+    assert store.position("views") == city.ledger.max_position()
+    assert store.views_current("views", names)
+    projector.close()

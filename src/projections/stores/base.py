@@ -177,9 +177,10 @@ class ViewStore(ABC):
 
     @abstractmethod
     def commit(self, name: str, start: int, position: int, changes: Mapping[Table, Changes],
-               prefix: str = "") -> None:
+               prefix: str = "", views: Iterable[str] = ()) -> None:
         """Write a page's changes and move the position from `start` to `position`, in one
-        transaction; PositionMoved (nothing written) unless the stored position is still `start`."""
+        transaction; PositionMoved (nothing written) unless the stored position is still `start`.
+        `views`: the views that took the page, whose own positions move with it (`advance_views`)."""
 
     @abstractmethod
     def upsert(self, table: Table, rows: list[Row]) -> None:
@@ -207,8 +208,7 @@ class ViewStore(ABC):
     # while the view took every page from 0, so a view projected under the name only some of the
     # time (a projector of fewer views under the same name), or first from a later position, stays
     # behind. Readers that need a view's rows whole (the budget audit) check it (`views_current`).
-    # Written after the page's commit, not in its transaction: a crash between leaves a view behind,
-    # which only sends such a reader the slow way until the next rebuild.
+    # Moved in the page's own transaction (`commit(..., views=)`), so a crash leaves none behind.
 
     def advance_views(self, name: str, views: Iterable[str], start: int, position: int) -> None:
         keys = [f"{name}/{view}" for view in views]

@@ -95,7 +95,7 @@ class PostgresViewStore(ViewStore):
                 yield dict(zip(names, rec))
 
     def commit(self, name: str, start: int, position: int, changes: Mapping[Table, Changes],
-               prefix: str = "") -> None:
+               prefix: str = "", views: Iterable[str] = ()) -> None:
         with self.conn.transaction():
             # Row lock on the position: a second projector of the same name waits, then sees it moved.
             lock = f"SELECT position FROM {POSITIONS} WHERE name = %s FOR UPDATE"
@@ -116,6 +116,7 @@ class PostgresViewStore(ViewStore):
             self.conn.execute(
                 f"INSERT INTO {POSITIONS} (name, position) VALUES (%s, %s) "
                 f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
+            self.advance_views(name, views, start, position)
 
     def _write(self, table: Table, ch: Changes, prefix: str) -> None:
         names = table.column_names

@@ -74,7 +74,7 @@ class SQLiteViewStore(ViewStore):
                           f"ON CONFLICT (name) DO UPDATE SET position = excluded.position", (name, position))
 
     def commit(self, name: str, start: int, position: int, changes: Mapping[Table, Changes],
-               prefix: str = "") -> None:
+               prefix: str = "", views: Iterable[str] = ()) -> None:
         with self._transaction():
             # Exactly once: the position moves forward in the same transaction, or not at all.
             current = self.position(name)
@@ -85,6 +85,7 @@ class SQLiteViewStore(ViewStore):
                 with writing_to(table):
                     self._write(table, ch, prefix)
             self._set_position(name, position)
+            self.advance_views(name, views, start, position)
 
     def _write(self, table: Table, ch: Changes, prefix: str) -> None:
         names = table.column_names
