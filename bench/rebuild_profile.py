@@ -46,7 +46,7 @@ def floor_cpu(url: str) -> dict:
         n, wall = raw_floor(ledger)
         cpu = _cpu() - cpu
     return {"events": n, "floor_cpu_s": round(cpu, 2), "floor_wall_s": round(wall, 2),
-            "floor_cpu_ev_s": round(n / cpu)}
+            "floor_cpu_ev_s": round(n / cpu) if cpu else None}  # (a tiny ledger: under a clock tick)
 
 
 def rebuild_cpu(url: str, share: float, workers: int | None, views: str = "all") -> dict:
@@ -62,7 +62,7 @@ def rebuild_cpu(url: str, share: float, workers: int | None, views: str = "all")
         rebuild(ledger, chosen, until=until, workers=workers)
         cpu, wall = _cpu(children=True) - cpu, time.perf_counter() - wall
     return {"events": until, "rebuild_cpu_s": round(cpu, 2), "rebuild_wall_s": round(wall, 2),
-            "rebuild_cpu_ev_s": round(until / cpu)}
+            "rebuild_cpu_ev_s": round(until / cpu) if cpu else None}
 
 
 class Sections:
